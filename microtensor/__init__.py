@@ -1,0 +1,36 @@
+"""microtensor: a small reverse-mode autodiff engine on numpy, for seeing how recurrent
+networks learn.
+
+>>> import microtensor as mt
+>>> w = mt.tensor([[0.5, -1.0]], requires_grad=True)
+>>> loss = (w @ mt.tensor([2.0, 1.0])).tanh().sum()
+>>> loss.backward()
+>>> w.grad.shape
+(1, 2)
+"""
+
+# autograd first: tensor.py and the ops import it (see the note at the end of autograd.py).
+from .autograd import (
+    Function, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, scope,
+)
+from .creation import (
+    arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randint, randn, tensor,
+    zeros, zeros_like,
+)
+from .dtypes import bool, float32, float64, get_default_dtype, int32, int64, set_default_dtype
+from .functions import (
+    abs, cat, chunk, clamp, exp, flatten, log, log_softmax, logsumexp, matmul, max, maximum,
+    mean, min, minimum, permute, relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack,
+    sum, tanh, transpose, unsqueeze, where,
+)
+from .tensor import Tensor
+
+__all__ = [
+    "Function", "Tensor", "abs", "arange", "bool", "cat", "chunk", "clamp", "detect_anomaly",
+    "enable_grad", "exp", "eye", "flatten", "float32", "float64", "from_numpy", "full",
+    "get_default_dtype", "grad", "int32", "int64", "is_grad_enabled", "log", "log_softmax",
+    "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "no_grad",
+    "ones", "ones_like", "permute", "rand", "randint", "randn", "relu", "reshape", "scope",
+    "set_default_dtype", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sum",
+    "tanh", "tensor", "transpose", "unsqueeze", "where", "zeros", "zeros_like",
+]

@@ -1,0 +1,474 @@
+"""The autograd engine: ``Function`` (one op = forward + backward), grad modes,
+anomaly mode, and the iterative backward pass.
+
+A graph node *is* the ``Function`` instance that produced a tensor. It keeps
+what backward needs and nothing more:
+
+- ``parents``: for each input, the ``Function`` that produced it, the leaf
+  ``Tensor`` itself (gradients are accumulated into its ``.grad``), or ``None``
+  when no gradient flows there (constants, integer inputs, detached tensors);
+- ``saved``: the numpy arrays the op chose to keep, freed after backward;
+- ``in_meta``: each input's shape and dtype, so the engine (not the op) can sum
+  a broadcast gradient back to the input's shape and dtype.
+
+Nodes point only at their inputs, never at their outputs, so a graph holds no
+reference cycles and Python's cyclic garbage collector has nothing to chase.
+"""
+
+from __future__ import annotations
+
+import functools
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+class _State:
+    """Process-wide switches, read by every op, so kept as plain attributes."""
+
+    grad_enabled = True
+    anomaly = False
+    scope: tuple = ()
+
+
+_state = _State()
+
+
+# --------------------------------------------------------------------- grad modes
+class _GradMode:
+    """Base of ``no_grad``/``enable_grad``: a context manager and a decorator."""
+
+    enabled: bool
+
+    def __enter__(self) -> None:
+        self._prev = _state.grad_enabled
+        _state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc: object) -> None:
+        _state.grad_enabled = self._prev
+
+    def __call__(self, fn: Callable) -> Callable:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with type(self)():
+                return fn(*args, **kwargs)
+
+        return wrapper
+
+
+class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Turn off graph recording, for inference and parameter updates.
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(3, requires_grad=True)
+    >>> with mt.no_grad():
+    ...     y = w * 2
+    >>> y.requires_grad
+    False
+    """
+
+    enabled = False
+
+
+class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
+    """Turn graph recording back on inside a ``no_grad`` block.
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(3, requires_grad=True)
+    >>> with mt.no_grad(), mt.enable_grad():
+    ...     (w * 2).requires_grad
+    True
+    """
+
+    enabled = True
+
+
+def is_grad_enabled() -> bool:
+    """Whether ops currently record the graph.
+
+    >>> import microtensor as mt
+    >>> mt.is_grad_enabled()
+    True
+    """
+    return _state.grad_enabled
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Raise at the first NaN or inf, naming the op (and, in backward, where it was created).
+
+    >>> import microtensor as mt
+    >>> x = mt.tensor([0.0], requires_grad=True)
+    >>> with mt.detect_anomaly():
+    ...     x.log()
+    Traceback (most recent call last):
+    ...
+    FloatingPointError: Log produced nan/inf in its forward output (shape (1,))
+    """
+    prev = _state.anomaly
+    _state.anomaly = True
+    try:
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            yield
+    finally:
+        _state.anomaly = prev
+
+
+@contextmanager
+def scope(**tags: Any) -> Iterator[None]:
+    """Tag every node created inside (layer name, timestep, gate...) for the renderer.
+
+    Costs one attribute store per op; nested scopes add to the outer tags.
+
+    >>> import microtensor as mt
+    >>> x = mt.ones(2, requires_grad=True)
+    >>> with mt.scope(layer="rnn", t=0):
+    ...     y = x.tanh()
+    >>> dict(y.grad_fn.scope)
+    {'layer': 'rnn', 't': 0}
+    """
+    prev = _state.scope
+    _state.scope = prev + tuple(tags.items())
+    try:
+        yield
+    finally:
+        _state.scope = prev
+
+
+def _check_finite(array: np.ndarray, message: str) -> None:
+    if array.dtype.kind in "fc" and not np.isfinite(array).all():
+        raise FloatingPointError(message)
+
+
+# ---------------------------------------------------------------------- Function
+_FREED = object()  # marks saved values released by a backward pass
+
+
+class Function:
+    """One differentiable op: ``forward`` and ``backward`` on numpy arrays.
+
+    Subclass it, write ``forward(*arrays, **options)`` returning an array and
+    ``backward(grad)`` returning one gradient per input (a tuple, or the bare
+    array for one input; ``None`` where an input needs none). Keep what backward
+    needs with ``save_for_backward``; plain options may live on ``self``. The
+    engine sums gradients back to broadcast input shapes, accumulates fan-out,
+    checks saved inputs were not modified in place, and frees saved arrays.
+
+    >>> import numpy as np, microtensor as mt
+    >>> class Softplus(mt.Function):
+    ...     def forward(self, x):
+    ...         self.save_for_backward(x)
+    ...         return np.logaddexp(0, x)
+    ...     def backward(self, grad):
+    ...         (x,) = self.saved_tensors
+    ...         return grad / (1 + np.exp(-x))
+    >>> x = mt.tensor([0.0, 1.0], requires_grad=True)
+    >>> Softplus.apply(x).sum().backward()
+    >>> x.grad
+    tensor([0.5, 0.7310586], dtype=float32)
+    """
+
+    __slots__ = ("parents", "in_meta", "saved", "saved_versions", "needs_input_grad",
+                 "scope", "hooks", "retained", "trace", "__dict__")
+    #: True for ops whose output aliases the input's memory (views share its version counter).
+    is_view = False
+
+    def __init__(self) -> None:
+        self.saved: Any = ()
+        self.hooks: list | None = None
+        self.retained: Any = None
+
+    # -- what op authors use ---------------------------------------------------
+    def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward")
+
+    def backward(self, grad: np.ndarray) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} does not support backward")
+
+    def save_for_backward(self, *arrays: Any) -> None:
+        """Keep arrays for ``backward``; reach them again as ``self.saved_tensors``."""
+        self.saved = arrays
+
+    @property
+    def saved_tensors(self) -> tuple:
+        if self.saved is _FREED:
+            raise RuntimeError(
+                f"{type(self).__name__}: trying to backward through the graph a second time; "
+                "its saved values were freed after the first backward. "
+                "Pass retain_graph=True to the first backward() to keep them.")
+        return self.saved
+
+    # -- the one way ops are run -------------------------------------------------
+    @classmethod
+    def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
+        """Run the op on tensors (or plain scalars/arrays, treated as constants)."""
+        fn = cls()
+        try:
+            out = fn.forward(*[x.data if type(x) is Tensor else x for x in inputs], **kwargs)
+        except (ValueError, IndexError, TypeError) as err:
+            raise _forward_error(cls, inputs, err) from err
+        if _state.anomaly:
+            _check_finite(out, f"{cls.__name__} produced nan/inf in its forward output "
+                               f"(shape {out.shape})")
+        result = Tensor._wrap(out)
+        if not _state.grad_enabled:
+            return result
+        parents = []
+        needs = []
+        for x in inputs:
+            if type(x) is Tensor and x.requires_grad:
+                parents.append(x.grad_fn or x)
+                needs.append(True)
+            else:
+                parents.append(None)
+                needs.append(False)
+        if not any(needs):
+            return result
+        fn.parents = parents
+        fn.needs_input_grad = needs
+        fn.in_meta = [(x.data.shape, x.data.dtype) if type(x) is Tensor else None for x in inputs]
+        fn.scope = _state.scope
+        if fn.saved:
+            fn.saved_versions = _versions_of(fn.saved, inputs, result)
+        if _state.anomaly:
+            fn.trace = traceback.format_stack()[:-1]
+        if cls.is_view:
+            result._version = inputs[0]._version
+        result.requires_grad = True
+        result.grad_fn = fn
+        return result
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}>"
+
+
+def _forward_error(cls: type, inputs: tuple, err: Exception) -> Exception:
+    """Re-raise numpy's complaint with the op's name and its inputs' shapes and dtypes."""
+    described = ", ".join(f"{x.shape} {x.dtype}" if type(x) is Tensor else repr(x)
+                          for x in inputs)
+    kind = next(k for k in (IndexError, TypeError, ValueError) if isinstance(err, k))
+    return kind(f"{cls.__name__}: {err} (inputs: {described})")
+
+
+def _versions_of(saved: tuple, inputs: tuple, output: Tensor) -> list:
+    """(counter, version now, shape) for each saved array that is an input's or the output's data.
+
+    Counters, not tensors, are kept: a node must not own its output tensor.
+    """
+    found = []
+    for array in saved:
+        for t in (*inputs, output):
+            if type(t) is Tensor and t.data is array:
+                found.append((t._version, t._version[0], array.shape))
+                break
+    return found
+
+
+def _check_versions(fn: Function) -> None:
+    for counter, version, shape in getattr(fn, "saved_versions", ()):
+        if counter[0] != version:
+            raise RuntimeError(
+                f"{type(fn).__name__}: a tensor of shape {shape} that it saved for backward was "
+                f"modified by an in-place operation (version {version} when saved, now "
+                f"{counter[0]}). Its gradient would be wrong; clone() the tensor before "
+                "modifying it, or modify it before using it.")
+
+
+# ------------------------------------------------------------------------ engine
+def unbroadcast(grad: np.ndarray, shape: tuple, op: Function, index: int) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, to ``shape``."""
+    if grad.shape == shape:
+        return grad
+    lead = grad.ndim - len(shape)
+    if lead < 0:
+        raise _shape_error(grad, shape, op, index)
+    axes = tuple(range(lead)) + tuple(
+        lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
+    reduced = grad.sum(axis=axes, keepdims=False) if axes else grad
+    if reduced.size != int(np.prod(shape)):
+        raise _shape_error(grad, shape, op, index)
+    return reduced.reshape(shape)
+
+
+def _shape_error(grad: np.ndarray, shape: tuple, op: Function, index: int) -> ValueError:
+    return ValueError(f"{type(op).__name__}.backward returned a gradient of shape {grad.shape} "
+                      f"for input {index}, which has shape {shape} and is not broadcast to it")
+
+
+def _as_tuple(grads: Any, n: int, fn: Function) -> Sequence:
+    if not isinstance(grads, (tuple, list)):
+        grads = (grads,)
+    if len(grads) != n:
+        raise ValueError(f"{type(fn).__name__}.backward returned {len(grads)} gradients "
+                         f"for {n} inputs")
+    return grads
+
+
+def _topological_order(roots: list[Function]) -> list[Function]:
+    """Nodes reachable from ``roots``, each after every node that consumes it."""
+    order: list[Function] = []
+    visited: set[int] = set()
+    stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
+    while stack:
+        fn, expanded = stack.pop()
+        if expanded:
+            order.append(fn)
+            continue
+        if id(fn) in visited:
+            continue
+        visited.add(id(fn))
+        stack.append((fn, True))
+        for p in fn.parents:
+            if p is not None and type(p) is not Tensor and id(p) not in visited:
+                stack.append((p, False))
+    order.reverse()  # post-order reversed: consumers before producers
+    return order
+
+
+def _run_hooks(hooks: list | None, grad: np.ndarray) -> np.ndarray:
+    for hook in hooks or ():
+        changed = hook(Tensor._wrap(grad))
+        if changed is not None:
+            grad = changed.data if type(changed) is Tensor else np.asarray(changed)
+    return grad
+
+
+def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
+                 retain_graph: bool = False, inputs: Sequence[Tensor] | None = None
+                 ) -> list[np.ndarray | None] | None:
+    """Backpropagate ``root_grads`` from ``roots`` through the recorded graph.
+
+    Without ``inputs``, gradients accumulate into every reachable leaf's
+    ``.grad`` (``Tensor.backward``). With ``inputs``, their gradients are
+    returned instead and no ``.grad`` is touched (``mt.grad``).
+    """
+    grads: dict[int, np.ndarray] = {}  # id(node) -> gradient w.r.t. its output so far
+    wanted: dict[int, int] = {}  # id(input tensor or its node) -> position in ``inputs``
+    found: list[np.ndarray | None] = [None] * len(inputs or ())
+    for i, t in enumerate(inputs or ()):
+        wanted[id(t.grad_fn or t)] = i
+
+    def send(target: Any, grad: np.ndarray) -> None:
+        if type(target) is Tensor:  # a leaf
+            key = id(target)
+            if inputs is not None:
+                if key in wanted:
+                    i = wanted[key]
+                    found[i] = grad if found[i] is None else found[i] + grad
+                return
+            _accumulate_leaf(target, grad)
+        else:
+            key = id(target)
+            grads[key] = grad if key not in grads else grads[key] + grad
+
+    start = []
+    for root, g in zip(roots, root_grads):
+        if root.grad_fn is None:
+            send(root, g)
+        else:
+            send(root.grad_fn, g)
+            start.append(root.grad_fn)
+
+    anomaly = _state.anomaly
+    with no_grad():  # hooks and user ops may compute with tensors; record none of it
+        for fn in _topological_order(start):
+            grad = grads.pop(id(fn), None)
+            if grad is None:
+                continue
+            grad = _run_hooks(fn.hooks, grad)
+            if fn.retained is not None and (t := fn.retained()) is not None:
+                t.grad = Tensor._wrap(grad.copy())
+            if id(fn) in wanted:
+                i = wanted[id(fn)]
+                found[i] = grad
+            _check_versions(fn)
+            in_grads = _as_tuple(fn.backward(grad), len(fn.parents), fn)
+            if not retain_graph and fn.saved:
+                fn.saved = _FREED
+            for i, (parent, g) in enumerate(zip(fn.parents, in_grads)):
+                if parent is None or g is None:
+                    continue
+                shape, dtype = fn.in_meta[i]
+                g = unbroadcast(np.asarray(g), shape, fn, i)
+                if g.dtype != dtype:
+                    g = g.astype(dtype)
+                if anomaly:
+                    _check_backward_finite(g, fn, i)
+                send(parent, g)
+    return found if inputs is not None else None
+
+
+def _check_backward_finite(grad: np.ndarray, fn: Function, index: int) -> None:
+    if grad.dtype.kind in "fc" and not np.isfinite(grad).all():
+        where = "".join(getattr(fn, "trace", ())[-3:])
+        raise FloatingPointError(
+            f"{type(fn).__name__}.backward produced nan/inf in the gradient for input {index} "
+            f"(shape {grad.shape}). The op was created here:\n{where}")
+
+
+def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
+    grad = _run_hooks(leaf._hooks, grad)
+    if leaf.grad is None:
+        # Own the array: an op may hand the same array to several inputs, and
+        # optimizers and clipping later modify .grad in place.
+        leaf.grad = Tensor._wrap(np.array(grad, dtype=leaf.data.dtype, copy=True))
+    else:
+        leaf.grad.data = leaf.grad.data + grad
+
+
+def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
+    """The upstream gradient a backward starts from, checked against ``root``."""
+    if not root.requires_grad:
+        raise RuntimeError(f"{what}: the tensor does not require grad and has no grad_fn "
+                           "(no input that requires grad was used to compute it)")
+    if gradient is None:
+        if root.data.size != 1:
+            raise RuntimeError(f"{what}: gradient can be left out only for a single-element "
+                               f"output, but the output has shape {root.shape}; pass gradient= "
+                               "with that shape")
+        return np.ones(root.shape, dtype=root.dtype)
+    g = np.asarray(gradient.data if type(gradient) is Tensor else gradient,
+                   dtype=root.dtype)
+    if g.shape != root.shape:
+        raise ValueError(f"{what}: gradient has shape {g.shape} but the output has shape "
+                         f"{root.shape}")
+    return g
+
+def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
+         grad_outputs: Any = None, retain_graph: bool = False,
+         allow_unused: bool = False) -> tuple[Tensor | None, ...]:
+    """Gradients of ``outputs`` with respect to ``inputs``, returned rather than
+    accumulated into ``.grad`` (PyTorch's ``torch.autograd.grad``).
+
+    >>> import microtensor as mt
+    >>> x = mt.tensor([3.0], requires_grad=True)
+    >>> (dx,) = mt.grad((x ** 2).sum(), x)
+    >>> dx.tolist(), x.grad
+    ([6.0], None)
+    """
+    outputs = [outputs] if type(outputs) is Tensor else list(outputs)
+    inputs = [inputs] if type(inputs) is Tensor else list(inputs)
+    if grad_outputs is None or type(grad_outputs) is Tensor:
+        grad_outputs = [grad_outputs] * len(outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
+    roots = [root_gradient(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
+    found = run_backward(outputs, roots, retain_graph=retain_graph, inputs=inputs)
+    if not allow_unused:
+        for i, g in enumerate(found):
+            if g is None:
+                raise RuntimeError(f"grad: input {i} (shape {inputs[i].shape}) was not used to "
+                                   "compute the outputs; pass allow_unused=True to get None")
+    return tuple(None if g is None else Tensor._wrap(g) for g in found)
+
+
+from .tensor import Tensor  # noqa: E402  (tensor.py imports this module; Tensor is needed only at call time)

@@ -1,0 +1,165 @@
+"""Making tensors: from data, filled, ranges, and random (one seeded generator)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .dtypes import as_dtype, get_default_dtype
+from .tensor import Tensor, _shape
+
+_rng = [np.random.default_rng()]
+
+
+def manual_seed(seed: int) -> None:
+    """Seed the generator behind ``randn``, ``rand``, ``randint``, dropout and init.
+
+    >>> import microtensor as mt
+    >>> mt.manual_seed(0); a = mt.randn(3)
+    >>> mt.manual_seed(0); b = mt.randn(3)
+    >>> bool((a == b).all())
+    True
+    """
+    _rng[0] = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The numpy ``Generator`` that ``manual_seed`` seeds (for library code that samples)."""
+    return _rng[0]
+
+
+def _float_dtype(dtype: Any) -> np.dtype:
+    return get_default_dtype() if dtype is None else as_dtype(dtype)
+
+
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """A tensor from a list, a number or an array (always a copy, as ``torch.tensor``).
+
+    >>> import microtensor as mt
+    >>> mt.tensor([1.0, 2.0]).dtype, mt.tensor([1, 2]).dtype
+    (dtype('float32'), dtype('int64'))
+    """
+    if isinstance(data, np.ndarray):
+        data = data.copy()
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    """A tensor sharing memory with ``array`` (dtype kept).
+
+    >>> import numpy as np, microtensor as mt
+    >>> mt.from_numpy(np.zeros(2)).dtype
+    dtype('float64')
+    """
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects a numpy array, got {type(array).__name__}")
+    return Tensor(array)
+
+
+def _filled(size: tuple, value: Any, dtype: Any, requires_grad: bool) -> Tensor:
+    return Tensor(np.full(_shape(size), value, dtype=_float_dtype(dtype)),
+                  requires_grad=requires_grad)
+
+
+def zeros(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` both work.
+
+    >>> import microtensor as mt
+    >>> mt.zeros(2, 3).shape
+    (2, 3)
+    """
+    return _filled(size, 0, dtype, requires_grad)
+
+
+def ones(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones.
+
+    >>> import microtensor as mt
+    >>> mt.ones(2).tolist()
+    [1.0, 1.0]
+    """
+    return _filled(size, 1, dtype, requires_grad)
+
+
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros with ``t``'s shape and dtype."""
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones with ``t``'s shape and dtype."""
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+
+
+def full(size: tuple[int, ...], fill_value: float, dtype: Any = None,
+         requires_grad: bool = False) -> Tensor:
+    """A tensor filled with one value; its dtype follows the value, as ``torch.full``.
+
+    >>> import microtensor as mt
+    >>> mt.full((2,), 7).dtype, mt.full((2,), 0.5).dtype
+    (dtype('int64'), dtype('float32'))
+    """
+    if dtype is None and not isinstance(fill_value, float):
+        dtype = np.asarray(fill_value).dtype
+    return _filled((size,) if isinstance(size, int) else (tuple(size),), fill_value, dtype,
+                   requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
+           requires_grad: bool = False) -> Tensor:
+    """Evenly spaced values in ``[start, end)``; integers unless an argument is a float.
+
+    >>> import microtensor as mt
+    >>> mt.arange(3).tolist(), mt.arange(0, 1, 0.5).tolist()
+    ([0, 1, 2], [0.0, 0.5])
+    """
+    if end is None:
+        start, end = 0, start
+    if dtype is None and any(isinstance(v, float) for v in (start, end, step)):
+        dtype = get_default_dtype()
+    values = np.arange(start, end, step, dtype=None if dtype is None else as_dtype(dtype))
+    return Tensor(values, requires_grad=requires_grad)
+
+
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """The identity matrix (``n`` by ``m``).
+
+    >>> import microtensor as mt
+    >>> mt.eye(2).tolist()
+    [[1.0, 0.0], [0.0, 1.0]]
+    """
+    return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+
+
+def randn(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples from the seeded generator.
+
+    >>> import microtensor as mt
+    >>> mt.randn(2, 3).shape
+    (2, 3)
+    """
+    dtype = _float_dtype(dtype)
+    return Tensor(generator().standard_normal(_shape(size), dtype=dtype),
+                  requires_grad=requires_grad)
+
+
+def rand(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in ``[0, 1)`` from the seeded generator.
+
+    >>> import microtensor as mt
+    >>> bool(((mt.rand(5) >= 0) & (mt.rand(5) < 1)).all())
+    True
+    """
+    dtype = _float_dtype(dtype)
+    return Tensor(generator().random(_shape(size), dtype=dtype), requires_grad=requires_grad)
+
+
+def randint(low: int, high: int, size: tuple[int, ...]) -> Tensor:
+    """Integers in ``[low, high)`` (int64), from the seeded generator.
+
+    >>> import microtensor as mt
+    >>> mt.randint(0, 3, (4,)).dtype
+    dtype('int64')
+    """
+    return Tensor(generator().integers(low, high, size=size, dtype=np.int64))

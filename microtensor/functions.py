@@ -1,0 +1,91 @@
+"""``mt.X(tensor, ...)`` spellings of the tensor methods, and the ops that take several tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from . import ops as F
+from .tensor import Tensor, _operand
+
+
+def _as_tensor(x: Any) -> Tensor:
+    return x if type(x) is Tensor else Tensor(x)
+
+
+def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension.
+
+    >>> import microtensor as mt
+    >>> mt.cat([mt.zeros(2, 3), mt.ones(1, 3)]).shape
+    (3, 3)
+    """
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    return F.Cat.apply(*[_as_tensor(t) for t in tensors], dim=dim)
+
+
+def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
+    """Join same-shaped tensors along a new dimension.
+
+    >>> import microtensor as mt
+    >>> mt.stack([mt.zeros(3), mt.ones(3)], dim=1).shape
+    (3, 2)
+    """
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    return F.Stack.apply(*[_as_tensor(t) for t in tensors], dim=dim)
+
+
+def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Tensor:  # noqa: A002
+    """Elementwise choice: ``input`` where ``condition`` holds, else ``other``.
+
+    >>> import microtensor as mt
+    >>> x = mt.tensor([-1.0, 2.0])
+    >>> mt.where(x > 0, x, 0.0).tolist()
+    [0.0, 2.0]
+    """
+    return F.Where.apply(_as_tensor(condition), _operand(input), _operand(other))
+
+
+def maximum(input: Tensor, other: Tensor | float) -> Tensor:  # noqa: A002
+    """Elementwise maximum; ties share the gradient.
+
+    >>> import microtensor as mt
+    >>> mt.maximum(mt.tensor([1.0, 5.0]), mt.tensor([3.0, 2.0])).tolist()
+    [3.0, 5.0]
+    """
+    return F.Maximum.apply(_operand(input), _operand(other))
+
+
+def minimum(input: Tensor, other: Tensor | float) -> Tensor:  # noqa: A002
+    """Elementwise minimum; ties share the gradient.
+
+    >>> import microtensor as mt
+    >>> mt.minimum(mt.tensor([1.0, 5.0]), 2.0).tolist()
+    [1.0, 2.0]
+    """
+    return F.Minimum.apply(_operand(input), _operand(other))
+
+
+def _method(name: str):
+    method = getattr(Tensor, name)
+
+    def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
+        return method(_as_tensor(input), *args, **kwargs)
+
+    function.__name__ = function.__qualname__ = name
+    function.__doc__ = (f"``mt.{name}(x, ...)`` is ``x.{name}(...)``.\n\n"
+                        f"    >>> import microtensor as mt\n"
+                        f"    >>> mt.{name} is not None\n    True\n")
+    return function
+
+
+exp, log, sqrt, abs, tanh, sigmoid, relu = (  # noqa: A001 - PyTorch's names
+    _method(n) for n in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"))
+clamp, softmax, log_softmax, logsumexp = (
+    _method(n) for n in ("clamp", "softmax", "log_softmax", "logsumexp"))
+sum, mean, max, min = (_method(n) for n in ("sum", "mean", "max", "min"))  # noqa: A001
+reshape, flatten, transpose, permute, squeeze, unsqueeze, split, chunk, matmul = (
+    _method(n) for n in ("reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
+                         "split", "chunk", "matmul"))
