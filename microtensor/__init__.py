@@ -24,6 +24,7 @@ from .functions import (
     sum, tanh, transpose, unsqueeze, where,
 )
 from .tensor import Tensor
+from . import nn  # noqa: E402,I001  (nn builds on everything above)
 
 __all__ = [
     "Function", "Tensor", "abs", "arange", "bool", "cat", "chunk", "clamp", "detect_anomaly",

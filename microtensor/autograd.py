@@ -210,7 +210,7 @@ class Function:
         """Run the op on tensors (or plain scalars/arrays, treated as constants)."""
         fn = cls()
         try:
-            out = fn.forward(*[x.data if type(x) is Tensor else x for x in inputs], **kwargs)
+            out = fn.forward(*[x.data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
         except (ValueError, IndexError, TypeError) as err:
             raise _forward_error(cls, inputs, err) from err
         if _state.anomaly:
@@ -222,7 +222,7 @@ class Function:
         parents = []
         needs = []
         for x in inputs:
-            if type(x) is Tensor and x.requires_grad:
+            if isinstance(x, Tensor) and x.requires_grad:
                 parents.append(x.grad_fn or x)
                 needs.append(True)
             else:
@@ -232,7 +232,7 @@ class Function:
             return result
         fn.parents = parents
         fn.needs_input_grad = needs
-        fn.in_meta = [(x.data.shape, x.data.dtype) if type(x) is Tensor else None for x in inputs]
+        fn.in_meta = [(x.data.shape, x.data.dtype) if isinstance(x, Tensor) else None for x in inputs]
         fn.scope = _state.scope
         if fn.saved:
             fn.saved_versions = _versions_of(fn.saved, inputs, result)
@@ -250,7 +250,7 @@ class Function:
 
 def _forward_error(cls: type, inputs: tuple, err: Exception) -> Exception:
     """Re-raise numpy's complaint with the op's name and its inputs' shapes and dtypes."""
-    described = ", ".join(f"{x.shape} {x.dtype}" if type(x) is Tensor else repr(x)
+    described = ", ".join(f"{x.shape} {x.dtype}" if isinstance(x, Tensor) else repr(x)
                           for x in inputs)
     kind = next(k for k in (IndexError, TypeError, ValueError) if isinstance(err, k))
     return kind(f"{cls.__name__}: {err} (inputs: {described})")
@@ -264,7 +264,7 @@ def _versions_of(saved: tuple, inputs: tuple, output: Tensor) -> list:
     found = []
     for array in saved:
         for t in (*inputs, output):
-            if type(t) is Tensor and t.data is array:
+            if isinstance(t, Tensor) and t.data is array:
                 found.append((t._version, t._version[0], array.shape))
                 break
     return found
@@ -325,7 +325,7 @@ def _topological_order(roots: list[Function]) -> list[Function]:
         visited.add(id(fn))
         stack.append((fn, True))
         for p in fn.parents:
-            if p is not None and type(p) is not Tensor and id(p) not in visited:
+            if isinstance(p, Function) and id(p) not in visited:
                 stack.append((p, False))
     order.reverse()  # post-order reversed: consumers before producers
     return order
@@ -335,7 +335,7 @@ def _run_hooks(hooks: list | None, grad: np.ndarray) -> np.ndarray:
     for hook in hooks or ():
         changed = hook(Tensor._wrap(grad))
         if changed is not None:
-            grad = changed.data if type(changed) is Tensor else np.asarray(changed)
+            grad = changed.data if isinstance(changed, Tensor) else np.asarray(changed)
     return grad
 
 
@@ -355,7 +355,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
         wanted[id(t.grad_fn or t)] = i
 
     def send(target: Any, grad: np.ndarray) -> None:
-        if type(target) is Tensor:  # a leaf
+        if isinstance(target, Tensor):  # a leaf (subclasses such as nn.Parameter included)
             key = id(target)
             if inputs is not None:
                 if key in wanted:
@@ -433,7 +433,7 @@ def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
                                f"output, but the output has shape {root.shape}; pass gradient= "
                                "with that shape")
         return np.ones(root.shape, dtype=root.dtype)
-    g = np.asarray(gradient.data if type(gradient) is Tensor else gradient,
+    g = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
                    dtype=root.dtype)
     if g.shape != root.shape:
         raise ValueError(f"{what}: gradient has shape {g.shape} but the output has shape "
@@ -452,9 +452,9 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     >>> dx.tolist(), x.grad
     ([6.0], None)
     """
-    outputs = [outputs] if type(outputs) is Tensor else list(outputs)
-    inputs = [inputs] if type(inputs) is Tensor else list(inputs)
-    if grad_outputs is None or type(grad_outputs) is Tensor:
+    outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     if len(grad_outputs) != len(outputs):
         raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")

@@ -10,7 +10,7 @@ from .tensor import Tensor, _operand
 
 
 def _as_tensor(x: Any) -> Tensor:
-    return x if type(x) is Tensor else Tensor(x)
+    return x if isinstance(x, Tensor) else Tensor(x)
 
 
 def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:

@@ -36,7 +36,7 @@ def _dims(dims: tuple) -> tuple[int, ...]:
 def _operand(x: Any) -> Any:
     """The other side of a binary op: tensors as they are; scalars stay Python scalars so
     the tensor's dtype wins (``float32_tensor * 2.0`` stays float32)."""
-    if type(x) is Tensor or isinstance(x, numbers.Number):
+    if isinstance(x, Tensor) or isinstance(x, numbers.Number):
         return x
     if isinstance(x, np.ndarray):
         return Tensor(x)
@@ -49,7 +49,7 @@ def _raw_index(index: Any) -> Any:
     """Turn tensors inside an index into arrays, so numpy indexing rules apply."""
     if type(index) is tuple:
         return tuple(_raw_index(i) for i in index)
-    if type(index) is Tensor:
+    if isinstance(index, Tensor):
         return index.data
     if isinstance(index, list):
         return np.asarray(index)
@@ -569,7 +569,7 @@ class Tensor:
         fails loudly instead of computing a wrong gradient.
         """
         recording = _state.grad_enabled and (
-            self.requires_grad or any(type(o) is Tensor and o.requires_grad for o in others))
+            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
         if recording:
             if self.grad_fn is None and self.requires_grad:
                 raise RuntimeError(
@@ -642,7 +642,7 @@ class Tensor:
 
 
 def _raw(x: Any) -> Any:
-    return x.data if type(x) is Tensor else x
+    return x.data if isinstance(x, Tensor) else x
 
 
 def _axis(dim: Any) -> Any:
@@ -651,7 +651,7 @@ def _axis(dim: Any) -> Any:
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """PyTorch's conversion rules: Python floats become the default dtype, arrays keep theirs."""
-    if type(data) is Tensor:
+    if isinstance(data, Tensor):
         data = data.data
     if dtype is not None:
         dtype = as_dtype(dtype)

@@ -1,0 +1,28 @@
+"""Hypothesis profiles: "ci" (the default here) is reproducible and bounded; "dev" explores more.
+
+Pick one with HYPOTHESIS_PROFILE=dev.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci", derandomize=True, max_examples=40, deadline=None, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("dev", max_examples=300, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_defaults():
+    """Each test starts with float32 as the default dtype and a seeded generator."""
+    import microtensor as mt
+
+    mt.set_default_dtype(mt.float32)
+    mt.manual_seed(0)
+    np.random.seed(0)
+    yield
+    mt.set_default_dtype(mt.float32)
