@@ -9,10 +9,10 @@ networks learn.
 (1, 2)
 """
 
-# autograd first: tensor.py and the ops import it (see the note at the end of autograd.py).
-from .autograd import (
-    Function, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, scope,
-)
+# Order matters here: autograd first, because tensor.py and the ops import it and it
+# imports Tensor back at its end; nn last, because it builds on everything else.
+from .autograd import Function, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, scope
+from .tensor import Tensor
 from .creation import (
     arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randint, randn, tensor,
     zeros, zeros_like,
@@ -23,15 +23,14 @@ from .functions import (
     mean, min, minimum, permute, relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack,
     sum, tanh, transpose, unsqueeze, where,
 )
-from .tensor import Tensor
-from . import nn  # noqa: E402,I001  (nn builds on everything above)
+from . import nn
 
 __all__ = [
     "Function", "Tensor", "abs", "arange", "bool", "cat", "chunk", "clamp", "detect_anomaly",
     "enable_grad", "exp", "eye", "flatten", "float32", "float64", "from_numpy", "full",
     "get_default_dtype", "grad", "int32", "int64", "is_grad_enabled", "log", "log_softmax",
-    "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "no_grad",
-    "ones", "ones_like", "permute", "rand", "randint", "randn", "relu", "reshape", "scope",
-    "set_default_dtype", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sum",
+    "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "nn",
+    "no_grad", "ones", "ones_like", "permute", "rand", "randint", "randn", "relu", "reshape",
+    "scope", "set_default_dtype", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sum",
     "tanh", "tensor", "transpose", "unsqueeze", "where", "zeros", "zeros_like",
 ]

@@ -217,6 +217,8 @@ class Function:
             _check_finite(out, f"{cls.__name__} produced nan/inf in its forward output "
                                f"(shape {out.shape})")
         result = Tensor._wrap(out)
+        if fn.is_view:  # writes through either tensor must be seen by both
+            result._version = inputs[0]._version
         if not _state.grad_enabled:
             return result
         parents = []
@@ -238,8 +240,6 @@ class Function:
             fn.saved_versions = _versions_of(fn.saved, inputs, result)
         if _state.anomaly:
             fn.trace = traceback.format_stack()[:-1]
-        if cls.is_view:
-            result._version = inputs[0]._version
         result.requires_grad = True
         result.grad_fn = fn
         return result

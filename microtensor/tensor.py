@@ -36,7 +36,7 @@ def _dims(dims: tuple) -> tuple[int, ...]:
 def _operand(x: Any) -> Any:
     """The other side of a binary op: tensors as they are; scalars stay Python scalars so
     the tensor's dtype wins (``float32_tensor * 2.0`` stays float32)."""
-    if isinstance(x, Tensor) or isinstance(x, numbers.Number):
+    if isinstance(x, (Tensor, numbers.Number)):
         return x
     if isinstance(x, np.ndarray):
         return Tensor(x)

@@ -6,8 +6,25 @@ the complete set of gradients the engine knows.
 """
 
 from .elementwise import (
-    Abs, Add, Cast, Clamp, Clone, Div, Exp, Log, Maximum, Minimum, Mul, Neg, Pow, Relu,
-    Sigmoid, Sqrt, Sub, Tanh, Where,
+    Abs,
+    Add,
+    Cast,
+    Clamp,
+    Clone,
+    Div,
+    Exp,
+    Log,
+    Maximum,
+    Minimum,
+    Mul,
+    Neg,
+    Pow,
+    Relu,
+    Sigmoid,
+    Sqrt,
+    Sub,
+    Tanh,
+    Where,
 )
 from .linalg import MatMul
 from .reduce import Extremum, LogSoftmax, LogSumExp, Softmax, Sum

@@ -1,0 +1,265 @@
+"""The backward pass: accumulation, graph walking, freeing, grad modes, hooks, mt.grad."""
+
+import gc
+import sys
+import weakref
+
+import numpy as np
+import pytest
+
+import microtensor as mt
+
+
+def leaf(values, dtype=mt.float64):
+    return mt.tensor(values, dtype=dtype, requires_grad=True)
+
+
+# ------------------------------------------------------------------ accumulation
+def test_fan_out_sums_gradients_of_every_use():
+    x = leaf([1.0, 2.0])
+    y = x * x * x + x  # x used four times
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 3 * x.data**2 + 1)
+
+
+def test_paths_through_shared_intermediate_add_up():
+    x = leaf([0.5, -1.5])
+    h = x.tanh()
+    out = (h * 2 + h.exp() + h).sum()  # three paths through h
+    out.backward()
+    dh = 3 + np.exp(np.tanh(x.data))
+    np.testing.assert_allclose(x.grad.data, dh * (1 - np.tanh(x.data) ** 2))
+
+
+def test_leaf_grads_accumulate_across_backward_calls():
+    x = leaf([1.0, 2.0])
+    (x * 3).sum().backward()
+    (x * 4).sum().backward()
+    np.testing.assert_allclose(x.grad.data, [7.0, 7.0])
+
+
+def test_same_tensor_as_both_inputs():
+    x = leaf([3.0])
+    (x * x).backward()
+    assert x.grad.tolist() == [6.0]
+
+
+def test_gradient_argument_is_the_upstream_gradient():
+    x = leaf([1.0, 2.0, 3.0])
+    upstream = np.array([0.1, -1.0, 2.0])
+    (x * 5).backward(gradient=upstream)
+    np.testing.assert_allclose(x.grad.data, 5 * upstream)
+
+
+def test_leaf_grad_is_owned_not_aliased_to_the_upstream_gradient():
+    x = leaf([1.0, 2.0])
+    upstream = np.array([1.0, 1.0])
+    (x + 0).backward(gradient=upstream)
+    x.grad.mul_(0)  # an optimizer or clipping may write into .grad
+    assert upstream.tolist() == [1.0, 1.0]
+
+
+def test_grads_come_back_in_each_inputs_dtype():
+    a = leaf([1.0, 2.0], dtype=mt.float32)
+    b = leaf([3.0, 4.0], dtype=mt.float64)
+    out = a * b
+    assert out.dtype == mt.float64
+    out.sum().backward()
+    assert a.grad.dtype == mt.float32 and b.grad.dtype == mt.float64
+
+
+def test_broadcast_gradients_are_summed_back_by_the_engine():
+    x = leaf(np.ones((3, 1)))
+    y = leaf(np.arange(4.0))
+    (x * y).sum().backward()
+    assert x.grad.shape == (3, 1) and y.grad.shape == (4,)
+    np.testing.assert_allclose(x.grad.data, np.full((3, 1), 6.0))
+    np.testing.assert_allclose(y.grad.data, np.full(4, 3.0))
+
+
+# ----------------------------------------------------------------- graph walking
+def test_a_chain_of_100000_ops_backpropagates_without_recursion():
+    x = leaf([1.0])
+    y = x
+    for _ in range(100_000):
+        y = y * 1.0
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(200)  # a recursive walk would need 100,000 frames
+    try:
+        y.sum().backward()
+    finally:
+        sys.setrecursionlimit(limit)
+    assert x.grad.tolist() == [1.0]
+
+
+def test_graph_has_no_reference_cycles():
+    """Freed by reference counting alone: no work left for the cyclic collector."""
+    gc.disable()
+    try:
+        x = leaf(np.ones(3))
+        h = x.tanh()
+        out = (h * h).sum()
+        watched = [weakref.ref(t) for t in (h, out)] + [weakref.ref(out.grad_fn)]
+        out.backward()
+        del h, out
+        assert all(ref() is None for ref in watched)
+    finally:
+        gc.enable()
+
+
+def test_only_tensors_that_need_grad_are_recorded():
+    x = mt.tensor([1.0, 2.0])
+    y = x * 2
+    assert y.grad_fn is None and not y.requires_grad and y.is_leaf
+
+
+# ----------------------------------------------------------------- freeing graph
+def test_saved_values_are_released_after_backward():
+    x = leaf([1.0, 2.0])
+    y = x.exp()
+    node = y.grad_fn
+    saved = weakref.ref(node.saved_tensors[0])
+    z = y.sum()
+    del y
+    z.backward()
+    assert saved() is None
+
+
+def test_second_backward_through_freed_graph_raises():
+    x = leaf([1.0, 2.0])
+    z = (x.exp()).sum()
+    z.backward()
+    with pytest.raises(RuntimeError, match="Exp: trying to backward through the graph a second time"):
+        z.backward()
+
+
+def test_retain_graph_allows_a_second_backward():
+    x = leaf([1.0, 2.0])
+    z = (x.exp()).sum()
+    z.backward(retain_graph=True)
+    z.backward()
+    np.testing.assert_allclose(x.grad.data, 2 * np.exp(x.data))
+
+
+# -------------------------------------------------------------------- grad modes
+def test_no_grad_records_nothing():
+    x = leaf([1.0])
+    with mt.no_grad():
+        y = x * 2
+    assert not y.requires_grad and y.grad_fn is None
+    assert mt.is_grad_enabled()
+
+
+def test_no_grad_as_decorator_and_enable_grad_inside():
+    x = leaf([1.0])
+
+    @mt.no_grad()
+    def infer():
+        with mt.enable_grad():
+            inner = x * 2
+        return x * 2, inner
+
+    outer, inner = infer()
+    assert not outer.requires_grad and inner.requires_grad
+
+
+def test_no_grad_restores_mode_after_an_exception():
+    with pytest.raises(ZeroDivisionError), mt.no_grad():
+        1 / 0
+    assert mt.is_grad_enabled()
+
+
+def test_detach_shares_memory_but_not_history():
+    x = leaf([1.0, 2.0])
+    y = x * 2
+    d = y.detach()
+    assert not d.requires_grad and d.grad_fn is None
+    assert np.shares_memory(d.data, y.data)
+    (d * x).sum().backward()
+    np.testing.assert_allclose(x.grad.data, y.data)  # no gradient flowed through d
+
+
+# ------------------------------------------------------------ hooks, retain_grad
+def test_leaf_hook_sees_and_replaces_the_gradient():
+    x = leaf([1.0, 2.0])
+    seen = []
+    x.register_hook(lambda g: seen.append(g.tolist()))
+    x.register_hook(lambda g: g * 10)
+    (x * 3).sum().backward()
+    assert seen == [[3.0, 3.0]]
+    assert x.grad.tolist() == [30.0, 30.0]
+
+
+def test_non_leaf_hook_changes_what_flows_upstream():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    h.register_hook(lambda g: g * 0.5)
+    (h * h).sum().backward()  # dL/dh = 2h, halved, times 3
+    np.testing.assert_allclose(x.grad.data, 3 * 0.5 * 2 * 3 * x.data)
+
+
+def test_hook_removal():
+    x = leaf([1.0])
+    remove = x.register_hook(lambda g: g * 100)
+    remove()
+    (x * 1).sum().backward()
+    assert x.grad.tolist() == [1.0]
+
+
+def test_hook_on_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mt.ones(2).register_hook(lambda g: g)
+
+
+def test_retain_grad_keeps_non_leaf_gradient():
+    x = leaf([1.0, 2.0])
+    h = x * 3
+    h.retain_grad()
+    other = x * 4
+    (h * h + other).sum().backward()
+    np.testing.assert_allclose(h.grad.data, 2 * h.data)
+    assert other.grad is None
+
+
+# ----------------------------------------------------------------------- mt.grad
+def test_functional_grad_returns_without_touching_dot_grad():
+    x = leaf([1.0, 2.0])
+    w = leaf([3.0, 4.0])
+    (dx,) = mt.grad((x * w).sum(), x)
+    np.testing.assert_allclose(dx.data, w.data)
+    assert x.grad is None and w.grad is None
+
+
+def test_functional_grad_of_non_leaf_input_and_grad_outputs():
+    x = leaf([1.0, 2.0])
+    h = x * x
+    y = h * 3
+    dh, dx = mt.grad(y, [h, x], grad_outputs=mt.tensor([1.0, -1.0], dtype=mt.float64))
+    np.testing.assert_allclose(dh.data, [3.0, -3.0])
+    np.testing.assert_allclose(dx.data, [6.0, -12.0])
+
+
+def test_functional_grad_unused_input():
+    x, unused = leaf([1.0]), leaf([2.0])
+    with pytest.raises(RuntimeError, match="input 1 .* was not used"):
+        mt.grad((x * 2).sum(), [x, unused])
+    dx, du = mt.grad((x * 2).sum(), [x, unused], allow_unused=True)
+    assert dx.tolist() == [2.0] and du is None
+
+
+# ------------------------------------------------------------------------ errors
+def test_backward_on_non_scalar_without_gradient_says_what_to_pass():
+    y = leaf([1.0, 2.0]) * 2
+    with pytest.raises(RuntimeError, match=r"shape \(2,\); pass gradient="):
+        y.backward()
+
+
+def test_backward_with_wrong_gradient_shape():
+    y = leaf([1.0, 2.0]) * 2
+    with pytest.raises(ValueError, match=r"gradient has shape \(3,\) but the output has shape \(2,\)"):
+        y.backward(np.ones(3))
+
+
+def test_backward_on_tensor_that_does_not_require_grad():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        mt.ones(2).sum().backward()

@@ -1,0 +1,127 @@
+"""In-place methods, and the version counter that catches in-place writes a backward needs."""
+
+import numpy as np
+import pytest
+
+import microtensor as mt
+
+
+def leaf(values):
+    return mt.tensor(values, dtype=mt.float64, requires_grad=True)
+
+
+def test_write_to_a_saved_input_is_detected_and_names_the_op():
+    w = leaf([1.0, 2.0])
+    x = mt.tensor([3.0, 4.0], dtype=mt.float64)
+    loss = (w * x).sum()  # Mul saves x for dL/dw
+    x.add_(1)
+    with pytest.raises(RuntimeError, match=r"Mul: a tensor of shape \(2,\) .* modified by an in-place"):
+        loss.backward()
+
+
+def test_write_to_a_saved_output_is_detected():
+    x = leaf([0.5])
+    y = x.tanh()  # Tanh saves its output
+    loss = y.sum()
+    with mt.no_grad():
+        y.mul_(3)
+    with pytest.raises(RuntimeError, match="Tanh: .*version 0 when saved, now 1"):
+        loss.backward()
+
+
+def test_optimizer_style_update_after_backward_is_fine():
+    w = leaf([1.0, 2.0])
+    (w * w).sum().backward()
+    with mt.no_grad():
+        w.sub_(w.grad, alpha=0.1)
+    np.testing.assert_allclose(w.data, [0.8, 1.6])
+    assert w.requires_grad and w.is_leaf
+
+
+def test_update_between_forward_and_backward_is_detected():
+    w = leaf([1.0, 2.0])
+    loss = (w * w).sum()
+    with mt.no_grad():
+        w.sub_(0.1)
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        loss.backward()
+
+
+def test_write_through_a_view_is_detected():
+    x = mt.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=mt.float64)
+    w = leaf([[1.0, 1.0], [1.0, 1.0]])
+    loss = (w * x).sum()
+    row = x[0]  # a view: shares memory and version counter
+    row.fill_(0)
+    assert x.data[0].tolist() == [0.0, 0.0]
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        loss.backward()
+
+
+def test_in_place_on_leaf_that_requires_grad_is_refused_while_recording():
+    w = leaf([1.0])
+    with pytest.raises(RuntimeError, match="add_: a leaf tensor that requires grad"):
+        w.add_(1)
+    assert w.tolist() == [1.0]
+
+
+def test_in_place_inside_graph_is_recorded_and_gives_the_right_gradient():
+    x = leaf([1.0, 2.0])
+    h = x.exp()  # saves its output
+    h.mul_(3)  # recorded: h is rebound to the result, the saved output stays intact
+    h += x
+    h.sum().backward()
+    np.testing.assert_allclose(x.grad.data, 3 * np.exp(x.data) + 1)
+    assert h.grad_fn is not None
+
+
+def test_differentiable_setitem():
+    x = leaf([1.0, 2.0, 3.0])
+    v = leaf([10.0])
+    h = x * 2
+    h[1:2] = v * 5
+    (h * mt.tensor([1.0, 2.0, 3.0], dtype=mt.float64)).sum().backward()
+    assert x.grad.tolist() == [2.0, 0.0, 6.0]
+    assert v.grad.tolist() == [10.0]
+
+
+def test_setitem_without_grad_writes_memory_and_bumps_version():
+    x = mt.zeros(3)
+    view = x[:]
+    x[1] = 5.0
+    assert view.tolist() == [0.0, 5.0, 0.0]
+    assert x._version[0] == 1
+
+
+def test_bad_in_place_shape_names_op_and_shapes_and_changes_nothing():
+    x = mt.zeros(3)
+    with pytest.raises(ValueError, match=r"add_: cannot write into a tensor of shape \(3,\) from shape\(s\) \(2, 3\)"):
+        x.add_(mt.ones(2, 3))
+    assert x.tolist() == [0.0, 0.0, 0.0] and x._version[0] == 0
+
+
+def test_bad_in_place_shape_while_recording_changes_nothing():
+    x = leaf([1.0, 2.0, 3.0])
+    h = x * 1
+    fn = h.grad_fn
+    with pytest.raises(ValueError, match=r"add_: the result has shape \(2, 3\)"):
+        h.add_(mt.ones(2, 3, dtype=mt.float64))
+    assert h.grad_fn is fn and h.tolist() == [1.0, 2.0, 3.0]
+
+
+def test_int_tensor_in_place_float_is_refused():
+    x = mt.tensor([1, 2])
+    with pytest.raises(TypeError, match="add_"):
+        x.add_(0.5)
+    assert x.tolist() == [1, 2]
+
+
+def test_zero_fill_copy_and_augmented_assignment():
+    x = mt.ones(3)
+    x *= 4
+    x /= 2
+    x -= 1
+    assert x.tolist() == [1.0, 1.0, 1.0]
+    x.copy_(mt.tensor([1.0, 2.0, 3.0]))
+    assert x.tolist() == [1.0, 2.0, 3.0]
+    assert x.zero_().tolist() == [0.0, 0.0, 0.0]
