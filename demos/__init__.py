@@ -1,0 +1,1 @@
+"""Runnable walk-throughs: ``python -m demos.NAME --help``."""
