@@ -236,8 +236,7 @@ class Function:
         fn.needs_input_grad = needs
         fn.in_meta = [(x.data.shape, x.data.dtype) if isinstance(x, Tensor) else None for x in inputs]
         fn.scope = _state.scope
-        if fn.saved:
-            fn.saved_versions = _versions_of(fn.saved, inputs, result)
+        fn.saved_versions = _versions_of(fn.saved, inputs, result) if fn.saved else ()
         if _state.anomaly:
             fn.trace = traceback.format_stack()[:-1]
         result.requires_grad = True
@@ -271,7 +270,7 @@ def _versions_of(saved: tuple, inputs: tuple, output: Tensor) -> list:
 
 
 def _check_versions(fn: Function) -> None:
-    for counter, version, shape in getattr(fn, "saved_versions", ()):
+    for counter, version, shape in fn.saved_versions:
         if counter[0] != version:
             raise RuntimeError(
                 f"{type(fn).__name__}: a tensor of shape {shape} that it saved for backward was "
@@ -348,45 +347,34 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
     ``.grad`` (``Tensor.backward``). With ``inputs``, their gradients are
     returned instead and no ``.grad`` is touched (``mt.grad``).
     """
-    grads: dict[int, np.ndarray] = {}  # id(node) -> gradient w.r.t. its output so far
-    wanted: dict[int, int] = {}  # id(input tensor or its node) -> position in ``inputs``
-    found: list[np.ndarray | None] = [None] * len(inputs or ())
-    for i, t in enumerate(inputs or ()):
-        wanted[id(t.grad_fn or t)] = i
+    pending: dict[int, np.ndarray] = {}  # id(node or leaf) -> gradient summed so far
+    leaves: dict[int, Tensor] = {}
 
-    def send(target: Any, grad: np.ndarray) -> None:
+    def send(target: Function | Tensor, grad: np.ndarray) -> None:
+        key = id(target)
         if isinstance(target, Tensor):  # a leaf (subclasses such as nn.Parameter included)
-            key = id(target)
-            if inputs is not None:
-                if key in wanted:
-                    i = wanted[key]
-                    found[i] = grad if found[i] is None else found[i] + grad
-                return
-            _accumulate_leaf(target, grad)
-        else:
-            key = id(target)
-            grads[key] = grad if key not in grads else grads[key] + grad
+            leaves[key] = target
+        pending[key] = grad if key not in pending else pending[key] + grad
 
     start = []
     for root, g in zip(roots, root_grads):
-        if root.grad_fn is None:
-            send(root, g)
-        else:
-            send(root.grad_fn, g)
+        send(root.grad_fn or root, g)
+        if root.grad_fn is not None:
             start.append(root.grad_fn)
 
+    wanted = {id(t.grad_fn or t): i for i, t in enumerate(inputs or ())}
+    found: list[np.ndarray | None] = [None] * len(wanted)
     anomaly = _state.anomaly
     with no_grad():  # hooks and user ops may compute with tensors; record none of it
         for fn in _topological_order(start):
-            grad = grads.pop(id(fn), None)
+            grad = pending.pop(id(fn), None)
             if grad is None:
                 continue
             grad = _run_hooks(fn.hooks, grad)
             if fn.retained is not None and (t := fn.retained()) is not None:
                 t.grad = Tensor._wrap(grad.copy())
             if id(fn) in wanted:
-                i = wanted[id(fn)]
-                found[i] = grad
+                found[wanted[id(fn)]] = grad
             _check_versions(fn)
             in_grads = _as_tuple(fn.backward(grad), len(fn.parents), fn)
             if not retain_graph and fn.saved:
@@ -401,6 +389,14 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
                 if anomaly:
                     _check_backward_finite(g, fn, i)
                 send(parent, g)
+
+        # Leaves last, once each, so their hooks see the total gradient.
+        for key, leaf in leaves.items():
+            grad = _run_hooks(leaf._hooks, pending[key])
+            if inputs is None:
+                _accumulate_leaf(leaf, grad)
+            elif key in wanted:
+                found[wanted[key]] = grad
     return found if inputs is not None else None
 
 
@@ -413,7 +409,6 @@ def _check_backward_finite(grad: np.ndarray, fn: Function, index: int) -> None:
 
 
 def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
-    grad = _run_hooks(leaf._hooks, grad)
     if leaf.grad is None:
         # Own the array: an op may hand the same array to several inputs, and
         # optimizers and clipping later modify .grad in place.
@@ -468,7 +463,8 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
             if g is None:
                 raise RuntimeError(f"grad: input {i} (shape {inputs[i].shape}) was not used to "
                                    "compute the outputs; pass allow_unused=True to get None")
-    return tuple(None if g is None else Tensor._wrap(g) for g in found)
+    # Copies: a gradient may be a read-only broadcast view or shared with another input.
+    return tuple(None if g is None else Tensor._wrap(np.array(g)) for g in found)
 
 
 from .tensor import Tensor  # noqa: E402  (tensor.py imports this module; Tensor is needed only at call time)

@@ -263,3 +263,18 @@ def test_backward_with_wrong_gradient_shape():
 def test_backward_on_tensor_that_does_not_require_grad():
     with pytest.raises(RuntimeError, match="does not require grad"):
         mt.ones(2).sum().backward()
+
+
+def test_leaf_hook_runs_once_on_the_total_gradient():
+    x = leaf([1.0])
+    calls = []
+    x.register_hook(lambda g: calls.append(g.tolist()))
+    (x * x + x).sum().backward()  # three uses of x
+    assert calls == [[3.0]]
+
+
+def test_functional_grad_runs_leaf_hooks():
+    x = leaf([1.0])
+    x.register_hook(lambda g: g * 10)
+    (dx,) = mt.grad((x * 2).sum(), x)
+    assert dx.tolist() == [20.0] and x.grad is None
