@@ -11,7 +11,9 @@ networks learn.
 
 # Order matters here: autograd first, because tensor.py and the ops import it and it
 # imports Tensor back at its end; nn last, because it builds on everything else.
-from .autograd import Function, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, scope
+from .autograd import (
+    Function, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, observe, scope,
+)
 from .tensor import Tensor
 from .creation import (
     arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randint, randn, tensor,
@@ -30,7 +32,7 @@ __all__ = [
     "enable_grad", "exp", "eye", "flatten", "float32", "float64", "from_numpy", "full",
     "get_default_dtype", "grad", "int32", "int64", "is_grad_enabled", "log", "log_softmax",
     "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "nn",
-    "no_grad", "ones", "ones_like", "permute", "rand", "randint", "randn", "relu", "reshape",
+    "no_grad", "observe", "ones", "ones_like", "permute", "rand", "randint", "randn", "relu", "reshape",
     "scope", "set_default_dtype", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sum",
     "tanh", "tensor", "transpose", "unsqueeze", "where", "zeros", "zeros_like",
 ]

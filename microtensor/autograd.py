@@ -35,6 +35,7 @@ class _State:
     grad_enabled = True
     anomaly = False
     scope: tuple = ()
+    observer: Any = None  # see ``observe``; None costs one comparison per op
 
 
 _state = _State()
@@ -141,6 +142,46 @@ def scope(**tags: Any) -> Iterator[None]:
         _state.scope = prev
 
 
+@contextmanager
+def observe(observer: Any) -> Iterator[Any]:
+    """Let ``observer`` watch every recorded op and every gradient, for tools such as the
+    graph renderer. It may define any of:
+
+    - ``forward(fn, output)``: a node was recorded (``output`` is its tensor);
+    - ``backward(fn, grad)``: the gradient w.r.t. ``fn``'s output is complete (in visit order);
+    - ``edge(fn, index, parent, grad)``: ``fn`` sends ``grad`` to its input ``index``;
+    - ``leaf(tensor, grad)``: a leaf's total gradient from this backward pass.
+
+    >>> import microtensor as mt
+    >>> class Count:
+    ...     n = 0
+    ...     def forward(self, fn, output): self.n += 1
+    >>> x = mt.ones(2, requires_grad=True)
+    >>> with mt.observe(Count()) as seen:
+    ...     y = (x * 2).tanh()
+    >>> seen.n
+    2
+    """
+    prev = _state.observer
+    _state.observer = _Observer(observer)
+    try:
+        yield observer
+    finally:
+        _state.observer = prev
+
+
+class _Observer:
+    """Fills in the callbacks an observer left out, so the engine can call all four."""
+
+    def __init__(self, target: Any) -> None:
+        for hook in ("forward", "backward", "edge", "leaf"):
+            setattr(self, hook, getattr(target, hook, _ignore))
+
+
+def _ignore(*args: Any) -> None:
+    pass
+
+
 def _check_finite(array: np.ndarray, message: str) -> None:
     if array.dtype.kind in "fc" and not np.isfinite(array).all():
         raise FloatingPointError(message)
@@ -170,12 +211,12 @@ class Function:
     ...         return grad / (1 + np.exp(-x))
     >>> x = mt.tensor([0.0, 1.0], requires_grad=True)
     >>> Softplus.apply(x).sum().backward()
-    >>> x.grad
-    tensor([0.5, 0.7310586], dtype=float32)
+    >>> x.grad.tolist()  # sigmoid(x)
+    [0.5, 0.7310585975646973]
     """
 
     __slots__ = ("parents", "in_meta", "saved", "saved_versions", "needs_input_grad",
-                 "scope", "hooks", "retained", "trace", "__dict__")
+                 "scope", "hooks", "retained", "trace", "name", "__dict__")
     #: True for ops whose output aliases the input's memory (views share its version counter).
     is_view = False
 
@@ -183,6 +224,7 @@ class Function:
         self.saved: Any = ()
         self.hooks: list | None = None
         self.retained: Any = None
+        self.name: str | None = None  # the output tensor's name, if it is given one
 
     # -- what op authors use ---------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -241,6 +283,8 @@ class Function:
             fn.trace = traceback.format_stack()[:-1]
         result.requires_grad = True
         result.grad_fn = fn
+        if _state.observer is not None:
+            _state.observer.forward(fn, result)
         return result
 
     def __repr__(self) -> str:
@@ -364,7 +408,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
 
     wanted = {id(t.grad_fn or t): i for i, t in enumerate(inputs or ())}
     found: list[np.ndarray | None] = [None] * len(wanted)
-    anomaly = _state.anomaly
+    anomaly, observer = _state.anomaly, _state.observer
     with no_grad():  # hooks and user ops may compute with tensors; record none of it
         for fn in _topological_order(start):
             grad = pending.pop(id(fn), None)
@@ -373,6 +417,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
             grad = _run_hooks(fn.hooks, grad)
             if fn.retained is not None and (t := fn.retained()) is not None:
                 t.grad = Tensor._wrap(grad.copy())
+            if observer is not None:
+                observer.backward(fn, grad)
             if id(fn) in wanted:
                 found[wanted[id(fn)]] = grad
             _check_versions(fn)
@@ -388,11 +434,15 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
                     g = g.astype(dtype)
                 if anomaly:
                     _check_backward_finite(g, fn, i)
+                if observer is not None:
+                    observer.edge(fn, i, parent, g)
                 send(parent, g)
 
         # Leaves last, once each, so their hooks see the total gradient.
         for key, leaf in leaves.items():
             grad = _run_hooks(leaf._hooks, pending[key])
+            if observer is not None:
+                observer.leaf(leaf, grad)
             if inputs is None:
                 _accumulate_leaf(leaf, grad)
             elif key in wanted:

@@ -67,7 +67,7 @@ class Tensor:
     [2.0, 4.0, 6.0]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "name", "_version", "_hooks",
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_version", "_hooks",
                  "__weakref__")
     # Make numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
@@ -77,7 +77,7 @@ class Tensor:
         self.data = _to_array(data, dtype)
         self.grad: Tensor | None = None
         self.grad_fn: autograd.Function | None = None
-        self.name = name
+        self._name = name
         self._version = [0]  # shared with views; bumped by in-place writes
         self._hooks: list | None = None
         self.requires_grad = False
@@ -89,7 +89,7 @@ class Tensor:
         """Wrap an op's result without copying or converting (the per-op fast path)."""
         t = object.__new__(Tensor)
         t.data = array if type(array) is np.ndarray else np.asarray(array)
-        t.grad = t.grad_fn = t.name = t._hooks = None
+        t.grad = t.grad_fn = t._name = t._hooks = None
         t.requires_grad = False
         t._version = [0]
         return t
@@ -106,6 +106,20 @@ class Tensor:
     @property
     def dtype(self) -> np.dtype:
         return self.data.dtype
+
+    @property
+    def name(self) -> str | None:
+        """An optional label (``"h"``, ``"lstm.weight_hh_l0"``) that the graph renderer shows.
+
+        Naming a computed tensor also labels the graph node that produced it.
+        """
+        return self._name
+
+    @name.setter
+    def name(self, name: str | None) -> None:
+        self._name = name
+        if self.grad_fn is not None:
+            self.grad_fn.name = name
 
     @property
     def is_leaf(self) -> bool:
@@ -435,7 +449,7 @@ class Tensor:
         """``log(sum(exp(x)))`` over ``dim``, computed without overflow.
 
         >>> import microtensor as mt
-        >>> round(mt.tensor([1000.0, 1000.0]).logsumexp(0).item(), 4)
+        >>> round(mt.tensor([1000.0, 1000.0], dtype=mt.float64).logsumexp(0).item(), 4)
         1000.6931
         """
         return F.LogSumExp.apply(self, dim=_axis(dim), keepdim=keepdim)

@@ -278,3 +278,39 @@ def test_functional_grad_runs_leaf_hooks():
     x.register_hook(lambda g: g * 10)
     (dx,) = mt.grad((x * 2).sum(), x)
     assert dx.tolist() == [20.0] and x.grad is None
+
+
+# ---------------------------------------------------------------------- observe
+def test_observer_sees_forward_nodes_backward_order_edges_and_leaves():
+    class Recorder:
+        def __init__(self):
+            self.events = []
+
+        def forward(self, fn, output):
+            self.events.append(("forward", type(fn).__name__, output.shape))
+
+        def backward(self, fn, grad):
+            self.events.append(("backward", type(fn).__name__))
+
+        def edge(self, fn, index, parent, grad):
+            self.events.append(("edge", type(fn).__name__, index, grad.shape))
+
+        def leaf(self, tensor, grad):
+            self.events.append(("leaf", tensor.name, grad.tolist()))
+
+    w = mt.tensor([1.0, 2.0], dtype=mt.float64, requires_grad=True, name="w")
+    with mt.observe(Recorder()) as rec:
+        loss = (w * 3).sum()
+        loss.backward()
+    assert rec.events == [
+        ("forward", "Mul", (2,)), ("forward", "Sum", ()),
+        ("backward", "Sum"), ("edge", "Sum", 0, (2,)),
+        ("backward", "Mul"), ("edge", "Mul", 0, (2,)),
+        ("leaf", "w", [3.0, 3.0]),
+    ]
+
+
+def test_naming_a_computed_tensor_labels_its_node():
+    h = mt.ones(2, requires_grad=True).tanh()
+    h.name = "h"
+    assert h.grad_fn.name == "h" and "name='h'" in repr(h)
