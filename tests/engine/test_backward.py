@@ -298,7 +298,8 @@ def test_observer_sees_forward_nodes_backward_order_edges_and_leaves():
         def leaf(self, tensor, grad):
             self.events.append(("leaf", tensor.name, grad.tolist()))
 
-    w = mt.tensor([1.0, 2.0], dtype=mt.float64, requires_grad=True, name="w")
+    w = mt.tensor([1.0, 2.0], dtype=mt.float64, requires_grad=True)
+    w.name = "w"
     with mt.observe(Recorder()) as rec:
         loss = (w * 3).sum()
         loss.backward()
