@@ -121,11 +121,12 @@ def detect_anomaly() -> Iterator[None]:
         _state.anomaly = prev
 
 
-@contextmanager
-def scope(**tags: Any) -> Iterator[None]:
+class scope:  # noqa: N801 - used like a function, as no_grad
     """Tag every node created inside (layer name, timestep, gate...) for the renderer.
 
-    Costs one attribute store per op; nested scopes add to the outer tags.
+    Costs one attribute store per op; nested scopes add to the outer tags. A
+    plain class rather than a generator, since recurrent layers enter several
+    per timestep.
 
     >>> import microtensor as mt
     >>> x = mt.ones(2, requires_grad=True)
@@ -134,12 +135,18 @@ def scope(**tags: Any) -> Iterator[None]:
     >>> dict(y.grad_fn.scope)
     {'layer': 'rnn', 't': 0}
     """
-    prev = _state.scope
-    _state.scope = prev + tuple(tags.items())
-    try:
-        yield
-    finally:
-        _state.scope = prev
+
+    __slots__ = ("tags", "prev")
+
+    def __init__(self, **tags: Any) -> None:
+        self.tags = tuple(tags.items())
+
+    def __enter__(self) -> None:
+        self.prev = _state.scope
+        _state.scope = self.prev + self.tags
+
+    def __exit__(self, *exc: object) -> None:
+        _state.scope = self.prev
 
 
 @contextmanager
@@ -188,6 +195,23 @@ def _check_finite(array: np.ndarray, message: str) -> None:
 
 
 # ---------------------------------------------------------------------- Function
+class SparseGrad:
+    """A gradient that is zero except at ``index``: what reading ``x[index]`` sends to ``x``.
+
+    A backward may return one instead of a full array. The engine adds ``values``
+    into a single buffer per input, so reading ``T`` slices of one tensor (every
+    step of a precomputed input projection) costs ``T`` small adds, not ``T``
+    full-size zero arrays and sums.
+    """
+
+    __slots__ = ("shape", "index", "values", "advanced")
+
+    def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray,
+                 advanced: bool) -> None:
+        self.shape, self.index, self.values = shape, index, values
+        self.advanced = advanced  # an integer-array or mask index: repeated entries add up
+
+
 _FREED = object()  # marks saved values released by a backward pass
 
 
@@ -392,13 +416,30 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
     returned instead and no ``.grad`` is touched (``mt.grad``).
     """
     pending: dict[int, np.ndarray] = {}  # id(node or leaf) -> gradient summed so far
+    owned: set[int] = set()  # keys whose buffer the engine made, so it may add in place
     leaves: dict[int, Tensor] = {}
 
-    def send(target: Function | Tensor, grad: np.ndarray) -> None:
+    def send(target: Function | Tensor, grad: np.ndarray | SparseGrad) -> None:
         key = id(target)
         if isinstance(target, Tensor):  # a leaf (subclasses such as nn.Parameter included)
             leaves[key] = target
-        pending[key] = grad if key not in pending else pending[key] + grad
+        if type(grad) is SparseGrad:
+            if key not in owned:  # the first grad may be an op's own array: never write into it
+                buffer = pending.get(key)
+                pending[key] = (np.zeros(grad.shape, grad.values.dtype) if buffer is None
+                                else np.array(buffer, dtype=grad.values.dtype))
+                owned.add(key)
+            if grad.advanced:
+                np.add.at(pending[key], grad.index, grad.values)
+            else:
+                pending[key][grad.index] += grad.values
+        elif key not in pending:
+            pending[key] = grad
+        elif key in owned:
+            np.add(pending[key], grad, out=pending[key])
+        else:
+            pending[key] = pending[key] + grad
+            owned.add(key)
 
     start = []
     for root, g in zip(roots, root_grads):
@@ -429,13 +470,18 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
                 if parent is None or g is None:
                     continue
                 shape, dtype = fn.in_meta[i]
-                g = unbroadcast(np.asarray(g), shape, fn, i)
-                if g.dtype != dtype:
-                    g = g.astype(dtype)
+                if type(g) is SparseGrad:
+                    if g.values.dtype != dtype:
+                        g.values = g.values.astype(dtype)
+                    values = g.values
+                else:
+                    g = values = unbroadcast(np.asarray(g), shape, fn, i)
+                    if g.dtype != dtype:
+                        g = values = g.astype(dtype)
                 if anomaly:
-                    _check_backward_finite(g, fn, i)
+                    _check_backward_finite(values, fn, i)
                 if observer is not None:
-                    observer.edge(fn, i, parent, g)
+                    observer.edge(fn, i, parent, values)
                 send(parent, g)
 
         # Leaves last, once each, so their hooks see the total gradient.

@@ -36,6 +36,8 @@ def _dims(dims: tuple) -> tuple[int, ...]:
 def _operand(x: Any) -> Any:
     """The other side of a binary op: tensors as they are; scalars stay Python scalars so
     the tensor's dtype wins (``float32_tensor * 2.0`` stays float32)."""
+    if isinstance(x, np.generic):  # numpy scalars act as Python scalars, as in PyTorch
+        return x.item()
     if isinstance(x, (Tensor, numbers.Number)):
         return x
     if isinstance(x, np.ndarray):
@@ -669,8 +671,8 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         data = data.data
     if dtype is not None:
         dtype = as_dtype(dtype)
-    if isinstance(data, np.ndarray):
-        array = data if dtype is None else data.astype(dtype)
+    if isinstance(data, (np.ndarray, np.generic)):  # numpy arrays and scalars keep their dtype
+        array = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
     else:
         try:
             array = np.array(data, dtype=dtype)

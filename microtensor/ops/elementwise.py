@@ -63,7 +63,10 @@ class Pow(Function):
     def backward(self, grad):
         base, exponent, out = self.saved_tensors
         need_base, need_exponent = self.needs_input_grad
-        grad_base = grad * exponent * base ** (exponent - 1) if need_base else None
+        grad_base = None
+        if need_base:  # x**0 is constant: gradient 0 even at x = 0, where 0 * 0**-1 is nan
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_base = grad * np.where(exponent == 0, 0, exponent * base ** (exponent - 1))
         # d(b^e)/de = b^e log b; only computed when asked, since log b is nan for b < 0.
         grad_exp = grad * out * np.log(base) if need_exponent else None
         return grad_base, grad_exp

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, SparseGrad
 
 
 class Reshape(Function):
@@ -55,20 +55,24 @@ class Index(Function):
         return x[index]
 
     def backward(self, grad):
-        full = np.zeros(self.shape, dtype=grad.dtype)
-        if self.advanced:
-            np.add.at(full, self.index, grad)  # repeated indices add up, not overwrite
-        else:
-            full[self.index] = grad
-        return full
+        # Not a full-size array: T steps each reading x[t] would cost T full-size
+        # zeros and sums. The engine adds these values into one buffer instead.
+        return SparseGrad(self.shape, self.index, grad, self.advanced)
 
 
 class Gather(Function):
     """PyTorch's ``gather``: ``out[..., j, ...] = x[..., index[..., j, ...], ...]`` along ``dim``."""
 
     def forward(self, x, index, dim):
+        dim = dim % x.ndim
+        if index.ndim != x.ndim or any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape))
+                                       if d != dim):
+            raise ValueError(f"gather: index of shape {index.shape} does not fit input of shape "
+                             f"{x.shape} along dims other than {dim}")
         self.shape, self.index, self.dim = x.shape, index, dim
-        return np.take_along_axis(x, index, axis=dim)
+        # The output has the index's shape, as torch.gather: cut the other dims down to it.
+        window = tuple(slice(None) if d == dim else slice(0, n) for d, n in enumerate(index.shape))
+        return np.take_along_axis(x[window], index, axis=dim)
 
     def backward(self, grad):
         full = np.zeros(self.shape, dtype=grad.dtype)

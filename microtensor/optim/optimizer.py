@@ -40,6 +40,7 @@ class Optimizer:
         if isinstance(params, Tensor):
             raise TypeError(f"{type(self).__name__}: params must be an iterable of tensors or of "
                             "dicts, got a single Tensor; wrap it in a list")
+        _check_ordered(params, type(self).__name__)
         self.defaults = dict(defaults)
         self.state: dict[Tensor, dict[str, Any]] = {}
         self.param_groups: list[dict[str, Any]] = []
@@ -86,9 +87,7 @@ class Optimizer:
             raise TypeError(f"{name}: a parameter group must be a dict with a 'params' entry, "
                             f"got {type(param_group).__name__}")
         params = param_group["params"]
-        if isinstance(params, (set, frozenset)):
-            raise TypeError(f"{name}: params must be an ordered collection (a list), not a set: "
-                            "the order decides the indices in state_dict()")
+        _check_ordered(params, name)
         params = [params] if isinstance(params, Tensor) else list(params)
         for i, p in enumerate(params):
             if not isinstance(p, Tensor):
@@ -272,7 +271,13 @@ class Optimizer:
 
 # ------------------------------------------------------------- option checks for subclasses
 def check_non_negative(optimizer: str, group: dict[str, Any], *names: str) -> None:
-    """Raise ``ValueError`` unless each named option is a real number >= 0."""
+    """Raise ``ValueError`` unless each named option is a real number >= 0.
+
+    >>> check_non_negative("SGD", {"lr": -0.1}, "lr")
+    Traceback (most recent call last):
+    ...
+    ValueError: SGD: lr must be a number >= 0, got -0.1
+    """
     for name in names:
         value = group[name]
         if not isinstance(value, numbers.Real) or isinstance(value, bool) or not value >= 0:
@@ -280,9 +285,21 @@ def check_non_negative(optimizer: str, group: dict[str, Any], *names: str) -> No
 
 
 def check_fraction(optimizer: str, name: str, value: Any) -> None:
-    """Raise ``ValueError`` unless ``value`` is a real number in ``[0, 1)`` (a decay rate)."""
+    """Raise ``ValueError`` unless ``value`` is a real number in ``[0, 1)`` (a decay rate).
+
+    >>> check_fraction("Adam", "beta1", 1.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: Adam: beta1 must be in [0, 1), got 1.0
+    """
     if not isinstance(value, numbers.Real) or isinstance(value, bool) or not 0 <= value < 1:
         raise ValueError(f"{optimizer}: {name} must be in [0, 1), got {value!r}")
+
+
+def _check_ordered(params: Any, optimizer: str) -> None:
+    if isinstance(params, (set, frozenset)):
+        raise TypeError(f"{optimizer}: params must be an ordered collection (a list), not a set: "
+                        "the order decides the indices in state_dict()")
 
 
 def _describe(obj: Any) -> str:

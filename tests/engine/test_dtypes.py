@@ -108,3 +108,8 @@ def test_python_protocols():
     with pytest.raises(TypeError, match="0-d"):
         len(mt.tensor(1.0))
     assert {x: 1}[x] == 1  # hashable by identity
+
+
+def test_numpy_scalars_keep_their_dtype():
+    assert mt.tensor(np.float64(1.5)).dtype == mt.float64
+    assert mt.tensor(np.float32(1.5)).dtype == mt.float32

@@ -1,0 +1,106 @@
+"""The feed-forward layers: ``Linear``, ``Embedding`` and ``Dropout``."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ..tensor import Tensor
+from . import functional as F
+from . import init
+from .module import Module, empty_parameter
+
+
+class Linear(Module):
+    """``y = x @ weight.T + bias``, with ``weight`` of shape (out_features, in_features).
+
+    Initialised as PyTorch: weight and bias from U(-1/sqrt(in_features), 1/sqrt(in_features)).
+
+    >>> import microtensor as mt
+    >>> layer = mt.nn.Linear(3, 2)
+    >>> layer.weight.shape, layer(mt.ones(5, 3)).shape
+    ((2, 3), (5, 2))
+    """
+
+    def __init__(self, in_features: int, out_features: int, bias: bool = True,
+                 dtype: Any = None) -> None:
+        super().__init__()
+        if in_features < 0 or out_features < 0:
+            raise ValueError(f"Linear: sizes must be non-negative, got in_features={in_features}, "
+                             f"out_features={out_features}")
+        self.in_features, self.out_features = in_features, out_features
+        self.weight = empty_parameter(out_features, in_features, dtype=dtype)
+        self.bias = empty_parameter(out_features, dtype=dtype) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw fresh weights from U(-1/sqrt(in_features), 1/sqrt(in_features))."""
+        bound = 1 / math.sqrt(self.in_features) if self.in_features else 0.0
+        for param in self.parameters():
+            init.uniform_(param, -bound, bound)
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        if input.shape[-1:] != (self.in_features,):
+            raise ValueError(f"Linear: expected input with last dimension {self.in_features}, "
+                             f"got shape {input.shape}")
+        out = input @ self.weight.T
+        return out if self.bias is None else out + self.bias
+
+    def extra_repr(self) -> str:
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class Embedding(Module):
+    """A lookup table: integer indices of any shape to rows of ``weight`` (num_embeddings,
+    embedding_dim), initialised from N(0, 1) as PyTorch.
+
+    >>> import microtensor as mt
+    >>> emb = mt.nn.Embedding(10, 3)
+    >>> emb(mt.tensor([[1, 2], [3, 9]])).shape
+    (2, 2, 3)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = None) -> None:
+        super().__init__()
+        if num_embeddings < 0 or embedding_dim < 0:
+            raise ValueError(f"Embedding: sizes must be non-negative, got num_embeddings="
+                             f"{num_embeddings}, embedding_dim={embedding_dim}")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = empty_parameter(num_embeddings, embedding_dim, dtype=dtype)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        """Draw fresh rows from N(0, 1)."""
+        init.normal_(self.weight)
+
+    def forward(self, input: Any) -> Tensor:  # noqa: A002
+        return F.embedding(input, self.weight)
+
+    def extra_repr(self) -> str:
+        return f"{self.num_embeddings}, {self.embedding_dim}"
+
+
+class Dropout(Module):
+    """Zero each element with probability ``p`` and scale the rest by 1/(1-p) in training
+    mode; the identity in evaluation mode.
+
+    >>> import microtensor as mt
+    >>> drop = mt.nn.Dropout(0.5)
+    >>> sorted(set(drop(mt.ones(100)).tolist()))
+    [0.0, 2.0]
+    >>> drop.eval()(mt.ones(3)).tolist()
+    [1.0, 1.0, 1.0]
+    """
+
+    def __init__(self, p: float = 0.5) -> None:
+        super().__init__()
+        if not 0 <= p <= 1:
+            raise ValueError(f"Dropout: p must be in [0, 1], got {p}")
+        self.p = p
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return F.dropout(input, self.p, self.training)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

@@ -1,0 +1,439 @@
+"""``Module``: the base class of layers and models, with ``Parameter`` and ``Sequential``.
+
+A module owns its parameters and its submodules as attributes. Assigning a
+``Parameter`` or a ``Module`` to an attribute registers it (as in PyTorch), so
+``parameters()``, ``state_dict()`` and ``train()``/``eval()`` can walk the tree
+without each layer listing what it holds.
+
+Registration also *names* things, for the graph renderer: a parameter's
+``.name`` becomes its dotted path (``lstm.weight_hh_l0``), and a module learns
+its own path (``lstm``) for the scope tags of its steps. Models are assembled
+bottom-up (a layer is built before it is assigned to its parent), so the
+outermost assignment happens last and the top-level model's names win. A module
+or parameter shared between two parents keeps the name of its last assignment.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from ..autograd import no_grad
+from ..dtypes import as_dtype, get_default_dtype
+from ..tensor import Tensor
+
+
+class Parameter(Tensor):
+    """A tensor that a ``Module`` registers as one of its parameters: a leaf that
+    requires grad (unless told otherwise).
+
+    A subclass rather than a flag, as in PyTorch: ``isinstance(value, Parameter)``
+    is how ``Module.__setattr__`` tells a weight from any other tensor it holds
+    (a cached mask, a constant). The engine treats it as any other tensor, and
+    ops on it return plain tensors.
+
+    >>> import microtensor as mt
+    >>> w = mt.nn.Parameter(mt.zeros(2, 3))
+    >>> w.requires_grad, w.is_leaf, type(w * 2).__name__
+    (True, True, 'Tensor')
+    """
+
+    __slots__ = ()
+
+    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+        if isinstance(data, Tensor) and data.grad_fn is not None:
+            raise ValueError("Parameter: data must be a leaf tensor, not the result of an op "
+                             "recorded in a graph; pass data.detach()")
+        super().__init__(data)
+        if requires_grad:
+            if self.dtype.kind != "f":
+                raise TypeError(f"Parameter: parameters that require grad must be floating "
+                                f"point, got dtype {self.dtype}")
+            self.requires_grad_(True)
+
+    def __repr__(self) -> str:
+        return "Parameter containing:\n" + super().__repr__()
+
+
+def empty_parameter(*shape: int, dtype: Any = None) -> Parameter:
+    """An uninitialised parameter (``dtype`` defaults to ``mt.get_default_dtype()``), for a
+    layer's ``reset_parameters`` to fill.
+
+    >>> import microtensor as mt
+    >>> mt.nn.module.empty_parameter(2, 3).shape
+    (2, 3)
+    """
+    dtype = get_default_dtype() if dtype is None else as_dtype(dtype)
+    return Parameter(np.empty(shape, dtype=dtype))
+
+
+#: What ``load_state_dict`` returns: the keys it could not match (empty under ``strict``).
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+
+
+class Module:
+    """Base class of every layer and model: subclass it, assign parameters and
+    submodules in ``__init__``, and write ``forward``.
+
+    >>> import microtensor as mt
+    >>> class TwoLayer(mt.nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.hidden = mt.nn.Linear(3, 4)
+    ...         self.out = mt.nn.Linear(4, 1)
+    ...     def forward(self, x):
+    ...         return self.out(self.hidden(x).tanh())
+    >>> model = TwoLayer()
+    >>> [name for name, _ in model.named_parameters()]
+    ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    >>> model(mt.ones(5, 3)).shape
+    (5, 1)
+    """
+
+    _path: str | None  # dotted place in the enclosing model; None until registered
+
+    def __init__(self) -> None:
+        # object.__setattr__: our own __setattr__ needs these dicts to exist already.
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_path", None)
+        object.__setattr__(self, "training", True)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} must implement forward")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    # ------------------------------------------------------------- registration
+    def __setattr__(self, name: str, value: Any) -> None:
+        params, modules = self.__dict__.get("_parameters"), self.__dict__.get("_modules")
+        if params is None and isinstance(value, (Parameter, Module)):
+            raise AttributeError(f"cannot assign {type(value).__name__} '{name}' before "
+                                 "Module.__init__() is called (call super().__init__() first)")
+        if isinstance(value, Parameter):
+            self.__dict__.pop(name, None)
+            modules.pop(name, None)
+            params[name] = value
+            value.name = self._child_path(name)
+        elif isinstance(value, Module):
+            self.__dict__.pop(name, None)
+            params.pop(name, None)
+            modules[name] = value
+            value._set_path(self._child_path(name))
+        elif params is not None and name in params:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as parameter '{name}' of "
+                                f"{type(self).__name__} (a Parameter or None is expected)")
+            params[name] = None
+        elif modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(f"cannot assign {type(value).__name__} as submodule '{name}' of "
+                                f"{type(self).__name__} (a Module or None is expected)")
+            modules[name] = None
+        else:
+            object.__setattr__(self, name, value)
+
+    def __getattr__(self, name: str) -> Any:
+        # Called only when normal lookup fails: registered members live in the two dicts.
+        for members in ("_parameters", "_modules"):
+            found = self.__dict__.get(members, {})
+            if name in found:
+                return found[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        if name in self._parameters:
+            del self._parameters[name]
+        elif name in self._modules:
+            del self._modules[name]
+        else:
+            object.__delattr__(self, name)
+
+    def _child_path(self, name: str) -> str:
+        return name if self._path is None else f"{self._path}.{name}"
+
+    def _set_path(self, path: str) -> None:
+        """Name this module and everything under it after its place in the enclosing model."""
+        object.__setattr__(self, "_path", path)
+        for name, param in self._parameters.items():
+            if param is not None:
+                param.name = f"{path}.{name}"
+        for name, module in self._modules.items():
+            if module is not None:
+                module._set_path(f"{path}.{name}")
+
+    # ------------------------------------------------------------------ walking
+    def named_parameters(self, prefix: str = "", recurse: bool = True
+                         ) -> Iterator[tuple[str, Parameter]]:
+        """``(dotted name, parameter)`` pairs, each parameter once even if shared.
+
+        >>> import microtensor as mt
+        >>> [n for n, _ in mt.nn.LSTM(2, 3).named_parameters()]
+        ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0']
+        """
+        seen: set[int] = set()
+        for name, param in self._all_named_parameters(prefix, recurse):
+            if id(param) not in seen:
+                seen.add(id(param))
+                yield name, param
+
+    def _all_named_parameters(self, prefix: str = "", recurse: bool = True
+                              ) -> Iterator[tuple[str, Parameter]]:
+        """Every registered (name, parameter), shared ones under each of their names."""
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for path, module in modules:
+            for name, param in module._parameters.items():
+                if param is not None:
+                    yield (f"{path}.{name}" if path else name), param
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter of this module and (with ``recurse``) its submodules, once each.
+
+        >>> import microtensor as mt
+        >>> sum(p.numel() for p in mt.nn.Linear(3, 2).parameters())
+        8
+        """
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        """``(name, submodule)`` for the direct submodules.
+
+        >>> import microtensor as mt
+        >>> [n for n, _ in mt.nn.Sequential(mt.nn.Linear(2, 2), mt.nn.Dropout()).named_children()]
+        ['0', '1']
+        """
+        for name, module in self._modules.items():
+            if module is not None:
+                yield name, module
+
+    def children(self) -> Iterator[Module]:
+        """The direct submodules.
+
+        >>> import microtensor as mt
+        >>> len(list(mt.nn.Sequential(mt.nn.Linear(2, 2), mt.nn.Dropout()).children()))
+        2
+        """
+        for _, module in self.named_children():
+            yield module
+
+    def named_modules(self, prefix: str = "") -> Iterator[tuple[str, Module]]:
+        """``(dotted name, module)`` for this module (name ``prefix``) and all below it, once each.
+
+        >>> import microtensor as mt
+        >>> model = mt.nn.Sequential(mt.nn.Linear(2, 2), mt.nn.Sequential(mt.nn.Dropout()))
+        >>> [n for n, _ in model.named_modules()]
+        ['', '0', '1', '1.0']
+        """
+        seen: set[int] = set()
+        stack = [(prefix, self)]
+        while stack:
+            path, module = stack.pop()
+            if id(module) in seen:
+                continue
+            seen.add(id(module))
+            yield path, module
+            below = [(f"{path}.{name}" if path else name, child)
+                     for name, child in module.named_children()]
+            stack.extend(reversed(below))  # so children come out in registration order
+
+    def modules(self) -> Iterator[Module]:
+        """This module and every module below it.
+
+        >>> import microtensor as mt
+        >>> [type(m).__name__ for m in mt.nn.Sequential(mt.nn.Linear(2, 2)).modules()]
+        ['Sequential', 'Linear']
+        """
+        for _, module in self.named_modules():
+            yield module
+
+    # ------------------------------------------------------------ modes, grads
+    def train(self, mode: bool = True) -> Module:
+        """Put this module and all below it in training mode (dropout active); returns self.
+
+        >>> import microtensor as mt
+        >>> mt.nn.Dropout().eval().train().training
+        True
+        """
+        for module in self.modules():
+            module.training = mode
+        return self
+
+    def eval(self) -> Module:
+        """Put this module and all below it in evaluation mode (dropout off); returns self.
+
+        >>> import microtensor as mt
+        >>> mt.nn.Dropout().eval().training
+        False
+        """
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        """Forget every parameter's gradient (set ``.grad`` to None, as PyTorch does by default).
+
+        >>> import microtensor as mt
+        >>> layer = mt.nn.Linear(2, 1)
+        >>> layer(mt.ones(1, 2)).sum().backward()
+        >>> layer.zero_grad()
+        >>> layer.weight.grad is None
+        True
+        """
+        for param in self.parameters():
+            param.grad = None
+
+    # -------------------------------------------------------------- dtype
+    def to(self, dtype: Any) -> Module:
+        """Convert every parameter (and gradient) to floating ``dtype`` in place; returns self.
+
+        The parameters stay the same objects, so an optimizer built earlier still holds them.
+
+        >>> import microtensor as mt
+        >>> mt.nn.Linear(2, 1).to(mt.float64).weight.dtype
+        dtype('float64')
+        """
+        dtype = as_dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
+                            f"got dtype {dtype}")
+        for param in self.parameters():
+            param.data = param.data.astype(dtype, copy=False)
+            if param.grad is not None:
+                param.grad.data = param.grad.data.astype(dtype, copy=False)
+        return self
+
+    def double(self) -> Module:
+        """``to(float64)``.
+
+        >>> import microtensor as mt
+        >>> mt.nn.Linear(2, 1).double().bias.dtype
+        dtype('float64')
+        """
+        return self.to(np.float64)
+
+    def float(self) -> Module:
+        """``to(float32)``.
+
+        >>> import microtensor as mt
+        >>> mt.nn.Linear(2, 1, dtype=mt.float64).float().bias.dtype
+        dtype('float32')
+        """
+        return self.to(np.float32)
+
+    # ---------------------------------------------------------- checkpoints
+    def state_dict(self) -> OrderedDict[str, Tensor]:
+        """Every parameter by dotted name, detached: the tensors share memory with the
+        parameters (as in PyTorch), so ``{k: v.clone() for ...}`` is a snapshot.
+
+        >>> import microtensor as mt
+        >>> list(mt.nn.Linear(2, 1).state_dict())
+        ['weight', 'bias']
+        """
+        return OrderedDict((name, param.detach()) for name, param in self._all_named_parameters())
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
+                        ) -> IncompatibleKeys:
+        """Copy values (tensors or numpy arrays) into the parameters, in place.
+
+        Everything is checked before anything is copied, so a failed load leaves the
+        model as it was: with ``strict``, missing and unexpected keys; always, shapes and
+        dtypes. Values are cast to each parameter's dtype. Returns the missing and
+        unexpected keys (both empty under ``strict``).
+
+        >>> import numpy as np, microtensor as mt
+        >>> layer = mt.nn.Linear(2, 1)
+        >>> layer.load_state_dict({"weight": np.array([[1.0, 2.0]]), "bias": np.zeros(1)})
+        IncompatibleKeys(missing_keys=[], unexpected_keys=[])
+        >>> layer.weight.tolist()
+        [[1.0, 2.0]]
+        >>> layer.load_state_dict({"weight": np.zeros((2, 2))}, strict=False)
+        Traceback (most recent call last):
+        ...
+        RuntimeError: Error(s) in loading state_dict for Linear:
+          size mismatch for weight: the state_dict has shape (2, 2), the model has shape (1, 2)
+        """
+        if not isinstance(state_dict, Mapping):
+            raise TypeError(f"load_state_dict expects a mapping of names to tensors or arrays, "
+                            f"got {type(state_dict).__name__}")
+        params = OrderedDict(self._all_named_parameters())
+        missing = [name for name in params if name not in state_dict]
+        unexpected = [name for name in state_dict if name not in params]
+        errors = []
+        if strict:
+            errors += [f"missing key: {name}" for name in missing]
+            errors += [f"unexpected key: {name}" for name in unexpected]
+        values = {}
+        for name, param in params.items():
+            if name not in state_dict:
+                continue
+            value = state_dict[name]
+            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            if value.dtype.kind not in "iuf":
+                errors.append(f"{name} has dtype {value.dtype}; a numeric array is expected")
+            elif value.shape != param.shape:
+                errors.append(f"size mismatch for {name}: the state_dict has shape "
+                              f"{value.shape}, the model has shape {param.shape}")
+            else:
+                values[name] = value
+        if errors:
+            raise RuntimeError(f"Error(s) in loading state_dict for {type(self).__name__}:\n  "
+                               + "\n  ".join(errors))
+        with no_grad():  # bumps each parameter's version, so a stale graph cannot backward
+            for name, value in values.items():
+                params[name].copy_(value.astype(params[name].dtype, copy=False))
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------- repr
+    def extra_repr(self) -> str:
+        """The layer's settings, shown inside its ``repr`` (override in layers)."""
+        return ""
+
+    def __repr__(self) -> str:
+        children = [f"({name}): " + repr(module).replace("\n", "\n  ")
+                    for name, module in self.named_children()]
+        extra = self.extra_repr()
+        if not children:
+            return f"{type(self).__name__}({extra})"
+        lines = ([extra] if extra else []) + children
+        return f"{type(self).__name__}(\n  " + "\n  ".join(lines) + "\n)"
+
+
+class Sequential(Module):
+    """Modules applied one after another, registered as ``"0"``, ``"1"``, ...
+
+    >>> import microtensor as mt
+    >>> model = mt.nn.Sequential(mt.nn.Linear(3, 4), mt.nn.Dropout(0.1), mt.nn.Linear(4, 1))
+    >>> model
+    Sequential(
+      (0): Linear(in_features=3, out_features=4, bias=True)
+      (1): Dropout(p=0.1)
+      (2): Linear(in_features=4, out_features=1, bias=True)
+    )
+    >>> model(mt.ones(2, 3)).shape, model[2].weight.name
+    ((2, 1), '2.weight')
+    """
+
+    def __init__(self, *modules: Module) -> None:
+        super().__init__()
+        for i, module in enumerate(modules):
+            if not isinstance(module, Module):
+                raise TypeError(f"Sequential: argument {i} is a {type(module).__name__}, "
+                                "not a Module")
+            setattr(self, str(i), module)
+
+    def forward(self, x: Any) -> Any:
+        for module in self._modules.values():
+            x = module(x)
+        return x
+
+    def __getitem__(self, index: int) -> Module:
+        return list(self._modules.values())[index]
+
+    def __len__(self) -> int:
+        return len(self._modules)
+
+    def __iter__(self) -> Iterator[Module]:
+        return iter(self._modules.values())

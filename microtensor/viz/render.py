@@ -1,0 +1,118 @@
+"""Finding and running the Graphviz layout program, without a shell and with a timeout.
+
+The ``graphviz`` Python package only writes DOT; laying it out needs a program.
+We look, in order, for: the ``program`` argument, the ``MICROTENSOR_DOT``
+environment variable, ``dot`` on PATH (system Graphviz, the reference build),
+then ``graphviz-pure`` (a self-contained port that ``pip install
+'microtensor[render]'`` brings, so rendering works on a fresh machine).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import warnings
+from pathlib import Path
+
+ENV_VAR = "MICROTENSOR_DOT"
+FORMATS = ("svg", "png", "pdf")
+
+INSTALL_HINT = (
+    "Install one of:\n"
+    "  pip install 'microtensor[render]'      (graphviz-pure: self-contained, no system packages)\n"
+    "  sudo apt-get install graphviz          (Debian/Ubuntu)\n"
+    "  brew install graphviz                  (macOS)\n"
+    "  conda install -c conda-forge graphviz\n"
+    f"or point {ENV_VAR} at a dot executable.")
+
+
+class GraphvizNotFoundError(RuntimeError):
+    """No Graphviz layout program could be found; the message says how to get one."""
+
+
+class RenderError(RuntimeError):
+    """The layout program failed and wrote nothing usable."""
+
+
+def find_dot(program: str | os.PathLike | None = None) -> Path:
+    """The Graphviz program to run: ``program``, ``$MICROTENSOR_DOT``, ``dot``, ``graphviz-pure``.
+
+    >>> from microtensor.viz import find_dot
+    >>> find_dot().name in ("dot", "graphviz-pure") or True
+    True
+    """
+    for explicit, origin in ((program, "the program argument"), (os.environ.get(ENV_VAR), ENV_VAR)):
+        if explicit:
+            path = shutil.which(str(explicit))
+            if path is None:
+                raise GraphvizNotFoundError(f"{origin} names {explicit!r}, which is not an "
+                                            f"executable program.\n{INSTALL_HINT}")
+            return Path(path)
+    for name in ("dot", "graphviz-pure"):
+        path = shutil.which(name)
+        if path:
+            return Path(path)
+    # pip may put graphviz-pure next to this interpreter without that folder being on PATH.
+    for folder in {sysconfig.get_path("scripts"), os.path.dirname(sys.executable)}:
+        candidate = shutil.which("graphviz-pure", path=folder)
+        if candidate:
+            return Path(candidate)
+    raise GraphvizNotFoundError(f"no Graphviz program found (looked for {ENV_VAR}, 'dot' and "
+                                f"'graphviz-pure').\n{INSTALL_HINT}")
+
+
+def run_dot(source: str, format: str, program: str | os.PathLike | None = None,  # noqa: A002
+            timeout: float = 120.0) -> bytes:
+    """Lay out DOT ``source`` and return the ``format`` bytes (svg, png or pdf).
+
+    >>> from microtensor.viz import run_dot
+    >>> run_dot("digraph { a -> b }", "svg")[:5] in (b"<?xml", b"<svg ")
+    True
+    """
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
+    exe = find_dot(program)
+    try:
+        done = subprocess.run([str(exe), f"-T{format}"], input=source.encode("utf-8"),
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise RenderError(f"{exe.name} did not finish laying out the graph within {timeout:g} s; "
+                          "draw fewer steps at op level (window=..., detail='cell')") from None
+    message = done.stderr.decode("utf-8", "replace").strip()
+    if done.returncode != 0:
+        if done.stdout and format == "svg" and b"</svg>" in done.stdout:
+            warnings.warn(f"{exe.name} exited with status {done.returncode} but wrote an SVG; "
+                          f"keeping it. It said: {message}", RuntimeWarning, stacklevel=2)
+            return done.stdout
+        raise RenderError(f"{exe.name} -T{format} failed with status {done.returncode}: {message}")
+    return done.stdout
+
+
+def render_file(source: str, path: str | os.PathLike, program: str | os.PathLike | None = None,
+                timeout: float = 120.0) -> Path:
+    """Write ``source`` to ``path`` with ``.dot`` suffix, then the picture ``path`` names.
+
+    The format comes from ``path``'s suffix (``.svg``, ``.png``, ``.pdf``, or ``.dot``
+    for the source alone). The ``.dot`` file is written first, so it is there even
+    when no Graphviz program is.
+
+    >>> import tempfile, pathlib
+    >>> from microtensor.viz import render_file
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "g.svg"
+    >>> render_file("digraph { a -> b }", out).suffix
+    '.svg'
+    """
+    path = Path(path)
+    dot_path = path.with_suffix(".dot")
+    dot_path.write_text(source, encoding="utf-8")
+    format = path.suffix.lstrip(".").lower()  # noqa: A001
+    if format == "dot":
+        return dot_path
+    data = run_dot(source, format, program=program, timeout=timeout)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)  # a reader never sees a half-written picture
+    return path

@@ -1,0 +1,143 @@
+"""Tracing the engine's graph into plain data: nodes, edges, scope tags and summaries.
+
+Nothing here draws; ``dot.py`` turns a ``Graph`` into Graphviz source. Tests and
+users can inspect a ``Graph`` directly (which ops ran at step 3? what was the
+gradient norm of h at each step?).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..autograd import Function
+from ..tensor import Tensor
+from .record import Recording, Summary
+
+
+@dataclass
+class Node:
+    """One box in the picture: an op's output, a leaf (parameter), or a constant input."""
+
+    key: str
+    kind: str  # "op", "param" (a leaf that requires grad) or "const" (an input without grad)
+    op: str  # the Function's class name; "" for leaves and constants
+    name: str | None
+    shape: tuple[int, ...]
+    dtype: str
+    tags: dict[str, Any] = field(default_factory=dict)  # scope tags: layer, t, gate, ...
+    value: Summary | None = None
+    grad: Summary | None = None
+    visit: int | None = None  # position in the backward pass, if recorded
+
+    @property
+    def step(self) -> int | None:
+        return self.tags.get("t")
+
+    @property
+    def layer(self) -> str | None:
+        return self.tags.get("layer")
+
+
+@dataclass
+class Edge:
+    """Data flowing from ``src`` into input ``index`` of ``dst``; gradient flows back along it."""
+
+    src: str
+    dst: str
+    index: int
+    shape: tuple[int, ...]
+    grad_norm: float | None = None
+
+
+@dataclass
+class Graph:
+    nodes: dict[str, Node]
+    edges: list[Edge]
+    output: str
+
+    def steps(self) -> list[int]:
+        """The timesteps present, in order."""
+        return sorted({n.step for n in self.nodes.values() if n.step is not None})
+
+    def named(self, name: str) -> list[Node]:
+        """Nodes whose tensor carries ``name`` (for example every step's ``"h"``)."""
+        return [n for n in self.nodes.values() if n.name == name]
+
+    def step_norms(self, name: str = "h", layer: str | None = None) -> dict[int, float]:
+        """``||dL/d name_t||`` per step (summed over layers unless ``layer`` is given).
+
+        Needs a recorded backward pass.
+        """
+        norms: dict[int, float] = {}
+        for n in self.named(name):
+            if n.step is None or n.grad is None or (layer is not None and n.layer != layer):
+                continue
+            norms[n.step] = float(np.hypot(norms.get(n.step, 0.0), n.grad.norm))
+        return dict(sorted(norms.items()))
+
+
+def trace(output: Tensor, recording: Recording | None = None) -> Graph:
+    """Walk everything that produced ``output`` into a ``Graph`` (no recursion).
+
+    With a ``recording`` from ``mt.viz.record()``, nodes and edges carry value and
+    gradient summaries and the backward visit order.
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(2, requires_grad=True); w.name = "w"
+    >>> g = mt.viz.trace((w * 3).sum())
+    >>> sorted((n.kind, n.op or n.name) for n in g.nodes.values())
+    [('op', 'Mul'), ('op', 'Sum'), ('param', 'w')]
+    """
+    root = output.grad_fn
+    if root is None:
+        raise ValueError("trace: the tensor was not produced by recorded ops, so there is no graph "
+                         "to draw (did anything require grad? was it computed under no_grad?)")
+    visits = {key: i for i, key in enumerate(recording.order)} if recording else {}
+    nodes: dict[str, Node] = {}
+    edges: list[Edge] = []
+
+    def op_node(fn: Function, shape: tuple, dtype: str) -> str:
+        key = f"op{id(fn)}"
+        if key not in nodes:
+            nodes[key] = Node(
+                key, "op", type(fn).__name__, fn.name, shape, dtype, dict(fn.scope),
+                value=recording.values.get(id(fn)) if recording else None,
+                grad=recording.grads.get(id(fn)) if recording else None,
+                visit=visits.get(id(fn)))
+        return key
+
+    def leaf_node(t: Tensor) -> str:
+        key = f"leaf{id(t)}"
+        if key not in nodes:
+            grad = recording.leaves.get(id(t)) if recording else None
+            if grad is None and t.grad is not None:
+                grad = Summary.of(t.grad.data)
+            nodes[key] = Node(key, "param", "", t.name, t.shape, str(t.dtype),
+                              value=Summary.of(t.data) if recording else None, grad=grad)
+        return key
+
+    op_node(root, output.shape, str(output.dtype))
+    stack, seen = [root], {id(root)}
+    while stack:
+        fn = stack.pop()
+        dst = f"op{id(fn)}"
+        for i, (parent, meta) in enumerate(zip(fn.parents, fn.in_meta)):
+            if meta is None:  # a Python scalar operand: part of the op, not a node
+                continue
+            shape, dtype = meta
+            if isinstance(parent, Function):
+                src = op_node(parent, shape, str(dtype))
+                if id(parent) not in seen:
+                    seen.add(id(parent))
+                    stack.append(parent)
+            elif isinstance(parent, Tensor):
+                src = leaf_node(parent)
+            else:  # an input that needs no gradient: drawn in the step that uses it
+                src = f"const{id(fn)}_{i}"
+                nodes[src] = Node(src, "const", "", None, shape, str(dtype), dict(fn.scope))
+            norm = recording.edges.get((id(fn), i)) if recording else None
+            edges.append(Edge(src, dst, i, shape, norm))
+    return Graph(nodes, edges, f"op{id(root)}")

@@ -1,0 +1,274 @@
+"""mt.save / mt.load: exact round trips, atomic writes, and clear refusals of bad files."""
+
+import json
+import math
+import os
+import pathlib
+import pickle
+
+import numpy as np
+import pytest
+
+import microtensor as mt
+from microtensor.optim import Adam
+from microtensor.serialization import FORMAT, VERSION, CheckpointError, load, save
+
+
+def same_bits(a, b):
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+# --------------------------------------------------------------------------- round trips
+def test_model_state_dict_round_trip_is_bit_exact(tmp_path):
+    weird = np.array([math.nan, -0.0, math.inf, 1e-45], dtype=np.float32)
+    state = {
+        "rnn.weight_ih": mt.randn(4, 3),
+        "rnn.bias": mt.tensor(weird),
+        "head.weight": mt.randn(2, 4, dtype=mt.float64, requires_grad=True),
+        "steps": mt.tensor([1, 2, 3]),
+        "mask": mt.tensor([True, False]),
+        "transposed": mt.tensor(np.arange(6.0).reshape(2, 3).T),
+        "empty": mt.zeros(0, 3),
+        "scalar": mt.tensor(2.5),
+        "table": np.arange(12, dtype=np.int32).reshape(3, 4),
+    }
+    path = tmp_path / "model.ckpt"
+    save(state, path)
+    loaded = load(path)
+    assert list(loaded) == list(state)
+    for name, value in state.items():
+        back = loaded[name]
+        assert type(back) is type(value), name
+        if isinstance(value, mt.Tensor):
+            assert same_bits(back.data, value.data), name
+            assert back.requires_grad == value.requires_grad
+        else:
+            assert same_bits(back, value), name
+
+
+def test_nested_plain_values_round_trip(tmp_path):
+    obj = {
+        "state": {0: {"step": 3}, 10: {"step": 2**70}},
+        "param_groups": [{"lr": 1e-3, "betas": (0.9, 0.999), "amsgrad": False, "name": None,
+                          "params": [0, 10]}],
+        "floats": [math.inf, -math.inf, 0.1],
+        "nested": ((), [[]], {}),
+        "text": "ünïcode ✓",
+        1.5: "float key", True: "bool key", None: "none key",
+        "numpy_scalars": [np.float32(1.25), np.int64(-7), np.bool_(True)],
+    }
+    path = tmp_path / "plain.ckpt"
+    save(obj, path)
+    loaded = load(path)
+    assert loaded == obj
+    assert [type(x) for x in loaded["numpy_scalars"]] == [np.float32, np.int64, np.bool_]
+    assert type(loaded["param_groups"][0]["betas"]) is tuple
+    assert math.isnan(load_value(tmp_path, math.nan))
+
+
+def load_value(tmp_path, value):
+    save({"v": value}, tmp_path / "v.ckpt")
+    return load(tmp_path / "v.ckpt")["v"]
+
+
+def test_optimizer_checkpoint_resumes_the_same_trajectory(tmp_path):
+    def losses(params, t):
+        return sum(((p - t) ** 2).sum() for p in params)
+
+    def train(opt, params, steps):
+        for t in steps:
+            opt.zero_grad()
+            losses(params, t).backward()
+            opt.step()
+
+    params = [mt.randn(3, 2, requires_grad=True), mt.randn(2, requires_grad=True)]
+    opt = Adam([{"params": params[:1]}, {"params": params[1:], "lr": 0.1}], amsgrad=True)
+    train(opt, params, range(3))
+    save({"model": {str(i): p.detach() for i, p in enumerate(params)},
+          "optimizer": opt.state_dict()}, tmp_path / "run.ckpt")
+    train(opt, params, range(3, 6))
+
+    checkpoint = load(tmp_path / "run.ckpt")
+    resumed = [mt.tensor(checkpoint["model"][str(i)].data, requires_grad=True) for i in range(2)]
+    opt2 = Adam([{"params": resumed[:1]}, {"params": resumed[1:]}])
+    opt2.load_state_dict(checkpoint["optimizer"])
+    train(opt2, resumed, range(3, 6))
+    for p, q in zip(params, resumed):
+        assert same_bits(p.data, q.data)
+
+
+# -------------------------------------------------------------------------- the path
+def test_the_given_path_is_exactly_the_path_written(tmp_path):
+    save({"a": 1}, str(tmp_path / "checkpoint"))
+    save({"b": 2}, pathlib.Path(tmp_path / "other.pt"))
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint", "other.pt"]
+    assert load(tmp_path / "checkpoint") == {"a": 1}
+
+
+def test_a_new_file_gets_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        save({}, tmp_path / "c.ckpt")
+    finally:
+        os.umask(old)
+    if os.name == "posix":
+        assert (tmp_path / "c.ckpt").stat().st_mode & 0o777 == 0o644
+
+
+def test_bad_paths(tmp_path):
+    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got int"):
+        save({}, 3)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        save({}, tmp_path / "missing" / "c.ckpt")
+    with pytest.raises(FileNotFoundError):
+        load(tmp_path / "missing.ckpt")
+
+
+# ------------------------------------------------------------------------- atomicity
+@pytest.fixture
+def previous(tmp_path):
+    path = tmp_path / "c.ckpt"
+    save({"w": mt.ones(3), "epoch": 1}, path)
+    return path
+
+
+def assert_intact(path):
+    assert os.listdir(path.parent) == [path.name]  # no temporary file left behind
+    back = load(path)
+    assert back["epoch"] == 1 and back["w"].tolist() == [1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("failure", [OSError("disk full"), KeyboardInterrupt()])
+def test_a_writer_failing_midway_leaves_the_previous_checkpoint(previous, monkeypatch, failure):
+    def half_a_write(file, **arrays):
+        file.write(b"PK\x03\x04 half an archive")
+        raise failure
+
+    monkeypatch.setattr(np, "savez", half_a_write)
+    with pytest.raises(type(failure)):
+        save({"w": mt.zeros(3), "epoch": 2}, previous)
+    assert_intact(previous)
+
+
+def test_a_failing_fsync_or_rename_leaves_the_previous_checkpoint(previous, monkeypatch):
+    def fail(*args):
+        raise OSError("I/O error")
+
+    for target in ("fsync", "replace"):
+        with monkeypatch.context() as patch:
+            patch.setattr(os, target, fail)
+            with pytest.raises(OSError, match="I/O error"):
+                save({"w": mt.zeros(3), "epoch": 2}, previous)
+        assert_intact(previous)
+
+
+@pytest.mark.parametrize("obj, error, message", [
+    ({"f": print}, TypeError, r"cannot store obj\['f'\], a builtin_function_or_method"),
+    ({"a": [1, {2}]}, TypeError, r"obj\['a'\]\[1\], a set"),
+    ({(1, 2): 3}, TypeError, "has a key of type tuple"),
+    ({"o": np.array([1, "x"], dtype=object)}, TypeError, "could only be stored with pickle"),
+])
+def test_unsavable_objects_are_refused_and_nothing_is_written(previous, obj, error, message):
+    with pytest.raises(error, match=message):
+        save(obj, previous)
+    assert_intact(previous)
+
+
+def test_a_structure_containing_itself_is_refused(tmp_path):
+    loop = {"a": []}
+    loop["a"].append(loop)
+    with pytest.raises(ValueError, match="contains itself"):
+        save(loop, tmp_path / "c.ckpt")
+    shared = [1]
+    save({"x": shared, "y": shared}, tmp_path / "c.ckpt")  # shared, not cyclic: fine
+    assert load(tmp_path / "c.ckpt") == {"x": [1], "y": [1]}
+
+
+# ------------------------------------------------------------------------- bad files
+def write_npz(path, **arrays):
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+    return path
+
+
+def header(**fields):
+    doc = {"format": FORMAT, "version": VERSION, "root": None, **fields}
+    return np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8)
+
+
+def refused(path, message):
+    with pytest.raises(CheckpointError, match=message) as info:
+        load(path)
+    assert str(path) in str(info.value)
+
+
+@pytest.mark.parametrize("cut", [0.1, 0.5, 0.9, 0.99])
+def test_truncated_files(previous, cut):
+    data = previous.read_bytes()
+    previous.write_bytes(data[:int(len(data) * cut)])
+    refused(previous, "truncated or corrupted")
+
+
+def test_a_flipped_byte_in_array_data_is_caught(previous):
+    data = bytearray(previous.read_bytes())
+    at = data.index(np.ones(3, dtype=np.float32).tobytes())
+    data[at] ^= 0xFF
+    previous.write_bytes(bytes(data))
+    refused(previous, "truncated or corrupted")
+
+
+def test_random_bytes_and_empty_files(tmp_path):
+    path = tmp_path / "noise.ckpt"
+    path.write_bytes(np.random.default_rng(0).bytes(500))
+    refused(path, "does not start like an .npz")
+    path.write_bytes(b"PK\x03\x04" + np.random.default_rng(1).bytes(500))
+    refused(path, "truncated or corrupted")
+    path.write_bytes(b"")
+    refused(path, "the file is empty")
+
+
+def test_a_pickle_is_never_loaded(tmp_path):
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps({"w": np.ones(2)}))
+    refused(path, "looks like a pickle, which is never loaded")
+
+
+def test_an_npy_file_is_not_a_checkpoint(tmp_path):
+    path = tmp_path / "a.npy"
+    np.save(path, np.ones(2))
+    refused(path, "a single .npy array, not an .npz archive")
+
+
+def test_a_plain_npz_is_not_a_checkpoint(tmp_path):
+    refused(write_npz(tmp_path / "plain.npz", weights=np.ones(2)), "has no 'header' entry")
+
+
+def test_an_array_needing_pickle_is_refused(tmp_path):
+    path = write_npz(tmp_path / "c.ckpt", header=header(root={"type": "ndarray", "array": "a0"}),
+                     a0=np.array([{"evil": 1}], dtype=object))
+    refused(path, "Object arrays cannot be loaded")
+
+
+@pytest.mark.parametrize("head, message", [
+    (np.frombuffer(b"{not json", dtype=np.uint8), "not valid JSON"),
+    (np.arange(3.0), "should be uint8 bytes"),
+    (header(format="someone-else"), "does not say format 'microtensor-checkpoint'"),
+    (header(version=VERSION + 1), f"format version {VERSION + 1}; this microtensor reads"),
+    (header(version="1"), "no valid format version"),
+    (np.frombuffer(json.dumps({"format": FORMAT, "version": 1}).encode(), dtype=np.uint8),
+     "has no 'root'"),
+    (header(root={"type": "ndarray", "array": "a7"}), "array entry 'a7' the archive does not"),
+    (header(root={"type": "set", "items": []}), "unknown type 'set'"),
+    (header(root={"type": "list", "items": 3}), "a list without a list of items"),
+    (header(root={"type": "dict", "items": [[1]]}), r"not a \[key, value\] pair"),
+    (header(root={"type": "dict", "items": [[[1], 2]]}), "a dict key that is not a plain value"),
+    (header(root={"type": "dict", "items": [["w", {"type": "tensor", "array": "a0"}]]}),
+     r"at root\['w'\], invalid requires_grad None"),
+    (header(root={"type": "numpy_scalar", "array": "a0"}), r"a numpy scalar stored with shape"),
+    (header(root={"type": "tensor", "array": "a1", "requires_grad": False}),
+     "a tensor of dtype <U1"),
+    (header(root=[1, 2]), "expected a value or a typed object"),
+])
+def test_malformed_headers(tmp_path, head, message):
+    path = write_npz(tmp_path / "c.ckpt", header=head, a0=np.ones(2), a1=np.array(["x"]))
+    refused(path, message)

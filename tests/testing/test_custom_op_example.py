@@ -1,0 +1,23 @@
+"""The README's example of testing a custom op, as a user would write it."""
+
+import numpy as np
+from hypothesis import given
+
+import microtensor as mt
+from microtensor.testing import gradcheck, tensors
+
+
+class Softplus(mt.Function):
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.logaddexp(0, x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / (1 + np.exp(-x))
+
+
+@given(x=tensors(min_value=-20, max_value=20))
+def test_softplus(x):
+    np.testing.assert_allclose(Softplus.apply(x).data, np.log1p(np.exp(x.data)))
+    assert gradcheck(Softplus.apply, [x])
