@@ -25,14 +25,16 @@ from .functions import (
     mean, min, minimum, permute, relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack,
     sum, tanh, transpose, unsqueeze, where,
 )
-from . import nn, viz
+from .serialization import CheckpointError, load, save
+from . import nn, optim, viz
 
 __all__ = [
-    "Function", "Tensor", "abs", "arange", "bool", "cat", "chunk", "clamp", "detect_anomaly",
-    "enable_grad", "exp", "eye", "flatten", "float32", "float64", "from_numpy", "full",
-    "get_default_dtype", "grad", "int32", "int64", "is_grad_enabled", "log", "log_softmax",
-    "logsumexp", "manual_seed", "matmul", "max", "maximum", "mean", "min", "minimum", "nn",
-    "no_grad", "observe", "ones", "viz", "ones_like", "permute", "rand", "randint", "randn", "relu", "reshape",
-    "scope", "set_default_dtype", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sum",
-    "tanh", "tensor", "transpose", "unsqueeze", "where", "zeros", "zeros_like",
+    "CheckpointError", "Function", "Tensor", "abs", "arange", "bool", "cat", "chunk", "clamp",
+    "detect_anomaly", "enable_grad", "exp", "eye", "flatten", "float32", "float64",
+    "from_numpy", "full", "get_default_dtype", "grad", "int32", "int64", "is_grad_enabled",
+    "load", "log", "log_softmax", "logsumexp", "manual_seed", "matmul", "max", "maximum",
+    "mean", "min", "minimum", "nn", "no_grad", "observe", "ones", "ones_like", "optim",
+    "permute", "rand", "randint", "randn", "relu", "reshape", "save", "scope",
+    "set_default_dtype", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sum",
+    "tanh", "tensor", "transpose", "unsqueeze", "viz", "where", "zeros", "zeros_like",
 ]

@@ -160,15 +160,15 @@ def gru_cell(input: Tensor, hx: Tensor, weight_ih: Tensor, weight_hh: Tensor,  #
     return gru_step(project(input, weight_ih, bias_ih), hx, weight_hh.T, bias_hh)
 
 
-# ------------------------------------------------------------------ shared checks
-def check_size(layer: str, **sizes: int) -> None:
+# ------------------------------------------------- shared checks and labels
+def _check_size(layer: str, **sizes: int) -> None:
     """Reject sizes that are not positive integers, naming the layer and the argument."""
     for name, value in sizes.items():
         if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
             raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
 
 
-def check_state(layer: str, what: str, state: Any, shape: tuple, dtype: Any) -> None:
+def _check_state(layer: str, what: str, state: Any, shape: tuple, dtype: Any) -> None:
     """Reject an initial state of the wrong type, shape or dtype, naming the layer."""
     if not isinstance(state, Tensor):
         raise TypeError(f"{layer}: {what} must be a Tensor, got {type(state).__name__}")
@@ -179,8 +179,8 @@ def check_state(layer: str, what: str, state: Any, shape: tuple, dtype: Any) -> 
                         f"{dtype}")
 
 
-def check_input(layer: str, input: Tensor, ndims: tuple[int, int], shapes: str,  # noqa: A002
-                input_size: int, dtype: Any) -> None:
+def _check_input(layer: str, input: Tensor, ndims: tuple[int, int], shapes: str,  # noqa: A002
+                 input_size: int, dtype: Any) -> None:
     """Reject an input of the wrong type, rank, feature size or dtype, naming the layer."""
     if not isinstance(input, Tensor):
         raise TypeError(f"{layer}: input must be a Tensor, got {type(input).__name__}")
@@ -190,6 +190,12 @@ def check_input(layer: str, input: Tensor, ndims: tuple[int, int], shapes: str, 
     if input.dtype != dtype:
         raise TypeError(f"{layer}: input has dtype {input.dtype} but the parameters have "
                         f"{dtype}; convert the input, or the model with .to(dtype)")
+
+
+def _scope_label(module: Module) -> str:
+    """The ``layer`` tag of a module's ops: its path in the model, or its class for a
+    standalone module (``"lstm"``)."""
+    return module._path or type(module).__name__.lower()
 
 
 # --------------------------------------------------------------------- modules
@@ -202,6 +208,11 @@ class RNNCellBase(Module):
 
     A cell does not know the timestep, so it tags its ops with its layer name only;
     wrap a call in ``mt.scope(t=t)`` to add the step.
+
+    >>> import microtensor as mt
+    >>> cell = mt.nn.GRUCell(2, 3)
+    >>> isinstance(cell, RNNCellBase), cell.gates, cell.weight_ih.shape
+    (True, 3, (9, 2))
     """
 
     gates = 1
@@ -209,7 +220,7 @@ class RNNCellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype: Any = None) -> None:
         super().__init__()
-        check_size(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
+        _check_size(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         rows = self.gates * hidden_size
         self.weight_ih = empty_parameter(rows, input_size, dtype=dtype)
@@ -228,17 +239,14 @@ class RNNCellBase(Module):
         """Check ``input`` and the ``count`` state tensors in ``hx`` (zeros if None)."""
         layer, dtype = type(self).__name__, self.weight_ih.dtype
         shapes = f"(batch, {self.input_size}) or ({self.input_size},)"
-        check_input(layer, input, (1, 2), shapes, self.input_size, dtype)
+        _check_input(layer, input, (1, 2), shapes, self.input_size, dtype)
         shape = (*input.shape[:-1], self.hidden_size)
         if hx is None:
             return tuple(zeros(shape, dtype=dtype) for _ in range(count))
         names = ("hx",) if count == 1 else ("h", "c")
         for name, state in zip(names, hx):
-            check_state(layer, name, state, shape, dtype)
+            _check_state(layer, name, state, shape, dtype)
         return hx
-
-    def _scope_label(self) -> str:
-        return self._path or type(self).__name__.lower()
 
     def extra_repr(self) -> str:
         return f"{self.input_size}, {self.hidden_size}" + (
@@ -270,7 +278,7 @@ class RNNCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
         (h,) = self._states(input, None if hx is None else (hx,), 1)
-        with scope(layer=self._scope_label()):
+        with scope(layer=_scope_label(self)):
             return rnn_cell(input, h, self.weight_ih, self.weight_hh, self.bias_ih,
                             self.bias_hh, self.nonlinearity)
 
@@ -301,7 +309,7 @@ class LSTMCell(RNNCellBase):
         if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
             raise TypeError("LSTMCell: hx must be a pair (h, c)")
         h, c = self._states(input, hx, 2)
-        with scope(layer=self._scope_label()):
+        with scope(layer=_scope_label(self)):
             return lstm_cell(input, (h, c), self.weight_ih, self.weight_hh, self.bias_ih,
                              self.bias_hh)
 
@@ -323,5 +331,5 @@ class GRUCell(RNNCellBase):
 
     def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
         (h,) = self._states(input, None if hx is None else (hx,), 1)
-        with scope(layer=self._scope_label()):
+        with scope(layer=_scope_label(self)):
             return gru_cell(input, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)

@@ -23,9 +23,10 @@ from . import functional as F
 from . import init
 from .cells import (
     NONLINEARITIES,
-    check_input,
-    check_size,
-    check_state,
+    _check_input,
+    _check_size,
+    _check_state,
+    _scope_label,
     gru_step,
     lstm_step,
     project,
@@ -39,6 +40,11 @@ class RNNBase(Module):
     handling, dropout between layers, and the loop over time.
 
     A subclass sets ``gates`` and ``state_names`` and writes ``_step``.
+
+    >>> import microtensor as mt
+    >>> lstm = mt.nn.LSTM(2, 3, num_layers=2)
+    >>> isinstance(lstm, RNNBase), lstm.gates, lstm.state_names, lstm.weight_ih_l1.shape
+    (True, 4, ('h', 'c'), (12, 3))
     """
 
     gates = 1
@@ -51,7 +57,7 @@ class RNNBase(Module):
                  batch_first: bool = False, dropout: float = 0.0, dtype: Any = None) -> None:
         super().__init__()
         layer = type(self).__name__
-        check_size(layer, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        _check_size(layer, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         if not 0 <= dropout <= 1:
             raise ValueError(f"{layer}: dropout must be in [0, 1], got {dropout}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
@@ -79,21 +85,22 @@ class RNNBase(Module):
 
     def _step(self, x_proj: Tensor, state: tuple, weight_hh_t: Tensor,
               bias_hh: Tensor | None) -> tuple:
-        raise NotImplementedError
+        """One step from ``state`` (a tuple: ``(h,)`` or ``(h, c)``) to the next."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _step")
 
     # ------------------------------------------------------------------ forward
     def forward(self, input: Tensor, hx: Any = None) -> tuple[Tensor, Any]:  # noqa: A002
         layer, dtype = type(self).__name__, self.weight_ih_l0.dtype
         order = "(batch, seq, input_size)" if self.batch_first else "(seq, batch, input_size)"
-        check_input(layer, input, (2, 3), f"{order} or unbatched (seq, input_size)",
-                    self.input_size, dtype)
+        _check_input(layer, input, (2, 3), f"{order} or unbatched (seq, input_size)",
+                     self.input_size, dtype)
         batched = input.ndim == 3
         x = self._time_major(input, batched)
         if x.shape[0] == 0:
             raise ValueError(f"{layer}: the input sequence is empty (shape {input.shape})")
         initial = self._initial_states(hx, x.shape[1], batched, dtype)
 
-        label = self._path or layer.lower()
+        label = _scope_label(self)
         finals = []
         for k in range(self.num_layers):
             if k and self.training and self.dropout:
@@ -131,7 +138,7 @@ class RNNBase(Module):
             raise TypeError(f"{layer}: hx must be a tuple {tuple(n + '0' for n in self.state_names)}")
         expected = shape if batched else (self.num_layers, self.hidden_size)
         for name, state in zip(self.state_names, hx):
-            check_state(layer, f"{name}0", state, expected, dtype)
+            _check_state(layer, f"{name}0", state, expected, dtype)
         return list(hx) if batched else [s.unsqueeze(1) for s in hx]
 
     def _run_layer(self, k: int, x: Tensor, state: tuple, label: str) -> tuple[Tensor, tuple]:
@@ -184,8 +191,8 @@ class RNN(RNNBase):
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"RNN: nonlinearity must be one of {NONLINEARITIES}, "
                              f"got {nonlinearity!r}")
-        self.nonlinearity = nonlinearity  # a plain attribute: allowed before Module.__init__
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, dtype)
+        self.nonlinearity = nonlinearity
 
     def _step(self, x_proj: Tensor, state: tuple, weight_hh_t: Tensor,
               bias_hh: Tensor | None) -> tuple:

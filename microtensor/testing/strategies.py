@@ -98,11 +98,6 @@ def tensors(shape: Shape | st.SearchStrategy[Shape] | None = None, dtype: Any = 
         raise TypeError(f"tensors: dtype must be floating point, got {dtype}")
     if min_value > max_value:
         raise ValueError(f"tensors: min_value {min_value} is above max_value {max_value}")
-    if shape is None:
-        shape = shapes()
-    if not isinstance(shape, st.SearchStrategy):
-        shape = st.just(tuple(shape))
-
     def arrays(shape: Shape) -> st.SearchStrategy[np.ndarray]:
         if unique and elements is None:
             return _spread(shape, dtype, min_value, max_value)
@@ -111,7 +106,7 @@ def tensors(shape: Shape | st.SearchStrategy[Shape] | None = None, dtype: Any = 
 
     # asarray: a 0-d result may come back as a numpy scalar, which tensor() would turn
     # into the default dtype.
-    return shape.flatmap(arrays).map(
+    return _shape_strategy(shape).flatmap(arrays).map(
         lambda a: tensor(np.asarray(a, dtype=dtype), requires_grad=requires_grad))
 
 
@@ -131,11 +126,8 @@ def tensor_pairs(shape: Shape | st.SearchStrategy[Shape] | None = None, broadcas
     ...     np.broadcast_shapes(a.shape, b.shape)
     >>> check()
     """
-    first = shapes() if shape is None else shape
-    if not isinstance(first, st.SearchStrategy):
-        first = st.just(tuple(first))
     # At most one extra leading dimension, of a small size: keeps gradcheck quick.
-    pair = first.flatmap(lambda s: st.tuples(st.just(s), broadcastable_shapes(
+    pair = _shape_strategy(shape).flatmap(lambda s: st.tuples(st.just(s), broadcastable_shapes(
         s, max_dims=len(s) + 1, max_side=3) if broadcast else st.just(s)))
 
     def draw(pair_shapes: tuple[Shape, Shape]) -> st.SearchStrategy[tuple[Tensor, Tensor]]:
@@ -149,6 +141,12 @@ def tensor_pairs(shape: Shape | st.SearchStrategy[Shape] | None = None, broadcas
             tensor(t.data[math.prod(a):].reshape(b), requires_grad=requires_grad)))
 
     return pair.flatmap(draw)
+
+
+def _shape_strategy(shape: Shape | st.SearchStrategy[Shape] | None) -> st.SearchStrategy[Shape]:
+    if shape is None:
+        return shapes()
+    return shape if isinstance(shape, st.SearchStrategy) else st.just(tuple(shape))
 
 
 def _floats(min_value: float, max_value: float, dtype: np.dtype) -> st.SearchStrategy[float]:

@@ -14,11 +14,12 @@
 """
 
 from .dot import UnrolledGraph, draw_graph
+from .plots import plot_step_norms
 from .record import Recording, Summary, record
 from .render import GraphvizNotFoundError, RenderError, find_dot, render_file, run_dot
 from .trace import Edge, Graph, Node, trace
 
 __all__ = [
     "Edge", "Graph", "GraphvizNotFoundError", "Node", "Recording", "RenderError", "Summary",
-    "UnrolledGraph", "draw_graph", "find_dot", "record", "render_file", "run_dot", "trace",
+    "UnrolledGraph", "draw_graph", "find_dot", "plot_step_norms", "record", "render_file", "run_dot", "trace",
 ]

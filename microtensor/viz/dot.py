@@ -409,7 +409,8 @@ class _Drawer:
             notes.append(f"t={_ranges(cells)}: one node per layer per step "
                          f"(op detail for t={_ranges(sorted(self.detailed)) or 'none'})")
         if self.vanished:
-            notes.append(f"gradient below {self.vanish_below:g} (vanished) at t={_ranges(sorted(self.vanished))}")
+            notes.append(f"gradient below {self.vanish_below:g} (vanished) "
+                         f"at t={_ranges(sorted(self.vanished))}")
         if self.bptt_order:
             notes.append("backward pass: arrows point back in time, numbered in visit order")
         if self.scale:

@@ -79,6 +79,24 @@ class Graph:
         return dict(sorted(norms.items()))
 
 
+    def weight_shares(self) -> dict[str, dict[int, float]]:
+        """Per weight (by name), each step's contribution to its gradient: ``{t: norm}``.
+
+        This is what backprop through time sums up: dL/dW = sum over t of the
+        gradient W receives at step t. A weight used several times within one step
+        gets the sum of those contributions' norms (an upper bound of that step's
+        norm). Needs a recorded backward pass.
+        """
+        shares: dict[str, dict[int, float]] = {}
+        for e in self.edges:
+            src, dst = self.nodes[e.src], self.nodes[e.dst]
+            if src.kind != "param" or dst.step is None or e.grad_norm is None:
+                continue
+            per_step = shares.setdefault(src.name or src.key, {})
+            per_step[dst.step] = per_step.get(dst.step, 0.0) + e.grad_norm
+        return {name: dict(sorted(steps.items())) for name, steps in shares.items()}
+
+
 def trace(output: Tensor, recording: Recording | None = None) -> Graph:
     """Walk everything that produced ``output`` into a ``Graph`` (no recursion).
 

@@ -71,7 +71,8 @@ def test_backward_returning_wrong_shape_names_the_op():
             return np.ones(5)
 
     x = mt.ones(3, requires_grad=True)
-    with pytest.raises(ValueError, match=r"Bad.backward returned a gradient of shape \(5,\) for input 0, which has shape \(3,\)"):
+    expected = r"Bad.backward returned a gradient of shape \(5,\) for input 0, which has shape \(3,\)"
+    with pytest.raises(ValueError, match=expected):
         Bad.apply(x).sum().backward()
 
 

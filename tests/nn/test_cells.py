@@ -108,18 +108,22 @@ def test_cell_parameters_follow_pytorch(cls, gates):
     assert repr(cls(3, 5, bias=False)) == f"{cls.__name__}(3, 5, bias=False)"
 
 
+def _as_tuple(state):
+    return state if isinstance(state, tuple) else (state,)
+
+
 @pytest.mark.parametrize("cls", [nn.RNNCell, nn.LSTMCell, nn.GRUCell])
 def test_cell_default_state_is_zeros_and_unbatched_input_works(cls):
     cell = cls(3, 2)
     x = mt.randn(3)
-    zeros = mt.zeros(2) if cls is not nn.LSTMCell else (mt.zeros(2), mt.zeros(2))
-    unbatched = cell(x)
-    batched = cell(x.unsqueeze(0))
-    for a, b, c in zip(*(s if isinstance(s, tuple) else (s,)
-                         for s in (unbatched, batched, cell(x, zeros)))):
-        assert a.shape == (2,) and b.shape == (1, 2)
-        np.testing.assert_array_equal(a.data, b.data[0])
-        np.testing.assert_array_equal(a.data, c.data)
+    zeros = (mt.zeros(2), mt.zeros(2)) if cls is nn.LSTMCell else mt.zeros(2)
+    unbatched = _as_tuple(cell(x))
+    with_zeros = _as_tuple(cell(x, zeros))
+    batch_of_one = _as_tuple(cell(x.unsqueeze(0)))
+    for state, explicit, batched in zip(unbatched, with_zeros, batch_of_one):
+        assert state.shape == (2,) and batched.shape == (1, 2)
+        np.testing.assert_array_equal(state.data, explicit.data)
+        np.testing.assert_array_equal(state.data, batched.data[0])
 
 
 def test_cell_errors_name_the_cell_and_the_shapes():

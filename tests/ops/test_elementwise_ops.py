@@ -13,7 +13,12 @@ from hypothesis import strategies as st
 
 import microtensor as mt
 from microtensor.testing import (
-    away_from, broadcastable_shapes, gradcheck, shapes, tensor_pairs, tensors,
+    away_from,
+    broadcastable_shapes,
+    gradcheck,
+    shapes,
+    tensor_pairs,
+    tensors,
 )
 
 
@@ -98,7 +103,6 @@ def test_tensor_to_a_tensor_power_with_broadcasting(pair):
     assert gradcheck(lambda b, e: b ** e, [base, exponent])
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: /tmp/engine_bugs/pow-zero-exponent-nan-grad.md")
 def test_zero_power_has_a_zero_gradient_at_zero():
     x = mt.tensor([0.0, 2.0], dtype=mt.float64, requires_grad=True)
     with np.errstate(all="ignore"):
@@ -264,8 +268,6 @@ def test_python_scalars_keep_the_tensor_dtype(expression, dtype):
     assert dx.dtype == dtype
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="engine bug: /tmp/engine_bugs/numpy-scalar-upcasts-float32.md")
 def test_numpy_scalars_keep_the_tensor_dtype():
     x = mt.ones(2)
     assert (x * np.float64(2)).dtype == mt.float32

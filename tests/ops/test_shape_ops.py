@@ -176,8 +176,6 @@ def test_gather(case):
     assert gradcheck(lambda x: x.gather(dim, mt.tensor(index)), [x])
 
 
-@pytest.mark.xfail(strict=True,
-                   reason="engine bug: /tmp/engine_bugs/gather-index-smaller-than-input.md")
 def test_gather_with_an_index_narrower_than_the_input():
     x = mt.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], dtype=mt.float64, requires_grad=True)
     index = np.array([[1], [0]])

@@ -1,0 +1,37 @@
+"""A small hand-written tanh RNN, scoped like the library's layers, for the renderer's tests."""
+
+import numpy as np
+import pytest
+
+import microtensor as mt
+
+
+class TinyRNN:
+    """h_t = tanh(x_t U + h_{t-1} W); loss = sum(h_T). Keeps every h_t and pre-activation."""
+
+    def __init__(self, steps, hidden=4, inputs=3, scale=0.5, seed=0):
+        rng = np.random.default_rng(seed)
+        self.U = mt.tensor(rng.normal(size=(inputs, hidden)), requires_grad=True)
+        self.W = mt.tensor(rng.normal(size=(hidden, hidden)) * scale, requires_grad=True)
+        self.U.name, self.W.name = "W_xh", "W_hh"
+        self.xs = [mt.tensor(rng.normal(size=(1, inputs))) for _ in range(steps)]
+        self.hidden = hidden
+
+    def forward(self):
+        h = mt.zeros(1, self.hidden, dtype=mt.float64)
+        self.hs, self.pres = [], []
+        for t, x in enumerate(self.xs):
+            with mt.scope(layer="rnn", t=t):
+                pre = x @ self.U + h @ self.W
+                pre.retain_grad()
+                h = pre.tanh()
+                h.name = "h"
+                h.retain_grad()
+            self.hs.append(h)
+            self.pres.append(pre)
+        return h.sum()
+
+
+@pytest.fixture
+def tiny_rnn():
+    return TinyRNN

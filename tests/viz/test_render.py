@@ -1,0 +1,146 @@
+"""Finding the Graphviz program and running it safely; real renders with every engine installed."""
+
+import shutil
+import stat
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import microtensor as mt
+from microtensor.viz import render as render_mod
+
+PROGRAMS = [p for p in ("dot", "graphviz-pure") if shutil.which(p)]
+
+
+def fake_program(tmp_path, body):
+    """An executable that stands in for dot (a Python script, run without a shell)."""
+    path = tmp_path / "fake-dot"
+    path.write_text(f"#!{sys.executable}\nimport sys\n{body}\n")
+    path.chmod(path.stat().st_mode | stat.S_IEXEC)
+    return path
+
+
+def small_graph():
+    w = mt.ones(2, requires_grad=True)
+    w.name = "w"
+    h = mt.zeros(2)
+    with mt.viz.record() as rec:
+        for t in range(3):
+            with mt.scope(layer="rnn", t=t):
+                h = (h + w).tanh()
+                h.name = "h"
+        loss = h.sum()
+        loss.backward()
+    return mt.viz.draw_graph(loss, rec)
+
+
+@pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program installed (optional tool)")
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_real_render_writes_valid_svg_png_and_the_dot_source(tmp_path, program):
+    dot = small_graph()
+    dot.program = program
+    svg = dot.render_to(tmp_path / "g.svg")
+    root = ET.parse(svg).getroot()
+    assert root.tag.endswith("svg")
+    titles = [el.text for el in root.iter() if el.tag.endswith("title")]
+    assert "cluster_t0" in titles and "cluster_t2" in titles
+    assert (tmp_path / "g.dot").read_text() == dot.source
+    png = dot.render_to(tmp_path / "g.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "image/svg+xml" in dot._repr_mimebundle_()
+
+
+def test_explicit_program_wins_and_a_bad_one_is_named(tmp_path, monkeypatch):
+    fake = fake_program(tmp_path, "sys.stdout.write('<svg></svg>')")
+    assert render_mod.find_dot(fake) == fake
+    monkeypatch.setenv("MICROTENSOR_DOT", str(fake))
+    assert render_mod.find_dot() == fake
+    monkeypatch.setenv("MICROTENSOR_DOT", str(tmp_path / "nope"))
+    with pytest.raises(mt.viz.GraphvizNotFoundError, match="MICROTENSOR_DOT names .*nope"):
+        render_mod.find_dot()
+
+
+def test_dot_on_path_comes_before_graphviz_pure(tmp_path, monkeypatch):
+    for name in ("dot", "graphviz-pure"):
+        fake = fake_program(tmp_path, "")
+        fake.rename(tmp_path / name)
+    monkeypatch.delenv("MICROTENSOR_DOT", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert render_mod.find_dot().name == "dot"
+    (tmp_path / "dot").unlink()
+    assert render_mod.find_dot().name == "graphviz-pure"
+
+
+def test_missing_program_still_writes_dot_and_says_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.delenv("MICROTENSOR_DOT", raising=False)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(render_mod.sysconfig, "get_path", lambda name: str(tmp_path))
+    monkeypatch.setattr(render_mod.sys, "executable", str(tmp_path / "python"))
+    with pytest.raises(mt.viz.GraphvizNotFoundError) as err:
+        small_graph().render_to(tmp_path / "g.svg")
+    message = str(err.value)
+    for hint in ("apt-get install graphviz", "brew install graphviz", "conda install",
+                 "microtensor[render]"):
+        assert hint in message
+    assert (tmp_path / "g.dot").read_text().startswith("digraph")
+    assert not (tmp_path / "g.svg").exists()
+
+
+def test_nonzero_exit_with_an_svg_keeps_it_and_warns(tmp_path):
+    fake = fake_program(tmp_path, "sys.stdin.read(); sys.stdout.write('<svg></svg>'); "
+                                  "sys.stderr.write('init_rank trouble'); sys.exit(1)")
+    dot = small_graph()
+    dot.program = fake
+    with pytest.warns(RuntimeWarning, match="exited with status 1 but wrote an SVG.*init_rank"):
+        path = dot.render_to(tmp_path / "g.svg")
+    assert path.read_text() == "<svg></svg>"
+
+
+def test_failure_without_output_raises_with_the_programs_message(tmp_path):
+    fake = fake_program(tmp_path, "sys.stdin.read(); sys.stderr.write('syntax error'); sys.exit(2)")
+    with pytest.raises(mt.viz.RenderError, match="failed with status 2: syntax error"):
+        mt.viz.run_dot("digraph {}", "svg", program=fake)
+
+
+def test_timeout_is_enforced(tmp_path):
+    fake = fake_program(tmp_path, "import time; time.sleep(30)")
+    with pytest.raises(mt.viz.RenderError, match="did not finish .* within 0.5 s"):
+        mt.viz.run_dot("digraph {}", "svg", program=fake, timeout=0.5)
+
+
+def test_no_shell_is_involved(tmp_path, monkeypatch):
+    """A path with shell metacharacters is passed as one argument, never interpreted."""
+    monkeypatch.chdir(tmp_path)
+    marker = tmp_path / "pwned"
+    odd = tmp_path / "g; touch pwned; .svg"
+    fake = fake_program(tmp_path, "sys.stdin.read(); sys.stdout.write('<svg></svg>')")
+    mt.viz.render_file("digraph {}", odd, program=fake)
+    assert odd.exists() and not marker.exists()
+
+
+def test_unknown_format_is_refused():
+    with pytest.raises(ValueError, match="format must be one of"):
+        mt.viz.run_dot("digraph {}", "gif", program=sys.executable)
+
+
+def test_plot_step_norms_writes_an_svg(tmp_path):
+    pytest.importorskip("matplotlib", reason="matplotlib is the optional plotting extra")
+    path = mt.viz.plot_step_norms({"RNN": {0: 1e-9, 1: 1e-3, 2: 1.0}, "LSTM": [0.2, 0.5, 1.0]},
+                                  tmp_path / "norms.svg")
+    assert ET.parse(path).getroot().tag.endswith("svg")
+
+
+def test_plot_without_matplotlib_says_what_to_install(tmp_path, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_matplotlib(name, *args, **kwargs):
+        if name.startswith("matplotlib"):
+            raise ImportError("no matplotlib here")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_matplotlib)
+    with pytest.raises(ImportError, match=r"pip install 'microtensor\[plot\]'"):
+        mt.viz.plot_step_norms({"RNN": [1.0]}, tmp_path / "x.svg")
