@@ -211,9 +211,9 @@ class _Drawer:
             else:
                 clusters[step_of[where]][group[0].layer].append(line)
 
-        # Inputs and stand-ins share the rank of the op they feed (drawn just above it).
-        # Ranked on their own they would start each step early, the step clusters would
-        # overlap in rank, and dot would stack them into a staircase instead of a row.
+        # Inputs and stand-ins share the rank of the op they feed or are fed by (drawn
+        # beside it). Ranked on their own they would stretch a step into its neighbour's
+        # ranks, and dot would stack the step clusters into a staircase instead of a row.
         flat: list[tuple[str, str]] = []
         proxies = 0
         for (a, b), norm in links.items():
@@ -227,12 +227,11 @@ class _Drawer:
                 clusters[t][self.g.nodes[inside].layer].append(
                     self.stand_in(proxy, self.g.nodes[a if a in shared else b], norm))
                 a, b = (proxy, b) if a in shared else (a, proxy)
-                if a == proxy:
-                    flat.append((proxy, b))
-            elif self.g.nodes.get(a) is not None and self.g.nodes[a].kind == "const":
+                flat.append((a, b))
+            elif a in self.g.nodes and self.g.nodes[a].kind == "const" and step_of[b] in self.detailed:
                 flat.append((a, b))
             free.append(self.edge_line(a, b, norm, step_of))
-        free += [f"\t{{rank=same; {a}; {b}}}\n" for a, b in flat if step_of.get(b) in self.detailed]
+        free += [f"\t{{rank=same; {a}; {b}}}\n" for a, b in flat]
         free += self.time_order(links, step_of)
 
         for t in self.steps:
