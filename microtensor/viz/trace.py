@@ -17,6 +17,10 @@ from ..tensor import Tensor
 from .record import Recording, Summary
 
 
+#: Ops that move a tensor's numbers without changing them (a weight's transpose, say).
+VIEWS = frozenset({"Permute", "Reshape", "Cast", "Clone"})
+
+
 @dataclass
 class Node:
     """One box in the picture: an op's output, a leaf (parameter), or a constant input."""
@@ -83,18 +87,29 @@ class Graph:
         """Per weight (by name), each step's contribution to its gradient: ``{t: norm}``.
 
         This is what backprop through time sums up: dL/dW = sum over t of the
-        gradient W receives at step t. A weight used several times within one step
-        gets the sum of those contributions' norms (an upper bound of that step's
-        norm). Needs a recorded backward pass.
+        gradient W receives at step t. A weight reaches the steps directly or through
+        a view made once before the loop (``weight_hh.T``), which moves the same
+        numbers. A weight used several times within one step gets the sum of those
+        contributions' norms (an upper bound of that step's norm). Needs a recorded
+        backward pass.
         """
-        shares: dict[str, dict[int, float]] = {}
+        consumers: dict[str, list[Edge]] = {}
         for e in self.edges:
-            src, dst = self.nodes[e.src], self.nodes[e.dst]
-            if src.kind != "param" or dst.step is None or e.grad_norm is None:
-                continue
-            per_step = shares.setdefault(src.name or src.key, {})
-            per_step[dst.step] = per_step.get(dst.step, 0.0) + e.grad_norm
-        return {name: dict(sorted(steps.items())) for name, steps in shares.items()}
+            consumers.setdefault(e.src, []).append(e)
+        shares: dict[str, dict[int, float]] = {}
+        for param in (n for n in self.nodes.values() if n.kind == "param"):
+            per_step: dict[int, float] = {}
+            todo = [param.key]
+            while todo:
+                for e in consumers.get(todo.pop(), ()):
+                    dst = self.nodes[e.dst]
+                    if dst.step is not None and e.grad_norm is not None:
+                        per_step[dst.step] = per_step.get(dst.step, 0.0) + e.grad_norm
+                    elif dst.step is None and dst.op in VIEWS:
+                        todo.append(dst.key)
+            if per_step:
+                shares[param.name or param.key] = dict(sorted(per_step.items()))
+        return shares
 
 
 def trace(output: Tensor, recording: Recording | None = None) -> Graph:

@@ -69,3 +69,15 @@ def test_recording_costs_nothing_outside_the_block(tiny_rnn):
         pass
     net.forward().backward()
     assert rec.values == {} and rec.grads == {} and mt.autograd._state.observer is None
+
+
+def test_weight_shares_follow_a_transposed_weight_into_every_step():
+    lstm = mt.nn.LSTM(3, 4, dtype=mt.float64)
+    with mt.viz.record() as rec:
+        out, _ = lstm(mt.randn(5, 2, 3, dtype=mt.float64))
+        loss = (out[-1] ** 2).sum()
+        loss.backward()
+    shares = mt.viz.trace(loss, rec).weight_shares()
+    assert sorted(shares["weight_hh_l0"]) == [0, 1, 2, 3, 4]
+    assert shares["weight_hh_l0"][0] == 0.0  # h_{-1} = 0 contributes nothing
+    assert all(v > 0 for t, v in shares["weight_hh_l0"].items() if t > 0)
