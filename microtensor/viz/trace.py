@@ -16,7 +16,6 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .record import Recording, Summary
 
-
 #: Ops that move a tensor's numbers without changing them (a weight's transpose, say).
 VIEWS = frozenset({"Permute", "Reshape", "Cast", "Clone"})
 
