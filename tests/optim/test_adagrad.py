@@ -9,15 +9,6 @@ from microtensor.optim import Adagrad
 GRADS = [np.array([1.0, -2.0]), np.array([0.5, 3.0]), np.array([-1.5, 0.25])]
 
 
-def run(opt, p, grads):
-    trajectory = []
-    for g in grads:
-        p.grad = mt.tensor(g, dtype=mt.float64)
-        opt.step()
-        trajectory.append(p.data.copy())
-    return trajectory
-
-
 def reference(p0, grads, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator_value=0.0,
               eps=1e-10, maximize=False):
     p, total, out = p0.copy(), np.full_like(p0, initial_accumulator_value), []
@@ -31,7 +22,7 @@ def reference(p0, grads, lr, lr_decay=0.0, weight_decay=0.0, initial_accumulator
     return out
 
 
-def test_steps_by_hand():
+def test_steps_by_hand(run):
     w = mt.tensor([0.0], dtype=mt.float64, requires_grad=True)
     got = run(Adagrad([w], lr=1.0, eps=0.0), w, [np.array([3.0]), np.array([4.0])])
     # sum 9 -> step 3/3 = 1; sum 25 -> step 4/5
@@ -44,7 +35,7 @@ def test_steps_by_hand():
     dict(lr=0.1, weight_decay=0.3, initial_accumulator_value=0.7),
     dict(lr=0.2, eps=0.1, maximize=True),
 ])
-def test_matches_reference(options):
+def test_matches_reference(options, run):
     p0 = np.array([0.5, -1.0])
     w = mt.tensor(p0, requires_grad=True)
     got = run(Adagrad([w], **options), w, GRADS)

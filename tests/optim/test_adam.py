@@ -10,15 +10,6 @@ from microtensor.optim import Adam, AdamW
 GRADS = [np.array([4.0, -2.0]), np.array([0.5, 3.0]), np.array([-0.1, 0.25])]
 
 
-def run(opt, p, grads):
-    trajectory = []
-    for g in grads:
-        p.grad = mt.tensor(g, dtype=mt.float64)
-        opt.step()
-        trajectory.append(p.data.copy())
-    return trajectory
-
-
 def reference(p0, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, amsgrad=False,
               maximize=False, decoupled=False):
     """Kingma & Ba's algorithm with PyTorch's placement of eps and of the decays."""
@@ -41,7 +32,7 @@ def reference(p0, grads, lr, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0, ams
     return out
 
 
-def test_constant_gradient_moves_lr_per_step():
+def test_constant_gradient_moves_lr_per_step(run):
     # With a constant g the bias-corrected moments are exactly g and g**2.
     w = mt.tensor([0.0, 0.0], dtype=mt.float64, requires_grad=True)
     got = run(Adam([w], lr=0.1, eps=1e-3), w, [np.array([2.0, -0.5])] * 3)
@@ -49,7 +40,7 @@ def test_constant_gradient_moves_lr_per_step():
     np.testing.assert_allclose(got, [-step, -2 * step, -3 * step], rtol=1e-12)
 
 
-def test_amsgrad_keeps_the_largest_second_moment_by_hand():
+def test_amsgrad_keeps_the_largest_second_moment_by_hand(run):
     w = mt.tensor([0.0], dtype=mt.float64, requires_grad=True)
     opt = Adam([w], lr=1.0, betas=(0.0, 0.5), eps=0.0, amsgrad=True)
     got = run(opt, w, [np.array([2.0]), np.array([0.0]), np.array([1.0])])
@@ -66,7 +57,7 @@ def test_amsgrad_keeps_the_largest_second_moment_by_hand():
     dict(lr=0.01, weight_decay=0.1),
     dict(lr=0.01, weight_decay=0.1, amsgrad=True, maximize=True),
 ])
-def test_adam_matches_reference(options):
+def test_adam_matches_reference(options, run):
     p0 = np.array([0.5, -1.0])
     w = mt.tensor(p0, requires_grad=True)
     got = run(Adam([w], **options), w, GRADS)
@@ -78,7 +69,7 @@ def test_adam_matches_reference(options):
     dict(lr=0.01, weight_decay=0.5, betas=(0.8, 0.99)),
     dict(lr=0.01, amsgrad=True, maximize=True),
 ])
-def test_adamw_matches_reference(options):
+def test_adamw_matches_reference(options, run):
     p0 = np.array([0.5, -1.0])
     w = mt.tensor(p0, requires_grad=True)
     got = run(AdamW([w], **options), w, GRADS)
@@ -86,7 +77,7 @@ def test_adamw_matches_reference(options):
     np.testing.assert_allclose(got, reference(p0, GRADS, decoupled=True, **options), rtol=1e-13)
 
 
-def test_adamw_decays_even_a_zero_gradient_by_hand():
+def test_adamw_decays_even_a_zero_gradient_by_hand(run):
     w = mt.tensor([2.0], dtype=mt.float64, requires_grad=True)
     run(AdamW([w], lr=0.1, weight_decay=0.5), w, [np.zeros(1), np.zeros(1)])
     np.testing.assert_allclose(w.item(), 2.0 * 0.95**2, rtol=1e-15)

@@ -9,15 +9,6 @@ from microtensor.optim import RMSprop
 GRADS = [np.array([1.0, -2.0]), np.array([0.5, 3.0]), np.array([-1.5, 0.25])]
 
 
-def run(opt, p, grads):
-    trajectory = []
-    for g in grads:
-        p.grad = mt.tensor(g, dtype=mt.float64)
-        opt.step()
-        trajectory.append(p.data.copy())
-    return trajectory
-
-
 def reference(p0, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.0,
               centered=False, maximize=False):
     p, out = p0.copy(), []
@@ -40,7 +31,7 @@ def reference(p0, grads, lr, alpha=0.99, eps=1e-8, weight_decay=0.0, momentum=0.
     return out
 
 
-def test_steps_by_hand():
+def test_steps_by_hand(run):
     w = mt.tensor([0.0], dtype=mt.float64, requires_grad=True)
     got = run(RMSprop([w], lr=0.1, alpha=0.5, eps=0.0), w, [np.array([2.0]), np.array([2.0])])
     # v = 0.5 * 4 = 2: step 0.1 * 2 / sqrt(2); then v = 3: step 0.1 * 2 / sqrt(3)
@@ -49,7 +40,7 @@ def test_steps_by_hand():
                                rtol=1e-15)
 
 
-def test_centered_by_hand():
+def test_centered_by_hand(run):
     w = mt.tensor([0.0], dtype=mt.float64, requires_grad=True)
     run(RMSprop([w], lr=1.0, alpha=0.5, eps=0.0, centered=True), w, [np.array([2.0])])
     # v = 2, mean = 1: the centred second moment is 2 - 1 = 1, so the step is the gradient
@@ -63,7 +54,7 @@ def test_centered_by_hand():
     dict(lr=0.01, momentum=0.9),
     dict(lr=0.01, momentum=0.5, centered=True, weight_decay=0.1, maximize=True),
 ])
-def test_matches_reference(options):
+def test_matches_reference(options, run):
     p0 = np.array([0.5, -1.0])
     w = mt.tensor(p0, requires_grad=True)
     got = run(RMSprop([w], **options), w, GRADS)

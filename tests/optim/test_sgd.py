@@ -9,15 +9,6 @@ from microtensor.optim import SGD
 GRADS = [np.array([1.0, -2.0]), np.array([0.5, 3.0]), np.array([-1.5, 0.25])]
 
 
-def run(opt, p, grads):
-    trajectory = []
-    for g in grads:
-        p.grad = mt.tensor(g, dtype=mt.float64)
-        opt.step()
-        trajectory.append(p.data.copy())
-    return trajectory
-
-
 def reference(p0, grads, lr, momentum=0.0, dampening=0.0, weight_decay=0.0, nesterov=False,
               maximize=False):
     """The algorithm box of torch.optim.SGD, one line per line."""
@@ -44,7 +35,7 @@ def test_plain_steps_by_hand():
         np.testing.assert_allclose(w.data, expected, rtol=1e-15)
 
 
-def test_momentum_with_constant_gradient_by_hand():
+def test_momentum_with_constant_gradient_by_hand(run):
     w = mt.tensor([0.0], dtype=mt.float64, requires_grad=True)
     opt = SGD([w], lr=0.1, momentum=0.9)
     # buf: 1, 1.9, 2.71  ->  w: -0.1, -0.29, -0.561
@@ -60,7 +51,7 @@ def test_momentum_with_constant_gradient_by_hand():
     dict(lr=0.1, weight_decay=0.2),
     dict(lr=0.1, momentum=0.5, weight_decay=0.1, nesterov=True, maximize=True),
 ])
-def test_matches_reference(options):
+def test_matches_reference(options, run):
     p0 = np.array([0.5, -1.0])
     w = mt.tensor(p0, requires_grad=True)
     got = run(SGD([w], **options), w, GRADS)
@@ -72,7 +63,7 @@ def test_default_lr_is_torchs():
     assert SGD([w]).param_groups[0]["lr"] == 1e-3
 
 
-def test_maximize_climbs():
+def test_maximize_climbs(run):
     w = mt.tensor([1.0], dtype=mt.float64, requires_grad=True)
     run(SGD([w], lr=0.5, maximize=True), w, [np.array([2.0])])
     assert w.item() == 2.0
