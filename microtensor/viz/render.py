@@ -75,6 +75,9 @@ def run_dot(source: str, format: str, program: str | os.PathLike | None = None, 
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
     exe = find_dot(program)
+    if format == "pdf" and exe.name == "graphviz-pure":
+        raise RenderError("graphviz-pure cannot write PDF; render .svg or .png, or install system "
+                          "Graphviz (apt-get install graphviz / brew install graphviz) for PDF")
     try:
         done = subprocess.run([str(exe), f"-T{format}"], input=source.encode("utf-8"),
                               capture_output=True, timeout=timeout, check=False)

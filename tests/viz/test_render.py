@@ -144,3 +144,16 @@ def test_plot_without_matplotlib_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_matplotlib)
     with pytest.raises(ImportError, match=r"pip install 'microtensor\[plot\]'"):
         mt.viz.plot_step_norms({"RNN": [1.0]}, tmp_path / "x.svg")
+
+
+def test_pdf_with_a_program_that_cannot_write_it_says_what_to_do(tmp_path):
+    fake = fake_program(tmp_path, "")
+    pure = fake.rename(tmp_path / "graphviz-pure")
+    with pytest.raises(mt.viz.RenderError, match="graphviz-pure cannot write PDF"):
+        mt.viz.run_dot("digraph {}", "pdf", program=pure)
+
+
+@pytest.mark.skipif(not shutil.which("dot"), reason="system Graphviz (dot) not installed (optional tool)")
+def test_pdf_with_system_graphviz(tmp_path):
+    path = small_graph().render_to(tmp_path / "g.pdf")
+    assert path.read_bytes()[:5] == b"%PDF-"
