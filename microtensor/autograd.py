@@ -287,18 +287,10 @@ class Function:
             result._version = inputs[0]._version
         if not _state.grad_enabled:
             return result
-        parents = []
-        needs = []
-        for x in inputs:
-            if isinstance(x, Tensor) and x.requires_grad:
-                parents.append(x.grad_fn or x)
-                needs.append(True)
-            else:
-                parents.append(None)
-                needs.append(False)
-        if not any(needs):
+        needs = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+        if True not in needs:
             return result
-        fn.parents = parents
+        fn.parents = [(x.grad_fn or x) if need else None for x, need in zip(inputs, needs)]
         fn.needs_input_grad = needs
         fn.in_meta = [(x.data.shape, x.data.dtype) if isinstance(x, Tensor) else None for x in inputs]
         fn.scope = _state.scope
