@@ -213,6 +213,7 @@ class SparseGrad:
 
 
 _FREED = object()  # marks saved values released by a backward pass
+_FINISH = object()  # marks, on the topological sort's stack, a node whose inputs are done
 
 
 class Function:
@@ -284,15 +285,18 @@ class Function:
                                f"(shape {out.shape})")
         result = Tensor._wrap(out)
         if fn.is_view:  # writes through either tensor must be seen by both
-            result._version = inputs[0]._version
+            result._counter = inputs[0].version_counter()
         if not _state.grad_enabled:
             return result
-        needs = [isinstance(x, Tensor) and x.requires_grad for x in inputs]
+        # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
+        # values, and it rescans every tracked object of a large live graph on each pass.
+        needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
         if True not in needs:
             return result
-        fn.parents = [(x.grad_fn or x) if need else None for x, need in zip(inputs, needs)]
+        fn.parents = tuple([(x.grad_fn or x) if need else None for x, need in zip(inputs, needs)])
         fn.needs_input_grad = needs
-        fn.in_meta = [(x.data.shape, x.data.dtype) if isinstance(x, Tensor) else None for x in inputs]
+        fn.in_meta = tuple([(x.data.shape, x.data.dtype) if isinstance(x, Tensor) else None
+                            for x in inputs])
         fn.scope = _state.scope
         fn.saved_versions = _versions_of(fn.saved, inputs, result) if fn.saved else ()
         if _state.anomaly:
@@ -324,9 +328,10 @@ def _versions_of(saved: tuple, inputs: tuple, output: Tensor) -> list:
     for array in saved:
         for t in (*inputs, output):
             if isinstance(t, Tensor) and t.data is array:
-                found.append((t._version, t._version[0], array.shape))
+                counter = t.version_counter()
+                found.append((counter, int(counter[0]), array.shape))
                 break
-    return found
+    return tuple(found)
 
 
 def _check_versions(fn: Function) -> None:
@@ -373,19 +378,19 @@ def _topological_order(roots: list[Function]) -> list[Function]:
     """Nodes reachable from ``roots``, each after every node that consumes it."""
     order: list[Function] = []
     visited: set[int] = set()
-    stack: list[tuple[Function, bool]] = [(r, False) for r in roots]
+    stack: list[Any] = list(roots)
     while stack:
-        fn, expanded = stack.pop()
-        if expanded:
-            order.append(fn)
+        fn = stack.pop()
+        if fn is _FINISH:  # everything ``fn`` feeds on is ordered: now ``fn`` itself
+            order.append(stack.pop())
             continue
         if id(fn) in visited:
             continue
         visited.add(id(fn))
-        stack.append((fn, True))
+        stack += (fn, _FINISH)  # a marker, not a (fn, flag) tuple per visit: nothing for the GC
         for p in fn.parents:
             if isinstance(p, Function) and id(p) not in visited:
-                stack.append((p, False))
+                stack.append(p)
     order.reverse()  # post-order reversed: consumers before producers
     return order
 

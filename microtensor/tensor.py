@@ -69,7 +69,7 @@ class Tensor:
     [2.0, 4.0, 6.0]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_version", "_hooks",
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_counter", "_hooks",
                  "__weakref__")
     # Make numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
@@ -80,7 +80,7 @@ class Tensor:
         self.grad: Tensor | None = None
         self.grad_fn: autograd.Function | None = None
         self._name = name
-        self._version = [0]  # shared with views; bumped by in-place writes
+        self._counter: np.ndarray | None = None  # see version_counter()
         self._hooks: list | None = None
         self.requires_grad = False
         if requires_grad:
@@ -91,10 +91,26 @@ class Tensor:
         """Wrap an op's result without copying or converting (the per-op fast path)."""
         t = object.__new__(Tensor)
         t.data = array if type(array) is np.ndarray else np.asarray(array)
-        t.grad = t.grad_fn = t._name = t._hooks = None
+        t.grad = t.grad_fn = t._name = t._hooks = t._counter = None
         t.requires_grad = False
-        t._version = [0]
         return t
+
+    def version_counter(self) -> np.ndarray:
+        """This tensor's version counter: bumped by every in-place write, shared with its
+        views, and checked by backward against the value an op saw when it saved the tensor.
+
+        Made on first use (most tensors are never saved, viewed or modified). A one-slot
+        numpy array rather than a list, because the cyclic garbage collector does not track
+        numpy arrays, and a large graph keeps many counters alive.
+        """
+        if self._counter is None:
+            self._counter = np.zeros(1, dtype=np.int64)
+        return self._counter
+
+    @property
+    def _version(self) -> int:
+        """How many in-place writes this tensor's memory has seen (PyTorch's ``_version``)."""
+        return 0 if self._counter is None else int(self._counter[0])
 
     # ------------------------------------------------------------ attributes
     @property
@@ -216,7 +232,7 @@ class Tensor:
         False
         """
         t = Tensor._wrap(self.data)
-        t._version = self._version
+        t._counter = self.version_counter()
         return t
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -596,7 +612,7 @@ class Tensor:
                 raise ValueError(f"{op}: the result has shape {out.shape} but the tensor being "
                                  f"modified in place has shape {self.shape}")
             self.data, self.grad_fn, self.requires_grad = out.data, out.grad_fn, True
-            self._version = [self._version[0] + 1]
+            self._counter = np.array([self._version + 1], dtype=np.int64)
             return self
         try:
             write(self.data)
@@ -606,7 +622,7 @@ class Tensor:
                              f"from shape(s) {shapes}: {err}") from None
         except TypeError as err:  # e.g. int tensor += float: numpy refuses the cast
             raise TypeError(f"{op}: {err}") from None
-        self._version[0] += 1
+        self.version_counter()[0] += 1
         return self
 
     def add_(self, other: Tensor | float, alpha: Scalar = 1) -> Tensor:

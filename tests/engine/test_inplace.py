@@ -90,7 +90,7 @@ def test_setitem_without_grad_writes_memory_and_bumps_version():
     view = x[:]
     x[1] = 5.0
     assert view.tolist() == [0.0, 5.0, 0.0]
-    assert x._version[0] == 1
+    assert x._version == 1
 
 
 def test_bad_in_place_shape_names_op_and_shapes_and_changes_nothing():
@@ -98,7 +98,7 @@ def test_bad_in_place_shape_names_op_and_shapes_and_changes_nothing():
     expected = r"add_: cannot write into a tensor of shape \(3,\) from shape\(s\) \(2, 3\)"
     with pytest.raises(ValueError, match=expected):
         x.add_(mt.ones(2, 3))
-    assert x.tolist() == [0.0, 0.0, 0.0] and x._version[0] == 0
+    assert x.tolist() == [0.0, 0.0, 0.0] and x._version == 0
 
 
 def test_bad_in_place_shape_while_recording_changes_nothing():
