@@ -1,0 +1,185 @@
+"""``RESULTS.md``: the machine, the targets of issue 6, every timing table, the deep
+unrolls' growth and memory, and what the profiles showed."""
+
+from __future__ import annotations
+
+import gc
+from typing import Any
+
+from .reference import HandWrittenNumpy
+from .run import Results, WorkloadResult
+
+BASELINE = HandWrittenNumpy.label
+
+#: Issue 6's targets: microtensor's time (or memory) over hand-written numpy's.
+TARGETS = {"W1": 6.0, "W2": 1.4, "W3": 1.15, "W4 T=10000": 15.0}
+GROWTH_TARGET = 11.0  # W4: time at T=10,000 over time at T=1,000
+MEMORY_TARGET = 3.0  # W4 T=10,000: peak memory over hand-written numpy's
+
+#: Ratios to hand-written numpy quoted in the issue (another machine; W4 is T=10,000).
+ISSUE_REFERENCE = (
+    ("per-step numpy", "5.8", "1.2", "-", "8"),
+    ("PyTorch eager, per-step ops", "7.8", "1.8", "1.0", "27 (136 MB)"),
+    ("PyTorch nn.RNN / nn.LSTM", "4.4", "1.4", "1.0", "7 (90 MB)"),
+    ("MyGrad", "18.5", "3.2", "2.7", "99"),
+    ("HIPS autograd", "50", "7.4", "2.8", "205"),
+)
+
+
+def render(results: Results, machine: dict[str, Any]) -> str:
+    """The whole report as Markdown."""
+    quick = "W4 T=10000" not in {w.spec.name for w in results.workloads}
+    lines = ["# Benchmark results", "",
+             f"Written by `python -m benchmarks{' --quick' if quick else ''}` on "
+             f"{machine['date']}. Times are medians of interleaved rounds, float64, one "
+             "BLAS thread; ratios divide by the hand-written numpy time (lower is better).", ""]
+    if quick:
+        lines += ["**Quick mode**: few rounds and unrolls up to T = 1,000 only. These numbers "
+                  "check that the suite runs; run `python -m benchmarks` for real ones.", ""]
+    lines += _machine(machine) + _targets(results) + _timings(results) + _unrolls(results)
+    lines += _issue_reference() + _profiles(results)
+    return "\n".join(lines) + "\n"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    out += ["| " + " | ".join(row) + " |" for row in rows]
+    return out + [""]
+
+
+def _machine(m: dict[str, Any]) -> list[str]:
+    env = m["environment"]
+    tuning = ", ".join(f"`{k}={env[k]}`" if k in env else f"`{k}` not set"
+                       for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"))
+    return ["## Machine", "",
+            f"- CPU: {m['cpu']}, {m['cores']} cores; {m['platform']}",
+            f"- Python {m['python']}, numpy {m['numpy']}, "
+            f"PyTorch {m['torch'] or 'not installed'} (1 thread, `torch.set_num_threads(1)`)",
+            "- BLAS: " + "; ".join(m["blas"]),
+            "- BLAS-related environment (thread counts set by the run before numpy loads): "
+            + (", ".join(f"`{k}={v}`" for k, v in env.items()) or "none"),
+            f"- OpenBLAS tuning variables (recorded, never set): {tuning}",
+            f"- Cyclic GC enabled, as users run it (thresholds {gc.get_threshold()})", ""]
+
+
+def _by_name(results: Results) -> dict[str, WorkloadResult]:
+    return {w.spec.name: w for w in results.workloads}
+
+
+def _median(w: WorkloadResult, label: str) -> float:
+    return next(t.median for t in w.timings if t.label == label)
+
+
+def _microtensor(w: WorkloadResult) -> str:
+    return next(t.label for t in w.timings if t.label.startswith("microtensor nn."))
+
+
+def _verdict(value: float, target: float) -> str:
+    if value <= target:
+        return f"met ({value / target:.0%} of target)"
+    return f"**missed** by {value / target - 1:.0%}"
+
+
+def _targets(results: Results) -> list[str]:
+    by_name = _by_name(results)
+    rows = []
+    for name, target in TARGETS.items():
+        if name in by_name:
+            w = by_name[name]
+            ratio = _median(w, _microtensor(w)) / _median(w, BASELINE)
+            rows.append([f"{name} time", _microtensor(w), f"{ratio:.2f}x", f"<= {target}x",
+                         _verdict(ratio, target)])
+    if "W4 T=10000" in by_name and "W4 T=1000" in by_name:
+        label = _microtensor(by_name["W4 T=10000"])
+        growth = _median(by_name["W4 T=10000"], label) / _median(by_name["W4 T=1000"], label)
+        rows.append(["W4 growth, T=10,000 / T=1,000", label, f"{growth:.2f}x",
+                     f"<= {GROWTH_TARGET}x", _verdict(growth, GROWTH_TARGET)])
+    memory = {m.label: m for m in results.memory}
+    if BASELINE in memory:
+        label = next(k for k in memory if k.startswith("microtensor"))
+        ratio = memory[label].peak_rss / memory[BASELINE].peak_rss
+        rows.append([f"W4 T={results.memory_length:,} peak memory (process RSS)", label,
+                     f"{ratio:.2f}x", f"<= {MEMORY_TARGET}x", _verdict(ratio, MEMORY_TARGET)])
+    return ["## Targets of issue 6", ""] + _table(
+        ["measure", "variant", "ratio to numpy", "target", "verdict"], rows)
+
+
+def _timings(results: Results) -> list[str]:
+    lines = ["## Timings", "",
+             "Each variant was first checked against the hand-written numpy version: loss, "
+             "every gradient, and (with an optimizer) every parameter after one step agree to "
+             "the relative differences shown (relative to the largest reference value). The "
+             "numpy gradients themselves were checked against central finite differences.", ""]
+    for w in results.workloads:
+        base = _median(w, BASELINE)
+        agreement = {a.label: a for a in w.agreements}
+        rows = []
+        for t in w.timings:
+            a = agreement.get(t.label)
+            agrees = "reference" if a is None else f"{a.worst:.1e}"
+            rows.append([t.label, f"{t.median * 1e3:.3f}", f"{t.median / base:.2f}x",
+                         f"{t.gc_share:.1%}", agrees])
+        lines += [f"### {w.spec.name}: {w.spec.title}", "",
+                  f"{len(w.timings[0].seconds)} rounds; finite-difference check of the numpy "
+                  f"gradients: worst relative error {w.gradient_check:.1e}.", ""]
+        lines += _table(["variant", "median ms", "ratio", "time in GC", "max difference"], rows)
+    return lines
+
+
+def _unrolls(results: Results) -> list[str]:
+    unrolls = [w for w in results.workloads if w.spec.key == "W4"]
+    if not unrolls:
+        return []
+    lengths = [w.spec.seq_len for w in unrolls]
+    lines = ["## W4: how time and memory grow with T", "",
+             "Forward and backward time in ms (ratio to numpy), and the growth of the last "
+             "step in T (x10 in T should be about x10 in time).", ""]
+    rows = []
+    for t in unrolls[0].timings:
+        cells = [f"{_median(w, t.label) * 1e3:.1f} ({_median(w, t.label) / _median(w, BASELINE):.1f}x)"
+                 for w in unrolls]
+        growth = _median(unrolls[-1], t.label) / _median(unrolls[-2], t.label)
+        rows.append([t.label, *cells, f"{growth:.1f}x"])
+    lines += _table(["variant", *(f"T={n:,}" for n in lengths),
+                     f"T={lengths[-1]:,} / T={lengths[-2]:,}"], rows)
+    if results.memory:
+        base = next(m for m in results.memory if m.label == BASELINE)
+        lines += [f"Peak memory at T={results.memory_length:,}, each variant in a fresh process "
+                  "that imports only its own library. *Peak RSS* is the whole process "
+                  "(Linux's `VmHWM`, interpreter and libraries included); *step growth* is the peak "
+                  "minus the resident size just before the step; *tracemalloc* is the peak of "
+                  "Python and numpy allocations during a second step (it cannot see PyTorch's "
+                  "allocator).", ""]
+        rows = [[m.label, f"{m.peak_rss:.1f}", f"{m.peak_rss / base.peak_rss:.2f}x",
+                 f"{m.step_rss:.1f}", "-" if m.traced is None else f"{m.traced:.1f}"]
+                for m in results.memory]
+        lines += _table(["variant", "peak RSS MB", "ratio", "step growth MB", "tracemalloc MB"],
+                        rows)
+    return lines
+
+
+def _issue_reference() -> list[str]:
+    return ["## The issue's reference measurements", "",
+            "Ratios to hand-written numpy quoted in issue 6 (measured elsewhere; for context "
+            "only).", ""] + _table(["implementation", "W1", "W2", "W3", "W4 T=10,000"],
+                                   [list(row) for row in ISSUE_REFERENCE])
+
+
+def _profiles(results: Results) -> list[str]:
+    if not results.profiles:
+        return []
+    lines = ["## What the profile showed", "",
+             "cProfile over a few steps of microtensor's layer variant. An op's forward and "
+             "backward include the numpy arithmetic they run; cProfile's per-call overhead "
+             "inflates the share of the many small engine calls somewhat. A pause of the "
+             "cyclic GC is charged to the function whose allocation set it off (often "
+             "`apply` and `_topological_order`): where the timing tables show much time in "
+             "GC, read those functions' own time as mostly GC.", ""]
+    for name, p in results.profiles.items():
+        lines += [f"### {name}: {p.total * 1e3:.1f} ms per step under the profiler", ""]
+        lines += _table(["part of the code", "ms per step", "share"],
+                        [[part, f"{s * 1e3:.2f}", f"{s / p.total:.0%}"] for part, s in p.parts
+                         if s / p.total >= 0.005])
+        lines += _table(["function (own time)", "calls per step", "ms per step"],
+                        [[f"`{where}`", str(calls), f"{s * 1e3:.2f}"] for where, calls, s in p.top])
+    return lines

@@ -1,0 +1,8 @@
+"""Complete models and the data they learn from, built on ``microtensor.nn``.
+
+The demos in ``demos/`` train them; the library never imports them.
+
+- ``char_lm``: a character-level language model (embedding, RNN/LSTM/GRU, readout);
+- ``text``: corpus loading, vocabulary, train/validation split, truncated-BPTT batches,
+  and the bigram baseline.
+"""
