@@ -212,6 +212,32 @@ class SparseGrad:
         self.advanced = advanced  # an integer-array or mask index: repeated entries add up
 
 
+class OuterGrad:
+    """The 2-D gradient ``left.T @ right``, not yet multiplied out.
+
+    What a weight used at every timestep receives: ``h_{t-1}.T @ g_t`` per step. The
+    engine keeps the factors and computes the sum over all steps as one matmul of the
+    stacked factors, which is what hand-written BPTT does, instead of ``T`` small
+    matmuls and sums.
+    """
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
+        self.left, self.right = left, right  # (rows, K) and (rows, N): the product is (K, N)
+
+    def dense(self) -> np.ndarray:
+        return self.left.T @ self.right
+
+    @staticmethod
+    def total(parts: list[OuterGrad]) -> np.ndarray:
+        """The sum of ``parts`` as one matmul."""
+        if len(parts) == 1:
+            return parts[0].dense()
+        return (np.concatenate([p.left for p in parts]).T
+                @ np.concatenate([p.right for p in parts]))
+
+
 _FREED = object()  # marks saved values released by a backward pass
 _FINISH = object()  # marks, on the topological sort's stack, a node whose inputs are done
 
@@ -412,31 +438,13 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
     ``.grad`` (``Tensor.backward``). With ``inputs``, their gradients are
     returned instead and no ``.grad`` is touched (``mt.grad``).
     """
-    pending: dict[int, np.ndarray] = {}  # id(node or leaf) -> gradient summed so far
-    owned: set[int] = set()  # keys whose buffer the engine made, so it may add in place
+    pending = _Pending()
     leaves: dict[int, Tensor] = {}
 
-    def send(target: Function | Tensor, grad: np.ndarray | SparseGrad) -> None:
-        key = id(target)
+    def send(target: Function | Tensor, grad: Any) -> None:
         if isinstance(target, Tensor):  # a leaf (subclasses such as nn.Parameter included)
-            leaves[key] = target
-        if type(grad) is SparseGrad:
-            if key not in owned:  # the first grad may be an op's own array: never write into it
-                buffer = pending.get(key)
-                pending[key] = (np.zeros(grad.shape, grad.values.dtype) if buffer is None
-                                else np.array(buffer, dtype=grad.values.dtype))
-                owned.add(key)
-            if grad.advanced:
-                np.add.at(pending[key], grad.index, grad.values)
-            else:
-                pending[key][grad.index] += grad.values
-        elif key not in pending:
-            pending[key] = grad
-        elif key in owned:
-            np.add(pending[key], grad, out=pending[key])
-        else:
-            pending[key] = pending[key] + grad
-            owned.add(key)
+            leaves[id(target)] = target
+        pending.add(id(target), grad)
 
     start = []
     for root, g in zip(roots, root_grads):
@@ -449,7 +457,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
     anomaly, observer = _state.anomaly, _state.observer
     with no_grad():  # hooks and user ops may compute with tensors; record none of it
         for fn in _topological_order(start):
-            grad = pending.pop(id(fn), None)
+            grad = pending.take(id(fn))
             if grad is None:
                 continue
             grad = _run_hooks(fn.hooks, grad)
@@ -466,24 +474,16 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
             for i, (parent, g) in enumerate(zip(fn.parents, in_grads)):
                 if parent is None or g is None:
                     continue
-                shape, dtype = fn.in_meta[i]
-                if type(g) is SparseGrad:
-                    if g.values.dtype != dtype:
-                        g.values = g.values.astype(dtype)
-                    values = g.values
-                else:
-                    g = values = unbroadcast(np.asarray(g), shape, fn, i)
-                    if g.dtype != dtype:
-                        g = values = g.astype(dtype)
+                g = _conform(g, fn, i, dense=anomaly or observer is not None)
                 if anomaly:
-                    _check_backward_finite(values, fn, i)
+                    _check_backward_finite(g.values if type(g) is SparseGrad else g, fn, i)
                 if observer is not None:
-                    observer.edge(fn, i, parent, values)
+                    observer.edge(fn, i, parent, g.values if type(g) is SparseGrad else g)
                 send(parent, g)
 
         # Leaves last, once each, so their hooks see the total gradient.
         for key, leaf in leaves.items():
-            grad = _run_hooks(leaf._hooks, pending[key])
+            grad = _run_hooks(leaf._hooks, pending.take(key))
             if observer is not None:
                 observer.leaf(leaf, grad)
             if inputs is None:
@@ -491,6 +491,74 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
             elif key in wanted:
                 found[wanted[key]] = grad
     return found if inputs is not None else None
+
+
+def _conform(grad: Any, fn: Function, index: int, dense: bool) -> Any:
+    """An op's gradient for input ``index``, in that input's shape and dtype.
+
+    Dense gradients are summed over broadcast axes here, so no op has to. ``dense``
+    turns an ``OuterGrad`` into its product, for the checks that read every value.
+    """
+    shape, dtype = fn.in_meta[index]
+    kind = type(grad)
+    if kind is SparseGrad:
+        if grad.values.dtype != dtype:
+            grad.values = grad.values.astype(dtype)
+        return grad
+    if kind is OuterGrad:
+        if (grad.left.shape[1], grad.right.shape[1]) != shape:
+            raise _shape_error(grad.dense(), shape, fn, index)
+        if grad.right.dtype != dtype or grad.left.dtype != dtype:
+            grad = OuterGrad(grad.left.astype(dtype), grad.right.astype(dtype))
+        return grad.dense() if dense else grad
+    grad = unbroadcast(np.asarray(grad), shape, fn, index)
+    return grad if grad.dtype == dtype else grad.astype(dtype)
+
+
+class _Pending:
+    """Gradients on their way to each node or leaf, summed as they arrive.
+
+    Plain arrays are added (in place once the buffer is the engine's own); a
+    ``SparseGrad`` is added into its slice; the ``OuterGrad`` factors are kept
+    and multiplied once, when the total is taken.
+    """
+
+    __slots__ = ("dense", "owned", "outer")
+
+    def __init__(self) -> None:
+        self.dense: dict[int, np.ndarray] = {}
+        self.owned: set[int] = set()  # keys whose buffer the engine made, so it may add in place
+        self.outer: dict[int, list[OuterGrad]] = {}
+
+    def add(self, key: int, grad: Any) -> None:
+        kind, dense = type(grad), self.dense
+        if kind is OuterGrad:
+            self.outer.setdefault(key, []).append(grad)
+        elif kind is SparseGrad:
+            if key not in self.owned:  # the first grad may be an op's own array: never write into it
+                buffer = dense.get(key)
+                dense[key] = (np.zeros(grad.shape, grad.values.dtype) if buffer is None
+                              else np.array(buffer, dtype=grad.values.dtype))
+                self.owned.add(key)
+            if grad.advanced:
+                np.add.at(dense[key], grad.index, grad.values)
+            else:
+                dense[key][grad.index] += grad.values
+        elif key not in dense:
+            dense[key] = grad
+        elif key in self.owned:
+            np.add(dense[key], grad, out=dense[key])
+        else:
+            dense[key] = dense[key] + grad
+            self.owned.add(key)
+
+    def take(self, key: int) -> np.ndarray | None:
+        grad = self.dense.pop(key, None)
+        outers = self.outer.pop(key, None)
+        if outers:
+            product = OuterGrad.total(outers)
+            grad = product if grad is None else grad + product
+        return grad
 
 
 def _check_backward_finite(grad: np.ndarray, fn: Function, index: int) -> None:

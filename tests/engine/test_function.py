@@ -113,3 +113,30 @@ def test_failed_op_records_nothing():
     with pytest.raises(ValueError):
         a * mt.ones(4)
     assert a.grad is None and a.is_leaf
+
+
+def test_outer_grad_is_summed_as_one_product_and_checked():
+    class Weighted(mt.Function):
+        """y = x @ w, returning w's gradient unmultiplied."""
+
+        def forward(self, x, w):
+            self.save_for_backward(x, w)
+            return x @ w
+
+        def backward(self, grad):
+            x, w = self.saved_tensors
+            return grad @ w.T, mt.autograd.OuterGrad(x, grad)
+
+    rng = np.random.default_rng(0)
+    w = mt.tensor(rng.normal(size=(3, 2)), requires_grad=True)
+    xs = [mt.tensor(rng.normal(size=(4, 3))) for _ in range(5)]
+    sum(Weighted.apply(x, w).sum() for x in xs).backward()
+    np.testing.assert_allclose(w.grad.data, sum(x.data.T @ np.ones((4, 2)) for x in xs))
+
+    class Wrong(Weighted):
+        def backward(self, grad):
+            x, w = self.saved_tensors
+            return None, mt.autograd.OuterGrad(grad, x)  # transposed: (2, 3), not (3, 2)
+
+    with pytest.raises(ValueError, match=r"Wrong.backward returned a gradient of shape \(2, 3\)"):
+        Wrong.apply(xs[0], w).sum().backward()
