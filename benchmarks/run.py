@@ -77,7 +77,7 @@ def check(spec: Spec, with_torch: bool = True) -> tuple[float, list[Agreement], 
 
     >>> fd_error, agreements, models = check(W4(5), with_torch=False)
     >>> fd_error < 1e-6, [a.label for a in agreements], len(models)
-    (True, ['microtensor nn.RNN'], 2)
+    (True, ['microtensor nn.RNN', 'microtensor nn.RNN fused'], 3)
     """
     problem = make_problem(spec)
     fd_error = gradient_check(problem)

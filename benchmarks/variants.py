@@ -11,8 +11,9 @@ agreement and memory code uses:
 ``Layers`` and ``PerStep`` are written once and run on either library: microtensor's
 API follows PyTorch's, so ``lib`` is the module ``microtensor`` or ``torch``.
 ``Layers`` is how a user writes the model (``nn.RNN``/``nn.LSTM``, ``nn.Linear``,
-``F.cross_entropy``, an optimizer); ``PerStep`` is min-char-rnn translated op for op,
-with the projection, readout and loss computed at every step.
+``F.cross_entropy``, an optimizer), in microtensor also with the opt-in
+``fused=True`` steps; ``PerStep`` is min-char-rnn translated op for op, with the
+projection, readout and loss computed at every step.
 """
 
 from __future__ import annotations
@@ -56,20 +57,24 @@ class _Variant:
 
 class Layers(_Variant):
     """The model as a user writes it: a recurrent layer, a ``Linear`` readout and
-    ``cross_entropy`` (or, for the unrolls, the sum of the outputs).
+    ``cross_entropy`` (or, for the unrolls, the sum of the outputs). ``fused`` passes
+    ``fused=True`` to microtensor's layer.
 
     >>> import microtensor as mt
     >>> from benchmarks.workloads import W1, make_problem
     >>> model = Layers(make_problem(W1), mt)
     >>> model.label, round(model.forward_backward(), 3)
     ('microtensor nn.RNN', 104.359)
+    >>> Layers(make_problem(W1), mt, fused=True).label
+    'microtensor nn.RNN fused'
     """
 
-    def __init__(self, problem: Problem, lib: Any) -> None:
+    def __init__(self, problem: Problem, lib: Any, fused: bool = False) -> None:
         spec, float64 = problem.spec, lib.float64
         layer = lib.nn.RNN if spec.cell == "rnn" else lib.nn.LSTM
-        self.label = f"{lib.__name__} nn.{layer.__name__}"
-        self.rnn = layer(spec.input_size, spec.hidden, dtype=float64)
+        self.label = f"{lib.__name__} nn.{layer.__name__}" + (" fused" if fused else "")
+        options = {"fused": True} if fused else {}  # PyTorch's layers have no such option
+        self.rnn = layer(spec.input_size, spec.hidden, dtype=float64, **options)
         weights = {k: lib.from_numpy(v.copy()) for k, v in problem.params.items()}
         self.rnn.load_state_dict({f"{k}_l0": weights[k]
                                   for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")})
@@ -164,14 +169,15 @@ def variants_for(spec: Spec, with_torch: bool = True) -> dict[str, Factory]:
 
     >>> from benchmarks.workloads import W1, W3
     >>> list(variants_for(W1, with_torch=False))
-    ['numpy (hand-written)', 'microtensor nn.RNN', 'microtensor per-step ops']
+    ['numpy (hand-written)', 'microtensor nn.RNN', 'microtensor nn.RNN fused', 'microtensor per-step ops']
     >>> list(variants_for(W3, with_torch=False))
-    ['numpy (hand-written)', 'microtensor nn.LSTM']
+    ['numpy (hand-written)', 'microtensor nn.LSTM', 'microtensor nn.LSTM fused']
     """
     layer = "RNN" if spec.cell == "rnn" else "LSTM"
     found: dict[str, Factory] = {
         HandWrittenNumpy.label: HandWrittenNumpy,
         f"microtensor nn.{layer}": lambda problem: Layers(problem, _microtensor()),
+        f"microtensor nn.{layer} fused": lambda problem: Layers(problem, _microtensor(), True),
     }
     if spec.key in ("W1", "W2"):
         found["microtensor per-step ops"] = lambda problem: PerStep(problem, _microtensor())

@@ -6,8 +6,9 @@ outputs and gradients.
 
 Per layer, the input projection ``x @ W_ih.T + b`` is computed for every
 timestep in one matmul; the loop then does one ``h @ W_hh.T`` per step (see
-``cells.py``). Each step runs inside ``mt.scope(layer="lstm.l0", t=t)``, so a
-rendered graph groups its ops by layer and time.
+``cells.py``; with ``fused=True``, each step is one op, see ``fused.py``). Each
+step runs inside ``mt.scope(layer="lstm.l0", t=t)``, so a rendered graph groups
+its ops by layer and time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..creation import zeros
 from ..functions import stack
 from ..tensor import Tensor
 from . import functional as F
+from . import fused as fused_steps
 from . import init
 from .cells import (
     NONLINEARITIES,
@@ -41,10 +43,16 @@ class RNNBase(Module):
 
     A subclass sets ``gates`` and ``state_names`` and writes ``_step``.
 
+    ``fused=True`` runs each step as one op with a hand-written backward (``fused.py``):
+    the same numbers, less engine overhead per step, but a rendered graph shows one
+    node per step instead of the gates. The composed steps are the default.
+
     >>> import microtensor as mt
     >>> lstm = mt.nn.LSTM(2, 3, num_layers=2)
     >>> isinstance(lstm, RNNBase), lstm.gates, lstm.state_names, lstm.weight_ih_l1.shape
     (True, 4, ('h', 'c'), (12, 3))
+    >>> mt.nn.GRU(2, 3, fused=True)
+    GRU(2, 3, fused=True)
     """
 
     gates = 1
@@ -54,14 +62,18 @@ class RNNBase(Module):
     folds_hidden_bias = True
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, dtype: Any = None) -> None:
+                 batch_first: bool = False, dropout: float = 0.0, dtype: Any = None,
+                 fused: bool = False) -> None:
         super().__init__()
         layer = type(self).__name__
         _check_size(layer, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         if not 0 <= dropout <= 1:
             raise ValueError(f"{layer}: dropout must be in [0, 1], got {dropout}")
+        if not isinstance(fused, bool):
+            raise TypeError(f"{layer}: fused must be True or False, got {fused!r}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
+        self.fused = fused
         rows = self.gates * hidden_size
         for k in range(num_layers):
             setattr(self, f"weight_ih_l{k}",
@@ -161,7 +173,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"
-        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0}
+        defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
+                    "fused": False}
         for name, default in defaults.items():
             if getattr(self, name) != default:
                 extra += f", {name}={getattr(self, name)}"
@@ -187,16 +200,18 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, dtype: Any = None) -> None:
+                 dropout: float = 0.0, dtype: Any = None, fused: bool = False) -> None:
         if nonlinearity not in NONLINEARITIES:
             raise ValueError(f"RNN: nonlinearity must be one of {NONLINEARITIES}, "
                              f"got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, dtype)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, dtype,
+                         fused)
         self.nonlinearity = nonlinearity
 
     def _step(self, x_proj: Tensor, state: tuple, weight_hh_t: Tensor,
               bias_hh: Tensor | None) -> tuple:
-        return (rnn_step(x_proj, state[0], weight_hh_t, self.nonlinearity),)
+        step = fused_steps.rnn_step if self.fused else rnn_step
+        return (step(x_proj, state[0], weight_hh_t, self.nonlinearity),)
 
     def extra_repr(self) -> str:
         extra = super().extra_repr()
@@ -231,7 +246,8 @@ class LSTM(RNNBase):
 
     def _step(self, x_proj: Tensor, state: tuple, weight_hh_t: Tensor,
               bias_hh: Tensor | None) -> tuple:
-        return lstm_step(x_proj, state[0], state[1], weight_hh_t)
+        step = fused_steps.lstm_step if self.fused else lstm_step
+        return step(x_proj, state[0], state[1], weight_hh_t)
 
 
 class GRU(RNNBase):
@@ -254,4 +270,5 @@ class GRU(RNNBase):
 
     def _step(self, x_proj: Tensor, state: tuple, weight_hh_t: Tensor,
               bias_hh: Tensor | None) -> tuple:
-        return (gru_step(x_proj, state[0], weight_hh_t, bias_hh),)
+        step = fused_steps.gru_step if self.fused else gru_step
+        return (step(x_proj, state[0], weight_hh_t, bias_hh),)

@@ -101,5 +101,6 @@ def test_a_run_writes_a_complete_report(monkeypatch):
                     "## W4: how time and memory grow with T", "## What the profile showed"):
         assert heading in text
     assert "| W3 time | microtensor nn.LSTM |" in text
+    assert "| W3 time | microtensor nn.LSTM fused |" in text
     assert "peak memory (process RSS) | microtensor nn.RNN |" in text
     assert "`OPENBLAS_CORETYPE` not set" in text

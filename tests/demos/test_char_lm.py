@@ -150,3 +150,13 @@ def test_help_documents_every_mode(capsys):
     text = capsys.readouterr().out
     for flag in ("--text", "--preset", "--resume", "--sample", "--minutes", "--threads", "--top-k"):
         assert flag in text
+
+
+def test_without_graphviz_the_dot_file_is_written_and_the_run_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("MICROTENSOR_DOT", str(tmp_path / "no-such-dot"))
+    out = tmp_path / "run"
+    assert char_lm.main(["--text", write_text(tmp_path), "--out", str(out), "--steps", "3",
+                         *TINY]) == 0
+    assert (out / "graph.dot").read_text().startswith("digraph")
+    assert not (out / "graph.svg").exists()
+    assert "no Graphviz program is installed to render it to .svg" in capsys.readouterr().out
