@@ -26,7 +26,10 @@ from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any, NoReturn
 
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
+
+from microtensor.viz import plots
 
 
 # --------------------------------------------------------------------- errors, arguments
@@ -166,20 +169,15 @@ def pyplot(skipping: str) -> ModuleType | None:
     'matplotlib.pyplot'
     """
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")  # files only: no display needed
-        import matplotlib.pyplot as plt
-    except ImportError:
-        say(f"skipped {skipping}: matplotlib is not installed (pip install 'microtensor[plot]')")
+        return plots.pyplot()
+    except ImportError as err:
+        say(f"skipped {skipping}: {err}")
         return None
-    return plt
 
 
 @contextlib.contextmanager
 def blas_threads(count: int) -> Iterator[None]:
-    """Limit numpy's BLAS to ``count`` threads inside the block (needs ``threadpoolctl``;
-    without it, say so and change nothing).
+    """Limit numpy's BLAS to ``count`` threads inside the block.
 
     Why: a recurrent network multiplies small matrices one timestep at a time, where a
     second BLAS thread gains little, and OpenBLAS threads that spin while another process
@@ -190,13 +188,6 @@ def blas_threads(count: int) -> Iterator[None]:
     ...     float((np.ones((2, 2)) @ np.ones(2))[0])
     2.0
     """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        say("threadpoolctl is not installed: numpy's BLAS keeps its own thread count "
-            "(pip install threadpoolctl)")
-        yield
-        return
     with threadpool_limits(limits=count, user_api="blas"):
         yield
 

@@ -6,3 +6,8 @@ The demos in ``demos/`` train them; the library never imports them.
 - ``text``: corpus loading, vocabulary, train/validation split, truncated-BPTT batches,
   and the bigram baseline.
 """
+
+from microtensor import nn
+
+#: The recurrent layers a model can be built on, by the name the demos' ``--cell`` takes.
+CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}

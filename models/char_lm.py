@@ -19,10 +19,8 @@ from microtensor import nn
 from microtensor.creation import generator as default_generator
 from microtensor.nn import functional as F
 
+from . import CELLS
 from .text import Vocabulary
-
-#: The recurrent layers a model can be built with.
-CELLS = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 
 #: A recurrent state: ``h`` (RNN, GRU) or ``(h, c)`` (LSTM), each (num_layers, batch, hidden).
 State = Any

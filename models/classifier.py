@@ -16,8 +16,7 @@ import microtensor as mt
 from microtensor import nn
 from microtensor.nn.recurrent import RNNBase
 
-#: The recurrent layers a model can be built with, by name.
-CELLS: dict[str, type[RNNBase]] = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+from . import CELLS
 
 
 def recurrent_layer(cell: str, input_size: int, hidden_size: int, **options: Any) -> RNNBase:

@@ -9,18 +9,24 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 
-def _pyplot():
+def pyplot() -> Any:
+    """matplotlib's ``pyplot``, drawing to files only; ImportError saying how to get it.
+
+    >>> pyplot().__name__  # matplotlib is in the [test] extra
+    'matplotlib.pyplot'
+    """
     try:
         import matplotlib
 
         matplotlib.use("Agg")  # files only: no display needed
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("plotting needs matplotlib: pip install 'microtensor[plot]'") from None
+        raise ImportError("matplotlib is not installed (pip install 'microtensor[plot]')") from None
     return plt
 
 
@@ -41,7 +47,7 @@ def plot_step_norms(series: Mapping[str, Mapping[int, float] | Sequence[float]],
     """
     if not series:
         raise ValueError("plot_step_norms: nothing to plot (series is empty)")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(series), figsize=(4.2 * len(series), 3.4), sharey=True,
                              squeeze=False)
     for ax, (name, norms) in zip(axes[0], series.items()):
