@@ -1,5 +1,5 @@
 """The autograd engine: ``Function`` (one op = forward + backward), grad modes,
-anomaly mode, and the iterative backward pass.
+anomaly mode, scope tags and observers for tools, and the iterative backward pass.
 
 A graph node *is* the ``Function`` instance that produced a tensor. It keeps
 what backward needs and nothing more:
@@ -13,6 +13,11 @@ what backward needs and nothing more:
 
 Nodes point only at their inputs, never at their outputs, so a graph holds no
 reference cycles and Python's cyclic garbage collector has nothing to chase.
+
+Besides plain arrays, a backward may return two lazy gradient forms that the
+engine sums more cheaply than arrays: ``SparseGrad`` (nonzero only at an index:
+what a slice sends back) and ``OuterGrad`` (``left.T @ right``: what a weight
+used at every timestep receives).
 """
 
 from __future__ import annotations
@@ -247,8 +252,9 @@ class Function:
 
     Subclass it, write ``forward(*arrays, **options)`` returning an array and
     ``backward(grad)`` returning one gradient per input (a tuple, or the bare
-    array for one input; ``None`` where an input needs none). Keep what backward
-    needs with ``save_for_backward``; plain options may live on ``self``. The
+    array for one input; ``None`` where an input needs none; or one of the lazy
+    forms ``SparseGrad`` and ``OuterGrad``). Keep what backward needs with
+    ``save_for_backward``; plain options may live on ``self``. The
     engine sums gradients back to broadcast input shapes, accumulates fan-out,
     checks saved inputs were not modified in place, and frees saved arrays.
 
