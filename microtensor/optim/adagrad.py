@@ -42,10 +42,7 @@ class Adagrad(Optimizer):
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
+        grad = self._direction(param, grad, group)
         clr = group["lr"] / (1 + (state["step"] - 1) * group["lr_decay"])
         total = state["sum"]
         total += grad * grad

@@ -58,13 +58,11 @@ class Adam(Optimizer):
         step = state["step"]
         lr, weight_decay = group["lr"], group["weight_decay"]
         beta1, beta2 = group["betas"]
-        if group["maximize"]:
-            grad = -grad
-        if weight_decay:
-            if group["decoupled_weight_decay"]:
-                param.mul_(1 - lr * weight_decay)
-            else:
-                grad = grad + weight_decay * param.data
+        if weight_decay and group["decoupled_weight_decay"]:
+            param.mul_(1 - lr * weight_decay)  # AdamW: shrink the weight, not the gradient
+            grad = -grad if group["maximize"] else grad
+        else:
+            grad = self._direction(param, grad, group)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg *= beta1
         exp_avg += (1 - beta1) * grad

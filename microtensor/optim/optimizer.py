@@ -71,6 +71,16 @@ class Optimizer:
                 group: dict[str, Any]) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement _update")
 
+    @staticmethod
+    def _direction(param: Tensor, grad: np.ndarray, group: dict[str, Any]) -> np.ndarray:
+        """The gradient an update follows, as torch.optim forms it: negated with
+        ``maximize``, plus ``weight_decay * param`` (L2) when weight decay is set."""
+        if group["maximize"]:
+            grad = -grad
+        if group["weight_decay"]:
+            grad = grad + group["weight_decay"] * param.data
+        return grad
+
     # ------------------------------------------------------------------------ the API
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters, with options that override ``defaults``.

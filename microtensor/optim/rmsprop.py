@@ -46,10 +46,7 @@ class RMSprop(Optimizer):
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         state["step"] += 1
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
+        grad = self._direction(param, grad, group)
         alpha = group["alpha"]
         square_avg = state["square_avg"]
         square_avg *= alpha

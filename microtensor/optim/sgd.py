@@ -47,10 +47,7 @@ class SGD(Optimizer):
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
-        if group["maximize"]:
-            grad = -grad
-        if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
+        grad = self._direction(param, grad, group)
         momentum = group["momentum"]
         if momentum:
             buf = state.get("momentum_buffer")
