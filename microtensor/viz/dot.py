@@ -334,6 +334,8 @@ class _Drawer:
                 attrs.update(penwidth="2")
         if norm is not None and n.kind != "const":
             attrs["fillcolor"] = self.colour(norm) or attrs.get("fillcolor", "white")
+            # The outline grows with the gradient too, so the flow reads without colour.
+            attrs["penwidth"] = str(max(float(attrs.get("penwidth", 1)), self.width(norm)))
             if attrs["fillcolor"] in PALETTE[4:5] + PALETTE[6:]:
                 attrs["fontcolor"] = "white"
         if key == self.g.output:
