@@ -555,7 +555,8 @@ class _Pending:
         elif key in self.owned:
             np.add(dense[key], grad, out=dense[key])
         else:
-            dense[key] = dense[key] + grad
+            # asarray: for 0-d arrays numpy's + returns a scalar, which cannot be added into.
+            dense[key] = np.asarray(dense[key] + grad)
             self.owned.add(key)
 
     def take(self, key: int) -> np.ndarray | None:
@@ -563,7 +564,7 @@ class _Pending:
         outers = self.outer.pop(key, None)
         if outers:
             product = OuterGrad.total(outers)
-            grad = product if grad is None else grad + product
+            grad = product if grad is None else np.asarray(grad + product)
         return grad
 
 
@@ -581,7 +582,7 @@ def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
         # optimizers and clipping later modify .grad in place.
         leaf.grad = Tensor._wrap(np.array(grad, dtype=leaf.data.dtype, copy=True))
     else:
-        leaf.grad.data = leaf.grad.data + grad
+        leaf.grad.data = np.asarray(leaf.grad.data + grad)  # 0-d: + gives a numpy scalar
 
 
 def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:

@@ -315,3 +315,15 @@ def test_naming_a_computed_tensor_labels_its_node():
     h = mt.ones(2, requires_grad=True).tanh()
     h.name = "h"
     assert h.grad_fn.name == "h" and "name='h'" in repr(h)
+
+
+def test_zero_dim_tensors_accumulate_many_uses_and_backward_calls():
+    """Summing 0-d gradients yields numpy scalars; the engine must keep arrays."""
+    x = leaf(2.0)
+    y = x.tanh()
+    (y * y * y + y).backward()  # four uses of y: accumulated in place after the second
+    d = 1 - np.tanh(2.0) ** 2
+    np.testing.assert_allclose(x.grad.data, (3 * np.tanh(2.0) ** 2 + 1) * d)
+    for _ in range(2):
+        (x * x).backward()
+    assert isinstance(x.grad.data, np.ndarray) and x.grad.shape == ()
