@@ -389,7 +389,7 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: Function, index: int) -> np.
     reduced = grad.sum(axis=axes, keepdims=False) if axes else grad
     if reduced.size != int(np.prod(shape)):
         raise _shape_error(grad, shape, op, index)
-    return reduced.reshape(shape)
+    return np.asarray(reduced.reshape(shape))  # a full reduction gives a numpy scalar
 
 
 def _shape_error(grad: np.ndarray, shape: tuple, op: Function, index: int) -> ValueError:
