@@ -144,21 +144,23 @@ class _Drawer:
         return norms
 
     # -- colours --------------------------------------------------------------------
+    def position(self, norm: float) -> float:
+        """Where ``norm`` sits on the log scale: 0 at the smallest shown, 1 at the largest."""
+        lo, hi = self.scale
+        frac = 1.0 if hi <= lo else (math.log10(max(norm, 1e-300)) - lo) / (hi - lo)
+        return min(max(frac, 0.0), 1.0)
+
     def colour(self, norm: float | None) -> str | None:
         if norm is None or self.scale is None:
             return None
         if norm < self.vanish_below:
             return VANISHED
-        lo, hi = self.scale
-        frac = 1.0 if hi <= lo else (math.log10(max(norm, 1e-300)) - lo) / (hi - lo)
-        return PALETTE[round(min(max(frac, 0.0), 1.0) * (len(PALETTE) - 1))]
+        return PALETTE[round(self.position(norm) * (len(PALETTE) - 1))]
 
     def width(self, norm: float | None) -> float:
         if norm is None or self.scale is None or norm < self.vanish_below:
             return 1.0
-        lo, hi = self.scale
-        frac = 1.0 if hi <= lo else (math.log10(max(norm, 1e-300)) - lo) / (hi - lo)
-        return round(0.8 + 3.2 * min(max(frac, 0.0), 1.0), 2)
+        return round(0.8 + 3.2 * self.position(norm), 2)
 
     # -- what each traced node becomes ----------------------------------------------
     def place(self, node: Node) -> str:
