@@ -21,7 +21,7 @@ import argparse
 import contextlib
 import signal
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import FrameType, ModuleType
 from typing import Any, NoReturn
@@ -81,13 +81,7 @@ def positive_int(text: str) -> int:
     ...
     argparse.ArgumentTypeError: expected an integer > 0, got '0'
     """
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected an integer > 0, got {text!r}")
-    return value
+    return _positive(text, int, "an integer")
 
 
 def positive_float(text: str) -> float:
@@ -100,12 +94,16 @@ def positive_float(text: str) -> float:
     ...
     argparse.ArgumentTypeError: expected a number > 0, got 'nan'
     """
+    return _positive(text, float, "a number")
+
+
+def _positive(text: str, convert: Callable[[str], Any], what: str) -> Any:
     try:
-        value = float(text)
+        value = convert(text)
     except ValueError:
-        value = 0.0
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}")
+        value = 0
+    if not 0 < value < float("inf"):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected {what} > 0, got {text!r}")
     return value
 
 

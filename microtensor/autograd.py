@@ -357,8 +357,9 @@ def _versions_of(saved: tuple, inputs: tuple, output: Tensor) -> list:
     Counters, not tensors, are kept: a node must not own its output tensor.
     """
     found = []
+    candidates = (*inputs, output)
     for array in saved:
-        for t in (*inputs, output):
+        for t in candidates:
             if isinstance(t, Tensor) and t.data is array:
                 counter = t.version_counter()
                 found.append((counter, int(counter[0]), array.shape))

@@ -102,8 +102,7 @@ def full(size: tuple[int, ...], fill_value: float, dtype: Any = None,
     """
     if dtype is None and not isinstance(fill_value, float):
         dtype = np.asarray(fill_value).dtype
-    return _filled((size,) if isinstance(size, int) else (tuple(size),), fill_value, dtype,
-                   requires_grad)
+    return _filled((size,), fill_value, dtype, requires_grad)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,

@@ -5,6 +5,7 @@ primitive ``Function`` from ``microtensor.ops`` or composes a few of them."""
 from __future__ import annotations
 
 import numbers
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -28,9 +29,6 @@ def _shape(size: tuple) -> tuple[int, ...]:
         return tuple(size[0])
     return tuple(size)
 
-
-def _dims(dims: tuple) -> tuple[int, ...]:
-    return _shape(dims)
 
 
 def _operand(x: Any) -> Any:
@@ -251,8 +249,7 @@ class Tensor:
             if not self.requires_grad:
                 raise RuntimeError("retain_grad() on a tensor that does not require grad")
             return
-        import weakref  # only the few tensors that ask pay for a weak reference
-
+        # Weakly: a node must not own its output tensor (that would be a reference cycle).
         self.grad_fn.retained = weakref.ref(self)
 
     def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
@@ -503,7 +500,7 @@ class Tensor:
         return self.reshape(*shape[:start], -1, *shape[end + 1:]) if self.ndim else self.reshape(1)
 
     def permute(self, *dims: int) -> Tensor:
-        dims = _dims(dims)
+        dims = _shape(dims)
         if sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
             raise ValueError(f"permute: dims {dims} are not a permutation of {self.ndim} dims")
         return F.Permute.apply(self, dims=tuple(d % self.ndim for d in dims))

@@ -17,6 +17,11 @@ from ..autograd import Function, observe
 from ..tensor import Tensor
 
 
+def norm(array: np.ndarray) -> float:
+    """The Euclidean norm of all entries, accumulated in float64."""
+    return float(np.sqrt(np.sum(np.square(array, dtype=np.float64))))
+
+
 @dataclass(frozen=True)
 class Summary:
     """A few numbers that describe an array: what a tooltip or an annotation shows."""
@@ -32,8 +37,7 @@ class Summary:
         a = np.asarray(array, dtype=np.float64)
         if a.size == 0:
             return cls(a.shape, 0.0, 0.0, 0.0, 0.0)
-        return cls(a.shape, float(a.mean()), float(a.std()), float(np.abs(a).max()),
-                   float(np.sqrt(np.sum(a * a))))
+        return cls(a.shape, float(a.mean()), float(a.std()), float(np.abs(a).max()), norm(a))
 
     def describe(self) -> str:
         return f"mean {self.mean:.3g}, std {self.std:.3g}, max|x| {self.absmax:.3g}, norm {self.norm:.3g}"
@@ -69,7 +73,7 @@ class Recording:
         self.order.append(id(fn))
 
     def edge(self, fn: Function, index: int, parent: Any, grad: np.ndarray) -> None:
-        self.edges[(id(fn), index)] = float(np.sqrt(np.sum(np.square(grad, dtype=np.float64))))
+        self.edges[(id(fn), index)] = norm(grad)
 
     def leaf(self, tensor: Tensor, grad: np.ndarray) -> None:
         self._alive.append(tensor)
