@@ -396,6 +396,20 @@ class Tensor:
 
     clip = clamp
 
+    def masked_fill(self, mask: Tensor, value: float) -> Tensor:
+        """``value`` where the boolean ``mask`` holds (broadcast), ``self`` elsewhere; the
+        filled places get no gradient. The result keeps ``self``'s dtype, as PyTorch.
+
+        >>> import microtensor as mt
+        >>> mt.tensor([1.0, 2.0, 3.0]).masked_fill(mt.tensor([True, False, True]), 0.0).tolist()
+        [0.0, 2.0, 0.0]
+        """
+        mask = _raw(mask)
+        if np.asarray(mask).dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {np.asarray(mask).dtype}")
+        fill = np.asarray(_raw(value)).astype(self.dtype)
+        return F.Where.apply(Tensor._wrap(np.asarray(mask)), fill, self)
+
     def maximum(self, other: Tensor | float) -> Tensor:
         return F.Maximum.apply(self, _operand(other))
 
