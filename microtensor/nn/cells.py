@@ -211,11 +211,14 @@ class RNNCellBase(Module):
 
     >>> import microtensor as mt
     >>> cell = mt.nn.GRUCell(2, 3)
-    >>> isinstance(cell, RNNCellBase), cell.gates, cell.weight_ih.shape
-    (True, 3, (9, 2))
+    >>> isinstance(cell, RNNCellBase), cell.gates, cell.state_names, cell.weight_ih.shape
+    (True, 3, ('h',), (9, 2))
     """
 
     gates = 1
+    #: The names of the state tensors a step carries, in the order the cell takes and
+    #: returns them: ``("h",)``, or ``("h", "c")`` for the LSTM.
+    state_names: tuple[str, ...] = ("h",)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype: Any = None) -> None:
@@ -303,6 +306,7 @@ class LSTMCell(RNNCellBase):
     """
 
     gates = 4
+    state_names = ("h", "c")
 
     def forward(self, input: Tensor,  # noqa: A002
                 hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:

@@ -172,3 +172,10 @@ def test_gru_cell_names_its_gates():
     assert gates == {None, "reset", "update", "new"}
     assert {"reset", "update", "new", "h"} <= {fn.name for fn in _nodes(h)}
     assert dict(h.grad_fn.scope) == {"layer": "grucell"}  # a standalone cell's label
+
+
+def test_state_names_say_which_states_each_cell_carries():
+    assert nn.RNNCell.state_names == nn.GRUCell.state_names == ("h",)
+    assert nn.LSTMCell.state_names == ("h", "c")
+    cell = nn.LSTMCell(2, 3)
+    assert len(cell(mt.ones(1, 2))) == len(cell.state_names)
