@@ -53,7 +53,7 @@ class CharLM(nn.Module):
                              f"got {embedding_dim}")
         self.vocab, self.cell = vocab, cell
         size = len(vocab)
-        self.embedding = None if embedding_dim is None else nn.Embedding(size, embedding_dim, dtype)
+        self.embedding = None if embedding_dim is None else nn.Embedding(size, embedding_dim, dtype=dtype)
         self.rnn = CELLS[cell](embedding_dim or size, hidden_size, num_layers, batch_first=True,
                                dropout=dropout, dtype=dtype)
         self.readout = nn.Linear(hidden_size, size, dtype=dtype)

@@ -195,7 +195,7 @@ def _check_input(layer: str, input: Tensor, ndims: tuple[int, int], shapes: str,
 def _scope_label(module: Module) -> str:
     """The ``layer`` tag of a module's ops: its path in the model, or its class for a
     standalone module (``"lstm"``)."""
-    return module._path or type(module).__name__.lower()
+    return module.path or type(module).__name__.lower()
 
 
 # --------------------------------------------------------------------- modules

@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..creation import generator
+from ..functions import where
 from ..tensor import Tensor, _raw
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -22,44 +23,149 @@ def _reduce(losses: Tensor, reduction: str, op: str) -> Tensor:
     raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
-def _class_targets(input: Tensor, target: Any, op: str) -> np.ndarray:  # noqa: A002
-    """Check integer class targets against (N, C) or (C,) scores; return them as an array."""
+def _class_targets(input: Tensor, target: Any, ignore_index: int,  # noqa: A002
+                   op: str) -> tuple[np.ndarray, np.ndarray]:
+    """Check integer class targets against scores (C,), (N, C) or (N, C, d1, ...), the
+    classes along dim 1 as PyTorch; return the targets and where they are not ignored."""
     target = np.asarray(_raw(target))
     if target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
-    if input.ndim not in (1, 2) or target.shape != input.shape[:-1]:
-        raise ValueError(f"{op}: expected input (N, C) with target (N,), or input (C,) with a "
-                         f"0-d target; got input {input.shape} and target {target.shape}")
-    classes = input.shape[-1]
-    if target.size and (target.min() < 0 or target.max() >= classes):
-        raise IndexError(f"{op}: target holds a class outside [0, {classes}): "
-                         f"{target.min()}..{target.max()}")
-    return target
+    expected = (*input.shape[:1], *input.shape[2:]) if input.ndim >= 2 else ()
+    if input.ndim == 0 or target.shape != expected:
+        raise ValueError(f"{op}: expected input (N, C) with target (N,), input (C,) with a 0-d "
+                         f"target, or input (N, C, d1, ...) with target (N, d1, ...); got input "
+                         f"{input.shape} and target {target.shape}")
+    classes = input.shape[1 if input.ndim >= 2 else 0]
+    valid = target != ignore_index
+    bad = valid & ((target < 0) | (target >= classes))
+    if bad.any():
+        raise IndexError(f"{op}: target holds a class outside [0, {classes}) that is not "
+                         f"ignore_index={ignore_index}: {target[bad].flat[0]}")
+    return target, valid
 
 
-def nll_loss(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Negative log-likelihood of integer targets under log-probabilities ``input`` (N, C).
+def _class_weights(weight: Any, classes: int, dtype: np.dtype, op: str) -> np.ndarray | None:
+    """A manual rescaling weight per class, as a constant array (no gradient, as PyTorch)."""
+    if weight is None:
+        return None
+    weight = np.asarray(_raw(weight))
+    if weight.shape != (classes,) or weight.dtype.kind != "f":
+        raise ValueError(f"{op}: weight must be a floating tensor of shape ({classes},), one per "
+                         f"class; got shape {weight.shape} and dtype {weight.dtype}")
+    return weight.astype(dtype, copy=False)
+
+
+def _classes_last(input: Tensor) -> Tensor:  # noqa: A002
+    """(N, C, d1, ...) to (N, d1, ..., C): the classes last, where ``gather`` picks them."""
+    if input.ndim <= 2:
+        return input
+    return input.permute(0, *range(2, input.ndim), 1)
+
+
+def _weighted_mean(losses: Tensor, total: float) -> Tensor:
+    """``losses.sum() / total``; nan when every target is ignored (0 / 0), as PyTorch."""
+    return losses.sum() / total if total else losses.sum() * float("nan")
+
+
+def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002
+             reduction: str = "mean") -> Tensor:
+    """Negative log-likelihood of integer targets under log-probabilities ``input``, as
+    PyTorch: ``loss_n = -weight[y_n] * input[n, y_n]``, 0 where ``y_n == ignore_index``.
+
+    ``input`` is (N, C), (C,) with a 0-d target, or (N, C, d1, ...) with target (N, d1, ...).
+    ``"mean"`` divides the sum by the total weight of the targets not ignored (their count
+    without ``weight``), so padding does not dilute the loss; it is nan if all are ignored.
 
     >>> import microtensor as mt
-    >>> logp = mt.tensor([[0.0, -2.0]])
-    >>> mt.nn.functional.nll_loss(logp, mt.tensor([1])).item()
+    >>> logp = mt.tensor([[0.0, -2.0], [-1.0, -3.0]])
+    >>> mt.nn.functional.nll_loss(logp, mt.tensor([1, 0])).item()
+    1.5
+    >>> mt.nn.functional.nll_loss(logp, mt.tensor([1, -100])).item()  # the second is padding
     2.0
     """
-    target = _class_targets(input, target, "nll_loss")
-    picked = input.gather(-1, target[..., None])[..., 0]
-    return _reduce(-picked, reduction, "nll_loss")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"nll_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    target, valid = _class_targets(input, target, ignore_index, "nll_loss")
+    classes = input.shape[1 if input.ndim >= 2 else 0]
+    weight = _class_weights(weight, classes, input.dtype, "nll_loss")
+    safe = np.where(valid, target, 0)  # an ignored target picks class 0, then weighs nothing
+    picked = _classes_last(input).gather(-1, safe[..., None])[..., 0]
+    per_target = valid if weight is None else np.where(valid, weight[safe], 0)
+    per_target = np.asarray(per_target, dtype=input.dtype)
+    losses = -picked * per_target
+    if reduction == "mean":
+        return _weighted_mean(losses, float(per_target.sum()))
+    return _reduce(losses, reduction, "nll_loss")
 
 
-def cross_entropy(input: Tensor, target: Any, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Softmax cross-entropy of raw scores ``input`` (N, C) against integer classes (N,).
+def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
+                  ignore_index: int = -100, reduction: str = "mean",
+                  label_smoothing: float = 0.0) -> Tensor:
+    """Softmax cross-entropy of raw scores ``input`` against integer classes or class
+    probabilities, exactly as PyTorch defines it.
+
+    Shapes as ``nll_loss``: the classes along dim 1 of (N, C, ...), or the only dim of (C,).
+    With integer targets, ``weight`` and ``ignore_index`` act as in ``nll_loss``, and
+    ``label_smoothing`` ``e`` mixes in the loss against the uniform distribution:
+    ``(1 - e) * nll + e / C * sum_c -weight[c] * log_softmax(input)[c]``, averaged with the same
+    denominator. A floating ``target`` of the input's shape holds probabilities instead
+    (smoothed the same way); ``"mean"`` then divides by the number of rows, and
+    ``ignore_index`` does not apply.
 
     >>> import microtensor as mt
     >>> logits = mt.zeros(2, 4, requires_grad=True)
     >>> round(mt.nn.functional.cross_entropy(logits, mt.tensor([0, 3])).item(), 4)
     1.3863
+    >>> logits = mt.tensor([[4.0, 0.0], [0.0, 0.0]])
+    >>> round(mt.nn.functional.cross_entropy(logits, mt.tensor([0, 1]), label_smoothing=0.2).item(), 4)
+    0.5556
     """
-    _class_targets(input, target, "cross_entropy")
-    return nll_loss(input.log_softmax(-1), target, reduction)
+    op = "cross_entropy"
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
+    if input.ndim == 0:
+        raise ValueError(f"{op}: input must have a class dimension, got a 0-d tensor")
+    class_dim = 1 if input.ndim >= 2 else 0
+    classes = input.shape[class_dim]
+    log_probs = input.log_softmax(class_dim)
+    if np.asarray(_raw(target)).dtype.kind == "f":
+        return _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing)
+    target, valid = _class_targets(input, target, ignore_index, op)
+    nll = nll_loss(log_probs, target, weight, ignore_index, reduction)
+    if label_smoothing == 0.0:
+        return nll
+    weights = _class_weights(weight, classes, input.dtype, op)
+    if weights is not None:
+        log_probs = log_probs * weights.reshape(classes, *[1] * (input.ndim - class_dim - 1))
+    smooth = -log_probs.sum(class_dim) * valid.astype(input.dtype)
+    if reduction == "mean":
+        total = valid.sum() if weights is None else weights[target[valid]].sum()
+        smooth = _weighted_mean(smooth, float(total))
+    else:
+        smooth = _reduce(smooth, reduction, op)
+    return nll * (1 - label_smoothing) + smooth * (label_smoothing / classes)
+
+
+def _soft_cross_entropy(log_probs: Tensor, target: Any, weight: Any, reduction: str,
+                        label_smoothing: float) -> Tensor:
+    """Cross-entropy against class probabilities (a floating target shaped like the input)."""
+    op = "cross_entropy"
+    if tuple(np.shape(_raw(target))) != log_probs.shape:
+        raise ValueError(f"{op}: a floating target holds class probabilities and must have the "
+                         f"input's shape {log_probs.shape}, got {np.shape(_raw(target))}")
+    class_dim = 1 if log_probs.ndim >= 2 else 0
+    classes = log_probs.shape[class_dim]
+    if label_smoothing:
+        target = target * (1 - label_smoothing) + label_smoothing / classes
+    weights = _class_weights(weight, classes, log_probs.dtype, op)
+    if weights is not None:
+        log_probs = log_probs * weights.reshape(classes, *[1] * (log_probs.ndim - class_dim - 1))
+    losses = -(log_probs * target).sum(class_dim)
+    if reduction == "mean":
+        return losses.sum() / max(log_probs.data.size // classes, 1)
+    return _reduce(losses, reduction, op)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
@@ -93,21 +199,41 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     return Tensor((classes[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
-def embedding(input: Any, weight: Tensor) -> Tensor:  # noqa: A002
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
     """Rows of ``weight`` picked by integer ``input``; repeated indices add their gradients.
+
+    The row ``padding_idx`` (if given; negative counts from the end) is looked up as any
+    other but receives no gradient, as PyTorch: padding never trains its embedding.
 
     >>> import microtensor as mt
     >>> w = mt.eye(3, requires_grad=True)
-    >>> mt.nn.functional.embedding(mt.tensor([2, 2]), w).sum().backward()
-    >>> w.grad.tolist()[2]
-    [2.0, 2.0, 2.0]
+    >>> mt.nn.functional.embedding(mt.tensor([2, 2, 0]), w, padding_idx=0).sum().backward()
+    >>> w.grad.tolist()
+    [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [2.0, 2.0, 2.0]]
     """
     indices = np.asarray(_raw(input))
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
     if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
         raise IndexError(f"embedding: index out of range for {weight.shape[0]} rows")
-    return weight[indices]
+    rows = weight[indices]
+    if padding_idx is None:
+        return rows
+    padding_idx = _padding_row(padding_idx, weight.shape[0], "embedding")
+    padded = indices == padding_idx
+    if not padded.any():
+        return rows
+    # The padding row's value, detached, where the index is padding_idx: ``Where`` sends
+    # those positions' gradient to the detached side, so the weight's row gets none.
+    return where(Tensor(padded[..., None]), weight.detach()[padding_idx], rows)
+
+
+def _padding_row(padding_idx: int, rows: int, op: str) -> int:
+    """``padding_idx`` as a row number in [0, rows), after checking it (PyTorch's rule)."""
+    if not isinstance(padding_idx, (int, np.integer)) or not -rows <= padding_idx < rows:
+        raise ValueError(f"{op}: padding_idx must be an integer in [-{rows}, {rows}) for "
+                         f"{rows} rows, got {padding_idx!r}")
+    return int(padding_idx) % rows
 
 
 def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # noqa: A002

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..autograd import no_grad
 from ..tensor import Tensor
 from . import functional as F
 from . import init
@@ -55,30 +56,43 @@ class Embedding(Module):
     """A lookup table: integer indices of any shape to rows of ``weight`` (num_embeddings,
     embedding_dim), initialised from N(0, 1) as PyTorch.
 
+    With ``padding_idx`` (negative counts from the end) that row starts as zeros and gets
+    no gradient, so a padding token keeps its embedding.
+
     >>> import microtensor as mt
     >>> emb = mt.nn.Embedding(10, 3)
     >>> emb(mt.tensor([[1, 2], [3, 9]])).shape
     (2, 2, 3)
+    >>> mt.nn.Embedding(10, 3, padding_idx=0).weight[0].tolist()
+    [0.0, 0.0, 0.0]
     """
 
-    def __init__(self, num_embeddings: int, embedding_dim: int, dtype: Any = None) -> None:
+    def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 dtype: Any = None) -> None:
         super().__init__()
         if num_embeddings < 0 or embedding_dim < 0:
             raise ValueError(f"Embedding: sizes must be non-negative, got num_embeddings="
                              f"{num_embeddings}, embedding_dim={embedding_dim}")
+        if padding_idx is not None:
+            padding_idx = F._padding_row(padding_idx, num_embeddings, "Embedding")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.padding_idx = padding_idx
         self.weight = empty_parameter(num_embeddings, embedding_dim, dtype=dtype)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Draw fresh rows from N(0, 1)."""
+        """Draw fresh rows from N(0, 1); the padding row, if any, is zeros."""
         init.normal_(self.weight)
+        if self.padding_idx is not None:
+            with no_grad():
+                self.weight[self.padding_idx] = 0.0
 
     def forward(self, input: Any) -> Tensor:  # noqa: A002
-        return F.embedding(input, self.weight)
+        return F.embedding(input, self.weight, self.padding_idx)
 
     def extra_repr(self) -> str:
-        return f"{self.num_embeddings}, {self.embedding_dim}"
+        extra = f"{self.num_embeddings}, {self.embedding_dim}"
+        return extra if self.padding_idx is None else f"{extra}, padding_idx={self.padding_idx}"
 
 
 class Dropout(Module):

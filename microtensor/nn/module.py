@@ -16,7 +16,7 @@ or parameter shared between two parents keeps the name of its last assignment.
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -99,6 +99,8 @@ class Module:
         # object.__setattr__: our own __setattr__ needs these dicts to exist already.
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_buffers", OrderedDict())
+        object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_path", None)
         object.__setattr__(self, "training", True)
 
@@ -134,12 +136,17 @@ class Module:
                 raise TypeError(f"cannot assign {type(value).__name__} as submodule '{name}' of "
                                 f"{type(self).__name__} (a Module or None is expected)")
             modules[name] = None
+        elif name in self.__dict__.get("_buffers", {}):
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(f"cannot assign {type(value).__name__} as buffer '{name}' of "
+                                f"{type(self).__name__} (a Tensor or None is expected)")
+            self._buffers[name] = value
         else:
             object.__setattr__(self, name, value)
 
     def __getattr__(self, name: str) -> Any:
         # Called only when normal lookup fails: registered members live in the two dicts.
-        for members in ("_parameters", "_modules"):
+        for members in ("_parameters", "_modules", "_buffers"):
             found = self.__dict__.get(members, {})
             if name in found:
                 return found[name]
@@ -150,8 +157,53 @@ class Module:
             del self._parameters[name]
         elif name in self._modules:
             del self._modules[name]
+        elif name in self._buffers:
+            del self._buffers[name]
+            self._non_persistent.discard(name)
         else:
             object.__delattr__(self, name)
+
+    def register_buffer(self, name: str, tensor: Tensor | None, persistent: bool = True) -> None:
+        """Keep ``tensor`` as state that is not a parameter: no gradient, not in
+        ``parameters()`` (so no optimizer moves it), but in ``state_dict()`` (unless
+        ``persistent=False``) and converted by ``to(dtype)`` if floating. Read it back as
+        ``self.name``; assigning a Tensor (or None) to that name replaces it.
+
+        >>> import microtensor as mt
+        >>> layer = mt.nn.Linear(2, 2)
+        >>> layer.register_buffer("steps", mt.tensor(0))
+        >>> list(layer.state_dict()), len(list(layer.parameters()))
+        (['weight', 'bias', 'steps'], 2)
+        """
+        if not isinstance(name, str) or not name or "." in name:
+            raise KeyError(f"register_buffer: the name must be a non-empty string without '.', "
+                           f"got {name!r}")
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot register a buffer before Module.__init__() is called")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            raise TypeError(f"register_buffer: buffer '{name}' must be a Tensor or None, got "
+                            f"{type(tensor).__name__}")
+        if name in self._parameters or name in self._modules or (
+                name in self.__dict__ and name not in self._buffers):
+            raise KeyError(f"register_buffer: attribute '{name}' already exists on "
+                           f"{type(self).__name__}")
+        self._buffers[name] = tensor
+        if persistent:
+            self._non_persistent.discard(name)
+        else:
+            self._non_persistent.add(name)
+
+    @property
+    def path(self) -> str | None:
+        """This module's dotted place in the model it was assigned into (``"encoder.lstm"``),
+        or None for a module that no parent holds; the graph renderer's ``layer`` tags use it.
+
+        >>> import microtensor as mt
+        >>> model = mt.nn.Sequential(mt.nn.Linear(2, 2))
+        >>> model[0].path, model.path
+        ('0', None)
+        """
+        return self._path
 
     def _child_path(self, name: str) -> str:
         return name if self._path is None else f"{self._path}.{name}"
@@ -199,6 +251,41 @@ class Module:
         """
         for _, param in self.named_parameters(recurse=recurse):
             yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """``(dotted name, buffer)`` pairs of this module and (with ``recurse``) those below.
+
+        >>> import microtensor as mt
+        >>> [n for n, _ in mt.nn.CrossEntropyLoss(mt.ones(3)).named_buffers()]
+        ['weight']
+        """
+        modules = self.named_modules(prefix) if recurse else [(prefix, self)]
+        for path, module in modules:
+            for name, buffer in module._buffers.items():
+                if buffer is not None:
+                    yield (f"{path}.{name}" if path else name), buffer
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer of this module and (with ``recurse``) its submodules.
+
+        >>> import microtensor as mt
+        >>> len(list(mt.nn.NLLLoss(mt.ones(2)).buffers()))
+        1
+        """
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def _state_tensors(self) -> Iterator[tuple[str, Tensor]]:
+        """What ``state_dict`` holds, in PyTorch's order: each module's parameters, then its
+        persistent buffers, then its submodules'."""
+        for path, module in self.named_modules():
+            prefix = f"{path}." if path else ""
+            for name, param in module._parameters.items():
+                if param is not None:
+                    yield prefix + name, param
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent:
+                    yield prefix + name, buffer
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """``(name, submodule)`` for the direct submodules.
@@ -250,6 +337,23 @@ class Module:
         """
         for _, module in self.named_modules():
             yield module
+
+    def apply(self, fn: Callable[[Module], Any]) -> Module:
+        """Call ``fn`` on every submodule (children first, as PyTorch) and then on this
+        module; returns self. The usual use is custom initialisation.
+
+        >>> import microtensor as mt
+        >>> def init_linear(m):
+        ...     if isinstance(m, mt.nn.Linear):
+        ...         mt.nn.init.zeros_(m.bias)
+        >>> model = mt.nn.Sequential(mt.nn.Linear(2, 3), mt.nn.Tanh()).apply(init_linear)
+        >>> model[0].bias.tolist()
+        [0.0, 0.0, 0.0]
+        """
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
 
     # ------------------------------------------------------------ modes, grads
     def train(self, mode: bool = True) -> Module:
@@ -303,6 +407,9 @@ class Module:
             param.data = param.data.astype(dtype, copy=False)
             if param.grad is not None:
                 param.grad.data = param.grad.data.astype(dtype, copy=False)
+        for buffer in self.buffers():  # floating buffers follow, as PyTorch; indices stay
+            if buffer.dtype.kind == "f":
+                buffer.data = buffer.data.astype(dtype, copy=False)
         return self
 
     def double(self) -> Module:
@@ -325,22 +432,22 @@ class Module:
 
     # ---------------------------------------------------------- checkpoints
     def state_dict(self) -> OrderedDict[str, Tensor]:
-        """Every parameter by dotted name, detached: the tensors share memory with the
-        parameters (as in PyTorch), so ``{k: v.clone() for ...}`` is a snapshot.
+        """Every parameter and persistent buffer by dotted name, detached: the tensors share
+        memory with the module's (as in PyTorch), so ``{k: v.clone() for ...}`` is a snapshot.
 
         >>> import microtensor as mt
         >>> list(mt.nn.Linear(2, 1).state_dict())
         ['weight', 'bias']
         """
-        return OrderedDict((name, param.detach()) for name, param in self._all_named_parameters())
+        return OrderedDict((name, tensor.detach()) for name, tensor in self._state_tensors())
 
     def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True
                         ) -> IncompatibleKeys:
-        """Copy values (tensors or numpy arrays) into the parameters, in place.
+        """Copy values (tensors or numpy arrays) into the parameters and buffers, in place.
 
         Everything is checked before anything is copied, so a failed load leaves the
         model as it was: with ``strict``, missing and unexpected keys; always, shapes and
-        dtypes. Values are cast to each parameter's dtype. Returns the missing and
+        dtypes. Values are cast to each parameter's (or buffer's) dtype. Returns the missing and
         unexpected keys (both empty under ``strict``).
 
         >>> import numpy as np, microtensor as mt
@@ -358,7 +465,7 @@ class Module:
         if not isinstance(state_dict, Mapping):
             raise TypeError(f"load_state_dict expects a mapping of names to tensors or arrays, "
                             f"got {type(state_dict).__name__}")
-        params = OrderedDict(self._all_named_parameters())
+        params = OrderedDict(self._state_tensors())
         missing = [name for name in params if name not in state_dict]
         unexpected = [name for name in state_dict if name not in params]
         errors = []
@@ -371,7 +478,7 @@ class Module:
                 continue
             value = state_dict[name]
             value = np.asarray(value.data if isinstance(value, Tensor) else value)
-            if value.dtype.kind not in "iuf":
+            if value.dtype.kind not in "iuf" + ("b" if param.dtype.kind == "b" else ""):
                 errors.append(f"{name} has dtype {value.dtype}; a numeric array is expected")
             elif value.shape != param.shape:
                 errors.append(f"size mismatch for {name}: the state_dict has shape "

@@ -2,6 +2,7 @@
 
 import math
 
+import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
 from hypothesis import given
@@ -144,3 +145,31 @@ def test_init_rejects_bad_arguments():
         nn.init.uniform_(mt.zeros(2), 1, 0)
     with pytest.raises(ValueError, match="std"):
         nn.init.normal_(mt.zeros(2), std=-1)
+
+
+@given(data=st.data(), rows=st.integers(1, 6), padding_idx=st.integers(-6, 5))
+def test_embedding_padding_row_starts_at_zero_and_gets_no_gradient(data, rows, padding_idx):
+    padding_idx = padding_idx % rows - rows if padding_idx < 0 else padding_idx % rows
+    emb = nn.Embedding(rows, 3, padding_idx=padding_idx, dtype=mt.float64)
+    row = padding_idx % rows
+    assert emb.padding_idx == row and not emb.weight.data[row].any()
+    with mt.no_grad():
+        emb.weight[row] = 5.0  # a padding row set by hand is looked up as it is
+    idx = data.draw(hnp.arrays(np.int64, st.tuples(st.integers(1, 3), st.integers(1, 4)),
+                               elements=st.integers(0, rows - 1)), label="idx")
+    out = emb(mt.tensor(idx))
+    np.testing.assert_array_equal(out.data, emb.weight.data[idx])
+    upstream = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(mt.tensor(upstream))
+    expected = np.zeros((rows, 3))
+    np.add.at(expected, idx, upstream)
+    expected[row] = 0
+    np.testing.assert_allclose(emb.weight.grad.data, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_embedding_padding_idx_errors_and_repr():
+    assert repr(nn.Embedding(4, 2, padding_idx=-1)) == "Embedding(4, 2, padding_idx=3)"
+    with pytest.raises(ValueError, match=r"Embedding: padding_idx must be an integer in \[-4, 4\)"):
+        nn.Embedding(4, 2, padding_idx=4)
+    with pytest.raises(ValueError, match=r"embedding: padding_idx must be an integer"):
+        mt.nn.functional.embedding(mt.tensor([0]), mt.ones(4, 2), padding_idx=1.5)
