@@ -1,17 +1,23 @@
 """mt.save / mt.load: exact round trips, atomic writes, and clear refusals of bad files."""
 
+import contextlib
+import errno
+import io
 import json
 import math
 import os
 import pathlib
 import pickle
+import tracemalloc
+import zipfile
+import zlib
 
 import numpy as np
 import pytest
 
 import microtensor as mt
 from microtensor.optim import Adam
-from microtensor.serialization import FORMAT, VERSION, CheckpointError, load, save
+from microtensor.serialization import FORMAT, MAX_DEPTH, VERSION, CheckpointError, load, save
 
 
 def same_bits(a, b):
@@ -246,7 +252,7 @@ def test_a_plain_npz_is_not_a_checkpoint(tmp_path):
 def test_an_array_needing_pickle_is_refused(tmp_path):
     path = write_npz(tmp_path / "c.ckpt", header=header(root={"type": "ndarray", "array": "a0"}),
                      a0=np.array([{"evil": 1}], dtype=object))
-    refused(path, "Object arrays cannot be loaded")
+    refused(path, "holds Python objects")
 
 
 @pytest.mark.parametrize("head, message", [
@@ -272,3 +278,197 @@ def test_an_array_needing_pickle_is_refused(tmp_path):
 def test_malformed_headers(tmp_path, head, message):
     path = write_npz(tmp_path / "c.ckpt", header=head, a0=np.ones(2), a1=np.array(["x"]))
     refused(path, message)
+
+
+# ------------------------------------------------------------------- hostile files
+def npy_bytes(array=None, **declared):
+    """An .npy file's bytes: ``array``'s, or a header declaring ``declared`` over no data."""
+    buffer = io.BytesIO()
+    if array is not None:
+        np.lib.format.write_array(buffer, array, allow_pickle=False)
+    else:
+        np.lib.format.write_array_header_1_0(buffer, {"fortran_order": False, **declared})
+    return buffer.getvalue()
+
+
+def write_zip(path, entries, compression=zipfile.ZIP_STORED):
+    with zipfile.ZipFile(path, "w", compression) as archive:
+        for name, data in entries.items():
+            archive.writestr(name + ".npy", data)
+    return path
+
+
+def checkpoint_entries(root, **arrays):
+    head = json.dumps({"format": FORMAT, "version": VERSION, "root": root}).encode()
+    return {"header": npy_bytes(np.frombuffer(head, np.uint8)),
+            **{name: npy_bytes(a) for name, a in arrays.items()}}
+
+
+def peak_memory(fn):
+    tracemalloc.start()
+    try:
+        with contextlib.suppress(CheckpointError):
+            fn()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_header_nested_100000_deep_is_refused(tmp_path):
+    nested = "[" * 100_000 + "]" * 100_000
+    deep = json.dumps({"format": FORMAT, "version": 1, "root": None}).replace("null", nested)
+    path = write_zip(tmp_path / "deep.ckpt",
+                     {"header": npy_bytes(np.frombuffer(deep.encode(), np.uint8))})
+    refused(path, "nested too deeply")
+
+
+def test_nesting_deeper_than_max_depth_is_refused_both_ways(tmp_path):
+    def nested(depth):
+        obj = []
+        for _ in range(depth - 1):
+            obj = [obj]
+        return obj
+
+    save(nested(MAX_DEPTH), tmp_path / "ok.ckpt")
+    assert load(tmp_path / "ok.ckpt") == nested(MAX_DEPTH)
+    with pytest.raises(ValueError, match=f"nested more than {MAX_DEPTH} containers deep"):
+        save(nested(MAX_DEPTH + 1), tmp_path / "deep.ckpt")
+    root = {"type": "list", "items": []}
+    for _ in range(MAX_DEPTH):
+        root = {"type": "list", "items": [root]}
+    refused(write_zip(tmp_path / "deep.ckpt", checkpoint_entries(root)),
+            f"containers nested more than {MAX_DEPTH} deep")
+
+
+def test_an_array_referred_to_twice_is_refused(tmp_path):
+    root = {"type": "list", "items": [{"type": "ndarray", "array": "a0"}] * 200}
+    path = write_zip(tmp_path / "c.ckpt", checkpoint_entries(root, a0=np.zeros(1000)))
+    refused(path, r"at root\[1\], it refers to array entry 'a0' again \(already used at root\[0\]\)")
+
+
+def test_a_compressed_entry_cannot_expand_a_small_file(tmp_path):
+    """An 8 MB array deflates to about 8 KB; refused before it is inflated."""
+    root = {"type": "ndarray", "array": "a0"}
+    path = write_zip(tmp_path / "bomb.ckpt", checkpoint_entries(root, a0=np.zeros(2**20)),
+                     compression=zipfile.ZIP_DEFLATED)
+    assert path.stat().st_size < 20_000
+    refused(path, "entry 'header' is compressed")
+    assert peak_memory(lambda: load(path)) < 1_000_000
+
+
+@pytest.mark.parametrize("declared, message", [
+    (dict(descr="<f8", shape=(2**40,)), r"entry 'a0' declares shape \(1099511627776,\) of float64 "
+                                        r"\(8.0 TiB\) but holds 16 bytes of data"),
+    (dict(descr="<f8", shape=(2**62, 2**62)), r"declares shape \(4611686018427387904, "),
+    (dict(descr="<f8", shape=(-2, -1)), "a negative size in its shape"),
+    (dict(descr="|O", shape=(2,)), "holds Python objects"),
+    (dict(descr="|V0", shape=(2**60,)), "elements of zero bytes"),
+])
+def test_declared_shapes_are_checked_against_the_bytes_in_the_file(tmp_path, declared, message):
+    entries = checkpoint_entries({"type": "ndarray", "array": "a0"})
+    entries["a0"] = npy_bytes(**declared) + bytes(16)
+    path = write_zip(tmp_path / "c.ckpt", entries)
+    refused(path, message)
+    assert peak_memory(lambda: load(path)) < 1_000_000
+
+
+def test_overlapping_entries_cannot_multiply_the_file(tmp_path):
+    """Entry a1's data holds all of entry a0 (local header included): reading both would
+    need twice the bytes the file has."""
+    inner = npy_bytes(np.arange(20_000.0))
+    path = tmp_path / "overlap.ckpt"
+    with zipfile.ZipFile(path, "w") as archive:
+        root = {"type": "list", "items": [{"type": "ndarray", "array": name} for name in ("a0", "a1")]}
+        for name, data in checkpoint_entries(root).items():
+            archive.writestr(name + ".npy", data)
+        a0 = zipfile.ZipInfo("a0.npy")
+        a0.compress_size = a0.file_size = len(inner)
+        a0.CRC = zlib.crc32(inner)
+        local_header = a0.FileHeader()
+        outer_npy_header = npy_bytes(descr="|u1", shape=(len(local_header) + len(inner),))
+        outer = outer_npy_header + local_header + inner
+        # A local file header is 30 bytes and the name (writestr adds no extra field).
+        a0.header_offset = archive.fp.tell() + 30 + len("a1.npy") + len(outer_npy_header)
+        archive.writestr("a1.npy", outer)
+        archive.filelist.append(a0)
+        archive.NameToInfo[a0.filename] = a0
+    with zipfile.ZipFile(path) as archive:  # the trick works: both entries read fine
+        assert archive.read("a0.npy") == inner and archive.read("a1.npy") == outer
+    refused(path, "entry 'a1' claims .* more than the file has left")
+
+
+# ----------------------------------------------------------- the file being replaced
+@pytest.mark.skipif(os.name != "posix", reason="permission bits need a POSIX file system")
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444])
+def test_overwriting_keeps_the_permission_bits(tmp_path, mode):
+    path = tmp_path / "c.ckpt"
+    save({"v": 1}, path)
+    path.chmod(mode)
+    save({"v": 2}, path)
+    assert path.stat().st_mode & 0o777 == mode and load(path) == {"v": 2}
+
+
+@pytest.mark.skipif(not hasattr(os, "symlink") or os.name != "posix",
+                    reason="symlinks need a POSIX file system")
+def test_a_symlink_is_written_through_atomically(tmp_path):
+    (tmp_path / "store").mkdir()
+    (tmp_path / "links").mkdir()
+    target = tmp_path / "store" / "real.ckpt"
+    link = tmp_path / "links" / "latest.ckpt"
+    save({"v": 1}, target)
+    target.chmod(0o600)
+    link.symlink_to(os.path.join("..", "store", "real.ckpt"))  # relative, as ln -s makes them
+    save({"v": 2}, link)
+    assert link.is_symlink() and os.readlink(link) == os.path.join("..", "store", "real.ckpt")
+    assert load(target) == {"v": 2} and target.stat().st_mode & 0o777 == 0o600
+    assert sorted(os.listdir(tmp_path / "store")) == ["real.ckpt"]  # the temporary is gone
+    dangling = tmp_path / "links" / "next.ckpt"
+    dangling.symlink_to(tmp_path / "store" / "new.ckpt")
+    save({"v": 3}, dangling)  # as open(path, "w") would: the link's target is created
+    assert dangling.is_symlink() and load(tmp_path / "store" / "new.ckpt") == {"v": 3}
+
+
+@pytest.mark.parametrize("stage", ["write", "fsync"])
+def test_a_full_disk_leaves_the_previous_checkpoint_and_says_where(previous, monkeypatch, stage):
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    def half_a_write(file, **arrays):
+        file.write(b"PK\x03\x04 the first half of an archive")
+        disk_full()
+
+    if stage == "write":
+        monkeypatch.setattr(np, "savez", half_a_write)
+    else:
+        monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError) as info:
+        save({"w": mt.zeros(3), "epoch": 2}, previous)
+    assert info.value.errno == errno.ENOSPC
+    message = str(info.value)
+    assert "the disk is full" in message and str(previous.parent) in message
+    assert "unchanged" in message and len(message.splitlines()) == 1
+    monkeypatch.undo()
+    assert_intact(previous)
+
+
+def test_every_single_bit_flip_truncation_and_deleted_byte_is_caught_or_harmless(tmp_path):
+    """Exhaustively, on a small checkpoint: each damaged file loads as what was saved (the
+    bit was in a field nothing depends on, such as a timestamp) or raises CheckpointError."""
+    path = tmp_path / "c.ckpt"
+    save({"w": mt.tensor([1.0, 2.0]), "step": 3}, path)
+    data = path.read_bytes()
+    damaged = [data[:cut] for cut in range(len(data))]
+    damaged += [data[:at] + data[at + 1:] for at in range(len(data))]
+    damaged += [data[:at] + bytes([data[at] ^ (1 << bit)]) + data[at + 1:]
+                for at in range(len(data)) for bit in range(8)]
+    harmless = 0
+    for content in damaged:
+        path.write_bytes(content)
+        try:
+            back = load(path)
+        except CheckpointError:
+            continue
+        assert list(back) == ["w", "step"] and back["step"] == 3
+        assert same_bits(back["w"].data, np.array([1.0, 2.0], np.float32))
+        harmless += 1
+    assert 0 < harmless < len(damaged) / 4
