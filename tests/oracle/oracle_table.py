@@ -1,0 +1,563 @@
+"""The oracle's table: one row per public op (as OpInfo does in PyTorch's own test suite).
+
+A row has a name, the call (``call(lib, *args, **kwargs)``, written once: ``lib.m`` is ``mt``
+or ``torch`` and ``lib.F`` its ``nn.functional``), and ``sample(draw, dtypes)``, which draws
+the call's arguments: tensors as ``Arr`` (built in each library from the same array),
+Python scalars, dims and options. The forward test draws every dtype; the gradient test draws
+float64 only, so each row's sample honours the ``dtypes`` it is given for its float operands.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from hypothesis import strategies as st
+from oracle_compare import DTYPES, Arr, DType
+from oracle_strategies import (
+    INTS,
+    SIDES,
+    array,
+    broadcast_partner,
+    dim,
+    dims,
+    operand,
+    reduce_dim,
+    scalar,
+    shape,
+    tensor,
+)
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    call: Callable
+    sample: Callable
+    grad: bool = True        # outputs are differentiable: the gradient test runs this row
+    values: bool = True      # False for random ops: compare shape and dtype only
+
+
+ROWS: list[Row] = []
+
+
+def row(name: str, call: Callable, sample: Callable, **kw) -> None:
+    ROWS.append(Row(name, call, sample, **kw))
+
+
+def one(draw, dtypes):
+    return (tensor(draw, dtypes),), {}
+
+
+# ------------------------------------------------------------------ arithmetic and comparisons
+def binary(draw, dtypes):
+    x = tensor(draw, dtypes)
+    return (x, operand(draw, dtypes, x.array.shape)), {}
+
+
+def reflected(draw, dtypes):
+    return (scalar(draw, dtypes), tensor(draw, dtypes)), {}
+
+
+BINARY = {"add": operator.add, "sub": operator.sub, "mul": operator.mul,
+          "truediv": operator.truediv, "pow": operator.pow}
+for _name, _op in BINARY.items():
+    row(_name, lambda lib, x, y, op=_op: op(x, y), binary)
+    row(f"r{_name}", lambda lib, s, x, op=_op: op(s, x), reflected)
+# The method spellings call the same op; one row each checks they exist and agree.
+for _name in ("add", "sub", "mul", "div", "pow"):
+    row(f"Tensor.{_name}", lambda lib, x, y, n=_name: getattr(x, n)(y), binary)
+
+
+def matmul_pair(draw, dtypes):
+    """Matrix-product operands of 1 to 3 dims whose inner sizes agree (or now and then not)."""
+    n = draw(st.integers(0, 3))
+    left = draw(st.sampled_from([(n,), (draw(SIDES), n), (draw(SIDES), draw(SIDES), n)]))
+    inner = n if draw(st.integers(0, 7)) else n + 1
+    right = draw(st.sampled_from([(inner,), (inner, draw(SIDES)),
+                                  (left[0] if len(left) == 3 else 1, inner, draw(SIDES))]))
+    # float16 matmul accumulates differently in PyTorch (float32) and numpy (float16): out of scope.
+    dtypes = [d for d in dtypes if d != "float16"] or dtypes
+    return (tensor(draw, dtypes, left), tensor(draw, dtypes, right)), {}
+
+
+row("matmul", lambda lib, x, y: x @ y, matmul_pair)
+row("mt.matmul", lambda lib, x, y: lib.m.matmul(x, y), matmul_pair)
+row("matmul_scalar", lambda lib, x, s: x @ s, lambda d, t: ((tensor(d, t), scalar(d, t)), {}))
+row("neg", lambda lib, x: -x, one)
+
+COMPARISONS = {"lt": operator.lt, "le": operator.le, "gt": operator.gt, "ge": operator.ge,
+               "eq": operator.eq, "ne": operator.ne}
+for _name, _op in COMPARISONS.items():
+    row(_name, lambda lib, x, y, op=_op: op(x, y), binary, grad=False)
+    row(f"r{_name}", lambda lib, s, x, op=_op: op(s, x), reflected, grad=False)
+
+
+def logical(draw, dtypes):
+    """Bitwise ops on bool and integer tensors (a float operand now and then: both must raise)."""
+    kinds = ["bool", "bool", "int32", "int64", draw(st.sampled_from(dtypes))]
+    x = tensor(draw, kinds)
+    other = draw(st.sampled_from(["tensor", "scalar"]))
+    if other == "scalar":
+        return (x, draw(st.one_of(st.booleans(), INTS))), {}
+    return (x, tensor(draw, kinds, broadcast_partner(draw, x.array.shape))), {}
+
+
+row("and", lambda lib, x, y: x & y, logical, grad=False)
+row("or", lambda lib, x, y: x | y, logical, grad=False)
+row("invert", lambda lib, x: ~x, lambda d, t: ((logical(d, t)[0][0],), {}), grad=False)
+
+# ------------------------------------------------------------------------------- unary math
+for _name in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"):
+    row(_name, lambda lib, x, n=_name: getattr(x, n)(), one)
+    row(f"mt.{_name}", lambda lib, x, n=_name: getattr(lib.m, n)(x), one)
+
+
+def clamp_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    bounds = st.one_of(st.none(), INTS, st.floats(-5, 5, allow_nan=False))
+    return (x,), {"min": draw(bounds), "max": draw(bounds)}
+
+
+row("clamp", lambda lib, x, **kw: x.clamp(**kw), clamp_args)
+row("mt.clamp", lambda lib, x, **kw: lib.m.clamp(x, **kw), clamp_args)
+
+
+def tensor_pair(draw, dtypes):
+    """Two tensors of broadcasting shapes (PyTorch's maximum/minimum take tensors only)."""
+    x = tensor(draw, dtypes)
+    return (x, tensor(draw, dtypes, broadcast_partner(draw, x.array.shape))), {}
+
+
+for _name in ("maximum", "minimum"):
+    row(f"mt.{_name}", lambda lib, x, y, n=_name: getattr(lib.m, n)(x, y), tensor_pair)
+    row(f"Tensor.{_name}", lambda lib, x, y, n=_name: getattr(x, n)(y), tensor_pair)
+    row(f"mt.{_name}_scalar", lambda lib, x, s, n=_name: getattr(lib.m, n)(x, s), binary)
+
+
+def where_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    cond = tensor(draw, ["bool"], broadcast_partner(draw, x.array.shape))
+    return (cond, x, operand(draw, dtypes, x.array.shape)), {}
+
+
+row("mt.where", lambda lib, c, x, y: lib.m.where(c, x, y), where_args)
+
+
+def masked_fill_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    mask = tensor(draw, ["bool"], broadcast_partner(draw, x.array.shape))
+    value = tensor(draw, dtypes, ()) if draw(st.booleans()) else scalar(draw, dtypes)
+    return (x, mask, value), {}
+
+
+row("masked_fill", lambda lib, x, m, v: x.masked_fill(m, v), masked_fill_args)
+
+# ------------------------------------------------------------------------------- reductions
+
+
+def reduction(tuples: bool = True):
+    def sample(draw, dtypes):
+        x = tensor(draw, dtypes)
+        return (x,), reduce_dim(draw, x.array.ndim, tuples)
+    return sample
+
+
+for _name in ("sum", "mean", "amax", "amin"):
+    row(_name, lambda lib, x, n=_name, **kw: getattr(x, n)(**kw), reduction())
+for _name in ("sum", "mean"):
+    row(f"mt.{_name}", lambda lib, x, n=_name, **kw: getattr(lib.m, n)(x, **kw), reduction())
+for _name in ("max", "min"):
+    # x.max() (all elements) and x.max(dim, keepdim) -> (values, indices)
+    row(_name, lambda lib, x, n=_name, **kw: getattr(x, n)(**kw), reduction(tuples=False))
+    row(f"mt.{_name}", lambda lib, x, n=_name, **kw: getattr(lib.m, n)(x, **kw), reduction(tuples=False))
+for _name in ("argmax", "argmin", "all", "any"):
+    row(_name, lambda lib, x, n=_name, **kw: getattr(x, n)(**kw), reduction(tuples=False), grad=False)
+
+
+def required_dim(tuples: bool):
+    """``dim`` given, as PyTorch requires for logsumexp and softmax."""
+    def sample(draw, dtypes):
+        x = tensor(draw, dtypes)
+        d = dims(draw, x.array.ndim) if tuples and draw(st.booleans()) else dim(draw, x.array.ndim)
+        kw = {"keepdim": draw(st.booleans())} if tuples and draw(st.booleans()) else {}
+        return (x, d), kw
+    return sample
+
+
+row("logsumexp", lambda lib, x, d, **kw: x.logsumexp(d, **kw), required_dim(True))
+row("mt.logsumexp", lambda lib, x, d, **kw: lib.m.logsumexp(x, d, **kw), required_dim(True))
+for _name in ("softmax", "log_softmax"):
+    row(_name, lambda lib, x, d, n=_name: getattr(x, n)(d), required_dim(False))
+    row(f"mt.{_name}", lambda lib, x, d, n=_name: getattr(lib.m, n)(x, dim=d), required_dim(False))
+    row(f"F.{_name}", lambda lib, x, d, n=_name: getattr(lib.F, n)(x, dim=d), required_dim(False))
+
+# ------------------------------------------------------------------------------------ shape
+
+
+def new_shape(draw, shape_: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape with the same number of elements (one side -1 now and then), or a wrong one."""
+    size = math.prod(shape_)
+    sides = []
+    rest = size
+    for _ in range(draw(st.integers(0, 3))):
+        side = draw(st.sampled_from([k for k in range(1, 4) if rest % k == 0] or [1]))
+        sides.append(side)
+        rest //= side
+    sides.append(rest) if size else sides.append(0)
+    if size == 1 and draw(st.booleans()):
+        sides = []  # to 0-d
+    sides = draw(st.permutations(sides))
+    if sides and draw(st.integers(0, 3)) == 0:
+        sides[draw(st.integers(0, len(sides) - 1))] = -1
+    if draw(st.integers(0, 9)) == 0:
+        sides = sides + [2]  # wrong element count (or an ambiguous -1 with size 0)
+    return tuple(sides)
+
+
+def reshape_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    return (x, new_shape(draw, x.array.shape)), {}
+
+
+def view_args(draw, dtypes):
+    """A possibly non-contiguous input (transposed first), where PyTorch's view may refuse."""
+    x = tensor(draw, dtypes, shape(draw, min_dims=2))
+    transposed = draw(st.booleans())
+    src_shape = x.array.shape[::-1] if transposed else x.array.shape
+    return (x, transposed, new_shape(draw, src_shape)), {}
+
+
+# Size varargs (``x.reshape(2, 3)``); PyTorch needs the tuple spelling for a 0-d target.
+row("reshape", lambda lib, x, s: x.reshape(*s) if s else x.reshape(s), reshape_args)
+row("reshape_tuple", lambda lib, x, s: x.reshape(s), reshape_args)
+row("mt.reshape", lambda lib, x, s: lib.m.reshape(x, s), reshape_args)
+row("view", lambda lib, x, t, s: (x.transpose(0, -1) if t else x).view(*s or (s,)), view_args)
+
+
+def flatten_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    kw = {}
+    if draw(st.booleans()):
+        kw["start_dim"] = dim(draw, x.array.ndim)
+    if draw(st.booleans()):
+        kw["end_dim"] = dim(draw, x.array.ndim)
+    return (x,), kw
+
+
+row("flatten", lambda lib, x, **kw: x.flatten(**kw), flatten_args)
+row("mt.flatten", lambda lib, x, **kw: lib.m.flatten(x, **kw), flatten_args)
+
+
+def two_dims(draw, dtypes):
+    x = tensor(draw, dtypes)
+    return (x, dim(draw, x.array.ndim), dim(draw, x.array.ndim)), {}
+
+
+row("transpose", lambda lib, x, a, b: x.transpose(a, b), two_dims)
+row("mt.transpose", lambda lib, x, a, b: lib.m.transpose(x, a, b), two_dims)
+
+
+def permutation(draw, dtypes):
+    x = tensor(draw, dtypes)
+    n = x.array.ndim
+    perm = list(draw(st.permutations(range(n))))
+    perm = [p - n if draw(st.booleans()) else p for p in perm]  # negative spellings
+    if draw(st.integers(0, 7)) == 0:
+        perm = perm[:-1] if perm and draw(st.booleans()) else perm + [draw(st.integers(-n - 1, n))]
+    return (x, tuple(perm)), {}
+
+
+row("permute", lambda lib, x, p: x.permute(*p) if p else x.permute(p), permutation)
+row("mt.permute", lambda lib, x, p: lib.m.permute(x, p), permutation)
+row("T", lambda lib, x: x.T, one)
+row("t", lambda lib, x: x.t(), one)
+
+
+def squeeze_args(draw, dtypes):
+    sides = st.sampled_from([1, 1, 2, 0])  # size-1 dims mostly: the ones squeeze drops
+    x = tensor(draw, dtypes, tuple(draw(sides) for _ in range(draw(st.integers(0, 3)))))
+    choice = draw(st.sampled_from(["none", "int", "tuple"]))
+    if choice == "none":
+        return (x,), {}
+    return (x, dim(draw, x.array.ndim) if choice == "int" else tuple(set(dims(draw, x.array.ndim)))), {}
+
+
+row("squeeze", lambda lib, x, *d: x.squeeze(*d), squeeze_args)
+row("mt.squeeze", lambda lib, x, *d: lib.m.squeeze(x, *d), squeeze_args)
+
+
+def unsqueeze_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    return (x, dim(draw, x.array.ndim + 1)), {}
+
+
+row("unsqueeze", lambda lib, x, d: x.unsqueeze(d), unsqueeze_args)
+row("mt.unsqueeze", lambda lib, x, d: lib.m.unsqueeze(x, d), unsqueeze_args)
+
+
+def expand_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    sizes = [draw(st.sampled_from([-1, n] if n != 1 else [-1, 1, 3, 0])) for n in x.array.shape]
+    sizes = [draw(SIDES) for _ in range(draw(st.integers(0, 2)))] + sizes
+    if draw(st.integers(0, 7)) == 0:
+        sizes = sizes[1:] if sizes else [-1]  # too few dims, or -1 for a new dim
+    return (x, tuple(sizes)), {}
+
+
+row("expand", lambda lib, x, s: x.expand(*s) if s else x.expand(s), expand_args)
+
+
+def expand_as_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    return (x, broadcast_partner(draw, x.array.shape)), {}
+
+
+row("expand_as", lambda lib, x, s: x.expand_as(lib.m.zeros(s)), expand_as_args)
+
+
+def index(draw, dtypes, shape_: tuple[int, ...]) -> tuple:
+    """An index mixing ints (negative, out of range), slices (steps, negative ones now and
+    then), None, ``...``, integer arrays and boolean masks, as a tensor user writes them."""
+    parts: list = []
+    ndim = len(shape_)
+    d = 0
+    while d < ndim and len(parts) < 4 and draw(st.integers(0, 3)):
+        n = shape_[d]
+        kind = draw(st.sampled_from(["int", "slice", "slice", "none", "ellipsis", "ints", "mask"]))
+        if kind == "int":
+            parts.append(draw(st.integers(-n - 1, n)))
+        elif kind == "slice":
+            bound = st.one_of(st.none(), st.integers(-n - 1, n + 1))
+            step = draw(st.sampled_from([None, 1, 2, 2, 3, -1]))
+            parts.append(slice(draw(bound), draw(bound), step))
+        elif kind == "none":
+            parts.append(None)
+            continue
+        elif kind == "ellipsis":
+            if Ellipsis not in parts:
+                parts.append(Ellipsis)
+                d = ndim - draw(st.integers(0, ndim - d))
+            continue
+        elif kind == "ints":
+            size = draw(st.integers(0, 3))
+            parts.append(Arr(np.array(draw(st.lists(st.integers(-n, max(n - 1, 0)), min_size=size,
+                                                    max_size=size)), dtype=np.int64)))
+        else:
+            length = draw(st.integers(1, ndim - d))
+            parts.append(Arr(array(draw, "bool", shape_[d:d + length])))
+            d += length
+            continue
+        d += 1
+    if len(parts) == 1 and draw(st.booleans()):
+        return parts[0]
+    return tuple(parts)
+
+
+def index_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    return (x, index(draw, dtypes, x.array.shape)), {}
+
+
+row("getitem", lambda lib, x, i: x[i], index_args)
+
+
+def setitem_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    i = index(draw, dtypes, x.array.shape)
+    value = draw(st.sampled_from(["scalar", "0-d", "tensor"]))
+    if value == "scalar":
+        v = scalar(draw, dtypes)
+    else:
+        # The value's shape: the indexed region's, found with numpy (a too-wide one now and then).
+        try:
+            region = np.zeros(x.array.shape)[tuple(p.array if isinstance(p, Arr) else p for p in
+                                                   (i if isinstance(i, tuple) else (i,)))].shape
+        except (IndexError, ValueError):
+            region = ()
+        v = tensor(draw, dtypes, () if value == "0-d" else broadcast_partner(draw, region))
+    return (x, i, v), {}
+
+
+def setitem(lib, x, i, v):
+    y = x.clone()  # a recorded copy: writing into it in place is legal in both libraries
+    y[i] = v
+    return y
+
+
+row("setitem", setitem, setitem_args)
+
+
+def gather_args(draw, dtypes):
+    x = tensor(draw, dtypes, shape(draw, min_dims=1))
+    d = dim(draw, x.array.ndim)
+    axis = d % x.array.ndim if -x.array.ndim <= d < x.array.ndim else 0
+    n = x.array.shape[axis]
+    idx_shape = tuple(draw(st.integers(0, side)) if i != axis else draw(st.integers(0, 3))
+                      for i, side in enumerate(x.array.shape))
+    low = -1 if draw(st.integers(0, 7)) == 0 else 0   # negative: PyTorch raises
+    high = n if draw(st.integers(0, 7)) == 0 else n - 1  # past the end: PyTorch raises
+    idx = np.array(draw(st.lists(st.integers(low, max(high, low)), min_size=math.prod(idx_shape),
+                                 max_size=math.prod(idx_shape))), dtype=np.int64).reshape(idx_shape)
+    return (x, d, Arr(idx)), {}
+
+
+row("gather", lambda lib, x, d, i: x.gather(d, i), gather_args)
+
+
+def join_args(same_shape: bool):
+    def sample(draw, dtypes):
+        base = shape(draw, min_dims=0 if same_shape else 1)
+        ndim = len(base) + (1 if same_shape else 0)
+        d = dim(draw, ndim)
+        axis = d % len(base) if not same_shape and -len(base) <= d < len(base) else None
+        parts = []
+        for _ in range(draw(st.integers(1, 3))):
+            s = list(base)
+            if axis is not None:
+                s[axis] = draw(SIDES)
+            if draw(st.integers(0, 9)) == 0 and s:
+                s[-1] += 1  # a mismatched shape: both must raise
+            parts.append(tensor(draw, dtypes, tuple(s)))
+        return (parts, d), {}
+    return sample
+
+
+row("mt.cat", lambda lib, ts, d: lib.m.cat(ts, dim=d), join_args(same_shape=False))
+row("mt.stack", lambda lib, ts, d: lib.m.stack(ts, dim=d), join_args(same_shape=True))
+
+
+def split_args(draw, dtypes):
+    x = tensor(draw, dtypes, shape(draw, min_dims=1))
+    d = dim(draw, x.array.ndim)
+    n = x.array.shape[d] if -x.array.ndim <= d < x.array.ndim else 2
+    if draw(st.booleans()):
+        size = draw(st.integers(0, 4))
+    else:
+        size = draw(st.lists(st.integers(0, 3), min_size=1, max_size=3))
+        if draw(st.integers(0, 4)):
+            size[-1] = max(n - sum(size[:-1]), 0)
+    return (x, size, d), {}
+
+
+row("split", lambda lib, x, s, d: x.split(s, dim=d), split_args)
+row("mt.split", lambda lib, x, s, d: lib.m.split(x, s, dim=d), split_args)
+
+
+def chunk_args(draw, dtypes):
+    x = tensor(draw, dtypes, shape(draw, min_dims=1))
+    return (x, draw(st.integers(0, 4)), dim(draw, x.array.ndim)), {}
+
+
+row("chunk", lambda lib, x, c, d: x.chunk(c, dim=d), chunk_args)
+row("mt.chunk", lambda lib, x, c, d: lib.m.chunk(x, c, dim=d), chunk_args)
+
+# --------------------------------------------------------------------- copies and attributes
+row("clone", lambda lib, x: x.clone(), one)
+row("detach", lambda lib, x: x.detach(), one)
+row("to_dtype", lambda lib, x, t: x.to(t),
+    lambda d, t: ((tensor(d, t), DType(d(st.sampled_from(DTYPES)))), {}))
+row("float", lambda lib, x: x.float(), one)
+row("double", lambda lib, x: x.double(), one)
+row("long", lambda lib, x: x.long(), one, grad=False)
+row("to_cpu", lambda lib, x: x.to("cpu"), one)
+row("device", lambda lib, x: str(x.device), one, grad=False)
+row("attributes", lambda lib, x: (tuple(x.shape), x.ndim, x.dim(), x.numel(), tuple(x.size()),
+                                  x.requires_grad, x.is_leaf), one, grad=False)
+row("size_dim", lambda lib, x, d: x.size(d), unsqueeze_args, grad=False)
+row("item", lambda lib, x: x.item(), one, grad=False)
+row("tolist", lambda lib, x: x.tolist(), one, grad=False)
+row("len", lambda lib, x: len(x), one, grad=False)
+
+# ------------------------------------------------------------------------------- creation
+
+
+def creation_shape(draw, dtypes):
+    kw = {"dtype": DType(draw(st.sampled_from(dtypes)))} if draw(st.booleans()) else {}
+    return (shape(draw),), kw
+
+
+for _name in ("zeros", "ones"):
+    row(f"mt.{_name}", lambda lib, s, n=_name, **kw: getattr(lib.m, n)(*s or (s,), **kw),
+        creation_shape, grad=False)
+    row(f"mt.{_name}_like", lambda lib, x, n=_name, **kw: getattr(lib.m, f"{n}_like")(x, **kw),
+        lambda d, t: ((tensor(d, t),), creation_shape(d, t)[1]))
+row("mt.full", lambda lib, s, v, **kw: lib.m.full(s, v, **kw),
+    lambda d, t: ((shape(d), scalar(d, t)), creation_shape(d, t)[1]), grad=False)
+row("mt.arange", lambda lib, *a, **kw: lib.m.arange(*a, **kw),
+    lambda d, t: (tuple(d(st.lists(st.one_of(INTS, st.sampled_from([0.5, 2.5, -1.5])), min_size=1,
+                                   max_size=3).filter(lambda a: len(a) < 3 or a[2] != 0))),
+                  creation_shape(d, t)[1]), grad=False)
+row("mt.eye", lambda lib, *a, **kw: lib.m.eye(*a, **kw),
+    lambda d, t: (tuple(d(st.lists(st.integers(0, 3), min_size=1, max_size=2))), creation_shape(d, t)[1]),
+    grad=False)
+row("mt.tensor", lambda lib, data: lib.m.tensor(data),
+    lambda d, t: ((d(st.lists(st.one_of(st.booleans(), INTS, st.floats(-5, 5)), max_size=3)),), {}),
+    grad=False)
+row("mt.randn", lambda lib, s, **kw: lib.m.randn(*s or (s,), **kw), creation_shape, grad=False,
+    values=False)
+row("mt.rand", lambda lib, s, **kw: lib.m.rand(*s or (s,), **kw), creation_shape, grad=False,
+    values=False)
+row("mt.randint", lambda lib, s: lib.m.randint(0, 5, s), lambda d, t: ((shape(d),), {}), grad=False,
+    values=False)
+
+# ----------------------------------------------------------------------- nn.functional
+
+
+def class_scores(draw, dtypes):
+    """Scores (N, C) or (C,) with integer targets (in range mostly; out of range now and then)."""
+    c = draw(st.integers(1, 4))
+    batched = draw(st.integers(0, 3)) > 0
+    n = draw(SIDES) if batched else None
+    x = tensor(draw, dtypes, (n, c) if batched else (c,))
+    high = c if draw(st.integers(0, 9)) == 0 else c - 1
+    target_shape = (n,) if batched else ()
+    target = array(draw, "int64", target_shape, low=0, high=high)
+    kw = {"reduction": draw(st.sampled_from(["mean", "sum", "none"]))} if draw(st.booleans()) else {}
+    return (x, Arr(target)), kw
+
+
+row("F.cross_entropy", lambda lib, x, t, **kw: lib.F.cross_entropy(x, t, **kw), class_scores)
+row("F.nll_loss", lambda lib, x, t, **kw: lib.F.nll_loss(x, t, **kw), class_scores)
+
+
+def mse_args(draw, dtypes):
+    x = tensor(draw, dtypes)
+    same = draw(st.integers(0, 7)) > 0
+    y = tensor(draw, dtypes, x.array.shape if same else broadcast_partner(draw, x.array.shape))
+    kw = {"reduction": draw(st.sampled_from(["mean", "sum", "none"]))} if draw(st.booleans()) else {}
+    return (x, y), kw
+
+
+row("F.mse_loss", lambda lib, x, y, **kw: lib.F.mse_loss(x, y, **kw), mse_args)
+
+
+def one_hot_args(draw, dtypes):
+    classes = array(draw, draw(st.sampled_from(["int64", "int64", "int32"])), shape(draw), low=0, high=3)
+    kw = {"num_classes": draw(st.integers(-1, 4))} if draw(st.booleans()) else {}
+    return (Arr(classes),), kw
+
+
+row("F.one_hot", lambda lib, x, **kw: lib.F.one_hot(x, **kw), one_hot_args, grad=False)
+
+
+def embedding_args(draw, dtypes):
+    rows = draw(st.integers(1, 4))
+    weight = tensor(draw, dtypes, (rows, draw(st.integers(1, 3))))
+    high = rows if draw(st.integers(0, 9)) == 0 else rows - 1
+    return (Arr(array(draw, "int64", shape(draw), low=0, high=high)), weight), {}
+
+
+row("F.embedding", lambda lib, i, w: lib.F.embedding(i, w), embedding_args)
+
+
+def dropout_args(draw, dtypes):
+    """Only the deterministic settings (p=0, p=1, evaluation); the random mask differs by design."""
+    x = tensor(draw, dtypes)
+    return (x,), draw(st.sampled_from([{"p": 0.0}, {"p": 1.0}, {"p": 0.5, "training": False}]))
+
+
+row("F.dropout", lambda lib, x, **kw: lib.F.dropout(x, **kw), dropout_args)

@@ -1,0 +1,107 @@
+"""Every row of the oracle's table, run in microtensor and in PyTorch on the same drawn inputs.
+
+``test_forward`` draws every dtype and compares result values, dtypes, shapes and errors;
+``test_gradient`` draws float64 operands that require grad, sends the same random upstream
+gradient back through both libraries, and compares which outputs require grad and every
+leaf's gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from oracle_compare import (
+    DTYPES,
+    Lib,
+    Outcome,
+    as_array,
+    assert_values_close,
+    compare_outcomes,
+    dtype_name,
+    float_outputs,
+    is_tensor,
+    run,
+)
+from oracle_table import ROWS, Row
+
+GRAD_ROWS = [r for r in ROWS if r.grad]
+
+
+def describe_call(row: Row, args: tuple, kwargs: dict) -> str:
+    spelled = [repr(a) for a in args] + [f"{k}={v!r}" for k, v in kwargs.items()]
+    return f"{row.name}({', '.join(spelled)})"
+
+
+def shapes_and_dtypes(outcome: Outcome) -> Outcome:
+    """For random ops: keep what must agree (shape, dtype), drop the drawn values."""
+    def strip(x):
+        if is_tensor(x):
+            return (tuple(x.shape), dtype_name(x))
+        if isinstance(x, (tuple, list)):
+            return tuple(strip(v) for v in x)
+        return x
+    return outcome if outcome.error else Outcome(result=strip(outcome.result))
+
+
+def test_table_covers_each_row_once():
+    names = [r.name for r in ROWS]
+    assert len(names) == len(set(names)), "duplicate row names"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=[r.name for r in ROWS])
+@given(data=st.data())
+def test_forward(row: Row, data) -> None:
+    args, kwargs = row.sample(data.draw, DTYPES)
+    mine = run(Lib("mt", requires_grad=False), row.call, args, kwargs)
+    theirs = run(Lib("torch", requires_grad=False), row.call, args, kwargs)
+    if not row.values:
+        mine, theirs = shapes_and_dtypes(mine), shapes_and_dtypes(theirs)
+    compare_outcomes(mine, theirs, describe_call(row, args, kwargs))
+
+
+def backward(lib: Lib, outputs: list, upstream: list) -> Outcome:
+    """Send ``upstream`` back from ``outputs`` (one: ``backward(gradient)``; several: through
+    the sum of their products with it)."""
+    try:
+        grads = [lib.m.tensor(g) if lib.name == "mt" else lib.m.from_numpy(g) for g in upstream]
+        if len(outputs) == 1:
+            outputs[0].backward(grads[0])
+        else:
+            sum((o * g).sum() for o, g in zip(outputs, grads)).backward()
+        return Outcome(result=None)
+    except Exception as err:  # noqa: BLE001 - compared with PyTorch's outcome
+        return Outcome(error=err)
+
+
+@pytest.mark.parametrize("row", GRAD_ROWS, ids=[r.name for r in GRAD_ROWS])
+@given(data=st.data())
+def test_gradient(row: Row, data) -> None:
+    args, kwargs = row.sample(data.draw, ("float64",))
+    seed = data.draw(st.integers(0, 2**32 - 1), label="upstream gradient seed")
+    what = describe_call(row, args, kwargs)
+    mine_lib, torch_lib = Lib("mt", requires_grad=True), Lib("torch", requires_grad=True)
+    mine = run(mine_lib, row.call, args, kwargs)
+    theirs = run(torch_lib, row.call, args, kwargs)
+    compare_outcomes(mine, theirs, what)
+    if theirs.error is not None:
+        return
+    mine_out, torch_out = float_outputs(mine.result), float_outputs(theirs.result)
+    assert [bool(o.requires_grad) for o in mine_out] == [o.requires_grad for o in torch_out], \
+        f"{what}: which outputs require grad differs"
+    pairs = [(m, t) for m, t in zip(mine_out, torch_out) if t.requires_grad]
+    if not pairs:
+        return
+    rng = np.random.default_rng(seed)
+    upstream = [rng.standard_normal(tuple(t.shape)).astype(as_array(t).dtype) for _, t in pairs]
+    compare_outcomes(backward(mine_lib, [m for m, _ in pairs], upstream),
+                     backward(torch_lib, [t for _, t in pairs], upstream), f"{what}: backward")
+    for i, (m, t) in enumerate(zip(mine_lib.leaves, torch_lib.leaves)):
+        expected = np.zeros(tuple(t.shape)) if t.grad is None else as_array(t.grad)
+        actual = np.zeros(tuple(m.shape)) if m.grad is None else as_array(m.grad)
+        assert actual.shape == expected.shape, \
+            f"{what}: gradient of input {i} has shape {actual.shape}, PyTorch {expected.shape}"
+        assert_values_close(actual, expected, "float64",
+                            f"{what}: gradient of input {i}\n  microtensor {actual.tolist()}\n"
+                            f"  PyTorch     {expected.tolist()}\n  upstream {upstream}")
