@@ -1,0 +1,239 @@
+"""In-place writes and views, as programs: hypothesis writes a short program of views (index,
+slice, transpose, reshape, view, detach, unsqueeze) and in-place ops (``add_``, ``mul_``,
+``zero_``, ``fill_``, ``copy_``, ``t[i] = v``, ``+=``, some under ``no_grad``) on recorded and
+unrecorded tensors; the same source runs with ``m`` bound to microtensor and to torch, and
+every tensor's value, dtype, shape and ``requires_grad``, every leaf's gradient (after a random
+upstream gradient from all tensors that require grad), and whether each step or the backward
+raises must agree.
+
+The program is drawn while PyTorch runs it (so shapes are known and a step PyTorch rejects
+ends the program), then replayed from its source in both libraries; a failure prints the source.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from oracle_compare import assert_values_close
+from oracle_strategies import NICE
+
+import microtensor as mt
+
+MAX_STEPS = 7
+
+
+def literal(array: np.ndarray) -> str:
+    return repr(array.tolist())
+
+
+class Program:
+    """Statements over tensors named t0, t1, ... and the library ``m``."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.names: list[str] = []
+        self.leaves: list[str] = []
+        self.shadow = {"m": torch}  # PyTorch's run while drawing
+
+    def fresh(self) -> str:
+        name = f"t{len(self.names)}"
+        self.names.append(name)
+        return name
+
+    def add(self, line: str) -> bool:
+        """Run ``line`` in PyTorch and keep it; False (and the program ends) if PyTorch raises."""
+        self.lines.append(line)
+        try:
+            exec(line, self.shadow)  # noqa: S102 - the oracle's own generated statements
+        except Exception:  # noqa: BLE001 - a rejected step is part of the program
+            return False
+        return True
+
+    def source(self) -> str:
+        return "\n".join(self.lines)
+
+
+def draw_leaf(draw, program: Program, shape: tuple[int, ...]) -> bool:
+    name = program.fresh()
+    values = np.array(draw(st.lists(NICE, min_size=int(np.prod(shape)), max_size=int(np.prod(shape)))))
+    requires_grad = draw(st.booleans())
+    if requires_grad:
+        program.leaves.append(name)
+    return program.add(f"{name} = m.tensor({literal(values.reshape(shape))}, dtype=m.float64, "
+                       f"requires_grad={requires_grad})")
+
+
+def draw_view(draw, program: Program) -> bool:
+    src = draw(st.sampled_from(program.names))
+    shape = tuple(program.shadow[src].shape)
+    kinds = ["detach", "reshape", "view", "unsqueeze"]
+    if shape and shape[0]:
+        kinds += ["index", "slice", "slice"]
+    if len(shape) >= 2:
+        kinds += ["transpose", "column"]
+    kind = draw(st.sampled_from(kinds))
+    if kind == "index":
+        expr = f"{src}[{draw(st.integers(-shape[0], shape[0] - 1))}]"
+    elif kind == "slice":
+        start = draw(st.integers(0, shape[0] - 1))
+        expr = f"{src}[{start}:{draw(st.integers(start + 1, shape[0]))}]"
+    elif kind == "column":
+        expr = f"{src}[:, {draw(st.integers(0, shape[1] - 1))}]"
+    elif kind == "transpose":
+        expr = f"{src}.transpose(0, -1)"
+    elif kind in ("reshape", "view"):
+        expr = f"{src}.{kind}(-1)"
+    elif kind == "unsqueeze":
+        expr = f"{src}.unsqueeze(0)"
+    else:
+        expr = f"{src}.detach()"
+    return program.add(f"{program.fresh()} = {expr}")
+
+
+def draw_compute(draw, program: Program) -> bool:
+    """A recorded op: ``*`` by a constant saves nothing; ``x * x`` saves its input and ``exp``
+    its output, so a later in-place write to them must make backward raise."""
+    src = draw(st.sampled_from(program.names))
+    expr = draw(st.sampled_from([f"{src} * 2", f"{src} * {src}", f"{src}.exp()", f"{src} + 1"]))
+    return program.add(f"{program.fresh()} = {expr}")
+
+
+def operand(draw, program: Program, shape: tuple[int, ...]) -> str:
+    """A scalar, or a tensor of the program whose shape broadcasts to ``shape``."""
+    fits = [n for n in program.names
+            if _broadcasts_to(tuple(program.shadow[n].shape), shape)]
+    if fits and draw(st.booleans()):
+        return draw(st.sampled_from(fits))
+    return repr(draw(NICE))
+
+
+def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:
+        return False
+
+
+def draw_inplace(draw, program: Program) -> bool:
+    # Mostly a tensor that may be written (a leaf that requires grad may not, outside no_grad).
+    writable = [n for n in program.names if n not in program.leaves]
+    dst = draw(st.sampled_from(writable if writable and draw(st.integers(0, 3)) else program.names))
+    shape = tuple(program.shadow[dst].shape)
+    kind = draw(st.sampled_from(["add_", "mul_", "zero_", "fill_", "copy_", "+=", "setitem"]))
+    if kind in ("add_", "mul_"):
+        line = f"{dst}.{kind}({operand(draw, program, shape)})"
+    elif kind == "zero_":
+        line = f"{dst}.zero_()"
+    elif kind == "fill_":
+        line = f"{dst}.fill_({draw(NICE)!r})"
+    elif kind == "copy_":
+        fits = [n for n in program.names if _broadcasts_to(tuple(program.shadow[n].shape), shape)]
+        line = f"{dst}.copy_({draw(st.sampled_from(fits))})"
+    elif kind == "+=":
+        line = f"{dst} += {operand(draw, program, shape)}"
+    else:
+        index = setitem_index(draw, shape)
+        region = tuple(eval(f"{dst}[{index}]", program.shadow).shape)  # noqa: S307 - our own index
+        line = f"{dst}[{index}] = {operand(draw, program, region)}"
+    if draw(st.integers(0, 3)) == 0:
+        line = f"with m.no_grad():\n    {line}"
+    return program.add(line)
+
+
+def setitem_index(draw, shape: tuple[int, ...]) -> str:
+    if not shape or not shape[0]:
+        return "..."
+    kinds = ["int", "slice", "ellipsis"] + (["int, slice"] if len(shape) >= 2 else [])
+    kind = draw(st.sampled_from(kinds))
+    i = draw(st.integers(-shape[0], shape[0] - 1))
+    if kind == "int":
+        return str(i)
+    if kind == "slice":
+        return f"{draw(st.integers(0, shape[0] - 1))}:"
+    if kind == "ellipsis":
+        return "..."
+    return f"{i}, {draw(st.integers(0, shape[1] - 1))}:"
+
+
+@st.composite
+def programs(draw) -> Program:
+    program = Program()
+    shape = draw(st.sampled_from([(3,), (2, 3), (3, 2), (2, 2, 2)]))
+    ok = draw_leaf(draw, program, shape)
+    for _ in range(draw(st.integers(0, 2))):  # more leaves: the same shape or a row of it
+        ok = ok and draw_leaf(draw, program, draw(st.sampled_from([shape, shape[-1:]])))
+    if ok and draw(st.booleans()):  # a recorded copy, which in-place ops may write
+        ok = program.add(f"{program.fresh()} = t0 * 1")
+    steps = [draw_view, draw_view, draw_compute, draw_inplace, draw_inplace]
+    for _ in range(draw(st.integers(1, MAX_STEPS))):
+        if not ok:
+            break
+        ok = draw(st.sampled_from(steps))(draw, program)
+    return program
+
+
+def execute(lib, program: Program) -> tuple[dict, int | None, Exception | None]:
+    """Run the program's statements in order; stop at the first that raises."""
+    namespace = {"m": lib}
+    for i, line in enumerate(program.lines):
+        try:
+            exec(line, namespace)  # noqa: S102 - the oracle's own generated statements
+        except Exception as err:  # noqa: BLE001 - compared with PyTorch
+            return namespace, i, err
+    return namespace, None, None
+
+
+def values(t) -> np.ndarray:
+    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.data)
+
+
+# One test covers all programs; it gets five times the profile's examples (fast: tiny tensors).
+@settings(max_examples=5 * settings.default.max_examples)
+@given(program=programs(), seed=st.integers(0, 2**32 - 1))
+def test_views_and_inplace_programs(program: Program, seed: int) -> None:
+    source = program.source()
+    mine, mine_at, mine_err = execute(mt, program)
+    theirs, theirs_at, theirs_err = execute(torch, program)
+    assert mine_at == theirs_at, (
+        f"program:\n{source}\nmicrotensor stops at statement {mine_at} ({mine_err!r}), "
+        f"PyTorch at {theirs_at} ({theirs_err!r})")
+    names = [n for n in program.names if n in theirs]
+    for name in names:
+        a, b = mine[name], theirs[name]
+        where = f"program:\n{source}\n{name}"
+        assert tuple(a.shape) == tuple(b.shape), f"{where}: shape {a.shape}, PyTorch {tuple(b.shape)}"
+        assert_values_close(values(a), values(b), "float64",
+                            f"{where}: values\n  microtensor {values(a).tolist()}\n"
+                            f"  PyTorch     {values(b).tolist()}")
+        assert bool(a.requires_grad) == b.requires_grad, \
+            f"{where}: requires_grad {a.requires_grad}, PyTorch {b.requires_grad}"
+    if theirs_err is not None:
+        return
+
+    rng = np.random.default_rng(seed)
+    outputs = [n for n in names if theirs[n].requires_grad]
+    if not outputs:
+        return
+    upstream = {n: rng.standard_normal(tuple(theirs[n].shape)) for n in outputs}
+    errors = []
+    for lib, namespace in ((mt, mine), (torch, theirs)):
+        try:
+            grads = {n: lib.tensor(upstream[n]) if lib is mt else torch.from_numpy(upstream[n])
+                     for n in outputs}
+            sum((namespace[n] * grads[n]).sum() for n in outputs).backward()
+            errors.append(None)
+        except Exception as err:  # noqa: BLE001 - compared with PyTorch
+            errors.append(err)
+    assert (errors[0] is None) == (errors[1] is None), (
+        f"program:\n{source}\nbackward from {outputs}: microtensor {errors[0]!r}, PyTorch {errors[1]!r}")
+    if errors[1] is not None:
+        return
+    for name in program.leaves:
+        a, b = mine[name].grad, theirs[name].grad
+        expected = np.zeros(tuple(theirs[name].shape)) if b is None else values(b)
+        actual = np.zeros(tuple(mine[name].shape)) if a is None else values(a)
+        assert_values_close(actual, expected, "float64",
+                            f"program:\n{source}\nbackward from {outputs}: gradient of {name}\n"
+                            f"  microtensor {actual.tolist()}\n  PyTorch     {expected.tolist()}")
