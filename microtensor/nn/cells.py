@@ -19,16 +19,24 @@ attribute stores per step.
 
 from __future__ import annotations
 
-import math
-from typing import Any
+from typing import Any, Protocol
 
 from ..autograd import scope
 from ..creation import zeros
 from ..tensor import Tensor
-from . import init
+from . import fused
+from .checks import check_input, check_nonlinearity, check_sizes, check_state, reset_uniform, scope_label
 from .module import Module, empty_parameter
 
-NONLINEARITIES = ("tanh", "relu")
+
+class Step(Protocol):
+    """What a cell declares as its ``step`` (and ``fused_step``): one step from ``state`` (a
+    tuple, ``(h,)`` or ``(h, c)``) to the next, given this step's input projection
+    ``x_proj``, ``weight_hh_t = weight_hh.T`` and ``bias_hh`` (None when the layer folded it
+    into ``x_proj``); options such as ``nonlinearity`` come as keywords."""
+
+    def __call__(self, x_proj: Tensor, state: tuple[Tensor, ...], weight_hh_t: Tensor,
+                 bias_hh: Tensor | None = None, **options: Any) -> tuple[Tensor, ...]: ...
 
 
 def _named(tensor: Tensor, name: str) -> Tensor:
@@ -55,30 +63,38 @@ def project(input: Tensor, weight_ih: Tensor, bias: Tensor | None) -> Tensor:  #
     return out.reshape(*lead, out.shape[-1]) if input.ndim > 2 else out
 
 
-def rnn_step(x_proj: Tensor, h: Tensor, weight_hh_t: Tensor, nonlinearity: str = "tanh") -> Tensor:
-    """``h' = act(x_proj + h @ W_hh.T)``, where ``x_proj`` already holds both biases.
+def rnn_step(x_proj: Tensor, state: tuple[Tensor], weight_hh_t: Tensor,
+             bias_hh: Tensor | None = None, nonlinearity: str = "tanh") -> tuple[Tensor]:
+    """``h' = act(x_proj + h @ W_hh.T (+ bias_hh))``; a layer folds ``bias_hh`` into ``x_proj``.
 
     >>> import microtensor as mt
-    >>> rnn_step(mt.zeros(2, 3), mt.ones(2, 3), mt.eye(3), "relu").tolist()
+    >>> (h,) = rnn_step(mt.zeros(2, 3), (mt.ones(2, 3),), mt.eye(3), nonlinearity="relu")
+    >>> h.tolist()
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
-    pre = x_proj + h @ weight_hh_t
-    return _named(pre.tanh() if nonlinearity == "tanh" else pre.relu(), "h")
+    pre = x_proj + state[0] @ weight_hh_t
+    if bias_hh is not None:
+        pre = pre + bias_hh
+    return (_named(pre.tanh() if nonlinearity == "tanh" else pre.relu(), "h"),)
 
 
-def lstm_step(x_proj: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor) -> tuple[Tensor, Tensor]:
-    """One LSTM step; ``x_proj`` holds the input's part of the gates (rows i, f, g, o)
-    and both biases.
+def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh_t: Tensor,
+              bias_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """One LSTM step from ``state = (h, c)``; ``x_proj`` holds the input's part of the gates
+    (rows i, f, g, o) and ``bias_ih`` (a layer folds ``bias_hh`` in too).
 
     ``i, f, o = sigmoid(.)``, ``g = tanh(.)``, ``c' = f * c + i * g``, ``h' = o * tanh(c')``.
 
     >>> import microtensor as mt
-    >>> h, c = lstm_step(mt.zeros(1, 8), mt.zeros(1, 2), mt.ones(1, 2), mt.zeros(2, 8))
+    >>> h, c = lstm_step(mt.zeros(1, 8), (mt.zeros(1, 2), mt.ones(1, 2)), mt.zeros(2, 8))
     >>> c.tolist()  # forget gate sigmoid(0) = 0.5 keeps half of c; candidate tanh(0) = 0 adds nothing
     [[0.5, 0.5]]
     """
+    h, c = state
     size = h.shape[-1]
     gates = x_proj + h @ weight_hh_t
+    if bias_hh is not None:
+        gates = gates + bias_hh
     with scope(gate="input"):
         i = _named(gates[..., :size].sigmoid(), "input")
     with scope(gate="forget"):
@@ -91,16 +107,19 @@ def lstm_step(x_proj: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor) -> tupl
     return _named(o * c.tanh(), "h"), c
 
 
-def gru_step(x_proj: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None) -> Tensor:
+def gru_step(x_proj: Tensor, state: tuple[Tensor], weight_hh_t: Tensor,
+             bias_hh: Tensor | None = None) -> tuple[Tensor]:
     """One GRU step; ``x_proj`` holds the input's part of the gates (rows r, z, n) and
     ``bias_ih`` only, because ``bias_hh``'s n rows sit inside the reset gate's product:
 
     ``r, z = sigmoid(.)``, ``n = tanh(x_n + r * (W_hn h + b_hn))``, ``h' = (1 - z) * n + z * h``.
 
     >>> import microtensor as mt
-    >>> gru_step(mt.zeros(1, 6), mt.ones(1, 2), mt.zeros(2, 6), None).tolist()  # z = 0.5, n = 0
+    >>> (h,) = gru_step(mt.zeros(1, 6), (mt.ones(1, 2),), mt.zeros(2, 6))  # z = 0.5, n = 0
+    >>> h.tolist()
     [[0.5, 0.5]]
     """
+    (h,) = state
     size = h.shape[-1]
     h_proj = h @ weight_hh_t
     if bias_hh is not None:
@@ -111,7 +130,7 @@ def gru_step(x_proj: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | N
         z = _named((x_proj[..., size:2 * size] + h_proj[..., size:2 * size]).sigmoid(), "update")
     with scope(gate="new"):
         n = _named((x_proj[..., 2 * size:] + r * h_proj[..., 2 * size:]).tanh(), "new")
-    return _named(n + z * (h - n), "h")  # (1 - z) * n + z * h, one op fewer
+    return (_named(n + z * (h - n), "h"),)  # (1 - z) * n + z * h, one op fewer
 
 
 def _sum_biases(bias_ih: Tensor | None, bias_hh: Tensor | None) -> Tensor | None:
@@ -130,8 +149,8 @@ def rnn_cell(input: Tensor, hx: Tensor, weight_ih: Tensor, weight_hh: Tensor,  #
     >>> rnn_cell(mt.ones(1, 2), mt.zeros(1, 3), mt.zeros(3, 2), mt.eye(3)).shape
     (1, 3)
     """
-    return rnn_step(project(input, weight_ih, _sum_biases(bias_ih, bias_hh)), hx, weight_hh.T,
-                    nonlinearity)
+    x_proj = project(input, weight_ih, _sum_biases(bias_ih, bias_hh))
+    return rnn_step(x_proj, (hx,), weight_hh.T, nonlinearity=nonlinearity)[0]
 
 
 def lstm_cell(input: Tensor, hx: tuple[Tensor, Tensor], weight_ih: Tensor,  # noqa: A002
@@ -145,8 +164,8 @@ def lstm_cell(input: Tensor, hx: tuple[Tensor, Tensor], weight_ih: Tensor,  # no
     >>> h.shape, c.shape
     ((1, 3), (1, 3))
     """
-    h, c = hx
-    return lstm_step(project(input, weight_ih, _sum_biases(bias_ih, bias_hh)), h, c, weight_hh.T)
+    return lstm_step(project(input, weight_ih, _sum_biases(bias_ih, bias_hh)), tuple(hx),
+                     weight_hh.T)
 
 
 def gru_cell(input: Tensor, hx: Tensor, weight_ih: Tensor, weight_hh: Tensor,  # noqa: A002
@@ -157,50 +176,23 @@ def gru_cell(input: Tensor, hx: Tensor, weight_ih: Tensor, weight_hh: Tensor,  #
     >>> gru_cell(mt.ones(1, 2), mt.zeros(1, 3), mt.zeros(9, 2), mt.zeros(9, 3)).shape
     (1, 3)
     """
-    return gru_step(project(input, weight_ih, bias_ih), hx, weight_hh.T, bias_hh)
-
-
-# ------------------------------------------------- shared checks and labels
-def _check_size(layer: str, **sizes: int) -> None:
-    """Reject sizes that are not positive integers, naming the layer and the argument."""
-    for name, value in sizes.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-            raise ValueError(f"{layer}: {name} must be a positive integer, got {value!r}")
-
-
-def _check_state(layer: str, what: str, state: Any, shape: tuple, dtype: Any) -> None:
-    """Reject an initial state of the wrong type, shape or dtype, naming the layer."""
-    if not isinstance(state, Tensor):
-        raise TypeError(f"{layer}: {what} must be a Tensor, got {type(state).__name__}")
-    if state.shape != shape:
-        raise ValueError(f"{layer}: expected {what} of shape {shape}, got {state.shape}")
-    if state.dtype != dtype:
-        raise TypeError(f"{layer}: {what} has dtype {state.dtype} but the parameters have "
-                        f"{dtype}")
-
-
-def _check_input(layer: str, input: Tensor, ndims: tuple[int, int], shapes: str,  # noqa: A002
-                 input_size: int, dtype: Any) -> None:
-    """Reject an input of the wrong type, rank, feature size or dtype, naming the layer."""
-    if not isinstance(input, Tensor):
-        raise TypeError(f"{layer}: input must be a Tensor, got {type(input).__name__}")
-    if input.ndim not in ndims or input.shape[-1] != input_size:
-        raise ValueError(f"{layer}: expected input of shape {shapes} with input_size "
-                         f"{input_size}, got {input.shape}")
-    if input.dtype != dtype:
-        raise TypeError(f"{layer}: input has dtype {input.dtype} but the parameters have "
-                        f"{dtype}; convert the input, or the model with .to(dtype)")
-
-
-def _scope_label(module: Module) -> str:
-    """The ``layer`` tag of a module's ops: its path in the model, or its class for a
-    standalone module (``"lstm"``)."""
-    return module.path or type(module).__name__.lower()
+    return gru_step(project(input, weight_ih, bias_ih), (hx,), weight_hh.T, bias_hh)[0]
 
 
 # --------------------------------------------------------------------- modules
 class RNNCellBase(Module):
-    """Parameters, initialisation and input checks shared by the three cells.
+    """A recurrent cell, declared by its class attributes; parameters, initialisation,
+    checks and ``forward`` are shared, and the sequence layers (``recurrent.py``) unroll
+    the same declaration over time. A new cell is one subclass that declares:
+
+    - ``gates``: how many blocks of ``hidden_size`` rows the weights have;
+    - ``state_names``: the states a step carries, hidden state first (``("h", "c")``);
+    - ``step``: a ``Step``, ``step(x_proj, state, weight_hh_t, bias_hh, **options) -> state``,
+      composed from engine ops;
+    - ``fused_step`` (optional): the same step as one op, for ``fused=True`` layers;
+    - ``folds_hidden_bias``: True if ``bias_hh`` only adds to the same sum as ``bias_ih``
+      (then ``x_proj`` holds both and the step gets ``bias_hh=None``);
+    - ``step_options``: names of the module's attributes passed to the step as keywords.
 
     ``weight_ih`` (gates * hidden_size, input_size), ``weight_hh`` (gates * hidden_size,
     hidden_size), ``bias_ih`` and ``bias_hh`` (gates * hidden_size), all drawn from
@@ -219,11 +211,19 @@ class RNNCellBase(Module):
     #: The names of the state tensors a step carries, in the order the cell takes and
     #: returns them: ``("h",)``, or ``("h", "c")`` for the LSTM.
     state_names: tuple[str, ...] = ("h",)
+    step: Step
+    fused_step: Step | None = None
+    folds_hidden_bias = True
+    step_options: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_declaration(cls)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  dtype: Any = None) -> None:
         super().__init__()
-        _check_size(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
+        check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
         self.input_size, self.hidden_size = input_size, hidden_size
         rows = self.gates * hidden_size
         self.weight_ih = empty_parameter(rows, input_size, dtype=dtype)
@@ -234,26 +234,62 @@ class RNNCellBase(Module):
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
-        bound = 1 / math.sqrt(self.hidden_size)
-        for param in self.parameters():
-            init.uniform_(param, -bound, bound)
+        reset_uniform(self, self.hidden_size)
 
-    def _states(self, input: Tensor, hx: tuple | None, count: int) -> tuple:  # noqa: A002
-        """Check ``input`` and the ``count`` state tensors in ``hx`` (zeros if None)."""
+    def forward(self, input: Tensor, hx: Any = None) -> Any:  # noqa: A002
+        state = self._states(input, hx)
+        options = {name: getattr(self, name) for name in self.step_options}
+        with scope(layer=scope_label(self)):
+            if self.folds_hidden_bias:
+                x_proj = project(input, self.weight_ih, _sum_biases(self.bias_ih, self.bias_hh))
+                state = self.step(x_proj, state, self.weight_hh.T, None, **options)
+            else:
+                x_proj = project(input, self.weight_ih, self.bias_ih)
+                state = self.step(x_proj, state, self.weight_hh.T, self.bias_hh, **options)
+        return state[0] if len(state) == 1 else state
+
+    def _states(self, input: Tensor, hx: Any) -> tuple:  # noqa: A002
+        """Check ``input`` and the states in ``hx`` (a tensor, or a tuple of them for more
+        than one state; zeros if None)."""
         layer, dtype = type(self).__name__, self.weight_ih.dtype
         shapes = f"(batch, {self.input_size}) or ({self.input_size},)"
-        _check_input(layer, input, (1, 2), shapes, self.input_size, dtype)
+        check_input(layer, input, (1, 2), shapes, self.input_size, dtype)
         shape = (*input.shape[:-1], self.hidden_size)
         if hx is None:
-            return tuple(zeros(shape, dtype=dtype) for _ in range(count))
-        names = ("hx",) if count == 1 else ("h", "c")
+            return tuple(zeros(shape, dtype=dtype) for _ in self.state_names)
+        if len(self.state_names) == 1:
+            hx, names = (hx,), ("hx",)
+        elif isinstance(hx, (tuple, list)) and len(hx) == len(self.state_names):
+            hx, names = tuple(hx), self.state_names
+        else:
+            raise TypeError(f"{layer}: hx must be a tuple {self.state_names}")
         for name, state in zip(names, hx):
-            _check_state(layer, name, state, shape, dtype)
+            check_state(layer, name, state, shape, dtype)
         return hx
 
     def extra_repr(self) -> str:
-        return f"{self.input_size}, {self.hidden_size}" + (
-            "" if self.bias_ih is not None else ", bias=False")
+        extra = f"{self.input_size}, {self.hidden_size}"
+        if self.bias_ih is None:
+            extra += ", bias=False"
+        if getattr(self, "nonlinearity", "tanh") != "tanh":
+            extra += f", nonlinearity={self.nonlinearity!r}"
+        return extra
+
+
+def check_declaration(cls: type) -> None:
+    """Check what a cell class declares (see ``RNNCellBase``) when the class is created, so a
+    mistake fails at import with the class's name, not inside the first forward pass."""
+    name = cls.__name__
+    if not isinstance(cls.gates, int) or cls.gates < 1:
+        raise TypeError(f"{name}: gates must be a positive int, got {cls.gates!r}")
+    names = cls.state_names
+    if not (isinstance(names, tuple) and names and all(isinstance(n, str) for n in names)):
+        raise TypeError(f"{name}: state_names must be a non-empty tuple of str, got {names!r}")
+    if not callable(getattr(cls, "step", None)):
+        raise TypeError(f"{name}: declare step, the function that computes one step "
+                        "(see RNNCellBase)")
+    if cls.fused_step is not None and not callable(cls.fused_step):
+        raise TypeError(f"{name}: fused_step must be a function or None, got {cls.fused_step!r}")
 
 
 class RNNCell(RNNCellBase):
@@ -271,23 +307,15 @@ class RNNCell(RNNCellBase):
     (2, 5)
     """
 
+    step = staticmethod(rnn_step)
+    fused_step = staticmethod(fused.rnn_step)
+    step_options = ("nonlinearity",)
+
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
                  nonlinearity: str = "tanh", dtype: Any = None) -> None:
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"RNNCell: nonlinearity must be one of {NONLINEARITIES}, "
-                             f"got {nonlinearity!r}")
+        check_nonlinearity("RNNCell", nonlinearity)
         super().__init__(input_size, hidden_size, bias, dtype)
         self.nonlinearity = nonlinearity
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
-        (h,) = self._states(input, None if hx is None else (hx,), 1)
-        with scope(layer=_scope_label(self)):
-            return rnn_cell(input, h, self.weight_ih, self.weight_hh, self.bias_ih,
-                            self.bias_hh, self.nonlinearity)
-
-    def extra_repr(self) -> str:
-        extra = super().extra_repr()
-        return extra if self.nonlinearity == "tanh" else f"{extra}, nonlinearity='relu'"
 
 
 class LSTMCell(RNNCellBase):
@@ -307,15 +335,8 @@ class LSTMCell(RNNCellBase):
 
     gates = 4
     state_names = ("h", "c")
-
-    def forward(self, input: Tensor,  # noqa: A002
-                hx: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, Tensor]:
-        if hx is not None and not (isinstance(hx, (tuple, list)) and len(hx) == 2):
-            raise TypeError("LSTMCell: hx must be a pair (h, c)")
-        h, c = self._states(input, hx, 2)
-        with scope(layer=_scope_label(self)):
-            return lstm_cell(input, (h, c), self.weight_ih, self.weight_hh, self.bias_ih,
-                             self.bias_hh)
+    step = staticmethod(lstm_step)
+    fused_step = staticmethod(fused.lstm_step)
 
 
 class GRUCell(RNNCellBase):
@@ -332,8 +353,6 @@ class GRUCell(RNNCellBase):
     """
 
     gates = 3
-
-    def forward(self, input: Tensor, hx: Tensor | None = None) -> Tensor:  # noqa: A002
-        (h,) = self._states(input, None if hx is None else (hx,), 1)
-        with scope(layer=_scope_label(self)):
-            return gru_cell(input, h, self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+    step = staticmethod(gru_step)
+    fused_step = staticmethod(fused.gru_step)
+    folds_hidden_bias = False  # bias_hh's n rows sit inside the reset gate's product

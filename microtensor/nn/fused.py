@@ -191,36 +191,47 @@ class GRUStep(Function):
 
 
 # ------------------------------------------------- the steps, as cells.py has them
-def rnn_step(x_proj: Tensor, h: Tensor, weight_hh_t: Tensor,
-             nonlinearity: str = "tanh") -> Tensor:
+# The signature every step shares (``cells.Step``): x_proj, the state tuple, weight_hh.T,
+# bias_hh (None when the layer folded it into x_proj), options as keywords; returns the state.
+def rnn_step(x_proj: Tensor, state: tuple[Tensor], weight_hh_t: Tensor,
+             bias_hh: Tensor | None = None, nonlinearity: str = "tanh") -> tuple[Tensor]:
     """``cells.rnn_step`` as one node; states are (batch, hidden).
 
     >>> import microtensor as mt
-    >>> rnn_step(mt.zeros(2, 3), mt.ones(2, 3), mt.eye(3), "relu").tolist()
+    >>> (h,) = rnn_step(mt.zeros(2, 3), (mt.ones(2, 3),), mt.eye(3), nonlinearity="relu")
+    >>> h.tolist()
     [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
-    return _named(RNNStep.apply(x_proj, h, weight_hh_t, nonlinearity=nonlinearity), "h")
+    if bias_hh is not None:
+        x_proj = x_proj + bias_hh
+    return (_named(RNNStep.apply(x_proj, state[0], weight_hh_t, nonlinearity=nonlinearity), "h"),)
 
 
-def lstm_step(x_proj: Tensor, h: Tensor, c: Tensor, weight_hh_t: Tensor) -> tuple[Tensor, Tensor]:
+def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh_t: Tensor,
+              bias_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """``cells.lstm_step`` as one node (named ``"h, c"``) and the two slices ``h``
     and ``c`` of its output.
 
     >>> import microtensor as mt
-    >>> h, c = lstm_step(mt.zeros(1, 8), mt.zeros(1, 2), mt.ones(1, 2), mt.zeros(2, 8))
+    >>> h, c = lstm_step(mt.zeros(1, 8), (mt.zeros(1, 2), mt.ones(1, 2)), mt.zeros(2, 8))
     >>> c.tolist()
     [[0.5, 0.5]]
     """
-    state = _named(LSTMStep.apply(x_proj, h, c, weight_hh_t), "h, c")
+    if bias_hh is not None:
+        x_proj = x_proj + bias_hh
+    h, c = state
+    both = _named(LSTMStep.apply(x_proj, h, c, weight_hh_t), "h, c")
     size = h.shape[-1]
-    return _named(state[:, :size], "h"), _named(state[:, size:], "c")
+    return _named(both[:, :size], "h"), _named(both[:, size:], "c")
 
 
-def gru_step(x_proj: Tensor, h: Tensor, weight_hh_t: Tensor, bias_hh: Tensor | None) -> Tensor:
+def gru_step(x_proj: Tensor, state: tuple[Tensor], weight_hh_t: Tensor,
+             bias_hh: Tensor | None = None) -> tuple[Tensor]:
     """``cells.gru_step`` as one node; states are (batch, hidden).
 
     >>> import microtensor as mt
-    >>> gru_step(mt.zeros(1, 6), mt.ones(1, 2), mt.zeros(2, 6), None).tolist()
+    >>> (h,) = gru_step(mt.zeros(1, 6), (mt.ones(1, 2),), mt.zeros(2, 6))
+    >>> h.tolist()
     [[0.5, 0.5]]
     """
-    return _named(GRUStep.apply(x_proj, h, weight_hh_t, bias_hh), "h")
+    return (_named(GRUStep.apply(x_proj, state[0], weight_hh_t, bias_hh), "h"),)

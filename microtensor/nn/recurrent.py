@@ -13,39 +13,37 @@ its ops by layer and time.
 
 from __future__ import annotations
 
-import math
 from typing import Any
+
+import numpy as np
 
 from ..autograd import scope
 from ..creation import zeros
-from ..functions import stack
-from ..tensor import Tensor
+from ..functions import cat, stack
+from ..tensor import Tensor, _raw
 from . import functional as F
-from . import fused as fused_steps
-from . import init
-from .cells import (
-    NONLINEARITIES,
-    _check_input,
-    _check_size,
-    _check_state,
-    _scope_label,
-    gru_step,
-    lstm_step,
-    project,
-    rnn_step,
-)
+from .cells import GRUCell, LSTMCell, RNNCell, RNNCellBase, Step, project
+from .checks import check_input, check_nonlinearity, check_sizes, check_state, reset_uniform, scope_label
 from .module import Module, empty_parameter
+from .utils.rnn import PackedSequence
 
 
 class RNNBase(Module):
-    """What the three sequence layers share: parameters per layer, input and state
-    handling, dropout between layers, and the loop over time.
+    """What the sequence layers share: parameters per layer and direction, input and state
+    handling, packed sequences, dropout between layers, and the loop over time.
 
-    A subclass sets ``gates`` and ``state_names`` and writes ``_step``.
+    A subclass declares one thing, ``cell``: the ``RNNCellBase`` subclass whose ``step``
+    (and ``fused_step``), ``gates``, ``state_names`` and options it unrolls.
 
-    ``fused=True`` runs each step as one op with a hand-written backward (``fused.py``):
-    the same numbers, less engine overhead per step, but a rendered graph shows one
-    node per step instead of the gates. The composed steps are the default.
+    ``fused=True`` runs each step as one op with a hand-written backward (the cell's
+    ``fused_step``, from ``fused.py``): the same numbers, less engine overhead per step, but
+    a rendered graph shows one node per step instead of the gates. The composed steps are
+    the default.
+
+    ``bidirectional=True`` adds a second pass over every layer, from the last step to the
+    first, with its own parameters (suffix ``_reverse``) and ``layer`` tag
+    (``"lstm.l0_reverse"``); the layer's output is both passes side by side (forward half
+    first), and states are ordered layer 0 forward, layer 0 reverse, layer 1 forward, ...
 
     >>> import microtensor as mt
     >>> lstm = mt.nn.LSTM(2, 3, num_layers=2)
@@ -55,75 +53,107 @@ class RNNBase(Module):
     GRU(2, 3, fused=True)
     """
 
-    gates = 1
-    state_names: tuple[str, ...] = ("h",)
-    #: RNN and LSTM add ``bias_hh`` to the same sum as ``bias_ih``, so it can join the
-    #: input projection; GRU keeps part of it inside the reset gate's product.
-    folds_hidden_bias = True
+    cell: type[RNNCellBase]
+    gates: int
+    state_names: tuple[str, ...]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cell = cls.__dict__.get("cell", getattr(cls, "cell", None))
+        if not (isinstance(cell, type) and issubclass(cell, RNNCellBase)):
+            raise TypeError(f"{cls.__name__}: declare cell, the RNNCellBase subclass whose step "
+                            f"the layer unrolls, got {cell!r}")
+        # Class attributes, so whoever reads the declarations (the renderer) finds them here.
+        cls.gates, cls.state_names = cell.gates, cell.state_names
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
-                 batch_first: bool = False, dropout: float = 0.0, dtype: Any = None,
-                 fused: bool = False) -> None:
+                 batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
+                 dtype: Any = None, fused: bool = False) -> None:
         super().__init__()
         layer = type(self).__name__
-        _check_size(layer, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        check_sizes(layer, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
         if not 0 <= dropout <= 1:
             raise ValueError(f"{layer}: dropout must be in [0, 1], got {dropout}")
-        if not isinstance(fused, bool):
-            raise TypeError(f"{layer}: fused must be True or False, got {fused!r}")
+        for flag, value in (("bidirectional", bidirectional), ("fused", fused)):
+            if not isinstance(value, bool):
+                raise TypeError(f"{layer}: {flag} must be True or False, got {value!r}")
+        if fused and self.cell.fused_step is None:
+            raise ValueError(f"{layer}: fused=True, but {self.cell.__name__} declares no "
+                             "fused_step; use the composed steps (fused=False)")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
-        self.fused = fused
-        rows = self.gates * hidden_size
+        self.bidirectional, self.fused = bidirectional, fused
+        rows, directions = self.cell.gates * hidden_size, 2 if bidirectional else 1
         for k in range(num_layers):
-            setattr(self, f"weight_ih_l{k}",
-                    empty_parameter(rows, input_size if k == 0 else hidden_size, dtype=dtype))
-            setattr(self, f"weight_hh_l{k}", empty_parameter(rows, hidden_size, dtype=dtype))
-            if bias:
-                setattr(self, f"bias_ih_l{k}", empty_parameter(rows, dtype=dtype))
-                setattr(self, f"bias_hh_l{k}", empty_parameter(rows, dtype=dtype))
+            for suffix in self._suffixes():
+                inputs = input_size if k == 0 else directions * hidden_size
+                setattr(self, f"weight_ih_l{k}{suffix}", empty_parameter(rows, inputs, dtype=dtype))
+                setattr(self, f"weight_hh_l{k}{suffix}",
+                        empty_parameter(rows, hidden_size, dtype=dtype))
+                if bias:
+                    setattr(self, f"bias_ih_l{k}{suffix}", empty_parameter(rows, dtype=dtype))
+                    setattr(self, f"bias_hh_l{k}{suffix}", empty_parameter(rows, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
         """Draw every parameter from U(-1/sqrt(hidden_size), 1/sqrt(hidden_size))."""
-        bound = 1 / math.sqrt(self.hidden_size)
-        for param in self.parameters():
-            init.uniform_(param, -bound, bound)
+        reset_uniform(self, self.hidden_size)
 
-    def _layer_parameters(self, k: int) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    def _suffixes(self) -> tuple[str, ...]:
+        return ("", "_reverse") if self.bidirectional else ("",)
+
+    def _layer_parameters(self, name: str) -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
         params = self._parameters
-        return (params[f"weight_ih_l{k}"], params[f"weight_hh_l{k}"],
-                params.get(f"bias_ih_l{k}"), params.get(f"bias_hh_l{k}"))
-
-    def _step(self, x_proj: Tensor, state: tuple, weight_hh_t: Tensor,
-              bias_hh: Tensor | None) -> tuple:
-        """One step from ``state`` (a tuple: ``(h,)`` or ``(h, c)``) to the next."""
-        raise NotImplementedError(f"{type(self).__name__} must implement _step")
+        return (params[f"weight_ih_{name}"], params[f"weight_hh_{name}"],
+                params.get(f"bias_ih_{name}"), params.get(f"bias_hh_{name}"))
 
     # ------------------------------------------------------------------ forward
-    def forward(self, input: Tensor, hx: Any = None) -> tuple[Tensor, Any]:  # noqa: A002
+    def forward(self, input: Tensor | PackedSequence, hx: Any = None  # noqa: A002
+                ) -> tuple[Tensor | PackedSequence, Any]:
         layer, dtype = type(self).__name__, self.weight_ih_l0.dtype
-        order = "(batch, seq, input_size)" if self.batch_first else "(seq, batch, input_size)"
-        _check_input(layer, input, (2, 3), f"{order} or unbatched (seq, input_size)",
-                     self.input_size, dtype)
-        batched = input.ndim == 3
-        x = self._time_major(input, batched)
-        if x.shape[0] == 0:
-            raise ValueError(f"{layer}: the input sequence is empty (shape {input.shape})")
-        initial = self._initial_states(hx, x.shape[1], batched, dtype)
+        packed = isinstance(input, PackedSequence)
+        if packed:
+            check_input(layer, input.data, (2,), f"PackedSequence data (steps, {self.input_size})",
+                        self.input_size, dtype)
+            batch_sizes = np.asarray(_raw(input.batch_sizes))
+            x, batched, batch = input.data, True, int(batch_sizes[0])
+        else:
+            order = "(batch, seq, input_size)" if self.batch_first else "(seq, batch, input_size)"
+            check_input(layer, input, (2, 3), f"{order} or unbatched (seq, input_size)",
+                        self.input_size, dtype)
+            batch_sizes, batched = None, input.ndim == 3
+            x = self._time_major(input, batched)
+            if x.shape[0] == 0:
+                raise ValueError(f"{layer}: the input sequence is empty (shape {input.shape})")
+            batch = x.shape[1]
+        initial = self._initial_states(hx, batch, batched, dtype)
+        if packed and input.sorted_indices is not None:  # the caller's batch order to packed
+            initial = [s[:, np.asarray(_raw(input.sorted_indices))] for s in initial]
 
-        label = _scope_label(self)
+        label = scope_label(self)
         finals = []
         for k in range(self.num_layers):
             if k and self.training and self.dropout:
                 x = F.dropout(x, self.dropout)
-            x, state = self._run_layer(k, x, tuple(s[k] for s in initial), f"{label}.l{k}")
-            finals.append(state)
+            outputs = []
+            for d, suffix in enumerate(self._suffixes()):
+                start = tuple(s[k * len(self._suffixes()) + d] for s in initial)
+                output, final = self._run_direction(f"l{k}{suffix}", x, start, bool(d),
+                                                    batch_sizes, label)
+                outputs.append(output)
+                finals.append(final)
+            x = outputs[0] if len(outputs) == 1 else cat(outputs, dim=-1)
 
-        output = self._caller_layout(x, batched)
-        final = [stack(list(states)) for states in zip(*finals)]  # (num_layers, batch, hidden)
-        if not batched:
-            final = [s.squeeze(1) for s in final]
+        final = [stack(list(states)) for states in zip(*finals)]  # (layers * directions, B, H)
+        if packed:
+            if input.unsorted_indices is not None:  # back to the caller's batch order
+                final = [s[:, np.asarray(_raw(input.unsorted_indices))] for s in final]
+            output = PackedSequence(x, input.batch_sizes, input.sorted_indices,
+                                    input.unsorted_indices)
+        else:
+            output = self._caller_layout(x, batched)
+            if not batched:
+                final = [s.squeeze(1) for s in final]
         return output, (final[0] if len(final) == 1 else tuple(final))
 
     def _time_major(self, x: Tensor, batched: bool) -> Tensor:
@@ -139,42 +169,84 @@ class RNNBase(Module):
         return x.transpose(0, 1) if self.batch_first else x
 
     def _initial_states(self, hx: Any, batch: int, batched: bool, dtype: Any) -> list[Tensor]:
-        """Each state (h, or h and c) as (num_layers, batch, hidden): checked, or zeros."""
+        """Each state (h, or h and c) as (layers * directions, batch, hidden): checked, or zeros."""
         layer, count = type(self).__name__, len(self.state_names)
-        shape = (self.num_layers, batch, self.hidden_size)
+        shape = (self.num_layers * len(self._suffixes()), batch, self.hidden_size)
         if hx is None:
             return [zeros(shape, dtype=dtype) for _ in range(count)]
         if count == 1:
             hx = (hx,)
         elif not (isinstance(hx, (tuple, list)) and len(hx) == count):
             raise TypeError(f"{layer}: hx must be a tuple {tuple(n + '0' for n in self.state_names)}")
-        expected = shape if batched else (self.num_layers, self.hidden_size)
+        expected = shape if batched else (shape[0], self.hidden_size)
         for name, state in zip(self.state_names, hx):
-            _check_state(layer, f"{name}0", state, expected, dtype)
+            check_state(layer, f"{name}0", state, expected, dtype)
         return list(hx) if batched else [s.unsqueeze(1) for s in hx]
 
-    def _run_layer(self, k: int, x: Tensor, state: tuple, label: str) -> tuple[Tensor, tuple]:
-        """Unroll layer ``k`` over ``x`` (seq, batch, features); return its outputs and
-        its final state."""
-        weight_ih, weight_hh, bias_ih, bias_hh = self._layer_parameters(k)
+    def _run_direction(self, name: str, x: Tensor, state: tuple, reverse: bool,
+                       batch_sizes: np.ndarray | None, label: str) -> tuple[Tensor, tuple]:
+        """Unroll the parameters ``name`` (``"l0"``, ``"l0_reverse"``) over ``x``, (seq,
+        batch, features), or packed data (steps, features) with ``batch_sizes``; return the
+        outputs in the same layout and the final state."""
+        weight_ih, weight_hh, bias_ih, bias_hh = self._layer_parameters(name)
+        label = f"{label}.{name}"
         with scope(layer=label):
-            if self.folds_hidden_bias and bias_ih is not None:
-                x_proj = project(x, weight_ih, bias_ih + bias_hh)
+            if self.cell.folds_hidden_bias and bias_ih is not None:
+                x_proj, bias_hh = project(x, weight_ih, bias_ih + bias_hh), None
             else:
                 x_proj = project(x, weight_ih, bias_ih)
             x_proj.name = "x_proj"
             weight_hh_t = weight_hh.T  # transposed once, used at every step
-        outputs = []
-        for t in range(x.shape[0]):
+        step: Step = self.cell.fused_step if self.fused else self.cell.step
+        options = {option: getattr(self, option) for option in self.cell.step_options}
+
+        def run(t: int, x_t: Tensor, state: tuple) -> tuple:
             with scope(layer=label, t=t):
-                state = self._step(x_proj[t], state, weight_hh_t, bias_hh)
-            outputs.append(state[0])
-        return stack(outputs), state
+                return step(x_t, state, weight_hh_t, bias_hh, **options)
+
+        if batch_sizes is None:
+            outputs = [None] * x.shape[0]
+            for t in (reversed(range(x.shape[0])) if reverse else range(x.shape[0])):
+                state = run(t, x_proj[t], state)
+                outputs[t] = state[0]
+            return stack(outputs), state
+        return self._run_packed(run, x_proj, state, reverse, batch_sizes)
+
+    @staticmethod
+    def _run_packed(run: Any, x_proj: Tensor, initial: tuple, reverse: bool,
+                    batch_sizes: np.ndarray) -> tuple[Tensor, tuple]:
+        """The loop over packed steps: at step ``t`` the first ``batch_sizes[t]`` sequences
+        run. Forward, a sequence's final state is set aside when it ends; in reverse, a
+        sequence joins at its own last step with its initial state."""
+        starts = np.concatenate([[0], np.cumsum(batch_sizes)])
+        outputs = [None] * len(batch_sizes)
+        if not reverse:
+            state, ended = initial, []
+            for t, size in enumerate(batch_sizes):
+                if size < state[0].shape[0]:
+                    ended.append(tuple(s[size:] for s in state))
+                    state = tuple(s[:size] for s in state)
+                state = run(t, x_proj[starts[t]:starts[t + 1]], state)
+                outputs[t] = state[0]
+            pieces = [state, *reversed(ended)]  # rows 0.. first: they ran longest
+            final = tuple(cat(list(rows)) if len(pieces) > 1 else rows[0]
+                          for rows in zip(*pieces))
+            return cat(outputs), final
+        rows = int(batch_sizes[-1])
+        state = tuple(s[:rows] for s in initial)
+        for t in reversed(range(len(batch_sizes))):
+            size = int(batch_sizes[t])
+            if size > rows:  # sequences whose last step is t start here
+                state = tuple(cat([s, s0[rows:size]]) for s, s0 in zip(state, initial))
+                rows = size
+            state = run(t, x_proj[starts[t]:starts[t + 1]], state)
+            outputs[t] = state[0]
+        return cat(outputs), state
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"
         defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
-                    "fused": False}
+                    "bidirectional": False, "fused": False}
         for name, default in defaults.items():
             if getattr(self, name) != default:
                 extra += f", {name}={getattr(self, name)}"
@@ -185,9 +257,11 @@ class RNN(RNNBase):
     """A stack of Elman RNN layers: ``h_t = tanh(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh)``
     (or relu).
 
-    Input (seq, batch, input_size), (batch, seq, input_size) with ``batch_first``, or
-    unbatched (seq, input_size); ``hx`` (num_layers, batch, hidden_size) defaults to zeros.
-    Returns ``(output, h_n)``: the top layer's ``h`` at every step, and every layer's last ``h``.
+    Input (seq, batch, input_size), (batch, seq, input_size) with ``batch_first``,
+    unbatched (seq, input_size), or a ``PackedSequence``; ``hx`` (num_layers * directions,
+    batch, hidden_size) defaults to zeros. Returns ``(output, h_n)``: the top layer's ``h``
+    at every step (both directions side by side if bidirectional; packed if the input was),
+    and every layer's last ``h``.
 
     >>> import microtensor as mt
     >>> rnn = mt.nn.RNN(3, 5, num_layers=2, nonlinearity="relu")
@@ -196,22 +270,21 @@ class RNN(RNNBase):
     >>> output, h_n = rnn(mt.randn(7, 4, 3))
     >>> output.shape, h_n.shape
     ((7, 4, 5), (2, 4, 5))
+    >>> output, h_n = mt.nn.RNN(3, 5, bidirectional=True)(mt.randn(7, 4, 3))
+    >>> output.shape, h_n.shape
+    ((7, 4, 10), (2, 4, 5))
     """
+
+    cell = RNNCell
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, dtype: Any = None, fused: bool = False) -> None:
-        if nonlinearity not in NONLINEARITIES:
-            raise ValueError(f"RNN: nonlinearity must be one of {NONLINEARITIES}, "
-                             f"got {nonlinearity!r}")
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout, dtype,
-                         fused)
+                 dropout: float = 0.0, bidirectional: bool = False, dtype: Any = None,
+                 fused: bool = False) -> None:
+        check_nonlinearity("RNN", nonlinearity)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
+                         bidirectional, dtype, fused)
         self.nonlinearity = nonlinearity
-
-    def _step(self, x_proj: Tensor, state: tuple, weight_hh_t: Tensor,
-              bias_hh: Tensor | None) -> tuple:
-        step = fused_steps.rnn_step if self.fused else rnn_step
-        return (step(x_proj, state[0], weight_hh_t, self.nonlinearity),)
 
     def extra_repr(self) -> str:
         extra = super().extra_repr()
@@ -221,8 +294,8 @@ class RNN(RNNBase):
 class LSTM(RNNBase):
     """A stack of LSTM layers (gates i, f, g, o as PyTorch).
 
-    Input as ``RNN``; ``hx = (h0, c0)``, each (num_layers, batch, hidden_size), defaults
-    to zeros. Returns ``(output, (h_n, c_n))``.
+    Input as ``RNN``; ``hx = (h0, c0)``, each (num_layers * directions, batch, hidden_size),
+    defaults to zeros. Returns ``(output, (h_n, c_n))``.
 
     >>> import microtensor as mt
     >>> lstm = mt.nn.LSTM(3, 5, num_layers=2, batch_first=True)
@@ -241,13 +314,7 @@ class LSTM(RNNBase):
     ...     state = tuple(s.detach() for s in state)
     """
 
-    gates = 4
-    state_names = ("h", "c")
-
-    def _step(self, x_proj: Tensor, state: tuple, weight_hh_t: Tensor,
-              bias_hh: Tensor | None) -> tuple:
-        step = fused_steps.lstm_step if self.fused else lstm_step
-        return step(x_proj, state[0], state[1], weight_hh_t)
+    cell = LSTMCell
 
 
 class GRU(RNNBase):
@@ -265,10 +332,4 @@ class GRU(RNNBase):
     ((7, 5), (1, 5))
     """
 
-    gates = 3
-    folds_hidden_bias = False
-
-    def _step(self, x_proj: Tensor, state: tuple, weight_hh_t: Tensor,
-              bias_hh: Tensor | None) -> tuple:
-        step = fused_steps.gru_step if self.fused else gru_step
-        return (step(x_proj, state[0], weight_hh_t, bias_hh),)
+    cell = GRUCell
