@@ -57,7 +57,7 @@ def test_parameter_names_follow_the_top_level_model():
     model = Model()
     for name, param in model.named_parameters():
         assert param.name == name
-    assert model.encoder.lstm._path == "encoder.lstm"
+    assert model.encoder.lstm.path == "encoder.lstm"
 
 
 def test_a_standalone_layer_names_its_parameters_relative_to_itself():

@@ -262,3 +262,40 @@ def test_steps_are_tagged_with_layer_time_and_gate():
 def test_a_standalone_layer_is_labelled_by_its_class():
     output, _ = nn.GRU(2, 3)(mt.randn(2, 1, 2))
     assert {fn.tags.get("layer") for fn in _nodes(output)} >= {"gru.l0"}
+
+
+# ------------------------------------------------------- declaring a new cell
+class MinimalCell(nn.cells.RNNCellBase):
+    """A cell declared with a composed step only: h' = tanh(x_proj + h W)."""
+
+    step = staticmethod(nn.cells.rnn_step)
+
+
+class MinimalRNN(nn.recurrent.RNNBase):
+    cell = MinimalCell
+
+
+def test_a_new_cell_is_one_class_and_its_layer_one_declaration():
+    cell, layer = MinimalCell(2, 3, dtype=mt.float64), MinimalRNN(2, 3, dtype=mt.float64)
+    assert MinimalRNN.state_names == ("h",) and MinimalRNN.gates == 1
+    reference = nn.RNN(2, 3, dtype=mt.float64)
+    reference.load_state_dict(layer.state_dict())
+    x = mt.randn(4, 2, 2, dtype=mt.float64)
+    np.testing.assert_allclose(layer(x)[0].data, reference(x)[0].data, rtol=1e-14)
+    assert cell(x[0]).shape == (2, 3)
+
+
+def test_a_missing_fused_step_fails_at_construction_not_at_forward():
+    with pytest.raises(ValueError, match="MinimalRNN: fused=True, but MinimalCell declares no "
+                                         "fused_step"):
+        MinimalRNN(2, 3, fused=True)
+
+
+def test_bad_declarations_fail_when_the_class_is_created():
+    with pytest.raises(TypeError, match="NoStep: declare step"):
+        type("NoStep", (nn.cells.RNNCellBase,), {})
+    with pytest.raises(TypeError, match=r"BadStates: state_names must be a non-empty tuple"):
+        type("BadStates", (nn.cells.RNNCellBase,), {"step": staticmethod(nn.cells.rnn_step),
+                                                     "state_names": "h"})
+    with pytest.raises(TypeError, match="NoCell: declare cell"):
+        type("NoCell", (nn.recurrent.RNNBase,), {})
