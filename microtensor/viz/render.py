@@ -9,11 +9,14 @@ then ``graphviz-pure`` (a self-contained port that ``pip install
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import warnings
 from pathlib import Path
 
@@ -78,12 +81,19 @@ def run_dot(source: str, format: str, program: str | os.PathLike | None = None, 
     if format == "pdf" and exe.name == "graphviz-pure":
         raise RenderError("graphviz-pure cannot write PDF; render .svg or .png, or install system "
                           "Graphviz (apt-get install graphviz / brew install graphviz) for PDF")
+    # A session of its own, so a timeout can end the program and anything it started.
+    proc = subprocess.Popen([str(exe), f"-T{format}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=os.name == "posix")
     try:
-        done = subprocess.run([str(exe), f"-T{format}"], input=source.encode("utf-8"),
-                              capture_output=True, timeout=timeout, check=False)
+        stdout, stderr = proc.communicate(source.encode("utf-8"), timeout=timeout)
     except subprocess.TimeoutExpired:
+        _kill_group(proc)
         raise RenderError(f"{exe.name} did not finish laying out the graph within {timeout:g} s; "
                           "draw fewer steps at op level (window=..., detail='cell')") from None
+    except BaseException:  # Ctrl-C: leave no layout program running
+        _kill_group(proc)
+        raise
+    done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
     message = done.stderr.decode("utf-8", "replace").strip()
     if done.returncode != 0:
         if done.stdout and format == "svg" and b"</svg>" in done.stdout:
@@ -110,12 +120,49 @@ def render_file(source: str, path: str | os.PathLike, program: str | os.PathLike
     """
     path = Path(path)
     dot_path = path.with_suffix(".dot")
-    dot_path.write_text(source, encoding="utf-8")
+    write_atomic(dot_path, source.encode("utf-8"))
     format = path.suffix.lstrip(".").lower()  # noqa: A001
     if format == "dot":
         return dot_path
-    data = run_dot(source, format, program=program, timeout=timeout)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)  # a reader never sees a half-written picture
+    write_atomic(path, run_dot(source, format, program=program, timeout=timeout))
     return path
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    """End ``proc`` and every process it started (its session), then reap it."""
+    if os.name == "posix":
+        with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+            os.killpg(proc.pid, signal.SIGKILL)
+    else:
+        proc.kill()
+    proc.communicate()
+
+
+def write_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` so that a reader sees the old file or the new one, never half.
+
+    The temporary is created fresh and exclusively next to ``path`` (a file or link that
+    someone placed there beforehand is never written through) and removed on any failure.
+
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.txt"
+    >>> write_atomic(p, b"hi").read_bytes()
+    b'hi'
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a picture is for sharing
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

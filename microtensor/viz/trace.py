@@ -16,8 +16,29 @@ from ..autograd import Function
 from ..tensor import Tensor
 from .record import Recording, Summary
 
-#: Ops that move a tensor's numbers without changing them (a weight's transpose, say).
-VIEWS = frozenset({"Permute", "Reshape", "Cast", "Clone"})
+
+def state_names() -> tuple[str, ...]:
+    """The names recurrent modules give their states, as they declare them in ``state_names``
+    (``("h",)``, ``("h", "c")``): the hidden state first, then the others.
+
+    >>> state_names()
+    ('h', 'c')
+    """
+    from ..nn.module import Module  # nn imports the engine only; viz reads what it declares
+
+    declared, todo = [], [Module]
+    while todo:
+        cls = todo.pop()
+        todo.extend(cls.__subclasses__())
+        declared.append(tuple(cls.__dict__.get("state_names", ())))
+    hidden = {names[0] for names in declared if names}
+    others = {name for names in declared for name in names[1:]} - hidden
+    return (*sorted(hidden), *sorted(others))
+
+
+def hidden_state() -> str:
+    """The name of the hidden state, the one every recurrent module has (``"h"``)."""
+    return state_names()[0]
 
 
 @dataclass
@@ -34,6 +55,7 @@ class Node:
     value: Summary | None = None
     grad: Summary | None = None
     visit: int | None = None  # position in the backward pass, if recorded
+    is_view: bool = False  # the op moves its input's numbers without changing them (Function.is_view)
 
     @property
     def step(self) -> int | None:
@@ -69,18 +91,19 @@ class Graph:
         """Nodes whose tensor carries ``name`` (for example every step's ``"h"``)."""
         return [n for n in self.nodes.values() if n.name == name]
 
-    def step_norms(self, name: str = "h", layer: str | None = None) -> dict[int, float]:
-        """``||dL/d name_t||`` per step (summed over layers unless ``layer`` is given).
+    def step_norms(self, name: str | None = None, layer: str | None = None) -> dict[int, float]:
+        """``||dL/d name_t||`` per step (summed over layers unless ``layer`` is given); ``name``
+        defaults to the hidden state.
 
         Needs a recorded backward pass.
         """
+        name = name or hidden_state()
         norms: dict[int, float] = {}
         for n in self.named(name):
             if n.step is None or n.grad is None or (layer is not None and n.layer != layer):
                 continue
             norms[n.step] = float(np.hypot(norms.get(n.step, 0.0), n.grad.norm))
         return dict(sorted(norms.items()))
-
 
     def weight_shares(self) -> dict[str, dict[int, float]]:
         """Per weight (by name), each step's contribution to its gradient: ``{t: norm}``.
@@ -104,7 +127,7 @@ class Graph:
                     dst = self.nodes[e.dst]
                     if dst.step is not None and e.grad_norm is not None:
                         per_step[dst.step] = per_step.get(dst.step, 0.0) + e.grad_norm
-                    elif dst.step is None and dst.op in VIEWS:
+                    elif dst.step is None and dst.is_view:
                         todo.append(dst.key)
             if per_step:
                 shares[param.name or param.key] = dict(sorted(per_step.items()))
@@ -138,7 +161,7 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
                 key, "op", type(fn).__name__, fn.name, shape, dtype, dict(fn.scope),
                 value=recording.values.get(id(fn)) if recording else None,
                 grad=recording.grads.get(id(fn)) if recording else None,
-                visit=visits.get(id(fn)))
+                visit=visits.get(id(fn)), is_view=fn.is_view)
         return key
 
     def leaf_node(t: Tensor) -> str:

@@ -25,20 +25,28 @@ def test_one_cluster_per_step_labelled_in_time_order(tiny_rnn):
     source = mt.viz.draw_graph(loss, detail="op").source
     assert clusters(source) == ["cluster_t0", "cluster_t1", "cluster_t2", "cluster_t3"]
     assert [int(t) for t in re.findall(r'label="t=(\d+)', source)] == [0, 1, 2, 3]
-    assert "rankdir=LR" in source
+    assert "rankdir=BT" in source  # inputs at the bottom, time left to right in rows
+
+
+def state_edges(source):
+    """(tail, head, attributes) of the drawn state edges, in the direction the state flows."""
+    out = []
+    for attrs in re.findall(r"\t\w+ -> \w+ \[([^\]]*)\]", source):
+        if 'constraint="false"' in attrs and "invis" not in attrs:
+            flows = re.search(r'id="(\w+?)__(\w+)"', attrs).groups()
+            out.append((*flows, attrs))
+    return out
 
 
 def test_spine_edges_connect_consecutive_steps_and_are_bold(tiny_rnn):
     net = tiny_rnn(steps=4)
     dot = mt.viz.draw_graph(net.forward(), detail="op")
     step_of = {n.key: n.step for n in dot.graph.nodes.values()}
-    spine = [(a, b) for a, b, attrs in re.findall(r"\t(\w+) -> (\w+) \[([^\]]*)\]", dot.source)
-             if step_of.get(a) is not None and step_of.get(b) is not None
-             and step_of[a] != step_of[b] and "invis" not in attrs]
-    assert sorted((step_of[a], step_of[b]) for a, b in spine) == [(0, 1), (1, 2), (2, 3)]
-    for a, b in spine:
+    spine = state_edges(dot.source)
+    assert sorted((step_of[a], step_of[b]) for a, b, _ in spine) == [(0, 1), (1, 2), (2, 3)]
+    for a, _, attrs in spine:
         assert dot.graph.nodes[a].name == "h"
-        assert re.search(rf'\t{a} -> {b} \[[^\]]*weight="50"', dot.source)
+        assert float(re.search(r'penwidth="([\d.]+)"', attrs).group(1)) >= 2.5
 
 
 def test_shared_weights_get_stand_ins_not_one_edge_per_step(tiny_rnn):
@@ -49,7 +57,8 @@ def test_shared_weights_get_stand_ins_not_one_edge_per_step(tiny_rnn):
     assert not re.search(rf"\t{w_key} -> ", dot.source)  # no fan-out edges from the weight
     assert "shared by every step" in dot.source
     shares = dot.graph.weight_shares()["W_hh"]
-    stand_ins = re.findall(r"\t(proxy\d+) \[label=<W_hh<BR/><FONT POINT-SIZE='8'>∂ ([0-9.e+-]+)<", dot.source)
+    stand_ins = re.findall(r"\t(proxy\d+) \[label=<<B>W_hh</B><BR/><FONT POINT-SIZE='8'>∂ ([0-9.e+-]+)<",
+                           dot.source)
     assert len(stand_ins) == 5
     assert sorted(float(v) for _, v in stand_ins) == pytest.approx(sorted(shares.values()), rel=1e-2)
 
@@ -107,11 +116,8 @@ def test_bptt_order_view_numbers_edges_in_visit_order(tiny_rnn):
     assert 'dir="back"' in dot.source
     # The spine edge into the last step is visited before the one into the first.
     step_of = {n.key: n.step for n in dot.graph.nodes.values()}
-    spine = {}
-    for a, b, attrs in re.findall(r"\t(\w+) -> (\w+) \[([^\]]*)\]", dot.source):
-        crosses = step_of.get(a) is not None and step_of.get(b) is not None and step_of[a] != step_of[b]
-        if crosses and "invis" not in attrs:
-            spine[step_of[b]] = int(re.search(r'xlabel="(\d+)"', attrs).group(1))
+    spine = {step_of[b]: int(re.search(r'xlabel="(\d+)"', attrs).group(1))
+             for _, b, attrs in state_edges(dot.source)}
     assert spine[2] < spine[1]
     with pytest.raises(ValueError, match="needs a recording"):
         mt.viz.draw_graph(loss, bptt_order=True)

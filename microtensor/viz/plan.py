@@ -1,0 +1,494 @@
+"""What an unrolled picture shows, decided once: the plan that the DOT and HTML writers both read.
+
+``trace()`` turns the engine's graph into data; ``plan()`` decides what becomes of
+each traced node (drawn as itself, folded into its layer's cell at a step, or
+replaced by a per-step stand-in), how everything is styled by gradient, and how
+the timesteps wrap into rows so that a long sequence still fits a screen. The
+writers (``dot.py``, ``explore.py``) only translate a ``Plan`` into their format.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .trace import Graph, Node, state_names
+
+# Light blue (small gradients) to dark red (large), on a log scale.
+PALETTE = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c",
+           "#fdae6b", "#f16913", "#d94801", "#8c2d04")
+DARK = PALETTE[4:5] + PALETTE[6:]  # fills that need white text
+VANISHED = "#bdbdbd"
+DETAILS = ("auto", "op", "cell")
+#: The widest picture the rows are packed for (width : height), a little under the 4:1 bound.
+ASPECT = 1.6
+# Rough box sizes in inches, enough to choose how many steps go in a row.
+_BOX_W, _BOX_H, _CELL_W, _CELL_H, _GAP = 1.05, 0.75, 0.95, 0.7, 0.35
+
+
+@dataclass
+class Box:
+    """One drawn node: a traced node, a layer's cell at one step, or a step's stand-in for
+    something every step uses."""
+
+    key: str
+    kind: str  # "op", "param", "const", "cell" or "stand_in"
+    title: str  # the bold first line
+    lines: list[str]  # the smaller lines under it
+    step: int | None = None
+    layer: str | None = None
+    gate: str | None = None
+    members: list[str] = field(default_factory=list)  # the traced nodes it stands for
+    norm: float | None = None  # the gradient norm it is coloured by
+    state: bool = False  # a recurrent state (h, c): drawn with a heavier outline
+    output: bool = False
+    visit: int | None = None  # when its gradient is complete in the backward pass
+    tooltip: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Link:
+    """A drawn edge. ``state`` edges carry a recurrent state from one step to the next;
+    ``wrap`` ones do so from the end of one row to the start of the next."""
+
+    src: str
+    dst: str
+    norm: float | None = None
+    state: bool = False
+    wrap: bool = False
+    visit: int | None = None  # when the engine sends the gradient back along it
+
+
+@dataclass
+class Plan:
+    boxes: dict[str, Box]
+    links: list[Link]
+    steps: list[int]
+    detailed: set[int]  # steps drawn op by op
+    rows: list[list[int]]  # the steps of each row, left to right
+    clusters: dict[int, dict[str | None, list[str]]]  # step -> layer -> boxes
+    row_of: dict[str, int]  # row of each box outside the step clusters; bands above are -1, -2, ...
+    stacking: list[tuple[str, str]]  # (a, b): a's layer sits under b's within a step
+    layers: list[str | None]
+    heat: dict[str | None, dict[int, float]]  # layer -> t -> ||dL/dh_t||
+    scale: tuple[float, float] | None  # log10 of the smallest and largest gradient norm shown
+    vanished: set[int]
+    vanish_below: float
+    bptt_order: bool
+    title: str | None
+    notes: list[str]
+
+    # -- gradient styling, on one log scale for the whole picture -------------------
+    def position(self, norm: float) -> float:
+        """Where ``norm`` sits on the log scale: 0 at the smallest shown, 1 at the largest."""
+        lo, hi = self.scale
+        frac = 1.0 if hi <= lo else (math.log10(max(norm, 1e-300)) - lo) / (hi - lo)
+        return min(max(frac, 0.0), 1.0)
+
+    def colour(self, norm: float | None) -> str | None:
+        if norm is None or self.scale is None:
+            return None
+        if norm < self.vanish_below:
+            return VANISHED
+        return PALETTE[round(self.position(norm) * (len(PALETTE) - 1))]
+
+    def width(self, norm: float | None) -> float:
+        if norm is None or self.scale is None or norm < self.vanish_below:
+            return 1.0
+        return round(0.8 + 3.2 * self.position(norm), 2)
+
+
+def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None = None,
+         max_op_steps: int = 6, vanish_below: float = 1e-6, bptt_order: bool = False,
+         title: str | None = None, aspect: float = ASPECT) -> Plan:
+    """Decide the picture of ``graph``; ``draw_graph`` and ``explore`` take the same options.
+
+    >>> import microtensor as mt
+    >>> h = mt.zeros(2); w = mt.ones(2, requires_grad=True)
+    >>> for t in range(3):
+    ...     with mt.scope(layer="rnn", t=t):
+    ...         h = (h + w).tanh(); h.name = "h"
+    >>> p = plan(mt.viz.trace(h.sum()), detail="cell")
+    >>> p.rows, sorted(b.title for b in p.boxes.values() if b.kind == "cell")
+    ([[0, 1, 2]], ['rnn', 'rnn', 'rnn'])
+    """
+    if detail not in DETAILS:
+        raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
+    return _Planner(graph, _detailed_steps(graph.steps(), detail, window, max_op_steps),
+                    vanish_below, bptt_order).plan(title, aspect)
+
+
+def _detailed_steps(steps: list[int], detail: str, window: tuple[int, int] | None,
+                    max_op_steps: int) -> set[int]:
+    if detail == "op":
+        return set(steps)
+    if detail == "cell":
+        return set()
+    if window is not None:
+        start, stop = window
+        return {t for t in steps if start <= t < stop}
+    return set(steps[-max_op_steps:]) if max_op_steps > 0 else set()
+
+
+def short_norm(x: float) -> str:
+    return f"{x:.2e}"
+
+
+def shape_text(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, shape)) + ")"
+
+
+def ranges(steps: Iterable[int]) -> str:
+    """[0, 1, 2, 5] -> '0…2, 5'."""
+    out, run = [], []
+    for t in steps:
+        if run and t != run[-1] + 1:
+            out.append(_run(run))
+            run = []
+        run.append(t)
+    if run:
+        out.append(_run(run))
+    return ", ".join(out)
+
+
+def _run(run: list[int]) -> str:
+    return str(run[0]) if len(run) == 1 else f"{run[0]}…{run[-1]}"
+
+
+class _Planner:
+    def __init__(self, graph: Graph, detailed: set[int], vanish_below: float, bptt_order: bool):
+        self.g, self.detailed = graph, detailed
+        self.vanish_below, self.bptt_order = vanish_below, bptt_order
+        self.steps = graph.steps()
+        names = state_names()
+        self.hidden, self.states = names[0], set(names)
+        norms = [e.grad_norm for e in graph.edges if e.grad_norm]
+        norms += [n.grad.norm for n in graph.nodes.values() if n.grad is not None and n.grad.norm > 0]
+        self.scale = (math.log10(min(norms)), math.log10(max(norms))) if norms else None
+        if self.scale and self.scale[1] - self.scale[0] > 12:  # keep 12 decades of contrast
+            self.scale = (self.scale[1] - 12, self.scale[1])
+
+    def plan(self, title: str | None, aspect: float) -> Plan:
+        g = self.g
+        cells: dict[tuple[str | None, int], str] = {}
+        placed = {}
+        for key in self.forward_order():  # so layers, and boxes within a step, come in forward order
+            n = g.nodes[key]
+            if n.step is None or n.step in self.detailed:
+                placed[key] = key
+            else:
+                placed[key] = cells.setdefault((n.layer, n.step), f"cell{len(cells)}")
+        members: dict[str, list[Node]] = defaultdict(list)
+        for key, where in placed.items():
+            members[where].append(g.nodes[key])
+        step_of = {where: group[0].step for where, group in members.items()}
+
+        # Connections between drawn nodes (edges inside one cell vanish into it).
+        joined: dict[tuple[str, str], tuple[float | None, int | None]] = {}
+        for e in g.edges:
+            a, b = placed[e.src], placed[e.dst]
+            if a == b:
+                continue
+            norm, visit = joined.get((a, b), (None, None))
+            if e.grad_norm is not None:
+                norm = max(norm or 0.0, e.grad_norm)
+            dst_visit = g.nodes[e.dst].visit
+            if dst_visit is not None:
+                visit = dst_visit if visit is None else min(visit, dst_visit)
+            joined[(a, b)] = (norm, visit)
+
+        # Timeless nodes that touch several steps are drawn once, with a stand-in per step.
+        touched: dict[str, set[int]] = defaultdict(set)
+        for a, b in joined:
+            if step_of[a] is None and step_of[b] is not None:
+                touched[a].add(step_of[b])
+            if step_of[b] is None and step_of[a] is not None:
+                touched[b].add(step_of[a])
+        shared = {k for k, s in touched.items() if len(s) > 1}
+
+        boxes: dict[str, Box] = {}
+        for where, group in members.items():
+            boxes[where] = self.cell_box(where, group) if where in cells.values() else \
+                self.node_box(group[0], where in shared)
+
+        links: list[Link] = []
+        for (a, b), (norm, visit) in joined.items():
+            if a in shared or b in shared:
+                inside = b if a in shared else a
+                if step_of[inside] not in self.detailed:  # cell-level steps: the cell's tooltip says it
+                    continue
+                proxy = f"proxy{len(boxes)}"
+                boxes[proxy] = self.stand_in(proxy, boxes[a if a in shared else b], boxes[inside],
+                                             norm, visit)
+                a, b = (proxy, b) if a in shared else (a, proxy)
+            crosses = step_of.get(a) is not None and step_of.get(b) is not None and step_of[a] != step_of[b]
+            links.append(Link(a, b, norm, state=crosses, visit=visit))
+        self.complete_leaves(boxes, links)
+
+        clusters: dict[int, dict[str | None, list[str]]] = {t: {} for t in self.steps}
+        for key, box in boxes.items():
+            if box.step is not None:
+                clusters[box.step].setdefault(box.layer, []).append(key)
+        first: dict[str | None, int] = {}  # a layer's earliest op: layers stack in the order they run
+        for box in boxes.values():
+            if box.step is not None and box.kind in ("op", "cell"):
+                depth = min(self.depth[m] for m in box.members)
+                first[box.layer] = min(first.get(box.layer, depth), depth)
+        layers = sorted(first, key=first.__getitem__)
+        layers += [b.layer for b in boxes.values() if b.step is not None and b.layer not in layers]
+        layers = list(dict.fromkeys(layers))
+        for t in self.steps:
+            clusters[t] = {layer: clusters[t][layer] for layer in layers if layer in clusters[t]}
+
+        bands = self.bands(boxes, links, layers)
+        widths: dict[int, int] = defaultdict(int)  # each band's boxes that nothing in it feeds
+        fed = {l.dst for l in links if l.dst in bands and bands.get(l.src) == bands[l.dst]}
+        for key, band in bands.items():
+            widths[band] += key not in fed
+        rows = self.rows(clusters, links, aspect, list(widths.values()))
+        row_index = {t: i for i, row in enumerate(rows) for t in row}
+        for link in links:
+            if link.state:
+                link.wrap = row_index[boxes[link.src].step] != row_index[boxes[link.dst].step]
+        heat: dict[str | None, dict[int, float]] = defaultdict(dict)
+        for n in g.named(self.hidden):
+            if n.step is not None and n.grad is not None:
+                heat[n.layer][n.step] = n.grad.norm
+        top = {t: max(by_layer[t] for by_layer in heat.values() if t in by_layer)
+               for t in self.steps if any(t in by_layer for by_layer in heat.values())}
+        vanished = {t for t, n in top.items() if n < self.vanish_below}
+        return Plan(boxes, links, self.steps, self.detailed, rows, clusters,
+                    {**self.rows_outside(boxes, links, row_index), **bands}, self.stacking(clusters, links),
+                    layers, {layer: dict(sorted(heat[layer].items())) for layer in layers if layer in heat},
+                    self.scale, vanished, self.vanish_below, self.bptt_order, title,
+                    self.notes(vanished))
+
+    def forward_order(self) -> list[str]:
+        """The traced nodes in an order the forward pass could have run them (Kahn's algorithm)."""
+        waiting = dict.fromkeys(self.g.nodes, 0)
+        consumers: dict[str, list[str]] = defaultdict(list)
+        for e in self.g.edges:
+            waiting[e.dst] += 1
+            consumers[e.src].append(e.dst)
+        ready = [k for k, n in waiting.items() if n == 0]
+        order = []
+        self.depth = dict.fromkeys(ready, 0)  # the longest path from an input
+        while ready:
+            key = ready.pop()
+            order.append(key)
+            for m in consumers[key]:
+                waiting[m] -= 1
+                self.depth[m] = max(self.depth.get(m, 0), self.depth[key] + 1)
+                if waiting[m] == 0:
+                    ready.append(m)
+        return order
+
+    # -- boxes ----------------------------------------------------------------------
+    def node_box(self, n: Node, shared: bool) -> Box:
+        norm = n.grad.norm if n.grad is not None else None
+        lines = [n.op] if n.name and n.op else []
+        lines.append(shape_text(n.shape))
+        if norm is not None:
+            symbol = f"‖∂L/∂{n.name}‖" if n.name in self.states else "‖∂‖"
+            lines.append(f"{symbol} {short_norm(norm)}")
+        if shared:
+            lines.append("shared by every step")
+        visit = n.visit
+        return Box(n.key, n.kind, n.name or n.op or "input", lines, n.step, n.layer, n.tags.get("gate"),
+                   [n.key], norm if n.kind != "const" else None, n.name in self.states,
+                   n.key == self.g.output, visit, tooltip(n))
+
+    def cell_box(self, key: str, group: list[Node]) -> Box:
+        n = group[0]
+        lines = [f"t={n.step}"]
+        hidden = [m for m in group if m.name == self.hidden and m.grad is not None]
+        norm = hidden[0].grad.norm if hidden else None
+        if norm is not None:
+            lines.append(f"‖∂L/∂{self.hidden}‖ {short_norm(norm)}")
+        ops = sorted({m.op for m in group if m.op})
+        visits = [m.visit for m in group if m.visit is not None]
+        return Box(key, "cell", n.layer or "step", lines, n.step, n.layer, None, [m.key for m in group],
+                   norm, False, False, max(visits) if visits else None,
+                   [f"{n.layer or 'step'} at t={n.step}: {len(group)} nodes collapsed",
+                    f"ops: {', '.join(ops)}"])
+
+    def stand_in(self, key: str, shared: Box, inside: Box, norm: float | None, visit: int | None) -> Box:
+        """A step's small copy of something every step uses, with that step's gradient share."""
+        return Box(key, "stand_in", shared.title, [f"∂ {short_norm(norm)}"] if norm is not None else [],
+                   inside.step, inside.layer, None, [], norm, visit=visit,
+                   tooltip=[f"{shared.title}: this step's share of its gradient"])
+
+    def complete_leaves(self, boxes: dict[str, Box], links: list[Link]) -> None:
+        """A leaf's (or a stand-in's) gradient is complete once every consumer has sent its part."""
+        last: dict[str, int] = {}
+        for link in links:
+            if link.visit is not None:
+                last[link.src] = max(last.get(link.src, -1), link.visit)
+        for key, box in boxes.items():
+            if box.visit is None and key in last and box.norm is not None:
+                box.visit = last[key]
+
+    # -- where things go ------------------------------------------------------------
+    def stacking(self, clusters: dict[int, dict[str | None, list[str]]],
+                 links: list[Link]) -> list[tuple[str, str]]:
+        """Within a step, each layer's last boxes sit under the next layer's first ones."""
+        inner = [(l.src, l.dst) for l in links if not l.state]
+        has_in = {b for _, b in inner}
+        has_out = {a for a, _ in inner}
+        pairs = []
+        for layers in clusters.values():
+            stack = list(layers.values())
+            for below, above in zip(stack, stack[1:]):
+                ends = [k for k in below if k not in has_out] or below[-1:]
+                starts = [k for k in above if k not in has_in] or above[:1]
+                pairs += [(a, b) for a in ends for b in starts]
+        return pairs
+
+    def bands(self, boxes: dict[str, Box], links: list[Link], layers: list[str | None]) -> dict[str, int]:
+        """Timeless boxes not joined to any step (weights, what every step shares) go in bands
+        above the rows: one per layer (band -1 for the first layer, just above the rows, -2
+        for the next), untagged ones with the nearest tagged box, the rest in the top band."""
+        near: dict[str, list[str]] = defaultdict(list)
+        for link in links:
+            near[link.src].append(link.dst)
+            near[link.dst].append(link.src)
+        joined = {k for k, b in boxes.items() if b.step is not None}
+        todo = list(joined)
+        while todo:
+            todo = [m for k in todo for m in near[k] if m not in joined and not joined.add(m)]
+        index = {layer: i for i, layer in enumerate(layers)}
+        band = {k: -1 - index[b.layer] for k, b in boxes.items() if k not in joined and b.layer in index}
+        todo = list(band)
+        while todo:
+            nxt = []
+            for k in todo:
+                for m in near[k]:
+                    if m not in joined and m not in band:
+                        band[m] = band[k]
+                        nxt.append(m)
+            todo = nxt
+        top = -1 - len(layers)
+        return {k: band.get(k, top) for k in boxes if k not in joined}
+
+    def rows_outside(self, boxes: dict[str, Box], links: list[Link],
+                     row_index: dict[int, int]) -> dict[str, int]:
+        """Timeless boxes joined to some step go in that step's row (the loss beside the last
+        step); the rest (weights, things every step shares) form a band above the rows."""
+        near: dict[str, list[str]] = defaultdict(list)
+        for link in links:
+            near[link.src].append(link.dst)
+            near[link.dst].append(link.src)
+        row_of: dict[str, int] = {}
+        todo = [k for k, b in boxes.items() if b.step is not None]
+        for k in todo:
+            row_of[k] = row_index[boxes[k].step]
+        while todo:  # breadth first: each timeless box takes the row of the nearest step
+            nxt = []
+            for k in todo:
+                for m in near[k]:
+                    if m not in row_of:
+                        row_of[m] = row_of[k]
+                        nxt.append(m)
+            todo = nxt
+        return {k: row_of[k] for k, b in boxes.items() if b.step is None and k in row_of}
+
+    def rows(self, clusters: dict[int, dict[str | None, list[str]]], links: list[Link],
+             aspect: float, bands: list[int]) -> list[list[int]]:
+        """Wrap time into rows so the picture is about ``aspect`` times as wide as high.
+
+        A new row starts where the detail level changes, so a row of small cells is not
+        stretched to the height of an op-level step."""
+        if not self.steps:
+            return []
+        inner: dict[str, list[str]] = defaultdict(list)
+        for l in links:
+            if not l.state:
+                inner[l.src].append(l.dst)
+        sizes = {t: self.step_size(t, clusters[t], inner) for t in self.steps}
+
+        blocks: list[list[int]] = []  # runs of steps at one detail level
+        for t in self.steps:
+            if blocks and (blocks[-1][-1] in self.detailed) == (t in self.detailed):
+                blocks[-1].append(t)
+            else:
+                blocks.append([t])
+
+        def pack(width: float) -> tuple[list[list[int]], float, float]:
+            rows: list[list[int]] = []
+            for block in blocks:  # as few rows as fit in ``width``, of equal length
+                count = max(1, min(len(block), math.ceil(sum(sizes[t][0] for t in block) / width)))
+                size = math.ceil(len(block) / count)
+                rows += [block[i:i + size] for i in range(0, len(block), size)]
+            # The weights every step shares stand side by side in a band above the rows.
+            wide = max([n * (_BOX_W + 0.25) for n in bands] + [sum(sizes[t][0] for t in row) for row in rows])
+            high = len(bands) * 3 * (_BOX_H + _GAP) + sum(
+                max(sizes[t][1] for t in row) + _GAP for row in rows)
+            return rows, wide, high
+
+        # The narrowest row width whose picture is no taller than 1/aspect of its width.
+        lo, hi = max(w for w, _ in sizes.values()), sum(w for w, _ in sizes.values())
+        best, wide, high = pack(hi)
+        if wide / high <= aspect:  # one row per detail level is narrow enough
+            return best
+        for _ in range(30):
+            if hi - lo < 0.5:
+                break
+            mid = (lo + hi) / 2
+            rows, wide, high = pack(mid)
+            if wide / high <= aspect:
+                lo = mid
+            else:
+                hi = mid
+                best = rows
+        rows, wide, high = pack(lo)
+        return rows if wide / high <= aspect else best
+
+    def step_size(self, t: int, layers: dict[str | None, list[str]],
+                  inner: dict[str, list[str]]) -> tuple[float, float]:
+        """A step's column in inches: its widest rank of boxes by its number of ranks."""
+        if t not in self.detailed:
+            return _CELL_W + _GAP, len(layers) * (_CELL_H + _GAP)
+        wide, high = 1, 0
+        for keys in layers.values():
+            inside = set(keys)
+            rank = {k: 0 for k in keys}
+            for _ in range(len(keys)):  # longest path from the layer's first boxes
+                changed = False
+                for k in keys:
+                    for m in inner.get(k, ()):
+                        if m in inside and rank[m] < rank[k] + 1:
+                            rank[m], changed = rank[k] + 1, True
+                if not changed:
+                    break
+            per_rank: dict[int, int] = defaultdict(int)
+            for r in rank.values():
+                per_rank[r] += 1
+            wide = max(wide, max(per_rank.values()))
+            high += (max(rank.values()) + 1) * (_BOX_H + _GAP)
+        return wide * (_BOX_W + 0.25) + _GAP, high
+
+    def notes(self, vanished: set[int]) -> list[str]:
+        cells = [t for t in self.steps if t not in self.detailed]
+        notes = []
+        if cells:
+            notes.append(f"t={ranges(cells)}: one node per layer per step "
+                         f"(op detail for t={ranges(sorted(self.detailed)) or 'none'})")
+        if vanished:
+            notes.append(f"gradient below {self.vanish_below:g} (vanished) at t={ranges(sorted(vanished))}")
+        if self.bptt_order:
+            notes.append("backward pass: arrows point back in time, numbered in visit order")
+        return notes
+
+
+def tooltip(n: Node) -> list[str]:
+    """Hover text: the op, its tags, shape and the value and gradient statistics."""
+    lines = [f"{n.op or n.kind}{' ' + n.name if n.name else ''}", f"shape {shape_text(n.shape)} {n.dtype}"]
+    if n.tags:
+        lines.append(", ".join(f"{k}={v}" for k, v in n.tags.items()))
+    if n.value is not None:
+        lines.append("value: " + n.value.describe())
+    if n.grad is not None:
+        lines.append("grad: " + n.grad.describe())
+    return lines
