@@ -23,12 +23,15 @@ used at every timestep receives).
 from __future__ import annotations
 
 import functools
+import inspect
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from .dtypes import get_default_dtype, result_type
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -60,9 +63,26 @@ class _GradMode:
         _state.grad_enabled = self._prev
 
     def __call__(self, fn: Callable) -> Callable:
+        mode = type(self)
+        if inspect.isgeneratorfunction(fn):
+            # The mode must hold while the generator runs, not only while it is created.
+            @functools.wraps(fn)
+            def generator(*args: Any, **kwargs: Any) -> Any:
+                steps = fn(*args, **kwargs)
+                with mode():
+                    reply = yield next(steps)
+                while True:
+                    try:
+                        with mode():
+                            reply = yield steps.send(reply)
+                    except StopIteration as stop:
+                        return stop.value
+
+            return generator
+
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with mode():
                 return fn(*args, **kwargs)
 
         return wrapper
@@ -274,8 +294,12 @@ class Function:
 
     __slots__ = ("parents", "in_meta", "saved", "saved_versions", "needs_input_grad",
                  "scope", "hooks", "retained", "trace", "name", "__dict__")
-    #: True for ops whose output aliases the input's memory (views share its version counter).
+    #: True for ops whose output aliases their first input's memory (see ``inplace.py``).
     is_view = False
+    #: How the engine brings the inputs to one dtype before ``forward`` (see ``promote``):
+    #: None (as they are), "common" (PyTorch's result type), "float" (the result type,
+    #: integers and bools made the default float dtype), "same" (must already agree).
+    promote: str | None = None
 
     def __init__(self) -> None:
         self.saved: Any = ()
@@ -308,25 +332,32 @@ class Function:
     def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
         """Run the op on tensors (or plain scalars/arrays, treated as constants)."""
         fn = cls()
+        recording = _state.grad_enabled
+        if recording:  # a view whose base was written in place takes the write into its graph
+            for x in inputs:
+                if isinstance(x, Tensor) and x._view is not None:
+                    inplace.refresh(x)
+        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
+        # Known before forward, so an op saves only what the gradients it owes need.
+        needs = tuple([recording and isinstance(x, Tensor) and x.requires_grad for x in inputs])
+        fn.needs_input_grad = needs
         try:
-            out = fn.forward(*[x.data if isinstance(x, Tensor) else x for x in inputs], **kwargs)
-        except (ValueError, IndexError, TypeError) as err:
+            if cls.promote is not None:
+                arrays = promote(arrays, cls.promote)
+            out = fn.forward(*arrays, **kwargs)
+        except (ValueError, IndexError, TypeError, ArithmeticError, RuntimeError) as err:
             raise _forward_error(cls, inputs, err) from err
         if _state.anomaly:
             _check_finite(out, f"{cls.__name__} produced nan/inf in its forward output "
                                f"(shape {out.shape})")
         result = Tensor._wrap(out)
-        if fn.is_view:  # writes through either tensor must be seen by both
-            result._counter = inputs[0].version_counter()
-        if not _state.grad_enabled:
+        if fn.is_view:  # writes through either tensor must be seen by both: see inplace.py
+            inplace.mark_view(result, inputs[0], cls, kwargs)
+        if True not in needs:
             return result
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
         # values, and it rescans every tracked object of a large live graph on each pass.
-        needs = tuple([isinstance(x, Tensor) and x.requires_grad for x in inputs])
-        if True not in needs:
-            return result
         fn.parents = tuple([(x.grad_fn or x) if need else None for x, need in zip(inputs, needs)])
-        fn.needs_input_grad = needs
         fn.in_meta = tuple([(x.data.shape, x.data.dtype) if isinstance(x, Tensor) else None
                             for x in inputs])
         fn.scope = _state.scope
@@ -343,12 +374,38 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+def promote(arrays: list, rule: str) -> list:
+    """The inputs of an op brought to the dtype it computes in (PyTorch's type promotion).
+
+    Python numbers become 0-d arrays of that dtype, so numpy never widens on its own.
+    The common case, tensors that already agree, costs one comparison.
+    """
+    first = arrays[0]
+    if (type(first) is np.ndarray and (rule != "float" or first.dtype.kind == "f")
+            and all(type(a) is np.ndarray and a.dtype == first.dtype for a in arrays[1:])):
+        return arrays
+    present = [a for a in arrays if a is not None]
+    if rule == "same":
+        kinds = {np.asarray(a).dtype for a in present}
+        raise TypeError(f"expected both operands to have the same dtype, but got "
+                        f"{' and '.join(sorted(str(k) for k in kinds))}; convert one with .to()")
+    dtype = result_type(*present)
+    if rule == "float" and dtype.kind != "f":
+        dtype = get_default_dtype()
+    return [a if a is None or (type(a) is np.ndarray and a.dtype == dtype)
+            else np.asarray(a).astype(dtype) for a in arrays]
+
+
 def _forward_error(cls: type, inputs: tuple, err: Exception) -> Exception:
     """Re-raise numpy's complaint with the op's name and its inputs' shapes and dtypes."""
     described = ", ".join(f"{x.shape} {x.dtype}" if isinstance(x, Tensor) else repr(x)
                           for x in inputs)
-    kind = next(k for k in (IndexError, TypeError, ValueError) if isinstance(err, k))
-    return kind(f"{cls.__name__}: {err} (inputs: {described})")
+    kind = next(k for k in (IndexError, TypeError, ValueError, ArithmeticError, RuntimeError)
+                if isinstance(err, k))
+    message = str(err)
+    if not message.startswith(f"{cls.__name__}:"):
+        message = f"{cls.__name__}: {message}"
+    return kind(f"{message} (inputs: {described})")
 
 
 def _versions_of(saved: tuple, inputs: tuple, output: Tensor) -> list:
@@ -432,7 +489,13 @@ def _run_hooks(hooks: list | None, grad: np.ndarray) -> np.ndarray:
     for hook in hooks or ():
         changed = hook(Tensor._wrap(grad))
         if changed is not None:
-            grad = changed.data if isinstance(changed, Tensor) else np.asarray(changed)
+            new = changed.data if isinstance(changed, Tensor) else np.asarray(changed)
+            if new.shape != grad.shape:
+                name = getattr(hook, "__qualname__", type(hook).__name__)
+                raise RuntimeError(f"hook {name!r} returned a gradient of shape {new.shape} for a "
+                                   f"tensor of shape {grad.shape}; a hook may change the "
+                                   "gradient's values, not its shape")
+            grad = new
     return grad
 
 
@@ -459,8 +522,10 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
         if root.grad_fn is not None:
             start.append(root.grad_fn)
 
-    wanted = {id(t.grad_fn or t): i for i, t in enumerate(inputs or ())}
-    found: list[np.ndarray | None] = [None] * len(wanted)
+    wanted: dict[int, list[int]] = {}  # node or leaf -> the positions in ``inputs`` it fills
+    for i, t in enumerate(inputs or ()):
+        wanted.setdefault(id(t.grad_fn or t), []).append(i)
+    found: list[np.ndarray | None] = [None] * len(inputs or ())
     anomaly, observer = _state.anomaly, _state.observer
     with no_grad():  # hooks and user ops may compute with tensors; record none of it
         for fn in _topological_order(start):
@@ -472,8 +537,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
                 t.grad = Tensor._wrap(grad.copy())
             if observer is not None:
                 observer.backward(fn, grad)
-            if id(fn) in wanted:
-                found[wanted[id(fn)]] = grad
+            for i in wanted.get(id(fn), ()):
+                found[i] = grad
             _check_versions(fn)
             in_grads = _as_tuple(fn.backward(grad), len(fn.parents), fn)
             if not retain_graph and fn.saved:
@@ -495,8 +560,9 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
                 observer.leaf(leaf, grad)
             if inputs is None:
                 _accumulate_leaf(leaf, grad)
-            elif key in wanted:
-                found[wanted[key]] = grad
+            else:
+                for i in wanted.get(key, ()):
+                    found[i] = grad
     return found if inputs is not None else None
 
 
@@ -604,8 +670,17 @@ def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
                          f"{root.shape}")
     return g
 
+def refuse_create_graph(create_graph: bool, what: str) -> None:
+    """Higher-order gradients would need backward passes built from recorded ops."""
+    if create_graph:
+        raise NotImplementedError(
+            f"{what}(create_graph=True): microtensor computes first-order gradients only; "
+            "backward passes run on numpy arrays and are not recorded, so there is no graph "
+            "of the gradient to differentiate again")
+
+
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
-         grad_outputs: Any = None, retain_graph: bool = False,
+         grad_outputs: Any = None, retain_graph: bool = False, create_graph: bool = False,
          allow_unused: bool = False) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, returned rather than
     accumulated into ``.grad`` (PyTorch's ``torch.autograd.grad``).
@@ -616,8 +691,12 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     >>> dx.tolist(), x.grad
     ([6.0], None)
     """
+    refuse_create_graph(create_graph, "grad")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    for t in (*outputs, *inputs):
+        if t._view is not None:
+            inplace.refresh(t)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     if len(grad_outputs) != len(outputs):
@@ -636,4 +715,6 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     return tuple(None if g is None else Tensor._wrap(np.array(g)) for g in found)
 
 
-from .tensor import Tensor  # noqa: E402  (tensor.py imports this module; Tensor is needed only at call time)
+# tensor.py and inplace.py import this module; they are needed only at call time.
+from . import inplace  # noqa: E402
+from .tensor import Tensor  # noqa: E402

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from . import ops as F
 from .tensor import Tensor, _operand
 
@@ -45,7 +47,10 @@ def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Te
     >>> mt.where(x > 0, x, 0.0).tolist()
     [0.0, 2.0]
     """
-    return F.Where.apply(_as_tensor(condition), _operand(input), _operand(other))
+    mask = np.asarray(_as_tensor(condition).data)
+    if mask.dtype != np.bool_:
+        raise TypeError(f"where: condition must be a bool tensor, got dtype {mask.dtype}")
+    return F.Where.apply(_operand(input), _operand(other), condition=mask)
 
 
 def maximum(input: Tensor, other: Tensor | float) -> Tensor:  # noqa: A002

@@ -12,9 +12,9 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
+from . import autograd, inplace
 from . import ops as F
-from .autograd import _state
+from .dims import wrap_dim, wrap_dims
 from .dtypes import as_dtype, get_default_dtype
 
 Scalar = int | float | bool
@@ -56,6 +56,26 @@ def _raw_index(index: Any) -> Any:
     return index
 
 
+def _select_first(index: Any) -> tuple[Any, Any] | None:
+    """Split an index that mixes integers with index arrays into (the integers, the rest).
+
+    PyTorch applies integers first, as selections, and only then the arrays; numpy counts
+    integers among the arrays, which moves dimensions: ``x[0, :, idx]`` on a (3, 2, 5)
+    tensor is (2, 4) in PyTorch and (4, 2) in numpy. None when numpy's order is PyTorch's.
+    """
+    if type(index) is not tuple or not any(isinstance(i, np.ndarray) for i in index):
+        return None
+    if not any(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index):
+        return None
+    first, rest = [], []
+    for i in index:
+        is_int = isinstance(i, (int, np.integer)) and not isinstance(i, bool)
+        first.append(i if is_int or i is None or i is Ellipsis else slice(None))
+        if not is_int:
+            rest.append(slice(None) if i is None else i)
+    return tuple(first), tuple(rest)
+
+
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse-mode autodiff.
 
@@ -68,7 +88,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_counter", "_hooks",
-                 "__weakref__")
+                 "_view", "__weakref__")
     # Make numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
 
@@ -80,6 +100,7 @@ class Tensor:
         self._name = name
         self._counter: np.ndarray | None = None  # see version_counter()
         self._hooks: list | None = None
+        self._view: inplace.ViewOf | None = None  # set on views: what they alias (inplace.py)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -89,7 +110,7 @@ class Tensor:
         """Wrap an op's result without copying or converting (the per-op fast path)."""
         t = object.__new__(Tensor)
         t.data = array if type(array) is np.ndarray else np.asarray(array)
-        t.grad = t.grad_fn = t._name = t._hooks = t._counter = None
+        t.grad = t.grad_fn = t._name = t._hooks = t._counter = t._view = None
         t.requires_grad = False
         return t
 
@@ -138,6 +159,16 @@ class Tensor:
             self.grad_fn.name = name
 
     @property
+    def device(self) -> device:
+        """Where the data lives: always the CPU (``mt.device("cpu")``), as microtensor runs on numpy.
+
+        >>> import microtensor as mt
+        >>> mt.ones(2).device
+        device(type='cpu')
+        """
+        return _CPU
+
+    @property
     def is_leaf(self) -> bool:
         """True for tensors not produced by a recorded op (inputs, parameters)."""
         return self.grad_fn is None
@@ -147,7 +178,7 @@ class Tensor:
         return self.permute(*reversed(range(self.ndim)))
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
-        return self.shape if dim is None else self.shape[dim]
+        return self.shape if dim is None else self.shape[wrap_dim(dim, self.ndim)]
 
     def dim(self) -> int:
         return self.ndim
@@ -207,7 +238,8 @@ class Tensor:
         return f"tensor({body}{''.join(', ' + e for e in extras)})"
 
     # --------------------------------------------------------------- autograd
-    def backward(self, gradient: Any = None, retain_graph: bool = False) -> None:
+    def backward(self, gradient: Any = None, retain_graph: bool = False,
+                 create_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
 
         ``gradient`` (the upstream gradient, same shape as ``self``) may be left
@@ -219,6 +251,9 @@ class Tensor:
         >>> x.grad.tolist()
         [3.0, 30.0]
         """
+        autograd.refuse_create_graph(create_graph, "backward")
+        if self._view is not None:
+            inplace.refresh(self)
         root_grad = autograd.root_gradient(self, gradient, "backward")
         autograd.run_backward([self], [root_grad], retain_graph=retain_graph)
 
@@ -392,7 +427,7 @@ class Tensor:
         """
         if min is None and max is None:
             raise ValueError("clamp: give at least one of min and max")
-        return F.Clamp.apply(self, min=min, max=max)
+        return F.Clamp.apply(self, min, max)
 
     clip = clamp
 
@@ -408,7 +443,7 @@ class Tensor:
         if np.asarray(mask).dtype != np.bool_:
             raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {np.asarray(mask).dtype}")
         fill = np.asarray(_raw(value)).astype(self.dtype)
-        return F.Where.apply(Tensor._wrap(np.asarray(mask)), fill, self)
+        return F.Where.apply(fill, self, condition=np.asarray(mask))
 
     def maximum(self, other: Tensor | float) -> Tensor:
         return F.Maximum.apply(self, _operand(other))
@@ -424,7 +459,7 @@ class Tensor:
         >>> mt.ones(2, 3).sum(dim=1).tolist()
         [3.0, 3.0]
         """
-        return F.Sum.apply(self, dim=_axis(dim), keepdim=keepdim)
+        return F.Sum.apply(self, dim=dim, keepdim=keepdim)
 
     def mean(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
         """Mean over ``dim``; composed as ``sum / count``.
@@ -433,10 +468,13 @@ class Tensor:
         >>> mt.arange(4.0).mean().item()
         1.5
         """
-        axis = _axis(dim)
-        reduced = self.data.shape if axis is None else [
-            self.data.shape[a] for a in (axis if isinstance(axis, tuple) else (axis,))]
-        return self.sum(axis, keepdim) / max(int(np.prod(reduced)), 1)
+        if self.dtype.kind != "f":
+            raise TypeError(f"mean(): could not infer output dtype: the input must be floating "
+                            f"point, got {self.dtype}; convert it with .float() or .to(dtype)")
+        axes = wrap_dims(dim, self.ndim)
+        count = self.data.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        with np.errstate(invalid="ignore", divide="ignore"):  # an empty mean is nan, as PyTorch
+            return self.sum(dim, keepdim) / count
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
         """The largest value; with ``dim``, ``(values, indices)`` along it, as PyTorch.
@@ -455,24 +493,52 @@ class Tensor:
             return F.Extremum.apply(self, reduce=np.min)
         return self._select_along(np.argmin, dim, keepdim)
 
-    def amax(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
-        return F.Extremum.apply(self, reduce=np.max, dim=_axis(dim), keepdim=keepdim)
+    def amax(self, dim: int | tuple[int, ...] = (), keepdim: bool = False) -> Tensor:
+        """The largest values over ``dim`` (all dims when empty, as PyTorch); ties share the
+        gradient."""
+        return F.Extremum.apply(self, reduce=np.max, dim=dim if dim != () else None,
+                                keepdim=keepdim)
 
-    def amin(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
-        return F.Extremum.apply(self, reduce=np.min, dim=_axis(dim), keepdim=keepdim)
+    def amin(self, dim: int | tuple[int, ...] = (), keepdim: bool = False) -> Tensor:
+        """The smallest values over ``dim`` (all dims when empty); ties share the gradient."""
+        return F.Extremum.apply(self, reduce=np.min, dim=dim if dim != () else None,
+                                keepdim=keepdim)
 
     def _select_along(self, arg: Callable, dim: int, keepdim: bool) -> ValuesIndices:
-        indices = np.expand_dims(arg(self.data, axis=dim), dim)
-        values = self.gather(dim, indices)
-        if not keepdim:
-            values, indices = values.squeeze(dim), np.squeeze(indices, dim)
-        return ValuesIndices(values, Tensor._wrap(indices))
+        indices = self._arg(arg, dim, keepdim=True)
+        values = self.gather(dim, indices) if self.ndim else self * 1
+        if not keepdim and self.ndim:
+            values, indices = values.squeeze(dim), indices.squeeze(dim)
+        return ValuesIndices(values, indices)
+
+    def _arg(self, arg: Callable, dim: int | None, keepdim: bool) -> Tensor:
+        """Positions of the extremes (``argmax``/``argmin``), with PyTorch's dim and empty rules."""
+        name = arg.__name__
+        if dim is None:
+            if self.data.size == 0:
+                raise IndexError(f"{name}(): Expected reduction dim to be specified for "
+                                 "input.numel() == 0")
+            found = arg(self.data)
+            return Tensor._wrap(np.full((1,) * self.ndim if keepdim else (), found, np.int64))
+        dim = wrap_dim(dim, self.ndim)
+        if not self.ndim:
+            return Tensor._wrap(np.zeros((), np.int64))
+        if self.shape[dim] == 0:
+            raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size")
+        return Tensor._wrap(arg(self.data, axis=dim, keepdims=keepdim).astype(np.int64))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.argmax(self.data, axis=dim, keepdims=keepdim))
+        """Where the largest value is (the first, on ties), over all elements or along ``dim``.
+
+        >>> import microtensor as mt
+        >>> mt.tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(dim=1).tolist()
+        [1, 0]
+        """
+        return self._arg(np.argmax, dim, keepdim)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
-        return Tensor._wrap(np.argmin(self.data, axis=dim, keepdims=keepdim))
+        """Where the smallest value is (the first, on ties)."""
+        return self._arg(np.argmin, dim, keepdim)
 
     def logsumexp(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
         """``log(sum(exp(x)))`` over ``dim``, computed without overflow.
@@ -481,24 +547,27 @@ class Tensor:
         >>> round(mt.tensor([1000.0, 1000.0], dtype=mt.float64).logsumexp(0).item(), 4)
         1000.6931
         """
-        return F.LogSumExp.apply(self, dim=_axis(dim), keepdim=keepdim)
+        return F.LogSumExp.apply(self, dim=dim, keepdim=keepdim)
 
-    def softmax(self, dim: int = -1) -> Tensor:
+    def softmax(self, dim: int, dtype: Any = None) -> Tensor:
         """Exponentiate and normalise along ``dim``.
 
         >>> import microtensor as mt
         >>> mt.zeros(4).softmax(0).tolist()
         [0.25, 0.25, 0.25, 0.25]
         """
-        return F.Softmax.apply(self, dim=dim)
+        x = self if dtype is None else self.to(dtype)
+        return F.Softmax.apply(x, dim=dim)
 
-    def log_softmax(self, dim: int = -1) -> Tensor:
+    def log_softmax(self, dim: int, dtype: Any = None) -> Tensor:
         """``log(softmax(x))``, computed stably (the input of ``nll_loss``)."""
-        return F.LogSoftmax.apply(self, dim=dim)
+        x = self if dtype is None else self.to(dtype)
+        return F.LogSoftmax.apply(x, dim=dim)
 
     # ------------------------------------------------------------------- shape
     def reshape(self, *shape: int) -> Tensor:
-        """Same data, new shape; one dimension may be -1.
+        """Same data, new shape; one dimension may be -1. A view of the same memory when the
+        layout allows, else a copy (as PyTorch).
 
         >>> import microtensor as mt
         >>> mt.arange(6).reshape(2, -1).shape
@@ -506,42 +575,77 @@ class Tensor:
         """
         return F.Reshape.apply(self, shape=_shape(shape))
 
-    view = reshape
+    def view(self, *shape: int) -> Tensor:
+        """Same memory, new shape; an error (not a silent copy) when the layout does not allow
+        it, e.g. after a transpose: use ``reshape`` there.
+
+        >>> import microtensor as mt
+        >>> mt.arange(6).view(3, 2).shape
+        (3, 2)
+        """
+        return F.Reshape.apply(self, shape=_shape(shape), view=True)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
-        shape = self.shape
-        start, end = start_dim % max(self.ndim, 1), end_dim % max(self.ndim, 1)
-        return self.reshape(*shape[:start], -1, *shape[end + 1:]) if self.ndim else self.reshape(1)
+        """Merge dims ``start_dim`` to ``end_dim`` into one (a 0-d tensor becomes shape (1,))."""
+        start, end = wrap_dim(start_dim, self.ndim), wrap_dim(end_dim, self.ndim)
+        if not self.ndim:
+            return self.reshape(1)
+        if start > end:
+            raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
+        return self.reshape(*self.shape[:start], -1, *self.shape[end + 1:])
 
     def permute(self, *dims: int) -> Tensor:
-        dims = _shape(dims)
-        if sorted(d % self.ndim for d in dims) != list(range(self.ndim)):
-            raise ValueError(f"permute: dims {dims} are not a permutation of {self.ndim} dims")
-        return F.Permute.apply(self, dims=tuple(d % self.ndim for d in dims))
+        """Reorder the dimensions (a view).
+
+        >>> import microtensor as mt
+        >>> mt.zeros(2, 3, 4).permute(2, 0, 1).shape
+        (4, 2, 3)
+        """
+        return F.Permute.apply(self, dims=_shape(dims))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
+        """Swap two dimensions (a view)."""
         dims = list(range(self.ndim))
-        dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
+        dim0, dim1 = wrap_dim(dim0, self.ndim), wrap_dim(dim1, self.ndim)
+        if self.ndim:
+            dims[dim0], dims[dim1] = dims[dim1], dims[dim0]
         return self.permute(*dims)
+
+    def t(self) -> Tensor:
+        """Transpose a tensor of at most 2 dimensions (0-d and 1-d come back as they are).
+
+        >>> import microtensor as mt
+        >>> mt.zeros(2, 3).t().shape
+        (3, 2)
+        """
+        if self.ndim > 2:
+            raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is "
+                               f"{self.ndim}D")
+        return self.transpose(0, -1) if self.ndim == 2 else self.permute(*range(self.ndim))
 
     def squeeze(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
         """Drop size-1 dimensions (all, or just ``dim``; a ``dim`` of another size is kept)."""
         if dim is None:
             shape = [n for n in self.shape if n != 1]
         else:
-            drop = {d % self.ndim for d in (dim if isinstance(dim, tuple) else (dim,))}
+            drop = set(wrap_dims(dim, self.ndim))
             shape = [n for i, n in enumerate(self.shape) if not (i in drop and n == 1)]
         return self.reshape(*shape)
 
     def unsqueeze(self, dim: int) -> Tensor:
         """Insert a size-1 dimension at ``dim`` (negative counts from the end of the result)."""
-        dim = dim % (self.ndim + 1)
+        dim = wrap_dim(dim, self.ndim + 1)
         return self.reshape(*self.shape[:dim], 1, *self.shape[dim:])
 
     def expand(self, *sizes: int) -> Tensor:
         """Broadcast to ``sizes`` without copying; -1 keeps a dimension."""
         sizes = _shape(sizes)
         lead = len(sizes) - self.ndim
+        if lead < 0:
+            raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be at "
+                               f"least the number of dimensions of the tensor ({self.ndim})")
+        if -1 in sizes[:lead]:
+            raise RuntimeError("expand: -1 is not allowed for a new leading dimension")
         shape = tuple(self.shape[i - lead] if n == -1 else n for i, n in enumerate(sizes))
         return F.Expand.apply(self, shape=shape)
 
@@ -549,7 +653,11 @@ class Tensor:
         return self.expand(*other.shape)
 
     def __getitem__(self, index: Any) -> Tensor:
-        return F.Index.apply(self, index=_raw_index(index))
+        index = _raw_index(index)
+        split = _select_first(index)
+        if split is not None:
+            return F.Index.apply(F.Index.apply(self, index=split[0]), index=split[1])
+        return F.Index.apply(self, index=index)
 
     def gather(self, dim: int, index: Any) -> Tensor:
         """Pick ``self[..., index[...], ...]`` along ``dim`` (PyTorch's gather)."""
@@ -565,6 +673,7 @@ class Tensor:
         >>> [p.shape for p in mt.arange(5).split([2, 3])]
         [(2,), (3,)]
         """
+        dim = wrap_dim(dim, self.ndim)
         n = self.shape[dim]
         if isinstance(split_size_or_sections, int):
             if split_size_or_sections <= 0:
@@ -574,22 +683,46 @@ class Tensor:
             sizes = list(split_size_or_sections)
             if sum(sizes) != n:
                 raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim})")
-        lead = (slice(None),) * (dim % self.ndim)
+        lead = (slice(None),) * dim
         starts = np.cumsum([0, *sizes[:-1]])
         return tuple(self[(*lead, slice(s, s + k))] for s, k in zip(starts, sizes))
 
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """Split into ``chunks`` nearly equal pieces, as ``torch.chunk``."""
-        return self.split(-(-self.shape[dim] // chunks), dim)
+        if chunks <= 0:
+            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+        return self.split(max(-(-self.shape[wrap_dim(dim, self.ndim)] // chunks), 1), dim)
 
     # ------------------------------------------------------------------ copies
     def clone(self) -> Tensor:
         return F.Clone.apply(self)
 
-    def to(self, dtype: Any) -> Tensor:
-        """A copy in ``dtype`` (differentiable between floating dtypes)."""
-        dtype = as_dtype(dtype)
-        return self if dtype == self.dtype else F.Cast.apply(self, dtype=dtype)
+    def to(self, *args: Any, dtype: Any = None, device: Any = None, copy: bool = False) -> Tensor:
+        """A copy in another dtype (differentiable between floating dtypes), or ``self`` when
+        nothing changes. Takes PyTorch's forms: ``to(dtype)``, ``to("cpu")``, ``to("cpu",
+        dtype)``, ``to(other_tensor)``, ``to(device=..., dtype=...)``; CPU is the only device.
+
+        >>> import microtensor as mt
+        >>> x = mt.ones(2)
+        >>> x.to(mt.float64).dtype, x.to("cpu") is x
+        (dtype('float64'), True)
+        """
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif isinstance(arg, (str, device_type)) and _is_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        if device is not None:
+            _check_device(device)
+        if dtype is None or as_dtype(dtype) == self.dtype:
+            return F.Clone.apply(self) if copy else self
+        return F.Cast.apply(self, dtype=as_dtype(dtype))
+
+    def cpu(self) -> Tensor:
+        """``self``: the data is always on the CPU."""
+        return self
 
     def float(self) -> Tensor:
         return self.to(np.float32)
@@ -601,41 +734,8 @@ class Tensor:
         return self.to(np.int64)
 
     # ----------------------------------------------------------------- in place
-    def _modify(self, op: str, result: Callable[[], Tensor], write: Callable[[np.ndarray], None],
-                *others: Any) -> Tensor:
-        """Shared path of every in-place method.
-
-        While a graph is recorded the op is recorded too, and the tensor is
-        rebound to the result: saved arrays stay intact, so the gradient stays
-        right. Otherwise memory is written in place (what optimizers need) and
-        the version counter is bumped, so a backward that saved the old values
-        fails loudly instead of computing a wrong gradient.
-        """
-        recording = _state.grad_enabled and (
-            self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad for o in others))
-        if recording:
-            if self.grad_fn is None and self.requires_grad:
-                raise RuntimeError(
-                    f"{op}: a leaf tensor that requires grad cannot be modified in place while "
-                    "the graph is recorded; do it inside `with mt.no_grad():` (as optimizers do)")
-            out = result()
-            if out.shape != self.shape:
-                raise ValueError(f"{op}: the result has shape {out.shape} but the tensor being "
-                                 f"modified in place has shape {self.shape}")
-            self.data, self.grad_fn, self.requires_grad = out.data, out.grad_fn, True
-            self._counter = np.array([self._version + 1], dtype=np.int64)
-            return self
-        try:
-            write(self.data)
-        except ValueError as err:
-            shapes = ", ".join(str(np.shape(_raw(o))) for o in others)
-            raise ValueError(f"{op}: cannot write into a tensor of shape {self.shape} "
-                             f"from shape(s) {shapes}: {err}") from None
-        except TypeError as err:  # e.g. int tensor += float: numpy refuses the cast
-            raise TypeError(f"{op}: {err}") from None
-        self.version_counter()[0] += 1
-        return self
-
+    # Each writes this tensor's memory (seen by its base and views) and, while the graph is
+    # recorded, moves the op into the graph: the rule is stated once, in inplace.py.
     def add_(self, other: Tensor | float, alpha: Scalar = 1) -> Tensor:
         """``self += alpha * other`` in place.
 
@@ -643,40 +743,56 @@ class Tensor:
         >>> mt.zeros(2).add_(mt.ones(2), alpha=3).tolist()
         [3.0, 3.0]
         """
-        scaled = other if alpha == 1 else _operand(other) * alpha
-        return self._modify("add_", lambda: self + scaled,
-                            lambda a: np.add(a, _raw(scaled), out=a, casting="same_kind"), other)
+        other = _operand(other)
+        return inplace.modify(self, "add_", lambda t: t + (other if alpha == 1 else other * alpha),
+                              other)
 
     def sub_(self, other: Tensor | float, alpha: Scalar = 1) -> Tensor:
-        return self.add_(other, alpha=-alpha)
+        """``self -= alpha * other`` in place."""
+        other = _operand(other)
+        return inplace.modify(self, "sub_", lambda t: t - (other if alpha == 1 else other * alpha),
+                              other)
 
     def mul_(self, other: Tensor | float) -> Tensor:
-        return self._modify("mul_", lambda: self * other,
-                            lambda a: np.multiply(a, _raw(other), out=a, casting="same_kind"), other)
+        """``self *= other`` in place."""
+        other = _operand(other)
+        return inplace.modify(self, "mul_", lambda t: t * other, other)
 
     def div_(self, other: Tensor | float) -> Tensor:
-        return self._modify("div_", lambda: self / other,
-                            lambda a: np.divide(a, _raw(other), out=a, casting="same_kind"), other)
+        """``self /= other`` in place (an integer tensor cannot hold the quotient: an error)."""
+        other = _operand(other)
+        return inplace.modify(self, "div_", lambda t: t / other, other)
 
-    def fill_(self, value: Scalar) -> Tensor:
-        return self._modify("fill_", lambda: self * 0 + value, lambda a: a.fill(value))
+    def fill_(self, value: Scalar | Tensor) -> Tensor:
+        """Set every element to ``value`` (a number or a 0-d tensor), in place.
+
+        >>> import microtensor as mt
+        >>> mt.zeros(3).fill_(2.5).tolist()
+        [2.5, 2.5, 2.5]
+        """
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(f"fill_ only supports a 0-dimension value tensor, but got one "
+                               f"with {value.ndim} dimension(s)")
+        return self.copy_(value)
 
     def zero_(self) -> Tensor:
+        """Set every element to zero, in place."""
         return self.fill_(0)
 
     def copy_(self, src: Tensor | float) -> Tensor:
-        return self._modify("copy_", lambda: self * 0 + src,
-                            lambda a: np.copyto(a, _raw(src), casting="same_kind"), src)
+        """Copy ``src`` (broadcast to this shape, cast to this dtype) into this tensor.
+
+        >>> import microtensor as mt
+        >>> mt.zeros(2, 2).copy_(mt.tensor([1.0, 2.0])).tolist()
+        [[1.0, 2.0], [1.0, 2.0]]
+        """
+        src = _operand(src)
+        return inplace.modify(self, "copy_", lambda t: F.SetItem.apply(t, src, index=...), src)
 
     def __setitem__(self, index: Any, value: Tensor | float) -> None:
-        index = _raw_index(index)
-        value = _operand(value)
-
-        def write(a: np.ndarray) -> None:
-            a[index] = _raw(value)
-
-        self._modify("__setitem__", lambda: F.SetItem.apply(self, value, index=index),
-                     write, value)
+        index, value = _raw_index(index), _operand(value)
+        inplace.modify(self, "__setitem__", lambda t: F.SetItem.apply(t, value, index=index),
+                       value)
 
     __iadd__ = add_
     __isub__ = sub_
@@ -684,12 +800,51 @@ class Tensor:
     __itruediv__ = div_
 
 
+class device:  # noqa: N801 - PyTorch's name
+    """A place tensors live; microtensor has one, the CPU (``mt.device("cpu")``).
+
+    >>> import microtensor as mt
+    >>> mt.device("cpu") == "cpu"
+    True
+    """
+
+    __slots__ = ("type",)
+
+    def __init__(self, type: str | device) -> None:  # noqa: A002 - PyTorch's name
+        self.type = _check_device(type)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, (str, device)) and str(other).split(":")[0] == self.type
+
+    __hash__ = object.__hash__
+
+    def __str__(self) -> str:
+        return self.type
+
+    def __repr__(self) -> str:
+        return f"device(type={self.type!r})"
+
+
+device_type = device
+_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")
+
+
+def _is_device(name: Any) -> bool:
+    return isinstance(name, device) or str(name).split(":")[0] in _DEVICES
+
+
+def _check_device(name: Any) -> str:
+    kind = str(name).split(":")[0]
+    if kind != "cpu":
+        raise RuntimeError(f"microtensor runs on the CPU only (numpy); got device {str(name)!r}")
+    return kind
+
+
+_CPU = device("cpu")
+
+
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
-
-
-def _axis(dim: Any) -> Any:
-    return tuple(dim) if isinstance(dim, list) else dim
 
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -166,6 +167,34 @@ def _soft_cross_entropy(log_probs: Tensor, target: Any, weight: Any, reduction: 
     if reduction == "mean":
         return losses.sum() / max(log_probs.data.size // classes, 1)
     return _reduce(losses, reduction, op)
+
+
+def _implicit_dim(input: Tensor, op: str) -> int:  # noqa: A002
+    """PyTorch's old default for a missing ``dim``, with its warning: say ``dim`` instead."""
+    warnings.warn(f"Implicit dimension choice for {op} has been deprecated. Change the call to "
+                  "include dim=X as an argument.", UserWarning, stacklevel=3)
+    return 0 if input.ndim in (0, 1, 3) else 1
+
+
+def softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:  # noqa: A002
+    """``exp(x) / sum(exp(x))`` along ``dim`` (``torch.nn.functional.softmax``).
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.softmax(mt.zeros(2, 2), dim=1).tolist()
+    [[0.5, 0.5], [0.5, 0.5]]
+    """
+    return input.softmax(_implicit_dim(input, "softmax") if dim is None else dim, dtype=dtype)
+
+
+def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Tensor:  # noqa: A002
+    """``log(softmax(x))`` along ``dim``, computed stably (``torch.nn.functional.log_softmax``).
+
+    >>> import microtensor as mt
+    >>> round(mt.nn.functional.log_softmax(mt.zeros(4), dim=0)[0].item(), 4)
+    -1.3863
+    """
+    return input.log_softmax(_implicit_dim(input, "log_softmax") if dim is None else dim,
+                             dtype=dtype)
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002

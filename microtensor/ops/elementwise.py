@@ -1,13 +1,22 @@
 """Elementwise ops. Gradients may come back in the broadcast shape: the engine
-sums them down to each input's shape, so none of these ops deals with broadcasting."""
+sums them down to each input's shape, and brings mixed dtypes to one before
+``forward`` (the ``promote`` rule), so none of these ops deals with either."""
 
 import numpy as np
 
 from ..autograd import Function
 
 
+def _refuse_bool(op: str, *arrays: np.ndarray) -> None:
+    """PyTorch has no arithmetic meaning for some ops on bools (use ``~``, ``^`` instead)."""
+    if any(a.dtype == np.bool_ for a in arrays):
+        raise TypeError(f"{op} is not supported on bool tensors")
+
+
 # ---------------------------------------------------------------- arithmetic
 class Add(Function):
+    promote = "common"
+
     def forward(self, a, b):
         return a + b
 
@@ -16,7 +25,10 @@ class Add(Function):
 
 
 class Sub(Function):
+    promote = "common"
+
     def forward(self, a, b):
+        _refuse_bool("Subtraction", a, b)
         return a - b
 
     def backward(self, grad):
@@ -24,30 +36,34 @@ class Sub(Function):
 
 
 class Mul(Function):
+    promote = "common"
+
     def forward(self, a, b):
-        self.save_for_backward(a, b)
+        need_a, need_b = self.needs_input_grad
+        self.save_for_backward(a if need_b else None, b if need_a else None)
         return a * b
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        need_a, need_b = self.needs_input_grad
-        return (grad * b if need_a else None), (grad * a if need_b else None)
+        return (None if b is None else grad * b), (None if a is None else grad * a)
 
 
 class Div(Function):
+    promote = "float"  # true division: integers divide into the default float dtype
+
     def forward(self, a, b):
-        self.save_for_backward(a, b)
+        self.save_for_backward(a if self.needs_input_grad[1] else None, b)
         return a / b
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        need_a, need_b = self.needs_input_grad
         grad_a = grad / b
-        return (grad_a if need_a else None), (-grad_a * a / b if need_b else None)
+        return grad_a, (None if a is None else -grad_a * a / b)
 
 
 class Neg(Function):
     def forward(self, x):
+        _refuse_bool("Negation", x)
         return -x
 
     def backward(self, grad):
@@ -55,25 +71,31 @@ class Neg(Function):
 
 
 class Pow(Function):
+    promote = "common"
+
     def forward(self, base, exponent):
+        _refuse_bool("pow", base, exponent)
         out = base ** exponent
-        self.save_for_backward(base, exponent, out)
+        self.save_for_backward(base, exponent, out if self.needs_input_grad[1] else None)
         return out
 
     def backward(self, grad):
         base, exponent, out = self.saved_tensors
         need_base, need_exponent = self.needs_input_grad
-        grad_base = None
-        if need_base:  # x**0 is constant: gradient 0 even at x = 0, where 0 * 0**-1 is nan
-            with np.errstate(divide="ignore", invalid="ignore"):
+        grad_base = grad_exp = None
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if need_base:  # x**0 is constant: gradient 0 even at x = 0, where 0 * 0**-1 is nan
                 grad_base = grad * np.where(exponent == 0, 0, exponent * base ** (exponent - 1))
-        # d(b^e)/de = b^e log b; only computed when asked, since log b is nan for b < 0.
-        grad_exp = grad * out * np.log(base) if need_exponent else None
+            if need_exponent:  # d(b^e)/de = b^e log b, taken as 0 at b = 0 for e >= 0 (PyTorch)
+                at_zero = (base == 0) & (exponent >= 0)
+                grad_exp = grad * np.where(at_zero, 0, out * np.log(np.where(at_zero, 1, base)))
         return grad_base, grad_exp
 
 
 # ------------------------------------------------------------------- unary math
 class Exp(Function):
+    promote = "float"
+
     def forward(self, x):
         out = np.exp(x)
         self.save_for_backward(out)
@@ -85,6 +107,8 @@ class Exp(Function):
 
 
 class Log(Function):
+    promote = "float"
+
     def forward(self, x):
         self.save_for_backward(x)
         return np.log(x)
@@ -95,6 +119,8 @@ class Log(Function):
 
 
 class Sqrt(Function):
+    promote = "float"
+
     def forward(self, x):
         out = np.sqrt(x)
         self.save_for_backward(out)
@@ -107,6 +133,7 @@ class Sqrt(Function):
 
 class Abs(Function):
     def forward(self, x):
+        _refuse_bool("abs", x)
         self.save_for_backward(x)
         return np.abs(x)
 
@@ -117,6 +144,8 @@ class Abs(Function):
 
 # ---------------------------------------------------------------- activations
 class Tanh(Function):
+    promote = "float"
+
     def forward(self, x):
         out = np.tanh(x)
         self.save_for_backward(out)
@@ -128,6 +157,8 @@ class Tanh(Function):
 
 
 class Sigmoid(Function):
+    promote = "float"
+
     def forward(self, x):
         # Through tanh: one transcendental and no overflow for large |x|, unlike 1/(1+e^-x).
         out = 0.5 + 0.5 * np.tanh(0.5 * x)
@@ -141,19 +172,24 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, x):
-        self.save_for_backward(x)
-        return np.maximum(x, 0)
+        out = np.maximum(x, 0)
+        self.save_for_backward(out)
+        return out
 
     def backward(self, grad):
-        (x,) = self.saved_tensors
-        return grad * (x > 0)
+        (out,) = self.saved_tensors
+        return grad * (out > 0)
 
 
 class Clamp(Function):
-    def forward(self, x, min=None, max=None):  # noqa: A002 - PyTorch's names
+    """``x`` limited to ``[low, high]`` (either may be None); the bounds are constants."""
+
+    promote = "common"  # the bounds take part: an int tensor clamped at 0.5 becomes float
+
+    def forward(self, x, low, high):
         self.save_for_backward(x)
-        self.bounds = (min, max)
-        return np.clip(x, min, max)
+        self.bounds = low, high
+        return np.clip(x, low, high)
 
     def backward(self, grad):
         (x,) = self.saved_tensors
@@ -163,11 +199,13 @@ class Clamp(Function):
             inside &= x >= low
         if high is not None:
             inside &= x <= high
-        return grad * inside
+        return grad * inside, None, None
 
 
 # ---------------------------------------------------------- choosing elements
 class Maximum(Function):
+    promote = "common"
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return np.maximum(a, b)
@@ -179,6 +217,8 @@ class Maximum(Function):
 
 
 class Minimum(Function):
+    promote = "common"
+
     def forward(self, a, b):
         self.save_for_backward(a, b)
         return np.minimum(a, b)
@@ -190,14 +230,18 @@ class Minimum(Function):
 
 
 class Where(Function):
-    def forward(self, condition, a, b):
-        self.save_for_backward(condition)
+    """``a`` where the boolean ``condition`` holds, else ``b`` (a keyword: it takes no part in
+    type promotion and gets no gradient)."""
+
+    promote = "common"
+
+    def forward(self, a, b, condition):
+        self.condition = condition
         return np.where(condition, a, b)
 
     def backward(self, grad):
-        (condition,) = self.saved_tensors
         zero = np.zeros((), grad.dtype)
-        return None, np.where(condition, grad, zero), np.where(condition, zero, grad)
+        return np.where(self.condition, grad, zero), np.where(self.condition, zero, grad)
 
 
 # --------------------------------------------------------------------- copies

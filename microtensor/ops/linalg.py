@@ -6,26 +6,36 @@ from ..autograd import Function, OuterGrad
 
 
 class MatMul(Function):
+    promote = "same"  # as PyTorch: float32 @ float64 is an error, not a silent upcast
+
     def forward(self, a, b):
-        self.save_for_backward(a, b)
+        if a.dtype == np.bool_:
+            raise TypeError("matmul is not supported on bool tensors")
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(f"both arguments to matmul need to be at least 1D, but they are "
+                             f"{a.ndim}D and {b.ndim}D")
+        need_a, need_b = self.needs_input_grad
+        # Each gradient needs only the other operand.
+        self.save_for_backward(a if need_b else None, b if need_a else None)
+        self.ndims = a.ndim, b.ndim
         return a @ b
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        if a.ndim == 1 and b.ndim == 1:  # dot product
-            return grad * b, grad * a
         need_a, need_b = self.needs_input_grad
-        if a.ndim == 2 and b.ndim == 2:
+        if self.ndims == (1, 1):  # dot product
+            return (grad * b if need_a else None), (grad * a if need_b else None)
+        if self.ndims == (2, 2):
             # For b (typically a weight used at every step), leave a.T @ grad unmultiplied:
             # the engine stacks every step's factors into one matmul.
             return (grad @ b.T if need_a else None), (OuterGrad(a, grad) if need_b else None)
         # As matmul does, read a vector a (k,) as a row (1, k) and b (k,) as a column (k, 1);
         # grad then lacks that axis, so put it back. The engine sums any broadcast batch axes.
-        a_is_vector, b_is_vector = a.ndim == 1, b.ndim == 1
+        a_is_vector, b_is_vector = self.ndims[0] == 1, self.ndims[1] == 1
         if a_is_vector:
-            a, grad = a[None, :], grad[..., None, :]
+            a, grad = (None if a is None else a[None, :]), grad[..., None, :]
         if b_is_vector:
-            b, grad = b[:, None], grad[..., None]
+            b, grad = (None if b is None else b[:, None]), grad[..., None]
         grad_a = grad_b = None
         if need_a:
             grad_a = grad @ np.swapaxes(b, -1, -2)

@@ -1,8 +1,13 @@
-"""Reductions and the normalising ops built on them (logsumexp, softmax)."""
+"""Reductions and the normalising ops built on them (logsumexp, softmax).
+
+Every ``dim`` goes through ``wrap_dims``/``wrap_dim``: PyTorch's range checks, negative
+dims, and 0-d tensors (whose dims 0 and -1 name no numpy axis, so reduce nothing).
+"""
 
 import numpy as np
 
 from ..autograd import Function
+from ..dims import wrap_dims
 
 
 def _keep(grad, dim, keepdim):
@@ -12,19 +17,33 @@ def _keep(grad, dim, keepdim):
     return np.expand_dims(grad, dim)
 
 
+def _refuse_integers(op, x):
+    if x.dtype.kind not in "fc":
+        raise TypeError(f"{op} needs a floating point tensor, got dtype {x.dtype}; "
+                        "convert it with .float() or .to(dtype)")
+
+
 class Sum(Function):
     def forward(self, x, dim=None, keepdim=False):
+        dim = wrap_dims(dim, x.ndim)
         self.shape, self.dim, self.keepdim = x.shape, dim, keepdim
-        return x.sum(axis=dim, keepdims=keepdim)
+        out = x.sum(axis=dim, keepdims=keepdim)
+        return out if x.dtype.kind == "f" else out.astype(np.int64, copy=False)  # as PyTorch
 
     def backward(self, grad):
         return np.broadcast_to(_keep(grad, self.dim, self.keepdim), self.shape)
 
 
 class Extremum(Function):
-    """``max``/``min`` over ``dim``; ties share the gradient evenly (as PyTorch's amax)."""
+    """``max``/``min`` over ``dim``; ties (and NaNs, which win) share the gradient evenly."""
 
     def forward(self, x, reduce, dim=None, keepdim=False):
+        dim = wrap_dims(dim, x.ndim)
+        if x.size == 0 and (dim is None or any(x.shape[d] == 0 for d in dim)):
+            raise IndexError(f"{reduce.__name__}(): Expected reduction dim to be specified for "
+                             "input.numel() == 0" if dim is None else
+                             f"{reduce.__name__}(): Expected reduction dim {dim[0]} to have "
+                             "non-zero size")
         out = reduce(x, axis=dim, keepdims=True)
         self.save_for_backward(x, out)
         self.dim, self.keepdim = dim, keepdim
@@ -32,15 +51,20 @@ class Extremum(Function):
 
     def backward(self, grad):
         x, out = self.saved_tensors
-        hit = x == out
+        hit = (x == out) | (np.isnan(x) & np.isnan(out))
         return _keep(grad, self.dim, self.keepdim) * hit / hit.sum(axis=self.dim, keepdims=True)
 
 
 class LogSumExp(Function):
-    def forward(self, x, dim=None, keepdim=False):
-        shift = np.max(x, axis=dim, keepdims=True)
+    promote = "float"
+
+    def forward(self, x, dim, keepdim=False):
+        dim = wrap_dims(dim, x.ndim)
+        # initial=-inf: an empty reduction is log(0) = -inf, as PyTorch, not an error.
+        shift = np.max(x, axis=dim, keepdims=True, initial=-np.inf)
         shift = np.where(np.isfinite(shift), shift, 0)  # rows of -inf stay -inf, not nan
-        out = np.log(np.exp(x - shift).sum(axis=dim, keepdims=True)) + shift
+        with np.errstate(divide="ignore"):
+            out = np.log(np.exp(x - shift).sum(axis=dim, keepdims=True)) + shift
         self.save_for_backward(x, out)
         self.dim, self.keepdim = dim, keepdim
         return out if keepdim else np.squeeze(out, axis=dim)
@@ -52,10 +76,11 @@ class LogSumExp(Function):
 
 class Softmax(Function):
     def forward(self, x, dim):
-        e = np.exp(x - np.max(x, axis=dim, keepdims=True))
+        _refuse_integers("softmax", x)
+        self.dim = dim = wrap_dims(dim, x.ndim)
+        e = np.exp(x - np.max(x, axis=dim, keepdims=True, initial=-np.inf))
         out = e / e.sum(axis=dim, keepdims=True)
         self.save_for_backward(out)
-        self.dim = dim
         return out
 
     def backward(self, grad):
@@ -65,12 +90,14 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     def forward(self, x, dim):
-        shifted = x - np.max(x, axis=dim, keepdims=True)
+        _refuse_integers("log_softmax", x)
+        self.dim = dim = wrap_dims(dim, x.ndim)
+        shifted = x - np.max(x, axis=dim, keepdims=True, initial=-np.inf)
         out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         self.save_for_backward(out)
-        self.dim = dim
         return out
 
     def backward(self, grad):
         (out,) = self.saved_tensors
         return grad - np.exp(out) * grad.sum(axis=self.dim, keepdims=True)
+

@@ -3,14 +3,26 @@
 import numpy as np
 
 from ..autograd import Function, SparseGrad
+from ..dims import wrap_dim
 
 
 class Reshape(Function):
-    is_view = True
+    """A new shape for the same elements: a view when the memory layout allows it, else a
+    copy (``reshape``); with ``view=True`` a copy is an error instead (``view``), as PyTorch."""
 
-    def forward(self, x, shape):
+    def forward(self, x, shape, view=False):
         self.shape = x.shape
-        return x.reshape(shape)
+        try:
+            out = np.reshape(x, shape, copy=False if view else None)
+        except ValueError as err:
+            if not view or "copy" not in str(err):
+                raise
+            raise RuntimeError(
+                f"view size is not compatible with input tensor's size and stride (shape "
+                f"{x.shape} cannot be viewed as {shape} without a copy); use .reshape(...) "
+                "instead") from None
+        self.is_view = np.may_share_memory(out, x)
+        return out
 
     def backward(self, grad):
         return grad.reshape(self.shape)
@@ -20,6 +32,12 @@ class Permute(Function):
     is_view = True
 
     def forward(self, x, dims):
+        if len(dims) != x.ndim:
+            raise RuntimeError(f"permute: number of dims ({len(dims)}) does not match the "
+                               f"tensor's ({x.ndim})")
+        dims = tuple(wrap_dim(d, x.ndim) for d in dims)
+        if sorted(dims) != list(range(x.ndim)):
+            raise RuntimeError(f"permute: dims {dims} are not a permutation of {x.ndim} dims")
         self.dims = dims
         return x.transpose(dims)
 
@@ -64,7 +82,11 @@ class Gather(Function):
     """PyTorch's ``gather``: ``out[..., j, ...] = x[..., index[..., j, ...], ...]`` along ``dim``."""
 
     def forward(self, x, index, dim):
-        dim = dim % x.ndim
+        dim = wrap_dim(dim, x.ndim)
+        if index.size and (index.min() < 0 or index.max() >= max(x.shape[dim] if x.ndim else 1, 1)):
+            bad = index.min() if index.min() < 0 else index.max()
+            raise IndexError(f"gather: index {bad} is out of bounds for dimension {dim} with "
+                             f"size {x.shape[dim] if x.ndim else 1}")
         if index.ndim != x.ndim or any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape))
                                        if d != dim):
             raise ValueError(f"gather: index of shape {index.shape} does not fit input of shape "
@@ -98,8 +120,10 @@ class SetItem(Function):
 
 
 class Cat(Function):
+    promote = "common"
+
     def forward(self, *xs, dim=0):
-        self.dim = dim
+        self.dim = dim = wrap_dim(dim, xs[0].ndim)
         self.ends = np.cumsum([x.shape[dim] for x in xs])[:-1]
         return np.concatenate(xs, axis=dim)
 
@@ -108,8 +132,10 @@ class Cat(Function):
 
 
 class Stack(Function):
+    promote = "common"
+
     def forward(self, *xs, dim=0):
-        self.dim = dim
+        self.dim = dim = wrap_dim(dim, xs[0].ndim + 1)
         return np.stack(xs, axis=dim)
 
     def backward(self, grad):

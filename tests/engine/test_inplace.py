@@ -67,12 +67,20 @@ def test_in_place_on_leaf_that_requires_grad_is_refused_while_recording():
 
 def test_in_place_inside_graph_is_recorded_and_gives_the_right_gradient():
     x = leaf([1.0, 2.0])
-    h = x.exp()  # saves its output
-    h.mul_(3)  # recorded: h is rebound to the result, the saved output stays intact
+    h = x * 2  # Mul saves only the constant 2 for x's gradient, not h
+    h.mul_(3)  # recorded: the memory is written and h's node moves to the Mul
     h += x
     h.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 3 * np.exp(x.data) + 1)
-    assert h.grad_fn is not None
+    np.testing.assert_allclose(x.grad.data, [7.0, 7.0])
+    assert type(h.grad_fn).__name__ == "Add" and h._version == 2
+
+
+def test_in_place_over_a_value_an_op_saved_raises_as_pytorch():
+    x = leaf([1.0, 2.0])
+    h = x.exp()  # saves its output, which mul_ then overwrites
+    h.mul_(3)
+    with pytest.raises(RuntimeError, match="Exp: .* modified by an in-place operation"):
+        h.sum().backward()
 
 
 def test_differentiable_setitem():
@@ -95,7 +103,7 @@ def test_setitem_without_grad_writes_memory_and_bumps_version():
 
 def test_bad_in_place_shape_names_op_and_shapes_and_changes_nothing():
     x = mt.zeros(3)
-    expected = r"add_: cannot write into a tensor of shape \(3,\) from shape\(s\) \(2, 3\)"
+    expected = r"add_: the result has shape \(2, 3\) but the tensor being modified in place has shape \(3,\)"
     with pytest.raises(ValueError, match=expected):
         x.add_(mt.ones(2, 3))
     assert x.tolist() == [0.0, 0.0, 0.0] and x._version == 0

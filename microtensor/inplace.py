@@ -1,0 +1,172 @@
+"""In-place writes and views: PyTorch's rule, stated once.
+
+**Memory.** A view (``x[0]``, ``x[1:]``, ``x.T``, ``reshape`` when no copy is needed,
+``expand``, ``detach()``) shares its base's memory and version counter. An in-place op
+(``add_``, ``mul_``, ``fill_``, ``zero_``, ``copy_``, ``t[i] = v``, ``+=``) always writes
+that memory, so the base and every view see the new values, with or without grad mode.
+Each write bumps the shared version counter; a backward that needs a value saved before
+the write then raises instead of computing a wrong gradient (exactly when PyTorch does:
+ops save what PyTorch's save).
+
+**Graph.** While the graph is recorded, the op is computed out of place on the tensor's
+old value and the result written into memory; then the written tensor's ``grad_fn`` is
+moved onto the result. A write through a view also rebases the *base*: its new node
+(``CopySlices``, PyTorch's name) sends the gradient of the written region to the
+op and the rest to the base's old node, so gradients flow to what was written and not
+to what was overwritten. Other views of that base regenerate their ``grad_fn`` from the
+new base the next time they are used (``refresh``), as PyTorch's views do.
+
+A leaf that requires grad (and any view of one) may be written only under ``no_grad``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .autograd import Function, _state, no_grad
+from .dtypes import can_cast
+
+if TYPE_CHECKING:
+    from .tensor import Tensor
+
+
+class ViewOf:
+    """How a view was made from its base: the base tensor (never itself a view), the view
+    ops in order from it, and the base's ``grad_fn`` when the view's own was made."""
+
+    __slots__ = ("base", "parent", "op", "options", "base_fn")
+
+    def __init__(self, base: Tensor, parent: ViewOf | None, op: type, options: dict) -> None:
+        self.base, self.parent, self.op, self.options = base, parent, op, options
+        self.base_fn = base.grad_fn
+
+    def steps(self) -> list[tuple[type, dict]]:
+        """The view ops from the base to this view, first to last."""
+        steps, link = [], self
+        while link is not None:
+            steps.append((link.op, link.options))
+            link = link.parent
+        return steps[::-1]
+
+
+def mark_view(view: Tensor, source: Tensor, op: type, options: dict) -> None:
+    """Record that ``view`` (the output of view op ``op``) aliases ``source``'s memory."""
+    view._counter = source.version_counter()
+    parent = source._view
+    view._view = ViewOf(source if parent is None else parent.base, parent, op, options)
+
+
+def refresh(view: Tensor) -> None:
+    """Rebuild a view's ``grad_fn`` from its base after the base's graph was changed by an
+    in-place write (through the base or another view), so gradients see that write."""
+    info = view._view
+    if info.base.grad_fn is info.base_fn or not _state.grad_enabled:
+        return
+    fresh = info.base
+    for op, options in info.steps():
+        fresh = op.apply(fresh, **options)
+    view.grad_fn, view.requires_grad = fresh.grad_fn, fresh.requires_grad
+    if view.grad_fn is not None:
+        view.grad_fn.name = view._name
+    info.base_fn = info.base.grad_fn
+
+
+def modify(tensor: Tensor, op: str, compute: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
+    """The one path of every in-place method: ``compute(old)`` is the op out of place; its
+    result is written into ``tensor``'s memory and, when recorded, into the graph."""
+    view = tensor._view
+    if view is not None:
+        refresh(tensor)
+    recording = _state.grad_enabled and (
+        tensor.requires_grad or any(getattr(o, "requires_grad", False) for o in others))
+    if recording:
+        _refuse_leaf(tensor, op)
+        result = compute(_old_value(tensor))
+    else:
+        if _state.grad_enabled and view is not None and view.base.requires_grad:
+            raise RuntimeError(
+                f"{op}: this view of a tensor that requires grad was made under no_grad, so "
+                "the graph cannot follow a write through it; make the view with grad enabled "
+                "or write inside `with mt.no_grad():`")
+        with no_grad():
+            result = compute(tensor)
+    _write(tensor, result, op)
+    if recording:
+        if view is None:
+            _move_node(tensor, result.grad_fn)
+        else:
+            written = CopySlices.apply(view.base, result, steps=view.steps())
+            _move_node(view.base, written.grad_fn)
+            refresh(tensor)
+    return tensor
+
+
+def _old_value(tensor: Tensor) -> Tensor:
+    """A copy of ``tensor``'s value before the write, standing for it in the graph (same node),
+    so the out-of-place op saves values that the write will not change."""
+    old = type(tensor)._wrap(tensor.data.copy())
+    old.grad_fn, old.requires_grad = tensor.grad_fn, tensor.requires_grad
+    return old
+
+
+def _refuse_leaf(tensor: Tensor, op: str) -> None:
+    base = tensor if tensor._view is None else tensor._view.base
+    if base.grad_fn is None and base.requires_grad:
+        what = "a leaf tensor" if base is tensor else "a view of a leaf tensor"
+        raise RuntimeError(
+            f"{op}: {what} that requires grad cannot be modified in place while the graph is "
+            "recorded; do it inside `with mt.no_grad():` (as optimizers do)")
+
+
+def _write(tensor: Tensor, result: Tensor, op: str) -> None:
+    """Copy ``result`` into ``tensor``'s memory (PyTorch's casting rule) and bump the version."""
+    if not can_cast(result.dtype, tensor.dtype):
+        raise TypeError(f"{op}: result type {result.dtype} can't be cast to the desired output "
+                        f"type {tensor.dtype}")
+    if result.shape != tensor.shape and np.broadcast_shapes(result.shape, tensor.shape) != tensor.shape:
+        raise ValueError(f"{op}: the result has shape {result.shape} but the tensor being "
+                         f"modified in place has shape {tensor.shape}")
+    if not tensor.data.flags.writeable:
+        raise RuntimeError(f"{op}: this tensor cannot be written in place (an expand()ed view, "
+                           "where several elements share one memory location, or read-only "
+                           "memory); clone() it first")
+    np.copyto(tensor.data, result.data, casting="unsafe")
+    tensor.version_counter()[0] += 1
+
+
+def _move_node(tensor: Tensor, fn: Function | None) -> None:
+    """Make ``fn`` the node that produced ``tensor``, carrying over its name and retain_grad()."""
+    old = tensor.grad_fn
+    tensor.grad_fn, tensor.requires_grad = fn, True
+    if fn is None:
+        return
+    fn.name = tensor._name
+    if old is not None and old.retained is not None and old.retained() is tensor:
+        fn.retained, old.retained = old.retained, None  # .grad is of the tensor's newest value
+
+
+def view_array(array: np.ndarray, steps: list[tuple[type, dict]]) -> np.ndarray:
+    """The numpy view of ``array`` that ``steps`` make (each op's own forward computes it)."""
+    for op, options in steps:
+        array = op().forward(array, **options)
+    return array
+
+
+class CopySlices(Function):
+    """The base after a write through one of its views (the write itself is done already).
+
+    Its gradient for the view's region goes to the written value; for the rest of the
+    base, to the base's previous node.
+    """
+
+    def forward(self, base, value, steps):
+        self.steps = steps
+        return base
+
+    def backward(self, grad):
+        grad_base = grad.copy()
+        view_array(grad_base, self.steps)[...] = 0
+        return grad_base, view_array(grad, self.steps)
