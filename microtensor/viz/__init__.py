@@ -14,12 +14,15 @@
 """
 
 from .dot import UnrolledGraph, draw_graph
+from .explore import Explorer, explore
+from .plan import Plan, plan
 from .plots import plot_step_norms
 from .record import Recording, Summary, record
 from .render import GraphvizNotFoundError, RenderError, find_dot, render_file, run_dot
-from .trace import Edge, Graph, Node, trace
+from .trace import Edge, Graph, Node, state_names, trace
 
 __all__ = [
-    "Edge", "Graph", "GraphvizNotFoundError", "Node", "Recording", "RenderError", "Summary",
-    "UnrolledGraph", "draw_graph", "find_dot", "plot_step_norms", "record", "render_file", "run_dot", "trace",
+    "Edge", "Explorer", "Graph", "GraphvizNotFoundError", "Node", "Plan", "Recording", "RenderError",
+    "Summary", "UnrolledGraph", "draw_graph", "explore", "find_dot", "plan", "plot_step_norms", "record",
+    "render_file", "run_dot", "state_names", "trace",
 ]
