@@ -183,6 +183,7 @@ class Run:
         else:  # char-rnn's choice
             self.optimizer = mt.optim.RMSprop(self.model.parameters(), lr=settings["lr"],
                                               alpha=0.95)
+        self.scheduler = mt.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
         self.step = 0
         self.state = None  # the recurrent state carried from the previous chunk
         self.train_losses: list[float] = []
@@ -198,10 +199,11 @@ class Run:
         step is also its data position."""
         return self.step % len(self.streams)
 
-    def learning_rate(self) -> float:
-        """Cosine decay from the peak to a tenth of it over the run's steps."""
-        progress = self.step / self.settings["steps"]
-        return self.settings["lr"] * (0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0))))
+    def lr_factor(self, step: int) -> float:
+        """The learning rate at ``step`` over the peak: cosine decay to a tenth of it over the
+        run's steps (read at every step, so ``--resume --steps`` stretches the curve)."""
+        progress = step / self.settings["steps"]
+        return 0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0)))
 
     def train_step(self) -> float:
         if self.position == 0:
@@ -212,9 +214,8 @@ class Run:
         self.optimizer.zero_grad()
         loss.backward()
         clip_grad_norm_(self.model.parameters(), self.settings["clip"])
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.learning_rate()
         self.optimizer.step()
+        self.scheduler.step()  # the rate of the next step
         self.state = detach(state)  # truncated BPTT: carry the state, not its history
         self.step += 1
         self.train_losses.append(loss.item())
@@ -242,6 +243,9 @@ class Run:
         self.model.load_state_dict(saved["model"])
         self.optimizer.load_state_dict(saved["optimizer"])
         self.step, self.state = saved["step"], saved["state"]
+        # Back on the schedule at this step, with the peak from the settings (--resume may change it).
+        self.scheduler.last_epoch = self.step - 1
+        self.scheduler.step()
         generator().bit_generator.state = saved["rng"]
         self.train_losses = saved["train_losses"].tolist()
         self.val_losses = [(int(s), v) for s, v in saved["val_losses"].tolist()]
