@@ -18,8 +18,12 @@ Examples:
   python -m demos.char_lm --resume                 # continue the run saved in --out
   python -m demos.char_lm --sample --prefix "def " # generate from the saved model
 
-Ctrl-C stops after the current step and saves a checkpoint; --resume continues
-from it exactly (the same losses as a run that was never stopped).
+Ctrl-C (or SIGTERM, as sent by kill or a job scheduler) stops after the current step
+and saves a checkpoint; --resume continues from it exactly (the same losses as a run
+that was never stopped). A new run refuses to replace the checkpoint of an earlier one
+in the same --out (pass --force to replace it). A loss that turns into NaN or infinity
+stops the run without saving, keeping the last good checkpoint to resume with a lower
+--lr.
 """
 
 from __future__ import annotations
@@ -36,16 +40,26 @@ import numpy as np
 
 import microtensor as mt
 from demos.common import (
+    CheckpointFields,
+    NonFiniteLossError,
     StopOnInterrupt,
     add_run_arguments,
     blas_threads,
+    check_finite,
+    check_memory,
     fail,
+    int_up_to,
+    is_int,
     make_parser,
+    non_negative_int,
+    number_in,
     output_dir,
     positive_float,
     positive_int,
     progress,
     pyplot,
+    refuse_to_replace,
+    run_main,
     say,
 )
 from microtensor.creation import generator
@@ -72,6 +86,13 @@ PRESETS: dict[str, dict[str, Any]] = {
 TRAINING_SETTINGS = ("text", "cell", "hidden", "layers", "embedding", "dropout", "batch",
                      "seq_len", "steps", "lr", "optimizer", "clip", "eval_every",
                      "sample_every", "seed")
+#: The settings ``--resume`` may change: they steer the rest of the run but do not change
+#: what the checkpoint's weights, optimizer state and data position mean.
+CHANGEABLE_ON_RESUME = ("steps", "lr", "clip", "eval_every", "sample_every")
+#: Gate blocks per recurrent layer, for the memory estimate.
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+#: Longest sample to generate: its cost grows with the length, one step per character.
+MAX_SAMPLE_LEN = 1_000_000
 
 
 def build_parser(preset: str) -> argparse.ArgumentParser:
@@ -83,18 +104,21 @@ def build_parser(preset: str) -> argparse.ArgumentParser:
     add_run_arguments(parser, default_out="runs/char_lm")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--resume", action="store_true",
-                      help=f"continue from {CHECKPOINT} in --out, with its settings "
-                           "(only --steps and --minutes may change)")
+                      help=f"continue from {CHECKPOINT} in --out, with its settings (only "
+                           "--steps, --lr, --clip, --eval-every and --sample-every may change)")
     mode.add_argument("--sample", action="store_true",
                       help=f"generate text from {CHECKPOINT} in --out, without training")
+    mode.add_argument("--force", action="store_true",
+                      help=f"start a new run even if --out holds one, replacing its {CHECKPOINT}")
 
     model = parser.add_argument_group("model")
     model.add_argument("--cell", choices=sorted(CELLS), help="recurrent layer")
     model.add_argument("--hidden", type=positive_int, help="hidden units per layer")
     model.add_argument("--layers", type=positive_int, help="stacked recurrent layers")
-    model.add_argument("--embedding", type=int,
+    model.add_argument("--embedding", type=non_negative_int,
                        help="character embedding size; 0 feeds one-hot vectors instead")
-    model.add_argument("--dropout", type=float, help="dropout between recurrent layers")
+    model.add_argument("--dropout", type=number_in(0, 1, low_open=False, high_open=True),
+                       help="dropout between recurrent layers")
 
     train = parser.add_argument_group("training")
     train.add_argument("--batch", type=positive_int, help="streams read in parallel")
@@ -116,8 +140,9 @@ def build_parser(preset: str) -> argparse.ArgumentParser:
                        help="steps between printed samples")
 
     sampling = parser.add_argument_group("sampling")
-    sampling.add_argument("--prefix", default="\n", help="text the samples start from")
-    sampling.add_argument("--sample-len", type=positive_int, default=400,
+    sampling.add_argument("--prefix", default="",
+                          help="text the samples start from (default: a new paragraph)")
+    sampling.add_argument("--sample-len", type=int_up_to(MAX_SAMPLE_LEN), default=400,
                           help="characters per sample (sample.txt holds 5 times as many)")
     sampling.add_argument("--temperature", type=positive_float, default=0.8,
                           help="below 1: safer, more repetitive text; above 1: wilder")
@@ -130,17 +155,16 @@ def build_parser(preset: str) -> argparse.ArgumentParser:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse twice: the first pass finds ``--preset``, whose values become the defaults
     (and so show in ``--help``) of the second."""
-    preset = argparse.ArgumentParser(add_help=False)
+    preset = make_parser(PROG, None, add_help=False)
     preset.add_argument("--preset", choices=sorted(PRESETS), default="default")
     known, _ = preset.parse_known_args(argv)
     parser = build_parser(known.preset)
     args = parser.parse_args(argv)
-    parser.set_defaults(steps=None)  # to tell an explicit --steps (it may extend a resumed run)
-    args.steps_given = parser.parse_args(argv).steps is not None
-    if args.embedding is not None and args.embedding < 0:
-        fail(f"--embedding must be >= 0 (0 for one-hot input), got {args.embedding}")
-    if not 0 <= args.dropout < 1:
-        fail(f"--dropout must be in [0, 1), got {args.dropout}")
+    # Parse again without defaults to tell which settings were given: --resume checks them.
+    parser.set_defaults(**dict.fromkeys((*TRAINING_SETTINGS, "preset")))
+    explicit = parser.parse_args(argv)
+    args.given = [name for name in (*TRAINING_SETTINGS, "preset")
+                  if getattr(explicit, name) is not None]
     return args
 
 
@@ -175,6 +199,7 @@ class Run:
             self.streams = Streams(self.train_data, settings["batch"], settings["seq_len"])
         except ValueError as err:  # a text too short for these settings
             fail(str(err))
+        check_memory(memory_estimate(settings, len(vocab)), "--hidden, --layers, --batch or --seq-len")
         mt.manual_seed(settings["seed"])
         self.model = CharLM(vocab, settings["hidden"], settings["layers"], settings["cell"],
                             settings["embedding"] or None, settings["dropout"])
@@ -185,6 +210,7 @@ class Run:
                                               alpha=0.95)
         self.scheduler = mt.optim.lr_scheduler.LambdaLR(self.optimizer, self.lr_factor)
         self.step = 0
+        self.saved_step: int | None = None  # the step the checkpoint on disk holds
         self.state = None  # the recurrent state carried from the previous chunk
         self.train_losses: list[float] = []
         self.val_losses: list[tuple[int, float]] = []
@@ -211,9 +237,12 @@ class Run:
         inputs, targets = self.streams[self.position]
         logits, state = self.model(inputs, self.state)
         loss = F.cross_entropy(logits.reshape(targets.size, -1), targets.reshape(-1))
+        # Checked before the update, so a diverged step leaves the weights as they were.
+        check_finite(loss.item(), self.step + 1)
         self.optimizer.zero_grad()
         loss.backward()
-        clip_grad_norm_(self.model.parameters(), self.settings["clip"])
+        norm = clip_grad_norm_(self.model.parameters(), self.settings["clip"])
+        check_finite(norm.item(), self.step + 1, "gradient norm")
         self.optimizer.step()
         self.scheduler.step()  # the rate of the next step
         self.state = detach(state)  # truncated BPTT: carry the state, not its history
@@ -236,45 +265,192 @@ class Run:
                 "train_losses": np.array(self.train_losses, dtype=np.float64),
                 "val_losses": np.array(self.val_losses, dtype=np.float64).reshape(-1, 2)}
 
-    def restore(self, saved: dict[str, Any]) -> None:
-        if saved["text_crc"] != fingerprint(self.text):
+    def restore(self, fields: CheckpointFields) -> None:
+        """Continue from a checkpoint, every field checked first (one line naming a bad one)."""
+        crc = fields.get("text_crc", lambda v: is_int(v) and v < 2**32, "a CRC-32 (an integer)")
+        if crc != fingerprint(self.text):
             fail("--resume: the training text differs from the one the checkpoint was "
                  "trained on")
-        self.model.load_state_dict(saved["model"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        self.step, self.state = saved["step"], saved["state"]
+        step = fields.get("step", is_int, "an integer >= 0")
+        train_losses = fields.get("train_losses", lambda v: isinstance(v, np.ndarray) and
+                                  v.dtype.kind == "f" and v.shape == (step,),
+                                  f"a float array of one loss per step ({step})")
+        val_losses = fields.get("val_losses", lambda v: isinstance(v, np.ndarray) and
+                                v.dtype.kind == "f" and v.ndim == 2 and v.shape[1] == 2,
+                                "a float array of (step, loss) rows")
+        state = fields.get("state", self.fits_state, "None or the recurrent state "
+                           f"({self.settings['layers']}, {self.settings['batch']}, "
+                           f"{self.settings['hidden']}) of a {self.settings['cell']}")
+        for name, target in (("model", self.model), ("optimizer", self.optimizer)):
+            try:
+                target.load_state_dict(fields.get(name, lambda v: isinstance(v, dict), "a dict"))
+            except (ValueError, KeyError, TypeError, RuntimeError) as err:
+                fields.bad(name, f"does not fit the settings stored with it: {one_line(err)}")
+        try:
+            generator().bit_generator.state = fields.get("rng", lambda v: isinstance(v, dict),
+                                                         "a numpy generator state")
+        except (ValueError, KeyError, TypeError) as err:
+            fields.bad("rng", f"is not a state of numpy's {type(generator().bit_generator).__name__} "
+                              f"generator: {one_line(err)}")
+        self.step, self.state = int(step), state
         # Back on the schedule at this step, with the peak from the settings (--resume may change it).
         self.scheduler.last_epoch = self.step - 1
         self.scheduler.step()
-        generator().bit_generator.state = saved["rng"]
-        self.train_losses = saved["train_losses"].tolist()
-        self.val_losses = [(int(s), v) for s, v in saved["val_losses"].tolist()]
+        self.saved_step = self.step
+        self.train_losses = train_losses.tolist()
+        self.val_losses = [(int(s), v) for s, v in val_losses.tolist()]
+
+    def fits_state(self, state: Any) -> bool:
+        """Whether ``state`` can carry on this run's recurrent state (None: a fresh one)."""
+        if state is None:
+            return True
+        shape = (self.settings["layers"], self.settings["batch"], self.settings["hidden"])
+        parts = state if self.settings["cell"] == "lstm" else (state,)
+        if self.settings["cell"] == "lstm" and not (isinstance(state, tuple) and len(state) == 2):
+            return False
+        return all(isinstance(p, mt.Tensor) and p.shape == shape and p.dtype == self.model.dtype
+                   for p in parts)
 
     def save(self, out: Path) -> Path:
         path = out / CHECKPOINT
         mt.save(self.checkpoint(), path)
+        self.saved_step = self.step
         return path
 
 
-def read_checkpoint(out: Path) -> dict[str, Any]:
+def memory_estimate(settings: dict[str, Any], vocab_size: int) -> float:
+    """Bytes a run needs, roughly: float32 parameters with their gradients and Adam's two
+    moments, and what one training chunk keeps for backward (gate values per step and
+    layer, logits and their gradients), or one validation chunk if that is larger.
+
+    >>> memory_estimate(PRESETS["default"], 100) / 1e6 < 500
+    True
+    """
+    hidden, layers, gates = settings["hidden"], settings["layers"], GATES[settings["cell"]]
+    inputs = settings["embedding"] or vocab_size
+    params = (vocab_size * settings["embedding"] + gates * hidden * (inputs + hidden + 2)
+              + (layers - 1) * gates * hidden * (2 * hidden + 2) + (hidden + 1) * vocab_size)
+    train_chunk = settings["batch"] * settings["seq_len"]
+    val_chunk = 64 * 4 * settings["seq_len"]  # see Run.validate; no graph is kept
+    activations = max(train_chunk * (layers * hidden * (gates + 2) * 4 + 3 * vocab_size),
+                      val_chunk * (layers * hidden * gates + 2 * vocab_size))
+    return 4.0 * (4 * params + activations)
+
+
+def one_line(err: BaseException) -> str:
+    """An exception's message squeezed onto one line, cut to a readable length."""
+    text = " ".join(str(err).split())
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
+def read_checkpoint(out: Path) -> CheckpointFields:
     path = out / CHECKPOINT
     if not path.is_file():
         fail(f"no checkpoint at {path} (train first, or pass the run's --out)")
     try:
         saved = mt.load(path)
     except (OSError, mt.CheckpointError) as err:
-        fail(str(err).splitlines()[0])
+        fail(one_line(err))
     if not isinstance(saved, dict) or not {"config", "model", "settings"} <= saved.keys():
         fail(f"{path} is a checkpoint of something other than demos.char_lm")
-    return saved
+    return CheckpointFields(saved, path)
+
+
+def saved_model(fields: CheckpointFields) -> CharLM:
+    """The checkpoint's model, rebuilt from its ``config`` and loaded with its weights."""
+    config = fields.get("config", lambda v: isinstance(v, dict), "a dict of model settings")
+    try:
+        settings = {"cell": config["cell"], "hidden": config["hidden_size"],
+                    "layers": config["num_layers"], "embedding": config["embedding_dim"] or 0,
+                    "batch": 1, "seq_len": 1}
+        check_memory(memory_estimate(settings, len(config["vocab"])), "the checkpoint's model")
+        model = CharLM.from_config(config)
+    except (KeyError, ValueError, TypeError) as err:
+        fields.bad("config", f"does not describe a model: {one_line(err)}")
+    try:
+        model.load_state_dict(fields.get("model", lambda v: isinstance(v, dict), "a dict"))
+    except (ValueError, KeyError, TypeError, RuntimeError) as err:
+        fields.bad("model", f"does not fit the model its 'config' describes: {one_line(err)}")
+    return model
+
+
+def resumed_settings(fields: CheckpointFields, args: argparse.Namespace) -> dict[str, Any]:
+    """The checkpoint's settings, each checked, with the changes ``--resume`` allows; a
+    setting given on the command line that cannot change and differs is an error."""
+    saved = fields.get("settings", lambda v: isinstance(v, dict) and set(TRAINING_SETTINGS) <= set(v),
+                       f"a dict with {', '.join(TRAINING_SETTINGS)}")
+    for name, value in saved.items():
+        if name in SETTING_CHECKS and not passes(SETTING_CHECKS[name][0], value):
+            fields.bad("settings", f"has {name} = {value!r:.60}, which should be "
+                                   f"{SETTING_CHECKS[name][1]}")
+    config = fields.get("config", lambda v: isinstance(v, dict), "a dict of model settings")
+    for name, key, value in (("cell", "cell", saved["cell"]), ("hidden", "hidden_size", saved["hidden"]),
+                             ("layers", "num_layers", saved["layers"]),
+                             ("embedding", "embedding_dim", saved["embedding"] or None),
+                             ("dropout", "dropout", saved["dropout"])):
+        if config.get(key) != value:
+            fields.bad("config", f"says {key} {config.get(key)!r:.40} but the checkpoint's "
+                                 f"settings say {name} {saved[name]!r}")
+    if "preset" in args.given:
+        fail("--preset cannot be used with --resume: the run keeps the settings saved in "
+             "its checkpoint")
+    settings = dict(saved)
+    for name in args.given:
+        if name == "preset":
+            continue
+        value, flag = getattr(args, name), "--" + name.replace("_", "-")
+        if name in CHANGEABLE_ON_RESUME:
+            settings[name] = value
+        elif not same_setting(name, value, saved[name]):
+            changeable = ", ".join("--" + n.replace("_", "-") for n in CHANGEABLE_ON_RESUME)
+            fail(f"{flag} {value}: the run in {fields.path.parent} was trained with {flag} "
+                 f"{saved[name]}, which cannot change on --resume (only {changeable} can)")
+    return settings
+
+
+def same_setting(name: str, given: Any, saved: Any) -> bool:
+    """Whether a setting given again on ``--resume`` is the saved one (a text file by path)."""
+    if name == "text" and given is not None and saved is not None:
+        return Path(given).resolve() == Path(saved).resolve()
+    return given == saved
+
+
+def passes(check: Any, value: Any) -> bool:
+    """``check(value)``, counting a value the check cannot even compare (a list for a
+    name) as failing."""
+    try:
+        return bool(check(value))
+    except TypeError:
+        return False
+
+
+def _positive_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 < value < math.inf
+
+
+#: What each saved setting must be, checked before ``--resume`` uses it.
+SETTING_CHECKS: dict[str, tuple[Any, str]] = {
+    "text": (lambda v: v is None or isinstance(v, str), "a file name or None"),
+    "cell": (lambda v: v in CELLS, f"one of {', '.join(sorted(CELLS))}"),
+    **{name: (lambda v: is_int(v, 1), "an integer > 0")
+       for name in ("hidden", "layers", "batch", "seq_len", "steps", "eval_every", "sample_every")},
+    "embedding": (is_int, "an integer >= 0"),
+    "seed": (is_int, "an integer >= 0"),
+    "dropout": (lambda v: isinstance(v, float) and 0 <= v < 1, "a number in [0, 1)"),
+    "lr": (_positive_number, "a number > 0"),
+    "clip": (_positive_number, "a number > 0"),
+    "optimizer": (lambda v: v in ("adam", "rmsprop"), "adam or rmsprop"),
+}
 
 
 # ----------------------------------------------------------------------- the loop
-def train(run: Run, out: Path, args: argparse.Namespace) -> str:
-    """Train to the run's last step, validating and saving every ``eval_every`` steps.
+def train(run: Run, out: Path, args: argparse.Namespace) -> int | None:
+    """Train to the run's last step (or ``--minutes``), validating and saving every
+    ``eval_every`` steps; returns None to go on and write the run's outputs.
 
-    Returns why it stopped: ``"done"``, ``"interrupted"`` (Ctrl-C) or ``"out of time"``
-    (``--minutes``); the last two save a checkpoint to resume from first.
+    Or stops early and returns the exit status: on Ctrl-C or SIGTERM after saving a
+    checkpoint to resume from (128 + the signal's number, as the shell reports it); on a
+    loss that is not finite without saving, keeping the last good checkpoint (1).
     """
     settings = run.settings
     chars_per_step = settings["batch"] * settings["seq_len"]
@@ -283,7 +459,10 @@ def train(run: Run, out: Path, args: argparse.Namespace) -> str:
     with StopOnInterrupt() as stop, progress(settings["steps"], run.step, "training") as bar:
         while run.step < settings["steps"]:
             step_start = time.perf_counter()
-            loss = run.train_step()
+            try:
+                loss = run.train_step()
+            except NonFiniteLossError as err:
+                return diverged(run, out, err)
             training_seconds += time.perf_counter() - step_start
             elapsed = time.perf_counter() - start
             speed = (run.step - first_step) * chars_per_step / training_seconds
@@ -291,7 +470,8 @@ def train(run: Run, out: Path, args: argparse.Namespace) -> str:
             last = run.step == settings["steps"] or out_of_time
             if run.step % settings["eval_every"] == 0 or last:
                 val = run.validate()
-                run.save(out)
+                with stop.saving():
+                    run.save(out)
                 say(f"step {run.step:>6}: train {loss:.3f}, validation {val:.3f} nats/char, "
                     f"{speed:,.0f} chars/s, {elapsed / 60:.1f} min")
             if run.step % settings["sample_every"] == 0 and not last:
@@ -304,19 +484,40 @@ def train(run: Run, out: Path, args: argparse.Namespace) -> str:
             if out_of_time:
                 say(f"--minutes {args.minutes:g} used up at step {run.step}; continue with "
                     f"{PROG} --resume --out {out}")
-                return "out of time"
+                return None
             if stop.requested and not last:
-                path = run.save(out)
-                say(f"interrupted at step {run.step}: saved {path}; continue with "
-                    f"{PROG} --resume --out {out}")
-                return "interrupted"
-    return "done"
+                with stop.saving():
+                    path = run.save(out)
+                say(f"interrupted ({stop.signal_name}) at step {run.step}: saved {path}; continue "
+                    f"with {PROG} --resume --out {out}")
+                return stop.exit_code
+    return None
+
+
+def diverged(run: Run, out: Path, err: NonFiniteLossError) -> int:
+    """Say where the run diverged, what is kept, and how to go on; the exit status (1)."""
+    lr = run.settings["lr"]
+    if run.saved_step is None:
+        kept = (f"no checkpoint of this run was saved yet; start again with a lower learning "
+                f"rate, for example --lr {lr / 10:g}")
+    else:
+        kept = (f"{out / CHECKPOINT} still holds step {run.saved_step}; continue from it with a "
+                f"lower learning rate: {PROG} --resume --out {out} --lr {lr / 10:g}")
+    print(f"error: {err} (peak learning rate {lr:g}); stopped without saving: {kept}",
+          file=sys.stderr)
+    return 1
 
 
 def run_prefix(run: Run) -> str:
     """A newline if the text has one (samples then start like a paragraph), else its
     first character."""
-    return "\n" if "\n" in run.vocab.chars else run.vocab.chars[0]
+    return start_text(run.vocab)
+
+
+def start_text(vocab: Vocabulary) -> str:
+    """A newline if the vocabulary has one (samples then start like a paragraph), else its
+    first character."""
+    return "\n" if "\n" in vocab.chars else vocab.chars[0]
 
 
 # ------------------------------------------------------------------ what is left behind
@@ -377,14 +578,15 @@ def write_sample(model: CharLM, prefix: str, length: int, temperature: float,
 
 # ---------------------------------------------------------------------------- main
 def sample_only(args: argparse.Namespace, out: Path) -> int:
-    saved = read_checkpoint(out)
-    model = CharLM.from_config(saved["config"])
-    model.load_state_dict(saved["model"])
+    model = saved_model(read_checkpoint(out))
     try:
-        print(write_sample(model, args.prefix, args.sample_len, args.temperature, args.top_k,
-                           args.seed))
+        # Without a prefix, the model starts as at a new paragraph; only its text is printed.
+        start = args.prefix or start_text(model.vocab)
+        text = model.sample(start, args.sample_len, args.temperature, args.top_k,
+                            generator=np.random.default_rng(args.seed))
     except ValueError as err:  # a prefix character the model never saw
         fail(f"--prefix: {err}")
+    print(args.prefix + text)
     return 0
 
 
@@ -396,10 +598,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.resume:
         saved = read_checkpoint(out)
-        settings = dict(saved["settings"])
-        if args.steps_given:
-            settings["steps"] = args.steps
+        settings = resumed_settings(saved, args)
     else:
+        refuse_to_replace(out / CHECKPOINT, args.force, PROG)
         saved, settings = None, {name: getattr(args, name) for name in TRAINING_SETTINGS}
     text = load_corpus(settings["text"])
     run = Run(settings, text)
@@ -419,8 +620,8 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     with blas_threads(args.threads):
         stopped = train(run, out, args)
-    if stopped == "interrupted":
-        return 130  # the shell's code for "stopped by Ctrl-C"
+    if stopped is not None:
+        return stopped
     minutes = (time.perf_counter() - start) / 60
     val = run.val_losses[-1][1]
     verdict = "beats" if val < baseline else "does NOT beat"
@@ -436,4 +637,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

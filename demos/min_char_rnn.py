@@ -10,19 +10,32 @@ CPython (``pydoc_data.topics``), so nothing is downloaded:
 
     python -m demos.min_char_rnn                 # about a minute on a laptop CPU
     python -m demos.min_char_rnn --text FILE     # any UTF-8 text instead
+
+Ctrl-C (or SIGTERM) stops after the current step and prints a last sample.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 import microtensor as mt
 import microtensor.nn.functional as F
+from demos.common import (
+    NonFiniteLossError,
+    StopOnInterrupt,
+    check_finite,
+    check_memory,
+    exit_diverged,
+    fail,
+    make_parser,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_main,
+)
+from models.text import read_text
 
 
 def default_corpus() -> str:
@@ -36,12 +49,9 @@ def load_text(path: str | None) -> str:
     if path is None:
         return default_corpus()
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        raise SystemExit(f"min_char_rnn: cannot read --text {path}: {err}") from None
-    if len(text) < 2:
-        raise SystemExit(f"min_char_rnn: --text {path} holds fewer than 2 characters")
-    return text
+        return read_text(path)
+    except ValueError as err:
+        fail(f"--text: {err}")
 
 
 class CharRNN:
@@ -82,21 +92,22 @@ class CharRNN:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m demos.min_char_rnn", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = make_parser("python -m demos.min_char_rnn", __doc__)
     parser.add_argument("--text", help="UTF-8 text file to train on (default: CPython's pydoc topics)")
-    parser.add_argument("--steps", type=int, default=5000, help="training steps (default 5000)")
-    parser.add_argument("--hidden", type=int, default=100, help="hidden units (default 100)")
-    parser.add_argument("--seq-len", type=int, default=25, help="BPTT length (default 25)")
-    parser.add_argument("--lr", type=float, default=0.1, help="Adagrad learning rate (default 0.1)")
-    parser.add_argument("--sample-every", type=int, default=1000, help="print a sample every N steps")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--steps", type=positive_int, default=5000, help="training steps")
+    parser.add_argument("--hidden", type=positive_int, default=100, help="hidden units")
+    parser.add_argument("--seq-len", type=positive_int, default=25, help="BPTT length")
+    parser.add_argument("--lr", type=positive_float, default=0.1, help="Adagrad learning rate")
+    parser.add_argument("--sample-every", type=positive_int, default=1000,
+                        help="print a sample every N steps")
+    parser.add_argument("--seed", type=non_negative_int, default=0, help="random seed")
     args = parser.parse_args(argv)
-    if args.steps < 1 or args.hidden < 1 or args.seq_len < 1:
-        parser.error("--steps, --hidden and --seq-len must be positive")
 
     text = load_text(args.text)
     chars = sorted(set(text))
+    # float64 weights, their gradients and Adagrad's memory; about 12 saved arrays per step.
+    check_memory(8 * (3 * (2 * len(chars) + args.hidden + 2) * args.hidden
+                      + 12 * args.seq_len * (args.hidden + len(chars))), "--hidden or --seq-len")
     ix = {c: i for i, c in enumerate(chars)}
     data = [ix[c] for c in text]
     print(f"{len(text):,} characters, {len(chars)} distinct; hidden {args.hidden}, "
@@ -108,29 +119,35 @@ def main(argv: list[str] | None = None) -> int:
     memory = [np.zeros_like(p.data) for p in model.params]  # Adagrad, as in min-char-rnn
     smooth = -np.log(1.0 / len(chars)) * args.seq_len  # the loss of uniform guessing
     h = mt.zeros(args.hidden, 1, dtype=mt.float64)
-    pos, start = 0, time.perf_counter()
-    for step in range(1, args.steps + 1):
-        if pos + args.seq_len + 1 >= len(data):
-            pos, h = 0, mt.zeros(args.hidden, 1, dtype=mt.float64)
-        chunk = data[pos:pos + args.seq_len + 1]
-        loss, h = model.loss(chunk[:-1], chunk[1:], h)
-        loss.backward()
-        h = h.detach()  # truncated BPTT: carry the state, not the graph
-        with mt.no_grad():
-            for p, m in zip(model.params, memory):
-                g = np.clip(p.grad.data, -5, 5)  # min-char-rnn's clipping
-                m += g * g
-                p.sub_(args.lr * g / np.sqrt(m + 1e-8))
-                p.grad = None
-        smooth = 0.999 * smooth + 0.001 * loss.item()
-        pos += args.seq_len
-        if step % args.sample_every == 0 or step == args.steps:
-            rate = step * args.seq_len / (time.perf_counter() - start)
-            print(f"step {step}: loss {smooth / args.seq_len:.3f} nats/char, {rate:,.0f} chars/s")
-            sample = model.sample(h, chunk[-1], 200, rng)
-            print("----\n" + "".join(chars[i] for i in sample) + "\n----")
-    return 0
+    pos, start, step = 0, time.perf_counter(), 0
+    with StopOnInterrupt() as stop:
+        while step < args.steps and not stop.requested:
+            step += 1
+            if pos + args.seq_len + 1 >= len(data):
+                pos, h = 0, mt.zeros(args.hidden, 1, dtype=mt.float64)
+            chunk = data[pos:pos + args.seq_len + 1]
+            loss, h = model.loss(chunk[:-1], chunk[1:], h)
+            try:
+                check_finite(loss.item(), step)  # before the update: the weights stay usable
+            except NonFiniteLossError as err:
+                exit_diverged(err, f"try a lower --lr than {args.lr:g}")
+            loss.backward()
+            h = h.detach()  # truncated BPTT: carry the state, not the graph
+            with mt.no_grad():
+                for p, m in zip(model.params, memory):
+                    g = np.clip(p.grad.data, -5, 5)  # min-char-rnn's clipping
+                    m += g * g
+                    p.sub_(args.lr * g / np.sqrt(m + 1e-8))
+                    p.grad = None
+            smooth = 0.999 * smooth + 0.001 * loss.item()
+            pos += args.seq_len
+            if step % args.sample_every == 0 or step == args.steps or stop.requested:
+                rate = step * args.seq_len / (time.perf_counter() - start)
+                print(f"step {step}: loss {smooth / args.seq_len:.3f} nats/char, {rate:,.0f} chars/s")
+                sample = model.sample(h, chunk[-1], 200, rng)
+                print("----\n" + "".join(chars[i] for i in sample) + "\n----")
+    return stop.exit_code
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -22,7 +22,6 @@ each of --test-distances: the table and accuracy.png show accuracy against dista
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -30,15 +29,21 @@ import numpy as np
 
 import microtensor as mt
 from demos.common import (
+    NonFiniteLossError,
     StopOnInterrupt,
     add_run_arguments,
+    check_finite,
+    check_memory,
+    exit_diverged,
     fail,
     make_parser,
+    number_in,
     output_dir,
     positive_float,
     positive_int,
     progress,
     pyplot,
+    run_main,
     say,
 )
 from microtensor.nn import functional as F
@@ -76,6 +81,7 @@ def train(cell: str, args, stop: StopOnInterrupt) -> tuple[SequenceClassifier, l
             batch = negation_sentences(args.batch, int(rng.integers(low, high + 1)), rng,
                                        args.negation_rate)
             loss = F.cross_entropy(model(batch.ids()), batch.labels)
+            check_finite(loss.item(), len(losses) + 1)  # before the update spoils the weights
             optimizer.zero_grad()
             loss.backward()
             clip_grad_norm_(model.parameters(), args.clip)
@@ -161,7 +167,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clip", type=positive_float, default=1.0, help="gradient norm limit")
     parser.add_argument("--train-distances", default="5,30", metavar="LOW,HIGH",
                         help="training sentences put the negation LOW to HIGH words from the end")
-    parser.add_argument("--negation-rate", type=float, default=0.5,
+    parser.add_argument("--negation-rate", type=number_in(0, 1, low_open=True, high_open=True),
+                        default=0.5,
                         help="fraction of sentences that are negated")
     parser.add_argument("--test-distances", default="5,10,15,20,25,30,40", metavar="D,D,...",
                         help="distances to measure accuracy at")
@@ -174,10 +181,14 @@ def main(argv: list[str] | None = None) -> int:
         args.test_distances = int_list(args.test_distances)
     except ValueError as err:
         fail(f"--train-distances/--test-distances: {err}")
-    if not 0 < args.negation_rate < 1:
-        fail(f"--negation-rate must be between 0 and 1, got {args.negation_rate}")
     if len(args.train_distances) != 2 or args.train_distances[0] > args.train_distances[1]:
         fail(f"--train-distances must be LOW,HIGH with LOW <= HIGH, got {args.train_distances}")
+    # float32: weights with gradients and Adam's moments; per word of a batch, an LSTM's
+    # saved gate values; testing reads TEST_SIZE sentences at once (no graph).
+    longest = max(args.train_distances[1], *args.test_distances) + 8
+    check_memory(4 * (16 * args.hidden * (args.hidden + args.embed + 2)
+                      + 24 * args.hidden * longest * max(args.batch, TEST_SIZE // 4)),
+                 "--hidden, --batch or the distances")
     out = output_dir(args.out)
 
     say(f"Vocabulary of {len(NEGATION_VOCAB)} words. Training sentences put the negation "
@@ -189,7 +200,10 @@ def main(argv: list[str] | None = None) -> int:
     models = {}
     with StopOnInterrupt() as stop:
         for cell in cells:
-            models[cell], _ = train(cell, args, stop)
+            try:
+                models[cell], _ = train(cell, args, stop)
+            except NonFiniteLossError as err:
+                exit_diverged(err, f"the {NAMES[cell]} diverged: try a lower --lr than {args.lr:g}")
             if stop.requested:
                 say("interrupted: testing the models trained so far")
                 break
@@ -210,8 +224,8 @@ def main(argv: list[str] | None = None) -> int:
         say(line)
     written = [out / "summary.txt", plot(results, args, out / "accuracy.png")]
     say("Wrote " + ", ".join(str(p) for p in written if p is not None))
-    return 0
+    return stop.exit_code  # 0, or 128 + the signal that stopped training early
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,12 +22,17 @@ import numpy as np
 
 import microtensor as mt
 from demos.common import (
+    NonFiniteLossError,
     add_run_arguments,
+    check_finite,
+    check_memory,
+    exit_diverged,
     make_parser,
     output_dir,
     positive_float,
     positive_int,
     progress,
+    run_main,
     say,
 )
 from models.word_lm import WordLM
@@ -72,6 +76,10 @@ def train(model: WordLM, sentences: list[list[str]], steps: int, lr: float) -> l
         for _ in range(steps):
             optimizer.zero_grad()
             loss = sum(model.loss(s) for s in sentences) / len(sentences)
+            try:
+                check_finite(loss.item(), len(losses) + 1)  # before the update spoils the weights
+            except NonFiniteLossError as err:
+                exit_diverged(err, f"the {model.cell.upper()} diverged: try a lower --lr than {lr:g}")
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
@@ -138,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hidden", type=positive_int, default=4, help="hidden units")
     parser.add_argument("--lr", type=positive_float, default=0.05, help="Adam learning rate")
     args = parser.parse_args(argv)
+    # Weights (an LSTM's 4 gate blocks) with gradients and Adam's moments, float32.
+    check_memory(4 * 4 * 4 * args.hidden * (args.hidden + 16) * 2, "--hidden")
     out = output_dir(args.out)
     mt.manual_seed(args.seed)
     sentences = [s.split() for s in SENTENCES]
@@ -176,4 +186,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

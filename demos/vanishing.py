@@ -23,7 +23,6 @@ summary.txt (the numbers) to runs/vanishing/.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,8 +31,12 @@ import numpy as np
 
 import microtensor as mt
 from demos.common import (
+    NonFiniteLossError,
     StopOnInterrupt,
     add_run_arguments,
+    check_finite,
+    check_memory,
+    exit_diverged,
     fail,
     make_parser,
     output_dir,
@@ -41,6 +44,7 @@ from demos.common import (
     positive_int,
     progress,
     pyplot,
+    run_main,
     say,
 )
 from microtensor.nn import functional as F
@@ -149,6 +153,7 @@ def train(setting: Setting, args: argparse.Namespace, test: tuple[np.ndarray, np
         for step in range(1, args.steps + 1):
             x, y = adding_problem(args.batch, args.length, rng)
             loss = F.mse_loss(model(mt.tensor(x)), mt.tensor(y))
+            check_finite(loss.item(), step)  # before the update spoils the weights
             optimizer.zero_grad()
             loss.backward()
             norm = clip_grad_norm_(model.parameters(), max_norm).item()
@@ -279,6 +284,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.length < 2:
         fail(f"--length must be at least 2 (one marker in each half), got {args.length}")
+    # float32 LSTM: per step and sequence about 24 saved values per hidden unit, in a
+    # training batch and in the recorded pass; the float64 test set is evaluated at once.
+    check_memory(4 * args.length * args.hidden * 24 * (args.batch + NORM_BATCH)
+                 + 8 * args.length * TEST_SIZE * (3 + 6 * args.hidden), "--length, --hidden or --batch")
     return args
 
 
@@ -293,7 +302,10 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     with StopOnInterrupt() as stop:
         for setting in SETTINGS:
-            results.append(train(setting, args, test, stop))
+            try:
+                results.append(train(setting, args, test, stop))
+            except NonFiniteLossError as err:
+                exit_diverged(err, f"the {setting.name} diverged: try a lower --lr than {args.lr:g}")
             if stop.requested:
                 say("interrupted: the summary covers the runs so far")
                 break
@@ -304,8 +316,8 @@ def main(argv: list[str] | None = None) -> int:
     written = [plot_norms(results, out, "init"), plot_norms(results, out, "trained"),
                plot_training(results, out / "training_curves.png")]
     say("Wrote " + ", ".join(str(p) for p in [out / "summary.txt", *written] if p is not None))
-    return 0
+    return stop.exit_code  # 0, or 128 + the signal that stopped training early
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

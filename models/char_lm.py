@@ -156,9 +156,14 @@ def next_char_probs(logits: np.ndarray, temperature: float = 1.0,
     [0.625, 0.375, 0.0]
     >>> next_char_probs(np.array([1.0, 0.0]), temperature=0.1).round(4).tolist()  # near argmax
     [1.0, 0.0]
+    >>> next_char_probs(np.array([1.0, 0.0]), temperature=1e-320).tolist()  # argmax, no overflow
+    [1.0, 0.0]
     """
     check_sampling(temperature, top_k)
-    scores = np.asarray(logits, dtype=np.float64) / temperature
+    logits = np.asarray(logits, dtype=np.float64)
+    # Shifted before dividing: a tiny temperature then gives -inf, never inf - inf = nan.
+    with np.errstate(over="ignore"):
+        scores = (logits - logits.max()) / temperature
     if top_k is not None and top_k < scores.size:
         threshold = np.partition(scores, -top_k)[-top_k]
         scores = np.where(scores >= threshold, scores, -np.inf)

@@ -451,6 +451,14 @@ def test_a_full_disk_leaves_the_previous_checkpoint_and_says_where(previous, mon
     assert_intact(previous)
 
 
+def rewrite(path, content):
+    """Replace a file's bytes in place: a hundred times faster on ext4 than write_bytes,
+    whose truncation of a file with data makes the kernel flush it to disk first."""
+    with open(path, "r+b") as file:
+        file.write(content)
+        file.truncate()
+
+
 def test_every_single_bit_flip_truncation_and_deleted_byte_is_caught_or_harmless(tmp_path):
     """Exhaustively, on a small checkpoint: each damaged file loads as what was saved (the
     bit was in a field nothing depends on, such as a timestamp) or raises CheckpointError."""
@@ -463,7 +471,7 @@ def test_every_single_bit_flip_truncation_and_deleted_byte_is_caught_or_harmless
                 for at in range(len(data)) for bit in range(8)]
     harmless = 0
     for content in damaged:
-        path.write_bytes(content)
+        rewrite(path, content)
         try:
             back = load(path)
         except CheckpointError:

@@ -1,8 +1,12 @@
 """The char_lm demo end to end, on a tiny model and a small repetitive text."""
 
 import os
+import pathlib
 import re
 import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
@@ -86,7 +90,7 @@ def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch, capsys
     with monkeypatch.context() as patch:
         interrupt_at_first_validation(patch)
         assert char_lm.main([*args, "--out", str(tmp_path / "stopped")]) == 130
-    assert "interrupted at step 5" in capsys.readouterr().out
+    assert "interrupted (SIGINT) at step 5" in capsys.readouterr().out
     assert mt.load(tmp_path / "stopped" / "checkpoint.ckpt")["step"] == 5
     assert char_lm.main(["--resume", "--out", str(tmp_path / "stopped")]) == 0
 
@@ -123,7 +127,8 @@ def test_bad_arguments_and_unreadable_text_exit_2_with_one_line(tmp_path, capsys
     out = ["--out", str(tmp_path / "run")]
     assert "--steps: expected an integer > 0, got '0'" in one_line_error(capsys, ["--steps", "0", *out])
     assert "invalid choice: 'cnn'" in one_line_error(capsys, ["--cell", "cnn", *out])
-    assert "--dropout must be in [0, 1)" in one_line_error(capsys, ["--dropout", "1.5", *out])
+    assert "--dropout: expected a number in [0, 1), 1 excluded, got '1.5'" in \
+        one_line_error(capsys, ["--dropout", "1.5", *out])
     assert "not allowed with argument" in one_line_error(capsys, ["--sample", "--resume", *out])
     missing = str(tmp_path / "missing.txt")
     assert "cannot read" in one_line_error(capsys, ["--text", missing, *out])
@@ -160,3 +165,200 @@ def test_without_graphviz_the_dot_file_is_written_and_the_run_says_so(tmp_path, 
     assert (out / "graph.dot").read_text().startswith("digraph")
     assert not (out / "graph.svg").exists()
     assert "no Graphviz program is installed to render it to .svg" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------ nothing is lost
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def stop_at_step(patch, step):
+    """Press Ctrl-C (a real SIGINT) right after training step ``step``."""
+    train_step = char_lm.Run.train_step
+
+    def train_step_then_interrupt(run):
+        loss = train_step(run)
+        if run.step == step:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+    patch.setattr(char_lm.Run, "train_step", train_step_then_interrupt)
+
+
+def test_sigterm_to_a_real_process_saves_and_resume_continues_exactly(tmp_path, monkeypatch):
+    args = ["--text", write_text(tmp_path), "--steps", "100000", "--layers", "2", "--dropout",
+            "0.3", *TINY]
+    stopped = tmp_path / "stopped"
+    process = subprocess.Popen([sys.executable, "-m", "demos.char_lm", *args, "--out", str(stopped)],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not (stopped / "checkpoint.ckpt").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 128 + signal.SIGTERM, err
+    assert "Traceback" not in err and "SIGTERM: stopping after this step and saving" in err
+    step = int(re.search(r"interrupted \(SIGTERM\) at step (\d+): saved", out).group(1))
+    assert mt.load(stopped / "checkpoint.ckpt")["step"] == step
+
+    # A run never stopped, and the resumed one, both to a few steps past the stop.
+    with monkeypatch.context() as patch:
+        stop_at_step(patch, step + 3)
+        assert char_lm.main([*args, "--out", str(tmp_path / "straight")]) == 130
+        assert char_lm.main(["--resume", "--out", str(stopped)]) == 130
+    straight = mt.load(tmp_path / "straight" / "checkpoint.ckpt")
+    resumed = mt.load(stopped / "checkpoint.ckpt")
+    assert resumed["step"] == straight["step"] == step + 3
+    np.testing.assert_array_equal(resumed["train_losses"], straight["train_losses"])
+    for name, value in straight["model"].items():
+        np.testing.assert_array_equal(resumed["model"][name].data, value.data, err_msg=name)
+
+
+def test_a_second_ctrl_c_while_saving_finishes_the_save_and_exits_quietly(tmp_path, monkeypatch,
+                                                                        capsys):
+    save = char_lm.mt.save
+
+    def press_ctrl_c_then_save(obj, path):
+        os.kill(os.getpid(), signal.SIGINT)  # the second press, the save still to do
+        save(obj, path)
+
+    with monkeypatch.context() as patch:
+        stop_at_step(patch, 3)
+        patch.setattr(char_lm.mt, "save", press_ctrl_c_then_save)
+        code = char_lm.main(["--text", write_text(tmp_path), "--out", str(tmp_path / "run"),
+                             "--steps", "12", *TINY])
+    assert code == 130
+    assert "finishing the checkpoint first" in capsys.readouterr().err
+    assert mt.load(tmp_path / "run" / "checkpoint.ckpt")["step"] == 3
+    assert os.listdir(tmp_path / "run") == ["checkpoint.ckpt"]  # no temporary left
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_a_diverging_run_keeps_the_last_good_checkpoint_and_says_how_to_go_on(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert char_lm.main(["--text", write_text(tmp_path), "--out", str(out), "--steps", "5",
+                         *TINY]) == 0
+    good = (out / "checkpoint.ckpt").read_bytes()
+    capsys.readouterr()
+    # Adam moves every weight by about the learning rate: 1e38 overflows float32 at once.
+    assert char_lm.main(["--resume", "--out", str(out), "--steps", "40", "--lr", "1e38"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(r"error: step \d+: the training loss is (nan|inf) \(peak learning rate "
+                        r"1e\+38\); stopped without saving: .*checkpoint.ckpt still holds step 5; "
+                        r"continue from it with a lower learning rate: python -m demos.char_lm "
+                        r"--resume --out .* --lr 1e\+37", err), err
+    assert (out / "checkpoint.ckpt").read_bytes() == good
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_a_run_diverging_before_its_first_save_says_to_start_again(tmp_path, capsys):
+    assert char_lm.main(["--text", write_text(tmp_path), "--out", str(tmp_path / "run"),
+                         "--steps", "40", *TINY[:-2], "--lr", "1e38"]) == 1
+    assert "no checkpoint of this run was saved yet; start again with a lower learning rate, " \
+           "for example --lr 1e+37" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "checkpoint.ckpt").exists()
+
+
+def test_a_new_run_never_replaces_a_trained_model(tmp_path, capsys):
+    args = ["--text", write_text(tmp_path), "--out", str(tmp_path / "run"), "--steps", "5", *TINY]
+    assert char_lm.main(args) == 0
+    trained = (tmp_path / "run" / "checkpoint.ckpt").read_bytes()
+    err = one_line_error(capsys, args)
+    assert "already holds a run (checkpoint.ckpt); continue it with python -m demos.char_lm " \
+           "--resume --out" in err and "another --out" in err and "--force" in err
+    assert (tmp_path / "run" / "checkpoint.ckpt").read_bytes() == trained
+    assert char_lm.main([*args, "--force", "--seed", "1"]) == 0
+    assert (tmp_path / "run" / "checkpoint.ckpt").read_bytes() != trained
+
+
+@pytest.fixture
+def five_steps(tmp_path):
+    """A finished 5-step run to resume, and a function to rewrite its checkpoint."""
+    out = tmp_path / "run"
+    assert char_lm.main(["--text", write_text(tmp_path), "--out", str(out), "--steps", "5",
+                         *TINY]) == 0
+
+    def rewrite(change):
+        saved = mt.load(out / "checkpoint.ckpt")
+        change(saved)
+        mt.save(saved, out / "checkpoint.ckpt")
+
+    return out, rewrite
+
+
+def set_path(saved, keys, value):
+    for key in keys[:-1]:
+        saved = saved[key]
+    saved[keys[-1]] = value
+
+
+@pytest.mark.parametrize("keys, value, message", [
+    (["text_crc"], None, "has no 'text_crc' field"),
+    (["step"], None, "has no 'step' field"),
+    (["rng"], None, "has no 'rng' field"),
+    (["text_crc"], "abc", "'text_crc' field should be a CRC-32 (an integer), got 'abc'"),
+    (["step"], -1, "'step' field should be an integer >= 0, got -1"),
+    (["step"], 7, "'train_losses' field should be a float array of one loss per step (7)"),
+    (["rng"], {"bit_generator": "PCG64"}, "'rng' field is not a state of numpy's PCG64 generator"),
+    (["rng"], [1, 2], "'rng' field should be a numpy generator state, got [1, 2]"),
+    (["settings", "hidden"], 0, "'settings' field has hidden = 0, which should be an integer > 0"),
+    (["settings", "cell"], ["lstm"], "'settings' field has cell = ['lstm'], which should be one of"),
+    (["settings", "lr"], "fast", "'settings' field has lr = 'fast', which should be a number > 0"),
+    (["settings", "hidden"], 32, "'config' field says hidden_size 16 but the checkpoint's settings "
+                                 "say hidden 32"),
+    (["config", "hidden_size"], 32, "'config' field says hidden_size 32 but the checkpoint's "
+                                    "settings say hidden 16"),
+    (["model", "readout.weight"], mt.zeros(3, 3), "'model' field does not fit the settings stored "
+                                                  "with it"),
+    (["optimizer", "param_groups"], [], "'optimizer' field does not fit the settings stored"),
+    (["state"], mt.zeros(2, 2), "'state' field should be None or the recurrent state (1, 4, 16) "
+                                "of a lstm"),
+    (["val_losses"], np.zeros(3), "'val_losses' field should be a float array of (step, loss) rows"),
+])
+def test_resume_refuses_a_checkpoint_with_a_missing_or_bad_field(five_steps, capsys, keys, value,
+                                                                message):
+    out, rewrite = five_steps
+    if value is None:
+        rewrite(lambda saved: saved.pop(keys[0]))
+    else:
+        rewrite(lambda saved: set_path(saved, keys, value))
+    capsys.readouterr()
+    err = one_line_error(capsys, ["--resume", "--out", str(out)])
+    assert str(out / "checkpoint.ckpt") in err and message in err, err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--hidden", "128"], "--hidden 128: the run in {out} was trained with --hidden 16, which "
+                          "cannot change on --resume (only --steps, --lr, --clip, --eval-every, "
+                          "--sample-every can)"),
+    (["--cell", "gru"], "--cell gru: the run in {out} was trained with --cell lstm"),
+    (["--seed", "3"], "--seed 3: the run in {out} was trained with --seed 0"),
+    (["--text", "{other}"], "--text {other}: the run in {out} was trained with --text"),
+    (["--preset", "shakespeare"], "--preset cannot be used with --resume"),
+])
+def test_resume_refuses_settings_that_cannot_change(five_steps, capsys, tmp_path, argv, message):
+    out, _ = five_steps
+    other = tmp_path / "other.txt"
+    other.write_text(TEXT.upper(), encoding="utf-8")
+    argv = [a.format(other=other) for a in argv]
+    capsys.readouterr()
+    err = one_line_error(capsys, ["--resume", "--out", str(out), *argv])
+    assert message.format(out=out, other=other) in err, err
+
+
+def test_resume_may_change_the_steps_and_learning_rate_and_repeat_the_rest(five_steps):
+    out, _ = five_steps
+    text = str(out.parent / "corpus.txt")
+    assert char_lm.main(["--resume", "--out", str(out), "--steps", "7", "--lr", "0.01",
+                         "--hidden", "16", "--text", text]) == 0
+    saved = mt.load(out / "checkpoint.ckpt")
+    assert saved["step"] == 7 and saved["settings"]["lr"] == 0.01
+
+
+def test_sample_with_an_empty_prefix_prints_only_generated_text(trained, capsys):
+    _, out = trained
+    assert char_lm.main(["--sample", "--out", str(out), "--prefix", "", "--sample-len", "25"]) == 0
+    text = capsys.readouterr().out
+    assert len(text) == 25 + 1 and set(text) <= set(TEXT)  # and print's newline

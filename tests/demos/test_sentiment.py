@@ -1,7 +1,9 @@
 """Smoke test of demos.sentiment on tiny settings: both models train, the table parses."""
 
 import importlib.util
+import os
 import re
+import signal
 
 import numpy as np
 import pytest
@@ -41,7 +43,7 @@ def test_tiny_run_prints_falling_losses_and_writes_the_table(tmp_path, capsys):
     (["--train-distances", "5"], "LOW,HIGH"),
     (["--test-distances", "3,10"], "distances must be at least 5"),
     (["--test-distances", "a,b"], "comma-separated integers"),
-    (["--negation-rate", "1"], "--negation-rate must be between 0 and 1"),
+    (["--negation-rate", "1"], "--negation-rate: expected a number in (0, 1), 0 and 1 excluded"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, reason, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -49,3 +51,31 @@ def test_bad_arguments_exit_2_with_one_line(argv, reason, tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and reason in err and err.count("\n") == 1
+
+
+def test_sigterm_stops_training_and_tests_the_models_so_far(tmp_path, monkeypatch, capsys):
+    sentences = sentiment.negation_sentences
+    calls = []
+
+    def sigterm_on_the_fifth_batch(*args):
+        calls.append(1)
+        if len(calls) == 6:  # the first call draws the examples printed at the start
+            os.kill(os.getpid(), signal.SIGTERM)
+        return sentences(*args)
+
+    monkeypatch.setattr(sentiment, "negation_sentences", sigterm_on_the_fifth_batch)
+    assert sentiment.main([*TINY, "--out", str(tmp_path)]) == 128 + signal.SIGTERM
+    printed = capsys.readouterr().out
+    assert "interrupted: testing the models trained so far" in printed
+    assert "over the last 2 (5 steps" in printed
+    assert "tanh RNN" in (tmp_path / "summary.txt").read_text()
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_a_diverging_run_stops_naming_the_step(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        sentiment.main([*TINY, "--lr", "1e38", "--out", str(tmp_path)])
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(r"error: step \d+: the training loss is (nan|inf); the tanh RNN diverged: "
+                        r"try a lower --lr than 1e\+38", err), err

@@ -55,3 +55,13 @@ def test_bad_arguments_exit_2_with_one_line(argv, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_a_diverging_run_stops_naming_the_step(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        soup.main(["--steps", "50", "--lr", "1e38", "--out", str(tmp_path)])
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(r"error: step \d+: the training loss is (nan|inf); the RNN diverged: try a "
+                        r"lower --lr than 1e\+38", err), err

@@ -1,7 +1,9 @@
 """Smoke test of demos.vanishing on tiny settings: every run trains, the summary parses."""
 
 import importlib.util
+import os
 import re
+import signal
 
 import numpy as np
 import pytest
@@ -63,3 +65,30 @@ def test_bad_arguments_exit_2_with_one_line(argv, tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and err.count("\n") == 1
+
+
+def test_sigterm_stops_training_and_still_writes_the_summary(tmp_path, monkeypatch, capsys):
+    batches = vanishing.adding_problem
+    calls = []
+
+    def sigterm_on_the_fifth_batch(*args):
+        calls.append(1)
+        if len(calls) == 5:
+            os.kill(os.getpid(), signal.SIGTERM)
+        return batches(*args)
+
+    monkeypatch.setattr(vanishing, "adding_problem", sigterm_on_the_fifth_batch)
+    assert vanishing.main([*TINY, "--out", str(tmp_path)]) == 128 + signal.SIGTERM
+    assert "interrupted: the summary covers the runs so far" in capsys.readouterr().out
+    summary = (tmp_path / "summary.txt").read_text()
+    assert "tanh RNN                          " in summary and "LSTM" not in summary
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point
+def test_a_diverging_run_stops_naming_the_step(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        vanishing.main([*TINY[:-4], "--lr", "1e38", "--eval-every", "10", "--out", str(tmp_path)])
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert re.fullmatch(r"error: step \d+: the training loss is (nan|inf); the tanh RNN diverged: "
+                        r"try a lower --lr than 1e\+38", err), err
