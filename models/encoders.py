@@ -145,12 +145,12 @@ class ColumnEncoder(nn.Module):
         return padded[:, take].reshape(batch, count, self.window * height)
 
     def forward(self, columns: Any, widths: np.ndarray) -> Encoded:
-        columns, widths = np.asarray(columns, dtype=np.float32), np.asarray(widths)
+        columns, widths = np.asarray(columns), np.asarray(widths)
         if columns.ndim != 3 or columns.shape[2] != self.height or widths.shape != columns.shape[:1]:
             raise ValueError(f"ColumnEncoder: expected columns (batch, W, {self.height}) and widths "
                              f"(batch,), got {columns.shape} and {widths.shape}")
         lengths = self.positions(widths)
         with mt.scope(layer="encoder"):
-            patches = self.patch(mt.tensor(self.windows(columns))).tanh()
+            patches = self.patch(mt.tensor(self.windows(columns), dtype=self.patch.weight.dtype)).tanh()
             keys, summary = self.rnn(patches, lengths)
         return Encoded(keys, np.arange(patches.shape[1]) < lengths[:, None], summary)

@@ -63,8 +63,60 @@ class Decoded:
     attention: np.ndarray | None
 
 
+class Decoder(nn.Module):
+    """An LSTM cell that writes one word per step, looking at the source through attention
+    (``attention`` one of ATTENTION_SCORES) or through the encoder's summary (None).
+
+    Its parameters live under ``decoder.`` in a ``Seq2Seq``, so every op it records is
+    tagged ``layer="decoder..."``.
+
+    >>> dec = Decoder(key_size=6, vocab_size=7, embed_size=4, hidden_size=5)
+    >>> dec.cell, dec.readout
+    (LSTMCell(10, 5), Linear(in_features=11, out_features=7, bias=True))
+    """
+
+    def __init__(self, key_size: int, vocab_size: int, embed_size: int, hidden_size: int,
+                 attention: str | None = "additive") -> None:
+        super().__init__()
+        if attention is not None and attention not in ATTENTION_SCORES:
+            raise ValueError(f"Decoder: attention must be one of {ATTENTION_SCORES} or None, "
+                             f"got {attention!r}")
+        self.vocab_size, self.hidden_size = vocab_size, hidden_size
+        self.embedding = nn.Embedding(vocab_size, embed_size)
+        self.bridge = nn.Linear(key_size, hidden_size)  # encoder summary -> first decoder state
+        self.attention = (None if attention is None
+                          else _AdditiveAttention(hidden_size, key_size, score=attention))
+        self.cell = nn.LSTMCell(embed_size + key_size, hidden_size)
+        self.readout = nn.Linear(hidden_size + key_size, vocab_size)
+
+    def start(self, encoded: Encoded) -> tuple[mt.Tensor, mt.Tensor]:
+        """The first state (h, c) from the encoder's summary."""
+        h = self.bridge(encoded.summary).tanh()
+        return h, mt.zeros_like(h)
+
+    def step(self, words: np.ndarray, state: tuple[mt.Tensor, mt.Tensor], encoded: Encoded
+             ) -> tuple[mt.Tensor, tuple[mt.Tensor, mt.Tensor], mt.Tensor | None]:
+        """Read the previous ``words`` (batch,): returns the features the readout scores
+        (batch, hidden + key), the new state and the attention weights (batch, S) or None."""
+        h, c = state
+        if self.attention is None:
+            context, weights = encoded.summary, None
+        else:
+            context, weights = self.attention(h, encoded.keys, mask=encoded.mask)
+            weights.name = "attention"
+        h, c = self.cell(mt.cat([self.embedding(words), context], dim=-1), (h, c))
+        return mt.cat([h, context], dim=-1), (h, c), weights
+
+    def next_word_log_probs(self, feature: mt.Tensor) -> np.ndarray:
+        """log p(next word) (batch, vocab) as an array, with <pad> and <s> ruled out: they
+        are never targets, so the readout's scores for them were never trained."""
+        logp = self.readout(feature).log_softmax(dim=-1).data
+        logp[:, [WordVocabulary.pad, WordVocabulary.bos]] = -np.inf
+        return logp
+
+
 class Seq2Seq(nn.Module):
-    """An encoder and an LSTM decoder over ``vocab_size`` target words.
+    """An encoder and a ``Decoder`` over ``vocab_size`` target words.
 
     >>> import microtensor as mt
     >>> from models.sequences import make_batch, pad_ids
@@ -82,56 +134,27 @@ class Seq2Seq(nn.Module):
     def __init__(self, encoder: WordEncoder | ColumnEncoder, vocab_size: int, embed_size: int,
                  hidden_size: int, attention: str | None = "additive") -> None:
         super().__init__()
-        if attention is not None and attention not in ATTENTION_SCORES:
-            raise ValueError(f"Seq2Seq: attention must be one of {ATTENTION_SCORES} or None, "
-                             f"got {attention!r}")
-        key_size = encoder.output_size
         self.encoder = encoder
-        self.vocab_size, self.hidden_size = vocab_size, hidden_size
-        self.embedding = nn.Embedding(vocab_size, embed_size)
-        self.bridge = nn.Linear(key_size, hidden_size)  # encoder summary -> first decoder state
-        self.attention = (None if attention is None
-                          else _AdditiveAttention(hidden_size, key_size, score=attention))
-        self.cell = nn.LSTMCell(embed_size + key_size, hidden_size)
-        self.readout = nn.Linear(hidden_size + key_size, vocab_size)
-
-    # ------------------------------------------------------------------ one step
-    def start(self, encoded: Encoded) -> tuple[mt.Tensor, mt.Tensor]:
-        """The decoder's first state (h, c) from the encoder's summary."""
-        h = self.bridge(encoded.summary).tanh()
-        return h, mt.zeros_like(h)
-
-    def step(self, words: np.ndarray, state: tuple[mt.Tensor, mt.Tensor], encoded: Encoded
-             ) -> tuple[mt.Tensor, tuple[mt.Tensor, mt.Tensor], mt.Tensor | None]:
-        """Read the previous ``words`` (batch,): returns the features the readout scores
-        (batch, hidden + key), the new state and the attention weights (batch, S) or None."""
-        h, c = state
-        if self.attention is None:
-            context, weights = encoded.summary, None
-        else:
-            context, weights = self.attention(h, encoded.keys, mask=encoded.mask)
-            weights.name = "attention"
-        h, c = self.cell(mt.cat([self.embedding(words), context], dim=-1), (h, c))
-        return mt.cat([h, context], dim=-1), (h, c), weights
+        self.decoder = Decoder(encoder.output_size, vocab_size, embed_size, hidden_size, attention)
 
     # ------------------------------------------------------------------ training
     def forward(self, batch: Batch) -> mt.Tensor:
         """Teacher-forced scores (batch, T, vocab) for ``batch.target_out``."""
         encoded = self.encoder(batch.source, batch.source_lengths)
-        state = self.start(encoded)
+        state = self.decoder.start(encoded)
         features = []
         for t in range(batch.target_in.shape[1]):
             with mt.scope(layer="decoder", t=t):
-                feature, state, _ = self.step(batch.target_in[:, t], state, encoded)
+                feature, state, _ = self.decoder.step(batch.target_in[:, t], state, encoded)
             features.append(feature)
-        return self.readout(mt.stack(features, dim=1))
+        return self.decoder.readout(mt.stack(features, dim=1))
 
     def loss(self, batch: Batch) -> mt.Tensor:
         """Mean cross-entropy per target word (``</s>`` included, padding excluded)."""
         logits = self(batch)
         target = batch.target_out.reshape(-1)
         real = target != IGNORE
-        losses = F.cross_entropy(logits.reshape(-1, self.vocab_size), np.where(real, target, 0),
+        losses = F.cross_entropy(logits.reshape(-1, self.decoder.vocab_size), np.where(real, target, 0),
                                  reduction="none")
         return (losses * mt.tensor(real.astype(np.float32))).sum() / max(1, int(real.sum()))
 
@@ -140,15 +163,16 @@ class Seq2Seq(nn.Module):
     def greedy(self, source: np.ndarray, lengths: np.ndarray, max_steps: int) -> Decoded:
         """The likeliest next word at every step, until ``</s>`` or ``max_steps`` words."""
         encoded = self.encoder(source, lengths)
-        state = self.start(encoded)
+        state = self.decoder.start(encoded)
         batch = len(lengths)
         words = np.full(batch, WordVocabulary.bos)
         done = np.zeros(batch, dtype=bool)
         out: list[list[int]] = [[] for _ in range(batch)]
         weights_per_step = []
-        for _ in range(max_steps):
-            feature, state, weights = self.step(words, state, encoded)
-            words = self.readout(feature).data.argmax(axis=-1)
+        for t in range(max_steps):
+            with mt.scope(layer="decoder", t=t):
+                feature, state, weights = self.decoder.step(words, state, encoded)
+            words = self.decoder.next_word_log_probs(feature).argmax(axis=-1)
             if weights is not None:
                 weights_per_step.append(weights.data)
             for row in np.flatnonzero(~done):
@@ -170,22 +194,22 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"beam_search: beam must be at least 1, got {beam}")
         batch = len(lengths)
         encoded = self.encoder(source, lengths).select(np.repeat(np.arange(batch), beam))
-        state = self.start(encoded)
+        state = self.decoder.start(encoded)
         words = np.full(batch * beam, WordVocabulary.bos)
         scores = np.full((batch, beam), -np.inf)
         scores[:, 0] = 0.0  # all beams start equal: keep one so the first step is not repeated
         done = np.zeros((batch, beam), dtype=bool)
         history = np.zeros((batch, beam, 0), dtype=np.int64)
-        for _ in range(max_steps):
-            feature, state, _ = self.step(words, state, encoded)
-            logp = self.readout(feature).log_softmax(dim=-1).data.reshape(batch, beam, -1)
+        for t in range(max_steps):
+            with mt.scope(layer="decoder", t=t):
+                feature, state, _ = self.decoder.step(words, state, encoded)
+            logp = self.decoder.next_word_log_probs(feature).reshape(batch, beam, -1)
             # a finished hypothesis keeps its score and writes only padding from now on
-            logp[..., [WordVocabulary.pad, WordVocabulary.bos]] = -np.inf
             logp[done] = -np.inf
             logp[done, WordVocabulary.pad] = 0.0
             total = (scores[:, :, None] + logp).reshape(batch, -1)
             best = np.argsort(-total, axis=1, kind="stable")[:, :beam]
-            parent, words_ = np.divmod(best, self.vocab_size)
+            parent, words_ = np.divmod(best, self.decoder.vocab_size)
             rows = np.arange(batch)[:, None]
             scores = total[rows, best]
             done = done[rows, parent] | (words_ == WordVocabulary.eos)

@@ -1,0 +1,47 @@
+"""Smoke test of demos.caption on tiny settings: it trains, scores every strip length and
+writes every output."""
+
+import importlib.util
+import re
+
+import pytest
+
+from demos import caption
+
+TINY = ["--steps", "12", "--batch", "16", "--hidden", "6", "--embed", "8", "--word-embed", "4",
+        "--test-strips", "10", "--eval-every", "6", "--examples", "2", "--lr", "0.02"]
+
+
+def test_tiny_run_scores_every_length_and_writes_every_output(tmp_path, capsys):
+    assert caption.main([*TINY, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "1438 digit images to train on, 359 held out" in printed
+
+    summary = (tmp_path / "summary.txt").read_text()
+    rows = re.findall(r"^ +(\d) +([\d.]+)% +([\d.]+)% +([\d.]+|nan)%$", summary, re.MULTILINE)
+    assert [int(r[0]) for r in rows] == [1, 2, 3, 4, 5]
+    assert all(0 <= float(v) <= 100 for r in rows for v in r[1:3])
+    assert re.search(r"3-digit strips during training: 6: [\d.]+%, 12: [\d.]+%", summary)
+    assert len((tmp_path / "captions.txt").read_text().splitlines()) == 10
+    assert "attention" in (tmp_path / "graph.dot").read_text()
+    if importlib.util.find_spec("matplotlib"):
+        for name in ("attention.png", "loss.png"):
+            assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_scores_count_missing_and_extra_words_as_wrong():
+    assert caption.word_accuracy([[3, 4]], [[3, 4, 5]]) == (0.0, 2 / 3)
+    assert caption.word_accuracy([[3, 4, 5, 6]], [[3, 4, 5]]) == (0.0, 3 / 4)
+
+
+@pytest.mark.parametrize("argv, reason", [
+    (["--held-out", "2"], "--held-out must be between 0 and 1"),
+    (["--max-gap", "-1"], "--max-gap must be at least 0"),
+    (["--batch", "0"], "argument --batch: expected an integer > 0"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, reason, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        caption.main([*argv, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and reason in err and err.count("\n") == 1

@@ -1,0 +1,57 @@
+"""Smoke test of demos.translate on tiny settings: both models train, everything is written."""
+
+import importlib.util
+import re
+import sys
+
+import pytest
+
+from demos import translate
+
+pytest.importorskip("num2words", reason="demos.translate needs num2words (the demos extra)")
+
+TINY = ["--limit", "120", "--steps", "12", "--batch", "16", "--hidden", "6", "--embed", "4",
+        "--eval-every", "6", "--examples", "2", "--lr", "0.02"]
+
+
+def test_tiny_run_scores_both_models_and_writes_every_output(tmp_path, capsys):
+    assert translate.main([*TINY, "--out", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert "108 training pairs, 12 held out" in printed
+
+    summary = (tmp_path / "summary.txt").read_text()
+    rows = re.findall(r"^(with attention|without attention) +([\d.]+)% +([\d.]+)% +([\d.]+) +([\d.]+)$",
+                      summary, re.MULTILINE)
+    assert [r[0] for r in rows] == ["with attention", "without attention"]
+    assert all(0 <= float(v) <= 100 for r in rows for v in r[1:3])
+    assert len(re.findall(r"6: [\d.]+%, 12: [\d.]+%", summary)) == 2  # accuracy during training
+
+    translations = (tmp_path / "translations.txt").read_text()
+    assert translations.count("reference") == 2 and translations.count("beam 4:") == 4
+    assert "attention" in (tmp_path / "graph.dot").read_text()
+    if importlib.util.find_spec("matplotlib"):
+        for name in ("attention.png", "loss.png"):
+            assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_missing_num2words_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "num2words", None)
+    with pytest.raises(SystemExit) as exit_info:
+        translate.main([*TINY, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err == "error: the number pairs need the num2words package: pip install 'microtensor[demos]'\n"
+
+
+@pytest.mark.parametrize("argv, reason", [
+    (["--held-out", "1.5"], "--held-out must be between 0 and 1"),
+    (["--limit", "5"], "--limit must be at least 10"),
+    (["--beam", "0"], "argument --beam: expected an integer > 0"),
+    (["--steps", "x"], "argument --steps: expected an integer > 0"),
+])
+def test_bad_arguments_exit_2_with_one_line(argv, reason, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        translate.main([*argv, "--out", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and reason in err and err.count("\n") == 1
