@@ -102,6 +102,9 @@ def test_gradient(row: Row, data) -> None:
         actual = np.zeros(tuple(m.shape)) if m.grad is None else as_array(m.grad)
         assert actual.shape == expected.shape, \
             f"{what}: gradient of input {i} has shape {actual.shape}, PyTorch {expected.shape}"
+        if m.grad is not None and t.grad is not None:
+            assert dtype_name(m.grad) == dtype_name(t.grad), \
+                f"{what}: gradient of input {i} has dtype {dtype_name(m.grad)}, PyTorch {dtype_name(t.grad)}"
         assert_values_close(actual, expected, "float64",
                             f"{what}: gradient of input {i}\n  microtensor {actual.tolist()}\n"
                             f"  PyTorch     {expected.tolist()}\n  upstream {upstream}")
