@@ -262,7 +262,8 @@ class RNNCellBase(Module):
         elif isinstance(hx, (tuple, list)) and len(hx) == len(self.state_names):
             hx, names = tuple(hx), self.state_names
         else:
-            raise TypeError(f"{layer}: hx must be a tuple {self.state_names}")
+            kind = "pair" if len(self.state_names) == 2 else "tuple"
+            raise TypeError(f"{layer}: hx must be a {kind} ({', '.join(self.state_names)})")
         for name, state in zip(names, hx):
             check_state(layer, name, state, shape, dtype)
         return hx
