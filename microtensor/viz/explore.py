@@ -113,6 +113,7 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     p, g = drawing.plan, drawing.graph
     cell_state = LSTM.state_names[1]
     boxes, traced = {}, {}
+    lstm_steps = {(b.step, b.layer) for b in p.boxes.values() if b.gate in CLASSIC_GATES}
     for key, box in p.boxes.items():
         entry: dict[str, Any] = {"title": box.title, "kind": box.kind, "step": box.step, "layer": box.layer,
                                  "visit": box.visit, "norm": _num(box.norm) if box.norm is not None else None}
@@ -120,10 +121,9 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
             entry["note"] = box.tooltip[0]
         else:
             entry["members"] = box.members
-        if box.gate in CLASSIC_GATES:
+        if box.gate in CLASSIC_GATES and box.title == box.gate:  # the gate's tensor, not ops inside it
             entry["gate"] = box.gate
-        elif box.kind == "op" and box.title == cell_state and any(
-                m.gate in CLASSIC_GATES for m in p.boxes.values() if m.step == box.step):
+        elif box.kind == "op" and box.title == cell_state and (box.step, box.layer) in lstm_steps:
             entry["gate"] = cell_state
         boxes[key] = entry
         for m in box.members:

@@ -1,9 +1,12 @@
 """Finding the Graphviz program and running it safely; real renders with every engine installed."""
 
+import os
 import shutil
 import stat
 import sys
+import time
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 
@@ -157,3 +160,118 @@ def test_pdf_with_a_program_that_cannot_write_it_says_what_to_do(tmp_path):
 def test_pdf_with_system_graphviz(tmp_path):
     path = small_graph().render_to(tmp_path / "g.pdf")
     assert path.read_bytes()[:5] == b"%PDF-"
+
+
+def real_graphviz_pure():
+    """The graphviz-pure executable itself (not a version manager's shim, which needs its PATH)."""
+    import sysconfig
+
+    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+        found = shutil.which("graphviz-pure", path=folder)
+        if found:
+            return Path(found)
+    return None
+
+
+@pytest.fixture
+def only_graphviz_pure(tmp_path, monkeypatch):
+    """A PATH that holds graphviz-pure and nothing else (no system dot)."""
+    pure = real_graphviz_pure()
+    if pure is None:
+        pytest.skip("graphviz-pure not installed (optional tool)")
+    folder = tmp_path / "bin"
+    folder.mkdir()
+    (folder / "graphviz-pure").symlink_to(pure)
+    monkeypatch.delenv("MICROTENSOR_DOT", raising=False)
+    monkeypatch.setenv("PATH", str(folder))
+    assert shutil.which("dot") is None
+    return folder
+
+
+def test_render_pipe_view_and_jupyter_use_the_finder(tmp_path, only_graphviz_pure, monkeypatch):
+    from microtensor.viz import dot as dot_mod
+
+    g = small_graph()
+    assert g.pipe("svg").lstrip().startswith(b"<")
+    assert "</svg>" in g.pipe(format="svg", encoding="utf-8")
+    out = g.render(tmp_path / "graph", format="png")  # torchviz style: FILENAME.FORMAT beside the source
+    assert out == str(tmp_path / "graph.png") and Path(out).read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "graph").read_text() == g.source
+    named = g.render(outfile=tmp_path / "sub" / "pic.svg", cleanup=True)
+    assert Path(named).read_text().rstrip().endswith("</svg>") and not (tmp_path / "sub" / "pic.gv").exists()
+    opened = []
+    monkeypatch.setattr(dot_mod, "open_file", opened.append)
+    viewed = g.view(tmp_path / "view.gv")
+    assert opened == [Path(viewed)] and Path(viewed).exists()
+    assert "</svg>" in g._repr_mimebundle_()["image/svg+xml"]
+    with pytest.raises(ValueError, match="only the dot layout"):
+        g.pipe("svg", engine="neato")
+
+
+def test_render_file_never_writes_through_a_placed_symlink(tmp_path):
+    fake = fake_program(tmp_path, "sys.stdin.read(); sys.stdout.write('<svg>new</svg>')")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious")
+    for name in ("out.svg.tmp", ".out.svg.tmp", "out.dot.tmp"):
+        (tmp_path / name).symlink_to(victim)
+    mt.viz.render_file("digraph {}", tmp_path / "out.svg", program=fake)
+    assert victim.read_text() == "precious"
+    assert (tmp_path / "out.svg").read_text() == "<svg>new</svg>"
+    leftovers = {p.name for p in tmp_path.iterdir()} - {"fake-dot", "victim.txt", "out.svg", "out.dot",
+                                                         "out.svg.tmp", ".out.svg.tmp", "out.dot.tmp"}
+    assert leftovers == set()
+
+
+def test_a_failed_render_leaves_no_temporary_and_keeps_the_old_picture(tmp_path, monkeypatch):
+    fake = fake_program(tmp_path, "sys.stdin.read(); sys.stdout.write('<svg>new</svg>')")
+    (tmp_path / "out.svg").write_text("<svg>old</svg>")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(render_mod.os, "replace", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        mt.viz.render_file("digraph {}", tmp_path / "out.svg", program=fake)
+    assert (tmp_path / "out.svg").read_text() == "<svg>old</svg>"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+@pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program installed (optional tool)")
+def test_control_characters_in_names_still_give_well_formed_svg_and_html(tmp_path):
+    name = "bell\x07 nul\x00 esc\x1b del\x7f"
+    w = mt.ones(2, requires_grad=True)
+    w.name = name
+    with mt.viz.record() as rec:
+        with mt.scope(layer=name, t=0):
+            h = (w * 2).tanh()
+            h.name = name
+        loss = h.sum()
+        loss.backward()
+    svg = mt.viz.draw_graph(loss, rec, title=name).svg()
+    texts = [el.text for el in ET.fromstring(svg.encode()).iter() if el.tag.endswith("text")]
+    assert "bell␇ nul␀ esc␛ del␡" in texts
+    page = mt.viz.explore(loss, rec, title=name).html
+    assert not any(c in page for c in "\x00\x07\x1b\x7f")
+
+
+def test_timeout_ends_the_whole_process_group(tmp_path):
+    pid_file = tmp_path / "child.pid"
+    fake = fake_program(tmp_path, (
+        "import subprocess, time\n"
+        f"child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        f"open({str(pid_file)!r}, 'w').write(str(child.pid))\n"
+        "time.sleep(60)"))
+    with pytest.raises(mt.viz.RenderError, match="did not finish"):
+        mt.viz.run_dot("digraph {}", "svg", program=fake, timeout=1.5)
+    child = int(pid_file.read_text())
+    for _ in range(50):  # the killed grandchild is reaped by init shortly after
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        if Path(f"/proc/{child}/stat").exists() and Path(f"/proc/{child}/stat").read_text().split()[2] == "Z":
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, 9)
+        pytest.fail("the layout program's child survived the timeout")

@@ -1,0 +1,211 @@
+"""The interactive explorer: a self-contained page, and its behaviour in a real (headless) browser.
+
+Browser tests use the system Chromium through Playwright's Python API (no browser download);
+they skip, naming what is missing, when either is not installed. CI installs both.
+"""
+
+import json
+import math
+import os
+import re
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import microtensor as mt
+
+CHROMIUM = "/usr/bin/chromium"
+HAS_GRAPHVIZ = bool(shutil.which("dot") or shutil.which("graphviz-pure"))
+pytestmark = pytest.mark.skipif(not HAS_GRAPHVIZ, reason="no Graphviz program (dot or graphviz-pure) found")
+
+
+def lstm_pass(steps=5, layers=2, seed=0):
+    mt.manual_seed(seed)
+    lstm = mt.nn.LSTM(3, 4, num_layers=layers, dtype=mt.float64)
+    with mt.viz.record() as rec:
+        out, _ = lstm(mt.randn(steps, 2, 3, dtype=mt.float64))
+        loss = (out[-1] ** 2).sum()
+        loss.backward()
+    return loss, rec
+
+
+def page_data(page):
+    text = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page,
+                     re.S).group(1)
+    return json.loads(text.replace("<\\/", "</"))
+
+
+def test_the_page_is_self_contained(tmp_path):
+    page = mt.viz.explore(*lstm_pass(), title="LSTM").save(tmp_path / "p.html").read_text()
+    # No network at view time: nothing is fetched (the only URLs are SVG's namespace names).
+    assert not re.search(r'(src|href)\s*=\s*"(https?:)?//', page)
+    assert not re.search(r"@import|url\(\s*['\"]?https?:", page)
+    urls = set(re.findall(r"https?://[^\s\"'<>)]+", page))
+    assert urls <= {"http://www.w3.org/2000/svg", "http://www.w3.org/1999/xlink",
+                    "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd"}
+    assert page.count("<script") == 2 and "{{" not in page
+
+
+def test_page_data_matches_the_plan_and_the_recording():
+    loss, rec = lstm_pass(steps=4, layers=2)
+    explorer = mt.viz.explore(loss, rec)
+    data = page_data(explorer.html)
+    graph = explorer.drawing.graph
+    assert data["steps"] == [0, 1, 2, 3] and data["layers"] == ["lstm.l0", "lstm.l1"]
+    for li, layer in enumerate(data["layers"]):
+        for t in range(4):
+            norms = graph.step_norms(layer=layer)
+            assert data["heat"][li][t] == pytest.approx(norms[t], rel=1e-3)
+    gates = {b["gate"] for b in data["boxes"].values() if "gate" in b}
+    assert gates == {"input", "forget", "candidate", "output", "c"}
+    assert data["classic"]["c"] == "remember gate" and data["classic"]["input"] == "learn gate: ignore"
+    assert data["frames"] == sorted(data["frames"]) and len(data["frames"]) > 0
+
+
+def test_jupyter_shows_the_page_in_a_frame():
+    shown = mt.viz.explore(*lstm_pass(steps=2, layers=1))._repr_html_()
+    assert shown.startswith("<iframe srcdoc=\"&lt;!DOCTYPE html&gt;")
+
+
+# ------------------------------------------------------------------ in the browser
+@pytest.fixture(scope="module")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright (Python package) not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        yield chromium
+        chromium.close()
+
+
+def open_page(browser, path):
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    errors = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: errors.append(f"request {r.url}") if not r.url.startswith("file:") else None)
+    started = time.perf_counter()
+    page.goto(path.resolve().as_uri())
+    page.wait_for_function("window.explorer !== undefined")
+    return page, errors, time.perf_counter() - started
+
+
+@pytest.fixture(scope="module")
+def lstm_page(browser, tmp_path_factory):
+    loss, rec = lstm_pass(steps=6, layers=2)
+    explorer = mt.viz.explore(loss, rec, title="LSTM, 2 layers, 6 steps")
+    path = explorer.save(tmp_path_factory.mktemp("explorer") / "lstm.html")
+    page, errors, _ = open_page(browser, path)
+    yield page, errors, explorer
+    page.close()
+
+
+def test_loads_without_console_errors_and_one_strip_cell_per_layer_and_step(lstm_page):
+    page, errors, explorer = lstm_page
+    assert page.locator(".heat-cell").count() == 2 * 6
+    assert page.locator("#graph svg g.node").count() >= len(explorer.drawing.plan.boxes)
+    assert errors == []
+
+
+def test_clicking_a_node_shows_its_statistics_as_recorded(lstm_page):
+    page, errors, explorer = lstm_page
+    graph = explorer.drawing.graph
+    forget = next(k for k, b in explorer.drawing.plan.boxes.items() if b.title == "forget" and b.step == 5)
+    page.click(f"g.node#{forget}")
+    node = graph.nodes[explorer.drawing.plan.boxes[forget].members[0]]
+    assert page.text_content("#detail-title") == "forget"
+    assert page.text_content('[data-field="op"]') == "Sigmoid"
+    assert page.text_content('[data-field="shape"]') == "(2, 4)"
+    assert "gate=forget" in page.text_content('[data-field="tags"]')
+    for which, summary in (("grad", node.grad), ("value", node.value)):
+        for stat in ("norm", "mean", "std", "min", "max", "fraction"):
+            expected = summary.zeros if stat == "fraction" else getattr(summary, stat)
+            shown = float(page.text_content(f'[data-stat="{which}-{stat}"]'))
+            assert shown == pytest.approx(expected, rel=1e-3, abs=1e-12)
+        bars = page.locator(f'svg.histogram[data-of="{which}"] rect')
+        assert bars.count() == len(summary.hist)
+    assert errors == []
+
+
+def test_the_gate_switch_relabels_the_lstm_gates(lstm_page):
+    page, errors, _ = lstm_page
+    labels = lambda: page.eval_on_selector_all(  # noqa: E731
+        "g.node[data-gate] text.gate-label",
+        "els => els.map(e => e.closest('g.node').dataset.gate + '=' + e.textContent)")
+    before = labels()
+    assert set(before) == {"input=input", "forget=forget", "candidate=candidate", "output=output", "c=c"}
+    assert len(before) == 5 * 2 * 6  # every gate and cell state of both layers at all six steps
+    page.select_option("#gate-names", "classic")
+    after = set(labels())
+    assert {"forget=forget gate", "input=learn gate: ignore", "candidate=learn gate: new",
+            "output=use gate", "c=remember gate"} == after
+    page.select_option("#gate-names", "pytorch")
+    assert "candidate=cell candidate" in set(labels())
+    assert errors == []
+
+
+def test_play_replays_the_backward_pass_back_to_the_first_step(lstm_page):
+    page, errors, explorer = lstm_page
+    total = page.evaluate("window.explorer.nodeCount")
+    assert total == sum(1 for b in explorer.drawing.plan.boxes.values() if b.visit is not None)
+    page.click("#play")
+    counts, steps = [], []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        counts.append(page.evaluate("window.explorer.litCount()"))
+        steps.append(page.evaluate("window.explorer.currentT()"))
+        if not page.evaluate("window.explorer.playing()"):
+            break
+        time.sleep(0.05)
+    counts.append(page.evaluate("window.explorer.litCount()"))
+    assert counts == sorted(counts) and counts[-1] == total and len(set(counts)) > 2
+    assert page.evaluate("window.explorer.currentT()") == 0 or 0 in steps
+    # Time runs backwards in the replay: the first step that lights is the last one.
+    seen = [t for t in steps if t is not None]
+    assert seen and seen[0] == 5
+    page.click("#back")
+    assert page.evaluate("window.explorer.litCount()") < total
+    assert errors == []
+
+
+def test_clicking_a_step_in_the_strip_shows_its_ops(lstm_page, tmp_path):
+    page, errors, _ = lstm_page
+    page.click('.heat-cell[data-t="2"][data-layer="lstm.l0"]')
+    assert page.text_content("#details h2") == "t=2"
+    assert page.locator("#details .op-list li").count() > 10
+    page.locator("#details .op-list li", has_text="forget").first.click()
+    assert page.text_content("#detail-title") == "forget"
+    assert page.locator('.heat-cell.selected').count() == 2
+    assert errors == []
+
+
+def test_a_thousand_steps_load_and_a_screenshot_is_written(browser, tmp_path):
+    loss, rec = lstm_pass(steps=1000, layers=1)
+    path = mt.viz.explore(loss, rec, title="LSTM, 1,000 steps").save(tmp_path / "long.html")
+    page, errors, seconds = open_page(browser, path)
+    assert page.locator(".heat-cell").count() == 1000
+    script_ms = page.evaluate("window.explorer.loadMs")
+    print(f"\nexplorer at T=1000: page ready in {seconds:.2f} s (script {script_ms:.0f} ms), "
+          f"{path.stat().st_size / 1e6:.1f} MB")
+    assert errors == []
+    page.close()
+    # The picture for the record (and the README, when MICROTENSOR_SCREENSHOTS names a folder).
+    loss, rec = lstm_pass(steps=12, layers=2)
+    path = mt.viz.explore(loss, rec, title="LSTM, 2 layers, 12 steps").save(tmp_path / "shot.html")
+    page, errors, _ = open_page(browser, path)
+    page.select_option("#gate-names", "classic")
+    page.click('.heat-cell[data-t="8"][data-layer="lstm.l1"]')
+    page.locator("#details .op-list li", has_text="forget").first.click()
+    folder = Path(os.environ.get("MICROTENSOR_SCREENSHOTS", tmp_path))
+    shot = page.screenshot(path=str(folder / "explorer.png"))
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and errors == []
+    page.close()
+    assert math.isfinite(seconds)

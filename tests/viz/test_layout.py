@@ -1,0 +1,117 @@
+"""Pictures readable at any length: the render matrix with every Graphviz program found.
+
+Each drawing must lay out cleanly and be no wider than 4:1, and the step clusters of a
+row must stand on one baseline (the step clusters' bottom edges line up).
+"""
+
+import re
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+
+import pytest
+
+import microtensor as mt
+
+PROGRAMS = [p for p in ("dot", "graphviz-pure") if shutil.which(p)]
+needs_graphviz = pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program (dot or graphviz-pure) found")
+MAX_ASPECT = 4.0
+_recorded = {}
+
+
+def recorded(model, layers, steps):
+    """One recorded pass per (model, layers, steps), shared by the details and programs."""
+    key = (model, layers, steps)
+    if key not in _recorded:
+        mt.manual_seed(0)
+        layer = getattr(mt.nn, model)(3, 4, num_layers=layers, dtype=mt.float64)
+        with mt.viz.record() as rec:
+            out, _ = layer(mt.randn(steps, 1, 3, dtype=mt.float64))
+            loss = (out[-1] ** 2).sum()
+            loss.backward()
+        _recorded[key] = mt.viz.trace(loss, rec)
+    return _recorded[key]
+
+
+def layout(source, program):
+    done = subprocess.run([program, "-Tsvg"], input=source.encode(), capture_output=True, timeout=300)
+    assert done.returncode == 0, done.stderr.decode()[-500:]
+    return ET.fromstring(done.stdout)
+
+
+def size(root):
+    pt = lambda v: float(v.removesuffix("pt"))  # noqa: E731
+    return pt(root.get("width")), pt(root.get("height"))
+
+
+def cluster_boxes(root):
+    """step -> (left, bottom) of its cluster's outline."""
+    boxes = {}
+    for g in root.iter("{http://www.w3.org/2000/svg}g"):
+        match = re.fullmatch(r"step(\d+)", g.get("id", ""))
+        if g.get("class") == "cluster" and match:
+            shape = next(el for el in g if el.tag.endswith(("path", "polygon")))
+            points = re.findall(r"([\d.-]+),([\d.-]+)", shape.get("d") or shape.get("points"))
+            boxes[int(match.group(1))] = (min(float(x) for x, _ in points), max(float(y) for _, y in points))
+    return boxes
+
+
+def check_baseline(root, drawn):
+    """Each row's step clusters share their bottom edge and stand left to right in time."""
+    boxes = cluster_boxes(root)
+    assert set(boxes) == drawn.detailed
+    for row in drawn.rows:
+        bottoms = [boxes[t][1] for t in row if t in boxes]
+        assert not bottoms or max(bottoms) - min(bottoms) < 1.0, f"row {row}: cluster bottoms {bottoms}"
+        lefts = [boxes[t][0] for t in row if t in boxes]
+        assert lefts == sorted(lefts), f"row {row}: clusters out of time order"
+
+
+@needs_graphviz
+@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("steps", [1, 5, 12, 40])
+@pytest.mark.parametrize("detail", ["auto", "op", "cell"])
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("model", ["RNN", "LSTM", "GRU"])
+def test_render_matrix_exits_cleanly_within_the_aspect_bound(model, layers, detail, steps, program):
+    dot = mt.viz.draw_graph(recorded(model, layers, steps), detail=detail)
+    root = layout(dot.source, program)
+    width, height = size(root)
+    assert width / height <= MAX_ASPECT, f"{width:.0f} x {height:.0f} pt"
+    check_baseline(root, dot.plan)
+
+
+@needs_graphviz
+@pytest.mark.parametrize("program", PROGRAMS)
+@pytest.mark.parametrize("layers", [1, 2, 3])
+@pytest.mark.parametrize("model", ["RNN", "LSTM", "GRU"])
+def test_bptt_order_view_keeps_steps_on_one_baseline(model, layers, program):
+    dot = mt.viz.draw_graph(recorded(model, layers, 5), detail="op", bptt_order=True)
+    root = layout(dot.source, program)
+    width, height = size(root)
+    assert width / height <= MAX_ASPECT
+    check_baseline(root, dot.plan)
+    assert dot.plan.rows == [[0, 1, 2, 3, 4]] or layers > 1  # one row when it fits
+
+
+@needs_graphviz
+@pytest.mark.parametrize("steps", [100, 1000])
+def test_long_sequences_with_the_defaults_stay_within_the_bound(steps):
+    dot = mt.viz.draw_graph(recorded("LSTM", 1, steps))
+    root = layout(dot.source, PROGRAMS[0])
+    width, height = size(root)
+    assert width / height <= MAX_ASPECT
+    assert len(dot.plan.rows) > 3  # time wrapped into rows
+
+
+def test_rows_keep_time_in_order_and_the_wrap_is_a_drawn_state_edge():
+    drawn = mt.viz.plan(recorded("RNN", 1, 200), detail="cell")
+    assert [t for row in drawn.rows for t in row] == list(range(200))
+    assert len(drawn.rows) > 1
+    wraps = [link for link in drawn.links if link.wrap]
+    assert len(wraps) == len(drawn.rows) - 1
+    ends = {(row[-1], nxt[0]) for row, nxt in zip(drawn.rows, drawn.rows[1:])}
+    assert {(drawn.boxes[w.src].step, drawn.boxes[w.dst].step) for w in wraps} == ends
+    source = mt.viz.draw_graph(recorded("RNN", 1, 200), detail="cell").source
+    for w in wraps:
+        assert re.search(rf'id="{w.src}__{w.dst}"[^\]]*style="dashed"', source)
