@@ -106,7 +106,9 @@ class Attention(Module):
     def _scores(self, query: Tensor, keys: Tensor) -> Tensor:
         """(batch, seq) scores of the query against every key."""
         if self.score == "additive":
-            projected_keys = keys @ self.key_weight.T                # (B, S, H)
+            batch, seq, _ = keys.shape
+            # One 2-D matmul for every position, so the weight's gradient is one product too.
+            projected_keys = (keys.reshape(batch * seq, -1) @ self.key_weight.T).reshape(batch, seq, -1)
             projected_query = (query @ self.query_weight.T).unsqueeze(1)  # (B, 1, H)
             return (projected_keys + projected_query).tanh() @ self.v
         if self.score == "general":

@@ -116,6 +116,8 @@ class Module:
         if params is None and isinstance(value, (Parameter, Module)):
             raise AttributeError(f"cannot assign {type(value).__name__} '{name}' before "
                                  "Module.__init__() is called (call super().__init__() first)")
+        if isinstance(value, (Parameter, Module)):
+            self.__dict__["_buffers"].pop(name, None)  # a name holds one kind of member
         if isinstance(value, Parameter):
             self.__dict__.pop(name, None)
             modules.pop(name, None)

@@ -183,3 +183,10 @@ def test_layer_norm_errors_and_repr():
 def test_activation_modules_are_the_tensor_methods(x):
     for module, method in ((nn.ReLU(), x.relu), (nn.Tanh(), x.tanh), (nn.Sigmoid(), x.sigmoid)):
         np.testing.assert_array_equal(module(x).data, method().data)
+
+
+def test_a_name_holds_one_kind_of_member():
+    model = Counter()
+    model.mean = nn.Parameter(mt.zeros(2))  # the buffer becomes a parameter
+    assert "mean" not in dict(model.named_buffers()) and model.mean is model._parameters["mean"]
+    assert list(model.state_dict()).count("mean") == 1
