@@ -126,9 +126,9 @@ def draw(loss: mt.Tensor, recording: mt.viz.Recording, stem: Path, title: str,
     try:
         for suffix in (".svg", ".png"):
             written.append(graph.render_to(stem.with_suffix(suffix)))
-        if small_png is not None:
-            graph.graph_attr["dpi"] = str(README_DPI)
-            small_png.write_bytes(mt.viz.run_dot(graph.source, "png", program=graph.program))
+        if small_png is not None:  # the same picture at a lower resolution
+            small = graph.source.replace("{", f"{{\n\tgraph [dpi={README_DPI}]", 1)
+            small_png.write_bytes(mt.viz.run_dot(small, "png", program=graph.program))
             written.append(small_png)
     except mt.viz.GraphvizNotFoundError:
         say(f"  no Graphviz program found, so only the source was written: "
