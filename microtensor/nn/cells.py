@@ -10,7 +10,12 @@ A step is split the way a fast implementation needs it:
   does not depend on the previous state, so a sequence layer computes it for
   all timesteps in one matmul;
 - ``*_step``: what must run step by step, one ``h @ W_hh.T`` for all gates
-  together, then the gates (split by slicing, in PyTorch's order).
+  together, then the gates (split by slicing, in PyTorch's order). Every step has
+  the signature of ``Step``, so a layer unrolls any cell the same way.
+
+Each cell class declares its step (and its fused step, from ``fused.py``); the
+sequence layers in ``recurrent.py`` name the cell they unroll. See ``RNNCellBase``
+for what a new cell declares.
 
 Each gate is computed inside ``mt.scope(gate=...)`` and its tensor is named, so
 a rendered graph shows the gates; without a renderer this costs a few

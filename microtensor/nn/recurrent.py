@@ -7,8 +7,13 @@ outputs and gradients.
 Per layer, the input projection ``x @ W_ih.T + b`` is computed for every
 timestep in one matmul; the loop then does one ``h @ W_hh.T`` per step (see
 ``cells.py``; with ``fused=True``, each step is one op, see ``fused.py``). Each
-step runs inside ``mt.scope(layer="lstm.l0", t=t)``, so a rendered graph groups
-its ops by layer and time.
+step runs inside ``mt.scope(layer="lstm.l0", t=t)`` (``"lstm.l0_reverse"`` for the
+second direction of a bidirectional layer), so a rendered graph groups its ops by
+layer, direction and time.
+
+A ``PackedSequence`` input runs packed: the input projection covers the real steps
+only, and at step ``t`` the first ``batch_sizes[t]`` sequences (the longest, as
+packing sorts them) take a step, so padding is never computed at all.
 """
 
 from __future__ import annotations
