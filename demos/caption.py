@@ -19,22 +19,27 @@ attention.png (each decoded word's attention over the image), loss.png and graph
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
 import microtensor as mt
 from demos.common import (
+    NonFiniteLossError,
     StopOnInterrupt,
     add_run_arguments,
     blas_threads,
+    check_memory,
+    exit_diverged,
     fail,
     make_parser,
+    non_negative_int,
+    number_in,
     output_dir,
     positive_float,
     positive_int,
     pyplot,
+    run_main,
     say,
 )
 from demos.translate import draw_unrolled, plot_training, train
@@ -142,19 +147,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--word-embed", type=positive_int, default=16, help="word vector size")
     parser.add_argument("--lr", type=positive_float, default=0.003, help="Adam learning rate")
     parser.add_argument("--clip", type=positive_float, default=1.0, help="gradient norm limit")
-    parser.add_argument("--held-out", type=positive_float, default=0.2,
+    parser.add_argument("--held-out", type=number_in(0, 1, low_open=True, high_open=True), default=0.2,
                         help="fraction of the digit images never trained on")
-    parser.add_argument("--max-gap", type=int, default=3, help="most blank columns before a digit")
+    parser.add_argument("--max-gap", type=non_negative_int, default=3,
+                        help="most blank columns before a digit")
     parser.add_argument("--test-strips", type=positive_int, default=TEST_STRIPS,
                         help="held-out strips per length")
     parser.add_argument("--eval-every", type=positive_int, default=500,
                         help="measure held-out accuracy on 3-digit strips every this many steps")
     parser.add_argument("--examples", type=positive_int, default=4, help="strips drawn with attention")
     args = parser.parse_args(argv)
-    if not args.held_out < 1:
-        fail(f"--held-out must be between 0 and 1, got {args.held_out}")
-    if args.max_gap < 0:
-        fail(f"--max-gap must be at least 0, got {args.max_gap}")
+    if args.max_gap > 8 * MAX_DIGITS:
+        fail(f"--max-gap must be at most {8 * MAX_DIGITS} columns, got {args.max_gap}")
+    # float32: weights, gradients and Adam's moments; the graph of one batch (up to 35
+    # positions and 6 decoder steps, some 40 vectors of --hidden each per step and row);
+    # decoding --test-strips strips at once.
+    check_memory(4 * (100 * args.hidden * (args.hidden + args.embed + 64)
+                      + 2000 * args.hidden * max(args.batch, args.test_strips)),
+                 "--hidden, --embed, --batch or --test-strips")
     out = output_dir(args.out)
     try:
         images, labels = load_digits()
@@ -181,8 +191,11 @@ def main(argv: list[str] | None = None) -> int:
                            args.max_gap).batch()
 
     with blas_threads(1), StopOnInterrupt() as stop:
-        history = train(model, next_batch, lambda: evaluate(model, tests[SCORED_LENGTH])["exact"],
-                        args, stop, "captioning")
+        try:
+            history = train(model, next_batch, lambda: evaluate(model, tests[SCORED_LENGTH])["exact"],
+                            args, stop, "captioning")
+        except NonFiniteLossError as err:
+            exit_diverged(err, f"training diverged: try a lower --lr than {args.lr:g}")
         if stop.requested:
             say("interrupted: scoring the model trained so far")
         results = {n: evaluate(model, strips) for n, strips in tests.items()}
@@ -226,8 +239,8 @@ def main(argv: list[str] | None = None) -> int:
                              f"Captioning “{' '.join(two.captions()[0])}”: encoder over columns, "
                              f"decoder, attention")
     say("Wrote " + ", ".join(str(p) for p in written if p is not None))
-    return 0
+    return stop.exit_code  # 0, or 128 + the signal that stopped training early
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -22,7 +22,6 @@ translation unrolled: encoder steps, decoder steps and the attention between the
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,16 +31,23 @@ import numpy as np
 
 import microtensor as mt
 from demos.common import (
+    NonFiniteLossError,
     StopOnInterrupt,
     add_run_arguments,
     blas_threads,
+    check_finite,
+    check_memory,
+    exit_diverged,
     fail,
+    int_up_to,
     make_parser,
+    number_in,
     output_dir,
     positive_float,
     positive_int,
     progress,
     pyplot,
+    run_main,
     say,
 )
 from microtensor.nn.utils import clip_grad_norm_
@@ -68,13 +74,15 @@ class History:
 def train(model: Seq2Seq, next_batch: Callable[[], Batch], evaluate: Callable[[], float],
           args, stop: StopOnInterrupt, desc: str) -> History:
     """Adam with gradient clipping for ``args.steps`` steps (or until Ctrl-C); held-out
-    accuracy ``evaluate()`` every ``args.eval_every`` steps and at the end."""
+    accuracy ``evaluate()`` every ``args.eval_every`` steps and at the end. A loss that is
+    not finite raises ``NonFiniteLossError`` before it reaches the weights."""
     optimizer = mt.optim.Adam(model.parameters(), lr=args.lr)
     history = History()
     wall, cpu = time.perf_counter(), time.process_time()
     with progress(total=args.steps, desc=desc) as bar:
         for step in range(1, args.steps + 1):
             loss = model.loss(next_batch())
+            check_finite(loss.item(), step)
             optimizer.zero_grad()
             loss.backward()
             clip_grad_norm_(model.parameters(), args.clip)
@@ -224,9 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embed", type=positive_int, default=32, help="word vector size")
     parser.add_argument("--lr", type=positive_float, default=0.005, help="Adam learning rate")
     parser.add_argument("--clip", type=positive_float, default=1.0, help="gradient norm limit")
-    parser.add_argument("--limit", type=positive_int, default=10_000,
+    parser.add_argument("--limit", type=int_up_to(1_000_000), default=10_000,
                         help="translate the numbers 0 to LIMIT-1")
-    parser.add_argument("--held-out", type=positive_float, default=0.1,
+    parser.add_argument("--held-out", type=number_in(0, 1, low_open=True, high_open=True), default=0.1,
                         help="fraction of the numbers never trained on")
     parser.add_argument("--beam", type=positive_int, default=4, help="beam width of beam search")
     parser.add_argument("--eval-every", type=positive_int, default=250,
@@ -234,10 +242,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", type=positive_int, default=6,
                         help="held-out numbers to show translated and with their attention")
     args = parser.parse_args(argv)
-    if not args.held_out < 1:
-        fail(f"--held-out must be between 0 and 1, got {args.held_out}")
     if args.limit < 10:
         fail(f"--limit must be at least 10, got {args.limit}")
+    # float32: weights, gradients and Adam's moments; the graph of one batch (about 20 steps,
+    # some 40 vectors of --hidden each per step and row); decoding 500 numbers at a time.
+    check_memory(4 * (100 * args.hidden * (args.hidden + args.embed)
+                      + 1000 * args.hidden * max(args.batch, 500)), "--hidden, --embed or --batch")
     out = output_dir(args.out)
     train_pairs, test = load_pairs(args)
     max_steps = max(map(len, train_pairs.french)) + 2
@@ -262,7 +272,10 @@ def main(argv: list[str] | None = None) -> int:
             def evaluate(model=models[name]):
                 return exact_match(translate(model, test, None, max_steps), test)
 
-            histories[name] = train(models[name], next_batch, evaluate, args, stop, NAMES[name])
+            try:
+                histories[name] = train(models[name], next_batch, evaluate, args, stop, NAMES[name])
+            except NonFiniteLossError as err:
+                exit_diverged(err, f"the model {NAMES[name]} diverged: try a lower --lr than {args.lr:g}")
             if stop.requested:
                 say("interrupted: scoring the models trained so far")
                 break
@@ -311,8 +324,8 @@ def main(argv: list[str] | None = None) -> int:
     written.append(plot_training({NAMES[n]: h for n, h in histories.items()}, out / "loss.png",
                                  "English → French number words: training loss and held-out accuracy"))
     say("Wrote " + ", ".join(str(p) for p in written if p is not None))
-    return 0
+    return stop.exit_code  # 0, or 128 + the signal that stopped training early
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

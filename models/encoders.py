@@ -10,8 +10,8 @@ attention decoder looks at (the ``keys``); a decoder without attention gets only
   of ``window`` columns through one linear layer (a patch embedding), every ``stride``
   columns, then the GRU runs along the strip.
 
-Padding (sources of different lengths in one batch) never reaches a real position's
-vector: the reverse direction reads each source from its own last element.
+Sources of different lengths share a batch as a ``PackedSequence``: padding is never
+read, and the reverse direction starts at each source's own last element.
 """
 
 from __future__ import annotations
@@ -23,6 +23,9 @@ import numpy as np
 
 import microtensor as mt
 from microtensor import nn
+from microtensor.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+from .sequences import WordVocabulary
 
 
 @dataclass
@@ -39,47 +42,24 @@ class Encoded:
         return Encoded(self.keys[rows], self.mask[rows], self.summary[rows])
 
 
-def _reversed_within_length(lengths: np.ndarray, total: int) -> np.ndarray:
-    """(batch, total) column indices that reverse each row's first ``length`` positions and
-    leave the padding after them in place; applying it twice restores the order.
+def read_both_ways(rnn: nn.GRU, x: mt.Tensor, lengths: np.ndarray) -> tuple[mt.Tensor, mt.Tensor]:
+    """Run a bidirectional, batch-first ``rnn`` over padded ``x`` (batch, S, features) whose
+    rows have ``lengths`` real steps, packed so that padding is never read.
 
-    >>> _reversed_within_length(np.array([3, 1]), 4).tolist()
-    [[2, 1, 0, 3], [0, 1, 2, 3]]
-    """
-    positions = np.arange(total)
-    return np.where(positions < lengths[:, None], lengths[:, None] - 1 - positions, positions)
-
-
-class BidirectionalGRU(nn.Module):
-    """A bidirectional GRU over padded, batch-first sequences of different lengths.
-
-    Returns outputs (batch, S, 2 * hidden_size), forward half first (values at padded
-    positions are meaningless: mask them), and the summary (batch, 2 * hidden_size): each
-    row's forward state after its own last element and reverse state after its first.
+    Returns the outputs (batch, S, 2 * hidden), forward half first and zero at padding, and
+    the summary (batch, 2 * hidden): each row's forward state after its own last element
+    and reverse state after its first.
 
     >>> import microtensor as mt
-    >>> rnn = BidirectionalGRU(3, 4)
-    >>> out, summary = rnn(mt.randn(2, 5, 3), np.array([5, 2]))
-    >>> out.shape, summary.shape
-    ((2, 5, 8), (2, 8))
+    >>> rnn = mt.nn.GRU(3, 4, batch_first=True, bidirectional=True)
+    >>> out, summary = read_both_ways(rnn, mt.randn(2, 5, 3), np.array([2, 5]))
+    >>> out.shape, summary.shape, out[0, 2:].abs().sum().item()
+    ((2, 5, 8), (2, 8), 0.0)
     """
-
-    def __init__(self, input_size: int, hidden_size: int) -> None:
-        super().__init__()
-        self.hidden_size = hidden_size
-        self.forward_rnn = nn.GRU(input_size, hidden_size, batch_first=True)
-        self.reverse_rnn = nn.GRU(input_size, hidden_size, batch_first=True)
-
-    def forward(self, x: mt.Tensor, lengths: np.ndarray) -> tuple[mt.Tensor, mt.Tensor]:
-        batch, total = x.shape[:2]
-        rows = np.arange(batch)[:, None]
-        flip = _reversed_within_length(lengths, total)
-        ahead, _ = self.forward_rnn(x)
-        back, _ = self.reverse_rnn(x[rows, flip])
-        back = back[rows, flip]
-        last = np.arange(batch), lengths - 1
-        summary = mt.cat([ahead[last], back[:, 0]], dim=-1)
-        return mt.cat([ahead, back], dim=-1), summary
+    packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+    output, h_n = rnn(packed)
+    padded, _ = pad_packed_sequence(output, batch_first=True, total_length=x.shape[1])
+    return padded, mt.cat([h_n[0], h_n[1]], dim=-1)
 
 
 class WordEncoder(nn.Module):
@@ -94,8 +74,8 @@ class WordEncoder(nn.Module):
     def __init__(self, vocab_size: int, embed_size: int, hidden_size: int) -> None:
         super().__init__()
         self.output_size = 2 * hidden_size
-        self.embedding = nn.Embedding(vocab_size, embed_size)
-        self.rnn = BidirectionalGRU(embed_size, hidden_size)
+        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=WordVocabulary.pad)
+        self.rnn = nn.GRU(embed_size, hidden_size, batch_first=True, bidirectional=True)
 
     def forward(self, ids: Any, lengths: np.ndarray) -> Encoded:
         ids, lengths = np.asarray(ids), np.asarray(lengths)
@@ -103,7 +83,7 @@ class WordEncoder(nn.Module):
             raise ValueError(f"WordEncoder: expected ids (batch, S) and lengths (batch,), got "
                              f"{ids.shape} and {lengths.shape}")
         with mt.scope(layer="encoder"):
-            keys, summary = self.rnn(self.embedding(ids), lengths)
+            keys, summary = read_both_ways(self.rnn, self.embedding(ids), lengths)
         return Encoded(keys, np.arange(ids.shape[1]) < lengths[:, None], summary)
 
 
@@ -127,7 +107,7 @@ class ColumnEncoder(nn.Module):
         self.height, self.window, self.stride = height, window, stride
         self.output_size = 2 * hidden_size
         self.patch = nn.Linear(height * window, embed_size)
-        self.rnn = BidirectionalGRU(embed_size, hidden_size)
+        self.rnn = nn.GRU(embed_size, hidden_size, batch_first=True, bidirectional=True)
 
     def positions(self, widths: np.ndarray) -> np.ndarray:
         """How many positions a strip of each width gets: ceil(width / stride)."""
@@ -152,5 +132,5 @@ class ColumnEncoder(nn.Module):
         lengths = self.positions(widths)
         with mt.scope(layer="encoder"):
             patches = self.patch(mt.tensor(self.windows(columns), dtype=self.patch.weight.dtype)).tanh()
-            keys, summary = self.rnn(patches, lengths)
+            keys, summary = read_both_ways(self.rnn, patches, lengths)
         return Encoded(keys, np.arange(patches.shape[1]) < lengths[:, None], summary)

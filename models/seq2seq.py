@@ -33,27 +33,6 @@ from .sequences import IGNORE, Batch, WordVocabulary
 ATTENTION_SCORES = ("additive", "dot", "general")
 
 
-class _AdditiveAttention(nn.Module):
-    """Bahdanau scoring: ``v . tanh(W_q q + W_k k)`` (stand-in until nn.Attention lands)."""
-
-    def __init__(self, query_size: int, key_size: int, score: str = "additive",
-                 hidden_size: int | None = None) -> None:
-        super().__init__()
-        hidden_size = hidden_size or query_size
-        self.query_proj = nn.Linear(query_size, hidden_size, bias=False)
-        self.key_proj = nn.Linear(key_size, hidden_size)
-        self.v = nn.Linear(hidden_size, 1, bias=False)
-
-    def forward(self, query: mt.Tensor, keys: mt.Tensor, mask: np.ndarray | None = None
-                ) -> tuple[mt.Tensor, mt.Tensor]:
-        scores = self.v((self.key_proj(keys) + self.query_proj(query).unsqueeze(1)).tanh())[..., 0]
-        if mask is not None:
-            scores = scores.masked_fill(mt.tensor(~mask), float("-inf"))
-        weights = scores.softmax(dim=-1)
-        context = (weights.unsqueeze(1) @ keys)[:, 0]
-        return context, weights
-
-
 @dataclass
 class Decoded:
     """Decoded word ids per row (without ``</s>``) and, for greedy decoding, the attention
@@ -82,10 +61,10 @@ class Decoder(nn.Module):
             raise ValueError(f"Decoder: attention must be one of {ATTENTION_SCORES} or None, "
                              f"got {attention!r}")
         self.vocab_size, self.hidden_size = vocab_size, hidden_size
-        self.embedding = nn.Embedding(vocab_size, embed_size)
+        self.embedding = nn.Embedding(vocab_size, embed_size, padding_idx=WordVocabulary.pad)
         self.bridge = nn.Linear(key_size, hidden_size)  # encoder summary -> first decoder state
         self.attention = (None if attention is None
-                          else _AdditiveAttention(hidden_size, key_size, score=attention))
+                          else nn.Attention(hidden_size, key_size, score=attention))
         self.cell = nn.LSTMCell(embed_size + key_size, hidden_size)
         self.readout = nn.Linear(hidden_size + key_size, vocab_size)
 
@@ -152,11 +131,8 @@ class Seq2Seq(nn.Module):
     def loss(self, batch: Batch) -> mt.Tensor:
         """Mean cross-entropy per target word (``</s>`` included, padding excluded)."""
         logits = self(batch)
-        target = batch.target_out.reshape(-1)
-        real = target != IGNORE
-        losses = F.cross_entropy(logits.reshape(-1, self.decoder.vocab_size), np.where(real, target, 0),
-                                 reduction="none")
-        return (losses * mt.tensor(real.astype(np.float32))).sum() / max(1, int(real.sum()))
+        return F.cross_entropy(logits.reshape(-1, self.decoder.vocab_size),
+                               batch.target_out.reshape(-1), ignore_index=IGNORE)
 
     # ------------------------------------------------------------------ decoding
     @mt.no_grad()

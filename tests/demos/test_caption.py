@@ -35,8 +35,10 @@ def test_scores_count_missing_and_extra_words_as_wrong():
 
 
 @pytest.mark.parametrize("argv, reason", [
-    (["--held-out", "2"], "--held-out must be between 0 and 1"),
-    (["--max-gap", "-1"], "--max-gap must be at least 0"),
+    (["--held-out", "0"], "argument --held-out: expected a number in (0, 1), 0 and 1 excluded, got '0'"),
+    (["--max-gap", "-1"], "argument --max-gap: expected an integer >= 0, got '-1'"),
+    (["--max-gap", "41"], "--max-gap must be at most 40 columns, got 41"),
+    (["--test-strips", "100000000"], "of memory and this machine has"),
     (["--batch", "0"], "argument --batch: expected an integer > 0"),
 ])
 def test_bad_arguments_exit_2_with_one_line(argv, reason, tmp_path, capsys):

@@ -44,8 +44,11 @@ def test_missing_num2words_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch)
 
 
 @pytest.mark.parametrize("argv, reason", [
-    (["--held-out", "1.5"], "--held-out must be between 0 and 1"),
+    (["--held-out", "1"], "argument --held-out: expected a number in (0, 1), 0 and 1 excluded, got '1'"),
     (["--limit", "5"], "--limit must be at least 10"),
+    (["--limit", "10000000"], "argument --limit: expected an integer from 1 to 1000000"),
+    (["--hidden", "10000000"], "of memory and this machine has"),
+    (["--seed", "-1"], "argument --seed: expected an integer >= 0"),
     (["--beam", "0"], "argument --beam: expected an integer > 0"),
     (["--steps", "x"], "argument --steps: expected an integer > 0"),
 ])

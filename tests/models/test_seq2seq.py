@@ -96,12 +96,26 @@ def test_loss_is_the_mean_over_real_target_words(lengths, target_lengths, seed):
     np.testing.assert_allclose(model.loss(batch).item(), np.dot(alone, words) / words.sum(), rtol=1e-9)
 
 
-def test_padding_rows_of_the_target_embedding_get_no_gradient_from_the_loss():
+def test_what_the_decoder_reads_after_a_target_ends_changes_nothing():
+    """Teacher forcing feeds <pad> after a short target's end; whatever is read there, the
+    loss and every gradient are the same (those steps are ignored), and the padding row of
+    the embedding gets no gradient."""
+    mt.set_default_dtype(mt.float64)
     model = _word_model()
     batch = make_batch(pad_ids([[3, 4, 5], [6]]), [3, 1], [[3], [4, 5, 6, 7]])
-    model.loss(batch).backward()
-    # the decoder reads <pad> in row 0 after its </s>; those steps must not be trained
-    assert not model.decoder.embedding.weight.grad[WordVocabulary.pad].any()
+    junk = batch.target_in.copy()
+    junk[0, 2:] = [5, 6, 7]
+    results = []
+    for target_in in (batch.target_in, junk):
+        model.zero_grad()
+        loss = model.loss(type(batch)(batch.source, batch.source_lengths, target_in, batch.target_out))
+        loss.backward()
+        results.append((loss.item(), {n: p.grad.numpy().copy() for n, p in model.named_parameters()}))
+    (loss_a, grads_a), (loss_b, grads_b) = results
+    assert loss_a == pytest.approx(loss_b, rel=1e-12)
+    for name in grads_a:  # the embedding rows of the junk words included
+        np.testing.assert_allclose(grads_a[name], grads_b[name], atol=1e-12, err_msg=name)
+    assert not grads_a["decoder.embedding.weight"][WordVocabulary.pad].any()
 
 
 def _log_prob(model, source, target):
