@@ -172,12 +172,35 @@ def npy_header_edit(draw, entries):
     return {**entries, name: buffer.getvalue() + npy_data(entries[name])}
 
 
+#: Where the fields that matter start: zip local headers, central directory records, the
+#: end record, and the .npy headers; damage lands near one of them or anywhere.
+SIGNATURES = (b"PK\x03\x04", b"PK\x01\x02", b"PK\x05\x06", b"\x93NUMPY")
+
+
+def structure_starts(data):
+    starts = [0]
+    for signature in SIGNATURES:
+        at = data.find(signature)
+        while at >= 0:
+            starts.append(at)
+            at = data.find(signature, at + 1)
+    return starts
+
+
+@st.composite
+def position(draw, data):
+    if draw(st.booleans()):
+        return draw(st.integers(0, len(data)))
+    return min(len(data), draw(st.sampled_from(structure_starts(data))) + draw(st.integers(0, 63)))
+
+
 @st.composite
 def byte_damage(draw, data):
-    """Up to three truncations, flips, insertions or deletions of ``data``."""
+    """Up to three truncations, flips, insertions or deletions of ``data``, half of them
+    within the first 64 bytes of a zip or .npy structure."""
     data = bytearray(data)
     for _ in range(draw(st.integers(1, 3))):
-        at = draw(st.integers(0, len(data)))
+        at = draw(position(bytes(data)))
         kind = draw(st.sampled_from(["truncate", "flip", "insert", "delete"]))
         if kind == "truncate":
             del data[at:]
