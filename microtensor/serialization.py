@@ -152,10 +152,7 @@ def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
     directory, name = os.path.split(target)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"save: the directory of {path!r} does not exist")
-    try:
-        mode: int | None = stat.S_IMODE(os.stat(target).st_mode)
-    except FileNotFoundError:
-        mode = None  # a new file: mode 0o666 below lets the umask decide, as for any file
+    mode = _replaceable_mode(path, target)
     temporary = os.path.join(directory, f".{name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
                  0o666)
@@ -176,6 +173,25 @@ def _write_atomically(path: str, arrays: dict[str, np.ndarray]) -> None:
                                      f"({err.strerror or err})") from err
         raise
     _fsync_directory(directory)
+
+
+def _replaceable_mode(path: str, target: str) -> int | None:
+    """The permission bits of the file ``save`` is about to replace (None if there is none
+    yet), after checking that ``open(path, "wb")`` could write it: a file someone made
+    read-only, a directory, a device or a pipe is refused, never replaced."""
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return None  # a new file: mode 0o666 lets the umask decide, as for any file
+    if not stat.S_ISREG(info.st_mode):
+        raise OSError(errno.EISDIR if stat.S_ISDIR(info.st_mode) else errno.EINVAL,
+                      f"save: {path!r} is not a regular file, so it is not replaced")
+    try:
+        os.close(os.open(target, os.O_WRONLY))  # the permission check open() makes; no write
+    except PermissionError as err:
+        raise PermissionError(err.errno, f"save: {path!r} is not writable ({err.strerror}); "
+                                         "it is left as it is") from None
+    return stat.S_IMODE(info.st_mode)
 
 
 def _fsync_directory(directory: str) -> None:

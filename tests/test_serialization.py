@@ -399,13 +399,47 @@ def test_overlapping_entries_cannot_multiply_the_file(tmp_path):
 
 # ----------------------------------------------------------- the file being replaced
 @pytest.mark.skipif(os.name != "posix", reason="permission bits need a POSIX file system")
-@pytest.mark.parametrize("mode", [0o600, 0o640, 0o444])
+@pytest.mark.parametrize("mode", [0o600, 0o640, 0o755])
 def test_overwriting_keeps_the_permission_bits(tmp_path, mode):
     path = tmp_path / "c.ckpt"
     save({"v": 1}, path)
     path.chmod(mode)
     save({"v": 2}, path)
     assert path.stat().st_mode & 0o777 == mode and load(path) == {"v": 2}
+
+
+@pytest.mark.skipif(os.name != "posix", reason="permission bits need a POSIX file system")
+def test_a_read_only_file_is_refused_exactly_when_open_would_refuse_it(tmp_path):
+    path = tmp_path / "c.ckpt"
+    save({"v": 1}, path)
+    path.chmod(0o444)
+    try:
+        open(path, "r+b").close()
+        writable = True  # as root, permission bits do not stop a write
+    except PermissionError:
+        writable = False
+    if writable:
+        save({"v": 2}, path)
+        assert load(path) == {"v": 2} and path.stat().st_mode & 0o777 == 0o444
+    else:
+        with pytest.raises(PermissionError, match="is not writable.*it is left as it is"):
+            save({"v": 2}, path)
+        assert load(path) == {"v": 1}
+    assert os.listdir(tmp_path) == ["c.ckpt"]
+
+
+@pytest.mark.parametrize("target", ["directory", "pipe"])
+def test_only_a_regular_file_is_ever_replaced(tmp_path, target):
+    path = tmp_path / "thing"
+    if target == "directory":
+        path.mkdir()
+    elif hasattr(os, "mkfifo"):
+        os.mkfifo(path)
+    else:
+        pytest.skip("named pipes need os.mkfifo (POSIX)")
+    with pytest.raises(OSError, match="is not a regular file, so it is not replaced"):
+        save({"v": 1}, path)
+    assert sorted(os.listdir(tmp_path)) == ["thing"] and not path.is_file()
 
 
 @pytest.mark.skipif(not hasattr(os, "symlink") or os.name != "posix",
