@@ -4,7 +4,7 @@ gradient; fused steps agree; live comparison with PyTorch where it is installed.
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import microtensor as mt
@@ -16,6 +16,7 @@ from microtensor.nn.utils.rnn import (
     pad_packed_sequence,
     pad_sequence,
 )
+from microtensor.testing import gradcheck
 
 try:
     import torch
@@ -262,3 +263,27 @@ def test_dropout_acts_between_layers_of_both_directions(kind):
     x.grad = None
     layer.eval()(x)[0].sum().backward()
     assert x.grad.data.any()
+
+
+@settings(max_examples=6)  # finite differences over every parameter: a few examples suffice
+@given(setup=setups())
+def test_packed_layer_gradients_check(setup):
+    kind, layers, bidir, lengths = setup
+    layer = make(kind, min(layers, 2), bidir)
+    x = mt.randn(int(lengths.max()), len(lengths), INPUT, dtype=F64, requires_grad=True)
+    hx = as_tuple(states(kind, layer.num_layers * (2 if bidir else 1), len(lengths)))
+    params = list(layer.parameters())
+
+    def run(x, *tensors):
+        # gradcheck passes fresh tensors for the perturbed parameters: put them in place
+        states, weights = tensors[:len(hx)], tensors[len(hx):]
+        saved = dict(layer._parameters)
+        layer._parameters.update(zip(saved, weights))
+        try:
+            out, final = layer(pack_padded_sequence(x, lengths, enforce_sorted=False),
+                               states if kind == "lstm" else states[0])
+        finally:
+            layer._parameters.update(saved)
+        return mt.cat([out.data.reshape(-1), *(s.reshape(-1) for s in as_tuple(final))])
+
+    assert gradcheck(run, [x, *hx, *params])
