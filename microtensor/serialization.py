@@ -36,6 +36,7 @@ import math
 import os
 import secrets
 import stat
+import tokenize
 import zipfile
 import zlib
 from typing import IO, Any
@@ -207,9 +208,10 @@ def _fsync_directory(directory: str) -> None:
 
 # ---------------------------------------------------------------------------------- load
 #: What reading a damaged zip or .npy can raise (all become a ``CheckpointError``). The
-#: file opened fine just before, so an OSError here is a bad offset in the zip directory.
+#: file opened fine just before, so an OSError here is a bad offset in the zip directory;
+#: numpy parses a garbled .npy header with ``ast`` and ``tokenize`` (the last two).
 _DAMAGE = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, KeyError, NotImplementedError,
-           OSError, RecursionError, UnicodeDecodeError)
+           OSError, RecursionError, UnicodeDecodeError, SyntaxError, tokenize.TokenError)
 
 
 def load(path: str | os.PathLike[str]) -> Any:

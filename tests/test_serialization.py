@@ -363,10 +363,16 @@ def test_a_compressed_entry_cannot_expand_a_small_file(tmp_path):
     (dict(descr="<f8", shape=(-2, -1)), "a negative size in its shape"),
     (dict(descr="|O", shape=(2,)), "holds Python objects"),
     (dict(descr="|V0", shape=(2**60,)), "elements of zero bytes"),
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (128\n", "truncated or corrupted"),  # fuzzing
+    ("{'descr': '<f4', 'fortran_order': False, 'shape': (1,)), }\n", "truncated or corrupted"),
 ])
 def test_declared_shapes_are_checked_against_the_bytes_in_the_file(tmp_path, declared, message):
     entries = checkpoint_entries({"type": "ndarray", "array": "a0"})
-    entries["a0"] = npy_bytes(**declared) + bytes(16)
+    if isinstance(declared, str):  # a garbled header, as written
+        header = declared.encode("latin1")
+        entries["a0"] = b"\x93NUMPY\x01\x00" + len(header).to_bytes(2, "little") + header
+    else:
+        entries["a0"] = npy_bytes(**declared) + bytes(16)
     path = write_zip(tmp_path / "c.ckpt", entries)
     refused(path, message)
     assert peak_memory(lambda: load(path)) < 1_000_000
