@@ -58,11 +58,11 @@ def fail(message: str) -> NoReturn:
 
 
 class _Formatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
-    """Show each option's default (unless it is None or False: nothing to say), and keep
-    the module docstring's line breaks."""
+    """Show each option's default (unless it is None, False or "": nothing to say), and
+    keep the module docstring's line breaks."""
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default is None or action.default is False:
+        if action.default is None or action.default is False or action.default == "":
             return action.help
         return super()._get_help_string(action)
 

@@ -153,8 +153,10 @@ def test_help_documents_every_mode(capsys):
         char_lm.main(["--help"])
     assert stopped.value.code == 0
     text = capsys.readouterr().out
-    for flag in ("--text", "--preset", "--resume", "--sample", "--minutes", "--threads", "--top-k"):
+    for flag in ("--text", "--preset", "--resume", "--sample", "--force", "--minutes", "--threads",
+                 "--top-k"):
         assert flag in text
+    assert "(default: a new paragraph)" in text and "(default: )" not in text
 
 
 def test_without_graphviz_the_dot_file_is_written_and_the_run_says_so(tmp_path, monkeypatch, capsys):
