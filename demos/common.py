@@ -20,8 +20,9 @@ A demo reads as its training loop because all of this lives here::
                     save_checkpoint()
                 break
     ...
-if __name__ == "__main__":
-    run_main(main)
+
+    if __name__ == "__main__":
+        run_main(main)  # the exit status; a forced quit is one line, not a traceback
 """
 
 from __future__ import annotations
