@@ -494,6 +494,96 @@ def chunk_args(draw, dtypes):
 row("chunk", lambda lib, x, c, d: x.chunk(c, dim=d), chunk_args)
 row("mt.chunk", lambda lib, x, c, d: lib.m.chunk(x, c, dim=d), chunk_args)
 
+# ------------------------------------------------------------------------------ in place
+# On a recorded copy (``x.clone()``), so the gradient test may write into it; the drawn dtypes
+# check PyTorch's casting rule (the result must cast to the tensor's dtype: int += float raises).
+
+
+def inplace(method: str):
+    def call(lib, x, *args, **kw):
+        y = x.clone()
+        getattr(y, method)(*args, **kw)
+        return y
+    return call
+
+
+def inplace_binary(draw, dtypes):
+    (x, y), _ = binary(draw, dtypes)
+    return (x, y), {}
+
+
+for _name in ("add_", "sub_", "mul_", "div_", "copy_"):
+    row(f"Tensor.{_name}", inplace(_name), inplace_binary)
+row("Tensor.add_alpha", inplace("add_"), lambda d, t: (inplace_binary(d, t)[0], {"alpha": d(INTS)}))
+row("Tensor.fill_", inplace("fill_"), lambda d, t: ((tensor(d, t), scalar(d, t)), {}))
+row("Tensor.zero_", inplace("zero_"), one)
+
+
+def augmented(symbol: str):
+    def call(lib, x, other):
+        namespace = {"y": x.clone(), "other": other}
+        exec(f"y {symbol} other", namespace)  # noqa: S102 - the augmented assignment under test
+        return namespace["y"]
+    return call
+
+
+for _symbol in ("+=", "-=", "*=", "/="):
+    row(f"Tensor.{_symbol}", augmented(_symbol), inplace_binary)
+
+# ---------------------------------------------------------------------------- autograd API
+
+
+def grad_fn(lib):
+    return lib.m.grad if lib.name == "mt" else lib.m.autograd.grad
+
+
+def grad_twice(lib, x):
+    """``mt.grad`` with the same input twice: both entries hold the gradient."""
+    return grad_fn(lib)((x * x).sum(), [x, x])
+
+
+def grad_unused(lib, x, y):
+    """An input the output does not depend on: an error unless ``allow_unused``."""
+    return grad_fn(lib)((x * x).sum(), [x, y])
+
+
+def backward_twice(lib, x):
+    """``retain_graph=True`` keeps the graph; the second backward adds to ``.grad``."""
+    y = (x.exp() * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    return x.grad
+
+
+def hooked(lib, x):
+    """A hook on an intermediate tensor replaces the gradient flowing through it."""
+    h = x * 3
+    h.register_hook(lambda g: g * 2)
+    h.tanh().sum().backward()
+    return x.grad
+
+
+def retained(lib, x):
+    """``retain_grad()`` then an in-place op: the retained gradient is the tensor's latest value's."""
+    h = x * 1
+    h.retain_grad()
+    h.mul_(3)
+    (h * h).sum().backward()
+    return x.grad, h.grad
+
+
+for _fn in (grad_twice, backward_twice, hooked, retained):
+    row(_fn.__name__, _fn, one, grad=False)
+row("grad_unused", grad_unused, lambda d, t: ((tensor(d, t), tensor(d, t)), {}), grad=False)
+row("no_grad", lambda lib, x: _in_no_grad(lib, x), one)
+
+
+def _in_no_grad(lib, x):
+    with lib.m.no_grad():
+        y = x * 2
+    return y, (x * 2)
+
+
 # --------------------------------------------------------------------- copies and attributes
 row("clone", lambda lib, x: x.clone(), one)
 row("detach", lambda lib, x: x.detach(), one)
@@ -509,6 +599,10 @@ row("attributes", lambda lib, x: (tuple(x.shape), x.ndim, x.dim(), x.numel(), tu
 row("size_dim", lambda lib, x, d: x.size(d), unsqueeze_args, grad=False)
 row("item", lambda lib, x: x.item(), one, grad=False)
 row("tolist", lambda lib, x: x.tolist(), one, grad=False)
+row("numpy", lambda lib, x: (str(x.numpy().dtype), x.numpy().tolist()), one, grad=False)
+row("np.asarray", lambda lib, x: (str(np.asarray(x).dtype), np.asarray(x).tolist()), one, grad=False)
+row("mt.from_numpy", lambda lib, a: lib.m.from_numpy(a.copy()),
+    lambda d, t: ((tensor(d, t).array,), {}), grad=False)
 row("len", lambda lib, x: len(x), one, grad=False)
 
 # ------------------------------------------------------------------------------- creation
