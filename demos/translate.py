@@ -58,6 +58,7 @@ from models.sequences import Batch
 
 NAMES = {"attention": "with attention", "plain": "without attention"}
 EXAMPLES = (97, 71, 345, 1980, 7071, 9999)  # shown when held out; others are drawn at random
+MAX_MISTAKES_SHOWN = 30
 
 
 # ------------------------------------------------------------------ training, shared with caption
@@ -225,11 +226,11 @@ def plot_attention(model: Seq2Seq, test: NumberPairs, rows: list[int], max_steps
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser("python -m demos.translate", __doc__)
     add_run_arguments(parser, default_out="runs/translate")
-    parser.add_argument("--steps", type=positive_int, default=2000, help="training steps per model")
+    parser.add_argument("--steps", type=positive_int, default=1500, help="training steps per model")
     parser.add_argument("--batch", type=positive_int, default=64, help="pairs per step")
-    parser.add_argument("--hidden", type=positive_int, default=64,
+    parser.add_argument("--hidden", type=positive_int, default=32,
                         help="hidden units (encoder: per direction)")
-    parser.add_argument("--embed", type=positive_int, default=32, help="word vector size")
+    parser.add_argument("--embed", type=positive_int, default=16, help="word vector size")
     parser.add_argument("--lr", type=positive_float, default=0.005, help="Adam learning rate")
     parser.add_argument("--clip", type=positive_float, default=1.0, help="gradient norm limit")
     parser.add_argument("--limit", type=int_up_to(1_000_000), default=10_000,
@@ -237,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--held-out", type=number_in(0, 1, low_open=True, high_open=True), default=0.1,
                         help="fraction of the numbers never trained on")
     parser.add_argument("--beam", type=positive_int, default=4, help="beam width of beam search")
-    parser.add_argument("--eval-every", type=positive_int, default=250,
+    parser.add_argument("--eval-every", type=positive_int, default=50,
                         help="measure held-out accuracy every this many steps")
     parser.add_argument("--examples", type=positive_int, default=6,
                         help="held-out numbers to show translated and with their attention")
@@ -310,8 +311,14 @@ def main(argv: list[str] | None = None) -> int:
         for name, (greedy, _, _, beam) in results.items():
             shown.append(f"  {NAMES[name]:<18} greedy: {' '.join(greedy[row])}  |  beam "
                          f"{args.beam}: {' '.join(beam[row])}")
-    (out / "translations.txt").write_text("\n".join(shown) + "\n", encoding="utf-8")
     say("Held-out numbers:\n" + "\n".join(shown))
+    for name, (greedy, *_) in results.items():
+        wrong = [row for row in range(len(test)) if greedy[row] != test.french[row]]
+        shown.append(f"\n{NAMES[name]}: {len(wrong)} held-out numbers wrong (greedy)"
+                     + (":" if wrong else ""))
+        shown += [f"  {test.numbers[row]:,}: {' '.join(greedy[row])} (should be "
+                  f"{' '.join(test.french[row])})" for row in wrong[:MAX_MISTAKES_SHOWN]]
+    (out / "translations.txt").write_text("\n".join(shown) + "\n", encoding="utf-8")
 
     written = [out / "summary.txt", out / "translations.txt"]
     attention_model = models.get("attention")
