@@ -119,10 +119,17 @@ def draw_compute(draw, program: Program) -> bool:
     return program.add(f"{program.fresh()} = {expr}")
 
 
+def _recorded(t: torch.Tensor) -> bool:
+    try:
+        return t.grad_fn is not None
+    except RuntimeError:  # a split view whose base was written: PyTorch refuses to rebase it
+        return False
+
+
 def draw_retain_grad(draw, program: Program) -> bool:
     """Keep a non-leaf's gradient; in-place ops later in the program must not change which
     tensor's gradient it is (PyTorch: the tensor's value at the end)."""
-    recorded = [n for n in program.names if program.shadow[n].grad_fn is not None]
+    recorded = [n for n in program.names if _recorded(program.shadow[n])]
     if not recorded:
         return True
     name = draw(st.sampled_from(recorded))
@@ -169,7 +176,10 @@ def draw_inplace(draw, program: Program) -> bool:
         line = f"{dst} {kind} {operand(draw, program, shape)}"
     else:
         index = setitem_index(draw, shape)
-        region = tuple(eval(f"{dst}[{index}]", program.shadow).shape)  # noqa: S307 - our own index
+        try:
+            region = tuple(eval(f"{dst}[{index}]", program.shadow).shape)  # noqa: S307 - our own index
+        except RuntimeError:  # PyTorch refuses to read this view any more: the step will fail
+            region = ()
         line = f"{dst}[{index}] = {operand(draw, program, region)}"
     if draw(st.integers(0, 3)) == 0:
         line = f"with m.no_grad():\n    {line}"
