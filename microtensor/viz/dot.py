@@ -329,8 +329,14 @@ class _DotWriter:
         self.out.append(f"\tlegend{_attrs(attrs)}")
 
     def floors(self) -> None:
-        """Invisible floors between bands: every box of a band stands above the floor under
-        it (through the band's lowest boxes) and every box of the band below stays under it."""
+        """Invisible bases under each band (the rows, and the bands of shared boxes above them).
+
+        A band's lowest boxes stand on its base, and the highest boxes of the band below
+        reach up to that base only, so bands never overlap. A row's base points at its steps
+        in time order with ``ordering=out``: dot keeps them left to right (each op-level step
+        through an invisible foot inside its cluster, each cell-level step through its first
+        cell), and a chain of flat edges (minlen=0) keeps them on one baseline.
+        """
         p = self.p
         members: dict[int, list[str]] = defaultdict(list)
         for key in p.boxes:
@@ -348,11 +354,9 @@ class _DotWriter:
             ups[a].append(b)
             downs[b].append(a)
             self.out.append(f"\t{a} -> {b} [style=invis]")
-        # Each op-level step stands on a foot, each cell-level step on its first cell; a chain
-        # of flat edges (minlen=0: same rank) through them keeps the steps of a row in order.
-        firsts = []
-        for row in p.rows:
-            chain = []
+        chains: dict[int, list[str]] = {}
+        for r, row in enumerate(p.rows):
+            chain = chains[r] = []
             for t in row:
                 if t in p.detailed:
                     foot = f"foot{t}"
@@ -362,21 +366,22 @@ class _DotWriter:
                     for k in keys:
                         downs[k].append(foot)
                     ups[foot] += keys
-                    members[self.band(keys[0])].append(foot)
                     chain.append(foot)
                 else:
                     chain.append(next(iter(p.clusters[t].values()))[0])
             for a, b in zip(chain, chain[1:]):
                 self.out.append(f"\t{a} -> {b} [style=invis minlen=0]")
-                downs[b].append(a)
-                ups[a].append(b)
-            firsts.append(chain[0])
-        # Heavy edges through the floors line up the rows' first steps: rows start flush left.
-        for i, (a, b) in enumerate(zip(firsts[1:], firsts)):
-            floor = f"floor{i + (len(order) - len(p.rows))}"
-            self.out.append(f"\t{a} -> {floor} -> {b} [style=invis weight=100]")
-        for i, (upper, lower) in enumerate(zip(order, order[1:])):
-            floor = f"floor{i}"
-            self.out.append(f"\t{floor} [shape=point style=invis width=0 height=0 label=\"\"]")
-            self.out += [f"\t{k} -> {floor} [style=invis]" for k in members[lower] if not ups[k]]
-            self.out += [f"\t{floor} -> {k} [style=invis]" for k in members[upper] if not downs[k]]
+        for i, band in enumerate(order):
+            base = f"base{i}"
+            self.out.append(f"\t{base} [shape=point style=invis width=0 height=0 label=\"\" ordering=out]")
+            chain = chains.get(band, [])
+            # Heavy edges line up the rows' first steps above each other: rows start flush left.
+            self.out += [f"\t{base} -> {k} [style=invis{' weight=100' if j == 0 else ''}]"
+                         for j, k in enumerate(chain)]
+            self.out += [f"\t{base} -> {k} [style=invis]" for k in members[band]
+                         if not downs[k] and k not in chain]
+            if i + 1 < len(order):
+                below = order[i + 1]
+                self.out += [f"\t{k} -> {base} [style=invis]" for k in members[below] if not ups[k]]
+                if chains.get(below) and chain:
+                    self.out.append(f"\t{chains[below][0]} -> {base} [style=invis weight=100]")

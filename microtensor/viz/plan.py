@@ -162,6 +162,7 @@ class _Planner:
         self.g, self.detailed = graph, detailed
         self.vanish_below, self.bptt_order = vanish_below, bptt_order
         self.steps = graph.steps()
+        self.where = self.adopt()
         names = state_names()
         self.hidden, self.states = names[0], set(names)
         norms = [e.grad_norm for e in graph.edges if e.grad_norm]
@@ -176,14 +177,15 @@ class _Planner:
         placed = {}
         for key in self.forward_order():  # so layers, and boxes within a step, come in forward order
             n = g.nodes[key]
-            if n.step is None or n.step in self.detailed:
+            step, layer = self.where[key]
+            if step is None or step in self.detailed:
                 placed[key] = key
             else:
-                placed[key] = cells.setdefault((n.layer, n.step), f"cell{len(cells)}")
+                placed[key] = cells.setdefault((layer, step), f"cell{len(cells)}")
         members: dict[str, list[Node]] = defaultdict(list)
         for key, where in placed.items():
             members[where].append(g.nodes[key])
-        step_of = {where: group[0].step for where, group in members.items()}
+        step_of = {where: self.where[group[0].key][0] for where, group in members.items()}
 
         # Connections between drawn nodes (edges inside one cell vanish into it).
         joined: dict[tuple[str, str], tuple[float | None, int | None]] = {}
@@ -265,6 +267,25 @@ class _Planner:
                     self.scale, vanished, self.vanish_below, self.bptt_order, title,
                     self.notes(vanished))
 
+    def adopt(self) -> dict[str, tuple[int | None, str | None]]:
+        """The step and layer each traced node is drawn in: its own tags, or, for an untimed
+        node whose every consumer is in one step (the slice ``x_proj[t]`` taken outside the
+        step's scope, a weight only that step uses), that step."""
+        consumers: dict[str, set[str]] = defaultdict(set)
+        for e in self.g.edges:
+            consumers[e.src].add(e.dst)
+        where = {k: (n.step, n.layer) for k, n in self.g.nodes.items()}
+        changed = True
+        while changed:
+            changed = False
+            for key, (step, _) in where.items():
+                if step is None and consumers[key]:
+                    homes = {where[m] for m in consumers[key]}
+                    if len(homes) == 1 and next(iter(homes))[0] is not None:
+                        where[key] = next(iter(homes))
+                        changed = True
+        return where
+
     def forward_order(self) -> list[str]:
         """The traced nodes in an order the forward pass could have run them (Kahn's algorithm)."""
         waiting = dict.fromkeys(self.g.nodes, 0)
@@ -296,22 +317,23 @@ class _Planner:
         if shared:
             lines.append("shared by every step")
         visit = n.visit
-        return Box(n.key, n.kind, n.name or n.op or "input", lines, n.step, n.layer, n.tags.get("gate"),
+        return Box(n.key, n.kind, n.name or n.op or "input", lines, *self.where[n.key], n.tags.get("gate"),
                    [n.key], norm if n.kind != "const" else None, n.name in self.states,
                    n.key == self.g.output, visit, tooltip(n))
 
     def cell_box(self, key: str, group: list[Node]) -> Box:
         n = group[0]
-        lines = [f"t={n.step}"]
+        step, layer = self.where[n.key]
+        lines = [f"t={step}"]
         hidden = [m for m in group if m.name == self.hidden and m.grad is not None]
         norm = hidden[0].grad.norm if hidden else None
         if norm is not None:
             lines.append(f"‖∂L/∂{self.hidden}‖ {short_norm(norm)}")
         ops = sorted({m.op for m in group if m.op})
         visits = [m.visit for m in group if m.visit is not None]
-        return Box(key, "cell", n.layer or "step", lines, n.step, n.layer, None, [m.key for m in group],
+        return Box(key, "cell", layer or "step", lines, step, layer, None, [m.key for m in group],
                    norm, False, False, max(visits) if visits else None,
-                   [f"{n.layer or 'step'} at t={n.step}: {len(group)} nodes collapsed",
+                   [f"{layer or 'step'} at t={step}: {len(group)} nodes collapsed",
                     f"ops: {', '.join(ops)}"])
 
     def stand_in(self, key: str, shared: Box, inside: Box, norm: float | None, visit: int | None) -> Box:
