@@ -560,6 +560,9 @@ def draw_training_graph(run: Run, path: Path, steps: int = 8) -> None:
                                       f"{inputs.shape[1]} characters")
     try:
         say(f"wrote {picture.render_to(path)}")
+        explorer = mt.viz.explore(loss, recording,
+                                  title=f"{run.settings['cell'].upper()}: one training chunk")
+        say(f"wrote {explorer.save(path.with_suffix('.html'))} (the interactive explorer)")
     except mt.viz.GraphvizNotFoundError:
         say(f"wrote {path.with_suffix('.dot')}; no Graphviz program is installed to render "
             f"it to {path.suffix} (pip install 'microtensor[render]')")

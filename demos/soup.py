@@ -126,6 +126,8 @@ def draw(loss: mt.Tensor, recording: mt.viz.Recording, stem: Path, title: str,
     try:
         for suffix in (".svg", ".png"):
             written.append(graph.render_to(stem.with_suffix(suffix)))
+        page = mt.viz.explore(loss, recording, detail="op", title=title)
+        written.append(page.save(stem.with_suffix(".html")))
         if small_png is not None:  # the same picture at a lower resolution
             small = graph.source.replace("{", f"{{\n\tgraph [dpi={README_DPI}]", 1)
             small_png.write_bytes(mt.viz.run_dot(small, "png", program=graph.program))

@@ -131,6 +131,21 @@ def step_norms(model: SequenceClassifier, x: np.ndarray, y: np.ndarray) -> dict[
     return mt.viz.trace(loss, recording).step_norms("h")
 
 
+def write_explorer(setting: Setting, args: argparse.Namespace, test: tuple[np.ndarray, np.ndarray],
+                   path: Path) -> Path | None:
+    """One recorded pass of ``setting``'s model at initialisation, as the interactive explorer."""
+    model = build(setting, args.hidden, args.seed)
+    with mt.viz.record() as recording:
+        loss = F.mse_loss(model(mt.tensor(test[0][:NORM_BATCH])), mt.tensor(test[1][:NORM_BATCH]))
+        loss.backward()
+    try:
+        return mt.viz.explore(loss, recording, title=f"{setting.name} at initialisation, T={args.length}",
+                              detail="cell").save(path)
+    except (mt.viz.GraphvizNotFoundError, mt.viz.RenderError) as err:
+        say(f"no explorer page: {str(err).splitlines()[0]}")
+        return None
+
+
 @mt.no_grad()
 def evaluate(model: SequenceClassifier, x: np.ndarray, y: np.ndarray) -> float:
     """The MSE of ``model`` on the test sequences ``x`` with targets ``y``."""
@@ -314,7 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "summary.txt").write_text(text, encoding="utf-8")
     say("\n" + text)
     written = [plot_norms(results, out, "init"), plot_norms(results, out, "trained"),
-               plot_training(results, out / "training_curves.png")]
+               plot_training(results, out / "training_curves.png"),
+               write_explorer(SETTINGS[0], args, test, out / "bptt_rnn.html")]
     say("Wrote " + ", ".join(str(p) for p in [out / "summary.txt", *written] if p is not None))
     return stop.exit_code  # 0, or 128 + the signal that stopped training early
 
