@@ -333,10 +333,6 @@ class Function:
         """Run the op on tensors (or plain scalars/arrays, treated as constants)."""
         fn = cls()
         recording = _state.grad_enabled
-        if recording:  # a view whose base was written in place takes the write into its graph
-            for x in inputs:
-                if isinstance(x, Tensor) and x._view is not None:
-                    inplace.refresh(x)
         arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
         # Known before forward, so an op saves only what the gradients it owes need.
         needs = tuple([recording and isinstance(x, Tensor) and x.requires_grad for x in inputs])
@@ -694,9 +690,6 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     refuse_create_graph(create_graph, "grad")
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
-    for t in (*outputs, *inputs):
-        if t._view is not None:
-            inplace.refresh(t)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     if len(grad_outputs) != len(outputs):

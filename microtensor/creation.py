@@ -115,10 +115,16 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     """
     if end is None:
         start, end = 0, start
-    if dtype is None and any(isinstance(v, float) for v in (start, end, step)):
-        dtype = get_default_dtype()
-    values = np.arange(start, end, step, dtype=None if dtype is None else as_dtype(dtype))
-    return Tensor(values, requires_grad=requires_grad)
+    if step == 0 or (end - start) * step < 0:
+        raise RuntimeError(f"arange: upper bound and lower bound inconsistent with step sign "
+                           f"(start {start}, end {end}, step {step})")
+    if dtype is None:
+        floats = any(isinstance(v, float) for v in (start, end, step))
+        dtype = get_default_dtype() if floats else np.int64
+    dtype = as_dtype(dtype)
+    if dtype.kind in "iub":  # as PyTorch: integer ranges truncate their bounds first
+        start, end, step = int(start), int(end), int(step) or 1
+    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -131,6 +137,15 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
+def _draw(sample: Any, size: tuple, dtype: Any) -> np.ndarray:
+    """Samples in a float dtype; numpy draws float32 and float64 only, so float16 is cast."""
+    dtype = _float_dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"random floats need a floating point dtype, got {dtype}")
+    drawn = np.float32 if dtype.itemsize < 4 else dtype
+    return sample(_shape(size), dtype=drawn).astype(dtype, copy=False)
+
+
 def randn(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     """Standard normal samples from the seeded generator.
 
@@ -138,9 +153,7 @@ def randn(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     >>> mt.randn(2, 3).shape
     (2, 3)
     """
-    dtype = _float_dtype(dtype)
-    return Tensor(generator().standard_normal(_shape(size), dtype=dtype),
-                  requires_grad=requires_grad)
+    return Tensor(_draw(generator().standard_normal, size, dtype), requires_grad=requires_grad)
 
 
 def rand(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
@@ -150,8 +163,7 @@ def rand(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
     >>> bool(((mt.rand(5) >= 0) & (mt.rand(5) < 1)).all())
     True
     """
-    dtype = _float_dtype(dtype)
-    return Tensor(generator().random(_shape(size), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(_draw(generator().random, size, dtype), requires_grad=requires_grad)
 
 
 def randint(low: int, high: int, size: tuple[int, ...]) -> Tensor:

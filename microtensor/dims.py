@@ -34,18 +34,18 @@ def wrap_dim(dim: int, ndim: int) -> int:
 def wrap_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
     """A reduction's ``dim`` (None, an int, or a sequence of them) as a tuple of numpy axes.
 
-    None stays None (all dims). On a 0-d tensor the valid dims name no numpy axis, so
+    None and ``()`` are None (all dims, as PyTorch). On a 0-d tensor the valid dims name no numpy axis, so
     they come back as ``()``: reducing over them leaves the value as it is, as PyTorch.
 
-    >>> wrap_dims(-1, 3), wrap_dims([0, -1], 3), wrap_dims(0, 0), wrap_dims(None, 2)
+    >>> wrap_dims(-1, 3), wrap_dims([0, -1], 3), wrap_dims(0, 0), wrap_dims((), 2)
     ((2,), (0, 2), (), None)
     >>> wrap_dims((1, -1), 2)
     Traceback (most recent call last):
     ...
     RuntimeError: dim 1 appears multiple times in the list of dims
     """
-    if dim is None:
-        return None
+    if dim is None or (isinstance(dim, (tuple, list)) and not dim):
+        return None  # PyTorch reads an empty list of dims as all of them
     dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
     wrapped = tuple(wrap_dim(d, ndim) for d in dims)
     if len(set(wrapped)) != len(wrapped):

@@ -60,17 +60,17 @@ def maximum(input: Tensor, other: Tensor | float) -> Tensor:  # noqa: A002
     >>> mt.maximum(mt.tensor([1.0, 5.0]), mt.tensor([3.0, 2.0])).tolist()
     [3.0, 5.0]
     """
-    return F.Maximum.apply(_operand(input), _operand(other))
+    return _as_tensor(input).maximum(other)
 
 
 def minimum(input: Tensor, other: Tensor | float) -> Tensor:  # noqa: A002
     """Elementwise minimum; ties share the gradient.
 
     >>> import microtensor as mt
-    >>> mt.minimum(mt.tensor([1.0, 5.0]), 2.0).tolist()
+    >>> mt.minimum(mt.tensor([1.0, 5.0]), mt.tensor(2.0)).tolist()
     [1.0, 2.0]
     """
-    return F.Minimum.apply(_operand(input), _operand(other))
+    return _as_tensor(input).minimum(other)
 
 
 def _method(name: str):

@@ -17,20 +17,21 @@ to what was overwritten. Other views of that base regenerate their ``grad_fn`` f
 new base the next time they are used (``refresh``), as PyTorch's views do.
 
 A leaf that requires grad (and any view of one) may be written only under ``no_grad``.
+
+One deliberate difference: the pieces of ``split``/``chunk`` are ordinary views here and may
+be written in place; PyTorch refuses writes to views that one op returned several of.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from .autograd import Function, _state, no_grad
 from .dtypes import can_cast
-
-if TYPE_CHECKING:
-    from .tensor import Tensor
+from .tensor import Tensor
 
 
 class ViewOf:
@@ -57,6 +58,7 @@ def mark_view(view: Tensor, source: Tensor, op: type, options: dict) -> None:
     view._counter = source.version_counter()
     parent = source._view
     view._view = ViewOf(source if parent is None else parent.base, parent, op, options)
+    view.__class__ = View
 
 
 def refresh(view: Tensor) -> None:
@@ -65,21 +67,50 @@ def refresh(view: Tensor) -> None:
     info = view._view
     if info.base.grad_fn is info.base_fn or not _state.grad_enabled:
         return
+    info.base_fn = info.base.grad_fn
     fresh = info.base
     for op, options in info.steps():
         fresh = op.apply(fresh, **options)
-    view.grad_fn, view.requires_grad = fresh.grad_fn, fresh.requires_grad
-    if view.grad_fn is not None:
-        view.grad_fn.name = view._name
-    info.base_fn = info.base.grad_fn
+    _GRAD_FN.__set__(view, fresh.grad_fn)
+    _REQUIRES_GRAD.__set__(view, fresh.requires_grad)
+    if fresh.grad_fn is not None:
+        fresh.grad_fn.name = view._name
+
+
+# The plain attributes underneath View's properties.
+_GRAD_FN, _REQUIRES_GRAD = Tensor.__dict__["grad_fn"], Tensor.__dict__["requires_grad"]
+
+
+class View(Tensor):
+    """The class of tensors that alias another's memory: reading ``grad_fn`` or
+    ``requires_grad`` first takes in any in-place write made through the base or another view
+    since (``refresh``), as PyTorch's views do. Tensors that are not views pay nothing."""
+
+    __slots__ = ()
+
+    @property
+    def grad_fn(self) -> Function | None:
+        refresh(self)
+        return _GRAD_FN.__get__(self)
+
+    @grad_fn.setter
+    def grad_fn(self, fn: Function | None) -> None:
+        _GRAD_FN.__set__(self, fn)
+
+    @property
+    def requires_grad(self) -> bool:
+        refresh(self)
+        return _REQUIRES_GRAD.__get__(self)
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        _REQUIRES_GRAD.__set__(self, value)
 
 
 def modify(tensor: Tensor, op: str, compute: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     """The one path of every in-place method: ``compute(old)`` is the op out of place; its
     result is written into ``tensor``'s memory and, when recorded, into the graph."""
     view = tensor._view
-    if view is not None:
-        refresh(tensor)
     recording = _state.grad_enabled and (
         tensor.requires_grad or any(getattr(o, "requires_grad", False) for o in others))
     if recording:
@@ -100,14 +131,13 @@ def modify(tensor: Tensor, op: str, compute: Callable[[Tensor], Tensor], *others
         else:
             written = CopySlices.apply(view.base, result, steps=view.steps())
             _move_node(view.base, written.grad_fn)
-            refresh(tensor)
     return tensor
 
 
 def _old_value(tensor: Tensor) -> Tensor:
     """A copy of ``tensor``'s value before the write, standing for it in the graph (same node),
     so the out-of-place op saves values that the write will not change."""
-    old = type(tensor)._wrap(tensor.data.copy())
+    old = Tensor._wrap(tensor.data.copy())
     old.grad_fn, old.requires_grad = tensor.grad_fn, tensor.requires_grad
     return old
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, inplace
+from . import autograd
 from . import ops as F
 from .dims import wrap_dim, wrap_dims
 from .dtypes import as_dtype, get_default_dtype
@@ -252,8 +252,6 @@ class Tensor:
         [3.0, 30.0]
         """
         autograd.refuse_create_graph(create_graph, "backward")
-        if self._view is not None:
-            inplace.refresh(self)
         root_grad = autograd.root_gradient(self, gradient, "backward")
         autograd.run_backward([self], [root_grad], retain_graph=retain_graph)
 
@@ -321,10 +319,10 @@ class Tensor:
         return F.Add.apply(_operand(other), self)
 
     def __sub__(self, other: Tensor | float) -> Tensor:
-        return F.Sub.apply(self, _operand(other))
+        return F.Sub.apply(*_no_bool_subtraction(self, _operand(other)))
 
     def __rsub__(self, other: Tensor | float) -> Tensor:
-        return F.Sub.apply(_operand(other), self)
+        return F.Sub.apply(*_no_bool_subtraction(_operand(other), self))
 
     def __mul__(self, other: Tensor | float) -> Tensor:
         return F.Mul.apply(self, _operand(other))
@@ -339,10 +337,13 @@ class Tensor:
         return F.Div.apply(_operand(other), self)
 
     def __pow__(self, exponent: Tensor | float) -> Tensor:
-        return F.Pow.apply(self, _operand(exponent))
+        exponent = _operand(exponent)
+        if self.dtype.kind in "iu" and isinstance(exponent, numbers.Integral) and exponent < 0:
+            raise ValueError("Integers to negative integer powers are not allowed.")
+        return F.Pow.apply(*_no_bool_pow(self, exponent))
 
     def __rpow__(self, base: Tensor | float) -> Tensor:
-        return F.Pow.apply(_operand(base), self)
+        return F.Pow.apply(*_no_bool_pow(_operand(base), self))
 
     def __matmul__(self, other: Tensor | float) -> Tensor:
         return F.MatMul.apply(self, _operand(other))
@@ -361,24 +362,25 @@ class Tensor:
 
     add, sub, mul, div, pow = __add__, __sub__, __mul__, __truediv__, __pow__
 
-    # Comparisons give boolean tensors that carry no gradient.
+    # Comparisons give boolean tensors that carry no gradient; both sides are first brought
+    # to their common dtype, as PyTorch (float16 against a float32 scalar compares in float16).
     def __lt__(self, other: Tensor | float) -> Tensor:
-        return Tensor._wrap(self.data < _raw(other))
+        return _compare(np.less, self, other)
 
     def __le__(self, other: Tensor | float) -> Tensor:
-        return Tensor._wrap(self.data <= _raw(other))
+        return _compare(np.less_equal, self, other)
 
     def __gt__(self, other: Tensor | float) -> Tensor:
-        return Tensor._wrap(self.data > _raw(other))
+        return _compare(np.greater, self, other)
 
     def __ge__(self, other: Tensor | float) -> Tensor:
-        return Tensor._wrap(self.data >= _raw(other))
+        return _compare(np.greater_equal, self, other)
 
     def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data == _raw(other))
+        return _compare(np.equal, self, other)
 
     def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
-        return Tensor._wrap(self.data != _raw(other))
+        return _compare(np.not_equal, self, other)
 
     # Logic on boolean tensors (masks), also without gradient.
     def __and__(self, other: Tensor | bool) -> Tensor:
@@ -390,11 +392,15 @@ class Tensor:
     def __invert__(self) -> Tensor:
         return Tensor._wrap(~self.data)
 
-    def all(self, dim: int | None = None) -> Tensor:
-        return Tensor._wrap(self.data.all(axis=dim))
+    def all(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
+        """Whether every element (along ``dim``) is nonzero, as a bool tensor."""
+        return Tensor._wrap(np.asarray(self.data.all(axis=wrap_dims(dim, self.ndim),
+                                                     keepdims=keepdim)))
 
-    def any(self, dim: int | None = None) -> Tensor:
-        return Tensor._wrap(self.data.any(axis=dim))
+    def any(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
+        """Whether any element (along ``dim``) is nonzero, as a bool tensor."""
+        return Tensor._wrap(np.asarray(self.data.any(axis=wrap_dims(dim, self.ndim),
+                                                     keepdims=keepdim)))
 
     # ------------------------------------------------------------ unary math
     def exp(self) -> Tensor:
@@ -439,17 +445,22 @@ class Tensor:
         >>> mt.tensor([1.0, 2.0, 3.0]).masked_fill(mt.tensor([True, False, True]), 0.0).tolist()
         [0.0, 2.0, 0.0]
         """
-        mask = _raw(mask)
-        if np.asarray(mask).dtype != np.bool_:
-            raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {np.asarray(mask).dtype}")
-        fill = np.asarray(_raw(value)).astype(self.dtype)
-        return F.Where.apply(fill, self, condition=np.asarray(mask))
+        mask = np.asarray(_raw(mask))
+        if mask.dtype != np.bool_:
+            raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
+        if isinstance(value, Tensor) and value.ndim:
+            raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got "
+                               f"one with {value.ndim} dimension(s)")
+        fill = value.to(self.dtype) if isinstance(value, Tensor) else np.asarray(value).astype(self.dtype)
+        return F.Where.apply(fill, self, condition=mask)
 
-    def maximum(self, other: Tensor | float) -> Tensor:
-        return F.Maximum.apply(self, _operand(other))
+    def maximum(self, other: Tensor) -> Tensor:
+        """The elementwise larger of two tensors; ties share the gradient."""
+        return F.Maximum.apply(self, _tensor_operand(other, "maximum"))
 
-    def minimum(self, other: Tensor | float) -> Tensor:
-        return F.Minimum.apply(self, _operand(other))
+    def minimum(self, other: Tensor) -> Tensor:
+        """The elementwise smaller of two tensors; ties share the gradient."""
+        return F.Minimum.apply(self, _tensor_operand(other, "minimum"))
 
     # ------------------------------------------------------------- reductions
     def sum(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
@@ -484,25 +495,23 @@ class Tensor:
         [1, 0]
         """
         if dim is None:
-            return F.Extremum.apply(self, reduce=np.max)
+            return F.Extremum.apply(self, reduce=np.max, nan_shares=True)
         return self._select_along(np.argmax, dim, keepdim)
 
     def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
         """The smallest value; with ``dim``, ``(values, indices)`` along it."""
         if dim is None:
-            return F.Extremum.apply(self, reduce=np.min)
+            return F.Extremum.apply(self, reduce=np.min, nan_shares=True)
         return self._select_along(np.argmin, dim, keepdim)
 
     def amax(self, dim: int | tuple[int, ...] = (), keepdim: bool = False) -> Tensor:
         """The largest values over ``dim`` (all dims when empty, as PyTorch); ties share the
         gradient."""
-        return F.Extremum.apply(self, reduce=np.max, dim=dim if dim != () else None,
-                                keepdim=keepdim)
+        return F.Extremum.apply(self, reduce=np.max, dim=dim, keepdim=keepdim)
 
     def amin(self, dim: int | tuple[int, ...] = (), keepdim: bool = False) -> Tensor:
         """The smallest values over ``dim`` (all dims when empty); ties share the gradient."""
-        return F.Extremum.apply(self, reduce=np.min, dim=dim if dim != () else None,
-                                keepdim=keepdim)
+        return F.Extremum.apply(self, reduce=np.min, dim=dim, keepdim=keepdim)
 
     def _select_along(self, arg: Callable, dim: int, keepdim: bool) -> ValuesIndices:
         indices = self._arg(arg, dim, keepdim=True)
@@ -534,10 +543,12 @@ class Tensor:
         >>> mt.tensor([[1.0, 5.0], [7.0, 2.0]]).argmax(dim=1).tolist()
         [1, 0]
         """
+        _refuse_bool_arg(self, "argmax")
         return self._arg(np.argmax, dim, keepdim)
 
     def argmin(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Where the smallest value is (the first, on ties)."""
+        _refuse_bool_arg(self, "argmin")
         return self._arg(np.argmin, dim, keepdim)
 
     def logsumexp(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
@@ -592,7 +603,8 @@ class Tensor:
             return self.reshape(1)
         if start > end:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-        return self.reshape(*self.shape[:start], -1, *self.shape[end + 1:])
+        merged = int(np.prod(self.shape[start:end + 1]))  # not -1: numpy cannot infer it when empty
+        return self.reshape(*self.shape[:start], merged, *self.shape[end + 1:])
 
     def permute(self, *dims: int) -> Tensor:
         """Reorder the dimensions (a view).
@@ -628,7 +640,7 @@ class Tensor:
         if dim is None:
             shape = [n for n in self.shape if n != 1]
         else:
-            drop = set(wrap_dims(dim, self.ndim))
+            drop = set(wrap_dims(dim, self.ndim) or ())  # () drops nothing
             shape = [n for i, n in enumerate(self.shape) if not (i in drop and n == 1)]
         return self.reshape(*shape)
 
@@ -654,6 +666,10 @@ class Tensor:
 
     def __getitem__(self, index: Any) -> Tensor:
         index = _raw_index(index)
+        if any(isinstance(i, slice) and i.step is not None and i.step <= 0
+               for i in (index if type(index) is tuple else (index,))):
+            raise ValueError("step must be greater than zero (PyTorch has no negative steps; "
+                             "use .flip() semantics via an index array)")
         split = _select_first(index)
         if split is not None:
             return F.Index.apply(F.Index.apply(self, index=split[0]), index=split[1])
@@ -676,9 +692,11 @@ class Tensor:
         dim = wrap_dim(dim, self.ndim)
         n = self.shape[dim]
         if isinstance(split_size_or_sections, int):
-            if split_size_or_sections <= 0:
+            if split_size_or_sections < 0 or (split_size_or_sections == 0 and n):
                 raise ValueError(f"split: size must be positive, got {split_size_or_sections}")
-            sizes = [min(split_size_or_sections, n - s) for s in range(0, n, split_size_or_sections)]
+            split_size_or_sections = max(split_size_or_sections, 1)
+            sizes = [min(split_size_or_sections, n - s)
+                     for s in range(0, n, split_size_or_sections)] or [0]  # empty: one empty piece
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != n:
@@ -691,7 +709,10 @@ class Tensor:
         """Split into ``chunks`` nearly equal pieces, as ``torch.chunk``."""
         if chunks <= 0:
             raise ValueError(f"chunk: chunks must be positive, got {chunks}")
-        return self.split(max(-(-self.shape[wrap_dim(dim, self.ndim)] // chunks), 1), dim)
+        n = self.shape[wrap_dim(dim, self.ndim)]
+        if n == 0:  # as PyTorch: ``chunks`` empty pieces
+            return self.split([0] * chunks, dim)
+        return self.split(-(-n // chunks), dim)
 
     # ------------------------------------------------------------------ copies
     def clone(self) -> Tensor:
@@ -787,6 +808,10 @@ class Tensor:
         [[1.0, 2.0], [1.0, 2.0]]
         """
         src = _operand(src)
+        shape = np.shape(_raw(src))
+        if len(shape) > self.ndim or np.broadcast_shapes(shape, self.shape) != self.shape:
+            raise ValueError(f"copy_: a source of shape {shape} does not broadcast to the "
+                             f"tensor's shape {self.shape}")
         return inplace.modify(self, "copy_", lambda t: F.SetItem.apply(t, src, index=...), src)
 
     def __setitem__(self, index: Any, value: Tensor | float) -> None:
@@ -847,6 +872,37 @@ def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
 
 
+def _refuse_bool_arg(x: Tensor, op: str) -> None:
+    if x.dtype == np.bool_:
+        raise TypeError(f"{op}(): does not support bool input")
+
+
+def _tensor_operand(x: Any, op: str) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{op}(): argument 'other' must be a Tensor, not {type(x).__name__}")
+    return x
+
+
+def _no_bool_subtraction(a: Any, b: Any) -> tuple[Any, Any]:
+    if any(isinstance(x, Tensor) and x.dtype == np.bool_ or isinstance(x, bool) for x in (a, b)):
+        raise TypeError("Subtraction, the `-` operator, with a bool tensor is not supported; use "
+                        "`^` (logical xor) or `~` (logical not) instead")
+    return a, b
+
+
+def _no_bool_pow(base: Any, exponent: Any) -> tuple[Any, Any]:
+    """PyTorch has no pow kernel for bool exponent tensors (a bool tensor to a Python bool works)."""
+    if (isinstance(exponent, Tensor) and exponent.dtype == np.bool_
+            and (isinstance(base, bool) or isinstance(base, Tensor) and base.dtype == np.bool_)):
+        raise TypeError("pow is not supported between two bool tensors")
+    return base, exponent
+
+
+def _compare(op: Callable, a: Tensor, b: Any) -> Tensor:
+    left, right = autograd.promote([a.data, _raw(_operand(b))], "common")
+    return Tensor._wrap(np.asarray(op(left, right)))
+
+
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """PyTorch's conversion rules: Python floats become the default dtype, arrays keep theirs."""
     if isinstance(data, Tensor):
@@ -866,3 +922,7 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         raise TypeError(f"tensors hold numbers; got data of dtype {array.dtype} "
                         f"from {type(data).__name__}")
     return array
+
+
+# Last: inplace.py subclasses Tensor (its views), so it needs the class defined first.
+from . import inplace  # noqa: E402

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..creation import generator
+from ..dtypes import result_type
 from ..functions import where
 from ..tensor import Tensor, _raw
 
@@ -31,6 +32,8 @@ def _class_targets(input: Tensor, target: Any, ignore_index: int,  # noqa: A002
     target = np.asarray(_raw(target))
     if target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must hold floating point scores, got dtype {input.dtype}")
     expected = (*input.shape[:1], *input.shape[2:]) if input.ndim >= 2 else ()
     if input.ndim == 0 or target.shape != expected:
         raise ValueError(f"{op}: expected input (N, C) with target (N,), input (C,) with a 0-d "
@@ -198,16 +201,23 @@ def log_softmax(input: Tensor, dim: int | None = None, dtype: Any = None) -> Ten
 
 
 def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:  # noqa: A002
-    """Mean squared error (shapes must match, as PyTorch warns they should).
+    """Mean squared error. Shapes that differ are broadcast with a warning, as PyTorch does
+    (usually a bug: a (N,) target against (N, 1) predictions compares every pair).
 
     >>> import microtensor as mt
     >>> mt.nn.functional.mse_loss(mt.tensor([1.0, 3.0]), mt.tensor([0.0, 0.0])).item()
     5.0
     """
-    if tuple(np.shape(_raw(target))) != input.shape:
-        raise ValueError(f"mse_loss: input shape {input.shape} and target shape "
-                         f"{np.shape(_raw(target))} differ")
-    diff = input - target
+    target_shape = tuple(np.shape(_raw(target)))
+    if target_shape != input.shape:
+        warnings.warn(f"mse_loss: using a target size {target_shape} that is different to the "
+                      f"input size {input.shape}; they will be broadcast, which is likely not "
+                      "what you want", UserWarning, stacklevel=2)
+    common = result_type(input, target)
+    if common.kind != "f":
+        raise TypeError(f"mse_loss: needs floating point input or target, got {input.dtype} and "
+                        f"{np.asarray(_raw(target)).dtype}")
+    diff = input.to(common) - (target.to(common) if isinstance(target, Tensor) else target)
     return _reduce(diff * diff, reduction, "mse_loss")
 
 
@@ -219,8 +229,12 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     [[0, 0, 1], [1, 0, 0]]
     """
     classes = np.asarray(_raw(tensor))
-    if classes.dtype.kind not in "iu":
-        raise TypeError(f"one_hot: expected integer classes, got dtype {classes.dtype}")
+    if classes.dtype != np.int64:
+        raise TypeError(f"one_hot: expected int64 class indices (PyTorch's LongTensor), got "
+                        f"dtype {classes.dtype}; convert with .long()")
+    if num_classes < 0 and not classes.size:
+        raise ValueError("one_hot: cannot infer the number of classes from an empty tensor; "
+                         "pass num_classes")
     if num_classes < 0:
         num_classes = int(classes.max()) + 1 if classes.size else 0
     if classes.size and (classes.min() < 0 or classes.max() >= num_classes):
@@ -279,6 +293,6 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # 
     if not training or p == 0:
         return input
     if p == 1:
-        return input * 0
+        return input * np.zeros((), input.dtype)  # keeps the dtype, bool included
     keep = generator().random(input.shape) >= p
     return input * (keep / (1 - p)).astype(input.dtype)

@@ -74,8 +74,13 @@ class Pow(Function):
     promote = "common"
 
     def forward(self, base, exponent):
-        _refuse_bool("pow", base, exponent)
-        out = base ** exponent
+        if base.dtype.kind in "iu" and np.any(exponent < 0):
+            # PyTorch rounds integer powers with negative exponents toward zero; numpy refuses.
+            with np.errstate(divide="ignore"):
+                real = base.astype(np.float64) ** exponent
+            out = np.where(np.isfinite(real), np.trunc(real), 0).astype(base.dtype)
+        else:
+            out = np.asarray(base ** exponent).astype(base.dtype, copy=False)  # bool**bool: bool
         self.save_for_backward(base, exponent, out if self.needs_input_grad[1] else None)
         return out
 
@@ -139,7 +144,7 @@ class Abs(Function):
 
     def backward(self, grad):
         (x,) = self.saved_tensors
-        return grad * np.sign(x)  # 0 at x = 0, as PyTorch
+        return grad * np.where(np.isnan(x), 0, np.sign(x))  # 0 at x = 0 and at NaN, as PyTorch
 
 
 # ---------------------------------------------------------------- activations
@@ -172,6 +177,7 @@ class Sigmoid(Function):
 
 class Relu(Function):
     def forward(self, x):
+        _refuse_bool("relu", x)
         out = np.maximum(x, 0)
         self.save_for_backward(out)
         return out
@@ -212,8 +218,8 @@ class Maximum(Function):
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        share = (a > b) + 0.5 * (a == b)  # ties split the gradient evenly, as PyTorch
-        return grad * share, grad * (1 - share)
+        half = np.where(a == b, 0.5, 1.0)  # ties split the gradient evenly; a NaN gets it whole
+        return grad * half * ~(a < b), grad * half * ~(a > b)  # (both sides, as PyTorch)
 
 
 class Minimum(Function):
@@ -225,8 +231,8 @@ class Minimum(Function):
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        share = (a < b) + 0.5 * (a == b)
-        return grad * share, grad * (1 - share)
+        half = np.where(a == b, 0.5, 1.0)
+        return grad * half * ~(a > b), grad * half * ~(a < b)
 
 
 class Where(Function):

@@ -35,9 +35,10 @@ class Sum(Function):
 
 
 class Extremum(Function):
-    """``max``/``min`` over ``dim``; ties (and NaNs, which win) share the gradient evenly."""
+    """``max``/``min`` over ``dim``; ties share the gradient evenly. Where a NaN wins, PyTorch's
+    ``max()`` sends it the gradient (``nan_shares``) and its ``amax`` a NaN gradient everywhere."""
 
-    def forward(self, x, reduce, dim=None, keepdim=False):
+    def forward(self, x, reduce, dim=None, keepdim=False, nan_shares=False):
         dim = wrap_dims(dim, x.ndim)
         if x.size == 0 and (dim is None or any(x.shape[d] == 0 for d in dim)):
             raise IndexError(f"{reduce.__name__}(): Expected reduction dim to be specified for "
@@ -46,13 +47,16 @@ class Extremum(Function):
                              "non-zero size")
         out = reduce(x, axis=dim, keepdims=True)
         self.save_for_backward(x, out)
-        self.dim, self.keepdim = dim, keepdim
+        self.dim, self.keepdim, self.nan_shares = dim, keepdim, nan_shares
         return out if keepdim else np.squeeze(out, axis=dim)
 
     def backward(self, grad):
         x, out = self.saved_tensors
-        hit = (x == out) | (np.isnan(x) & np.isnan(out))
-        return _keep(grad, self.dim, self.keepdim) * hit / hit.sum(axis=self.dim, keepdims=True)
+        hit = x == out
+        if self.nan_shares:
+            hit |= np.isnan(x) & np.isnan(out)
+        with np.errstate(invalid="ignore"):
+            return _keep(grad, self.dim, self.keepdim) * hit / hit.sum(axis=self.dim, keepdims=True)
 
 
 class LogSumExp(Function):
@@ -76,8 +80,8 @@ class LogSumExp(Function):
 
 class Softmax(Function):
     def forward(self, x, dim):
-        _refuse_integers("softmax", x)
         self.dim = dim = wrap_dims(dim, x.ndim)
+        _refuse_integers("softmax", x)
         e = np.exp(x - np.max(x, axis=dim, keepdims=True, initial=-np.inf))
         out = e / e.sum(axis=dim, keepdims=True)
         self.save_for_backward(out)
@@ -90,8 +94,8 @@ class Softmax(Function):
 
 class LogSoftmax(Function):
     def forward(self, x, dim):
-        _refuse_integers("log_softmax", x)
         self.dim = dim = wrap_dims(dim, x.ndim)
+        _refuse_integers("log_softmax", x)
         shifted = x - np.max(x, axis=dim, keepdims=True, initial=-np.inf)
         out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
         self.save_for_backward(out)

@@ -70,6 +70,10 @@ class Index(Function):
         self.shape, self.index = x.shape, index
         self.advanced = _is_advanced(index)
         self.is_view = not self.advanced
+        if self.is_view and not isinstance(index, tuple):
+            index = (index,)
+        if self.is_view and Ellipsis not in index:
+            index = (*index, Ellipsis)  # x[0] of a vector: a 0-d view, not numpy's scalar copy
         return x[index]
 
     def backward(self, grad):

@@ -116,7 +116,8 @@ def reshaping(draw, shapes_):
     if len(shape) >= 2:
         moves["{}.transpose(-1, -2)"] = lambda x: x.transpose(-1, -2)
     if shape:
-        moves["{}[..., ::-1]"] = lambda x: x[..., ::-1]
+        # Reversed by an index array: PyTorch (and so microtensor) has no negative slice steps.
+        moves["{}[..., reversed]"] = lambda x: x[..., np.arange(x.shape[-1])[::-1].copy()]
         moves["{}[0]"] = lambda x: x[0]
     text = draw(st.sampled_from(sorted(moves)))
     return Step(text, (i,), moves[text])

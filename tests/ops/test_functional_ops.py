@@ -88,9 +88,10 @@ def test_mse_loss_in_input_and_target(reduction, pair):
     assert gradcheck(lambda p, t: F.mse_loss(p, t, reduction=reduction), [prediction, target])
 
 
-def test_mse_loss_refuses_shapes_that_differ():
-    with pytest.raises(ValueError, match=r"mse_loss: input shape \(2,\) and target shape \(2, 1\)"):
-        F.mse_loss(mt.zeros(2), mt.zeros(2, 1))
+def test_mse_loss_broadcasts_shapes_that_differ_with_a_warning_as_pytorch():
+    with pytest.warns(UserWarning, match=r"mse_loss: using a target size \(2, 1\) .* \(2,\)"):
+        loss = F.mse_loss(mt.tensor([1.0, 2.0]), mt.zeros(2, 1), reduction="none")
+    assert loss.shape == (2, 2)
 
 
 @given(classes=hnp.arrays(np.int64, shapes(max_dims=2, max_side=4), elements=st.integers(0, 4)),
