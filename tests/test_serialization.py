@@ -520,3 +520,14 @@ def test_every_single_bit_flip_truncation_and_deleted_byte_is_caught_or_harmless
         assert same_bits(back["w"].data, np.array([1.0, 2.0], np.float32))
         harmless += 1
     assert 0 < harmless < len(damaged) / 4
+
+
+def test_an_archive_of_many_empty_entries_costs_a_bounded_multiple_of_its_size(tmp_path):
+    """Python's zipfile keeps one object per directory entry (a few hundred bytes for at
+    least 76 in the file): the worst case for memory per byte, still a small constant."""
+    path = tmp_path / "many.ckpt"
+    with zipfile.ZipFile(path, "w") as archive:
+        for i in range(20_000):
+            archive.writestr(str(i), b"")
+    refused(path, "has no 'header' entry")
+    assert peak_memory(lambda: load(path)) < 8 * path.stat().st_size
