@@ -358,7 +358,10 @@ def read_checkpoint(out: Path) -> CheckpointFields:
 
 def saved_model(fields: CheckpointFields) -> CharLM:
     """The checkpoint's model, rebuilt from its ``config`` and loaded with its weights."""
-    config = fields.get("config", lambda v: isinstance(v, dict), "a dict of model settings")
+    config = fields.get("config", lambda v: isinstance(v, dict) and v.get("cell") in GATES
+                        and is_int(v.get("hidden_size"), 1) and is_int(v.get("num_layers"), 1)
+                        and (v.get("embedding_dim") is None or is_int(v["embedding_dim"], 1)),
+                        f"model settings: a cell ({', '.join(GATES)}) and sizes > 0")
     try:
         settings = {"cell": config["cell"], "hidden": config["hidden_size"],
                     "layers": config["num_layers"], "embedding": config["embedding_dim"] or 0,

@@ -359,6 +359,21 @@ def test_resume_may_change_the_steps_and_learning_rate_and_repeat_the_rest(five_
     assert saved["step"] == 7 and saved["settings"]["lr"] == 0.01
 
 
+@pytest.mark.parametrize("key, value, message", [
+    ("hidden_size", "16", "'config' field should be model settings: a cell (rnn, gru, lstm) "
+                          "and sizes > 0"),
+    ("hidden_size", 10**9, "these settings need about"),
+    ("cell", "cnn", "'config' field should be model settings"),
+    ("vocab", np.array([3, 1]), "'config' field does not describe a model: Vocabulary"),
+    ("embedding_dim", 7, "'model' field does not fit the model its 'config' describes"),
+])
+def test_sample_refuses_a_checkpoint_whose_config_is_bad(five_steps, capsys, key, value, message):
+    out, rewrite = five_steps
+    rewrite(lambda saved: set_path(saved, ["config", key], value))
+    capsys.readouterr()
+    assert message in one_line_error(capsys, ["--sample", "--out", str(out)])
+
+
 def test_sample_with_an_empty_prefix_prints_only_generated_text(trained, capsys):
     _, out = trained
     assert char_lm.main(["--sample", "--out", str(out), "--prefix", "", "--sample-len", "25"]) == 0
