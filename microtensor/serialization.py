@@ -238,7 +238,7 @@ def load(path: str | os.PathLike[str]) -> Any:
         try:
             with zipfile.ZipFile(file) as archive:
                 entries = _Entries(archive, path, os.fstat(file.fileno()).st_size)
-                if _HEADER not in entries.names:
+                if _HEADER not in entries:
                     raise CheckpointError(f"{path!r} is an .npz archive but not a microtensor "
                                           f"checkpoint: it has no {_HEADER!r} entry")
                 root = _read_header(entries.read(_HEADER), path)
@@ -320,9 +320,8 @@ class _Entries:
                 raise self.fail(name, "appears twice in the archive")
             self.infos[name] = info
 
-    @property
-    def names(self) -> set[str]:
-        return set(self.infos)
+    def __contains__(self, name: str) -> bool:
+        return name in self.infos
 
     def fail(self, name: str, problem: str) -> CheckpointError:
         return CheckpointError(f"{self.path!r} is corrupted: entry {name!r} {problem}")
@@ -436,7 +435,7 @@ class _Decoder:
 
     def array(self, node: dict, where: str) -> np.ndarray:
         name = node.get("array")
-        if not isinstance(name, str) or name == _HEADER or name not in self.entries.names:
+        if not isinstance(name, str) or name == _HEADER or name not in self.entries:
             raise self.fail(where, f"it refers to an array entry {name!r:.80} the archive does "
                                    "not have")
         if name in self.used:  # save writes one entry per use: a repeat can only multiply memory
