@@ -295,6 +295,7 @@ class _DotWriter:
                 # (and drawn pointing the other way), dot routes it as a short diagonal
                 # instead of a loop around the step.
                 src, dst, backward = dst, src, not backward
+                attrs.update(tailport="w", headport="e")  # out of the state's right side, into the op's left
         elif self.band(src) != self.band(dst):
             attrs["constraint"] = "false"
         if backward:

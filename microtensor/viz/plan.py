@@ -249,7 +249,11 @@ class _Planner:
         fed = {l.dst for l in links if l.dst in bands and bands.get(l.src) == bands[l.dst]}
         for key, band in bands.items():
             widths[band] += key not in fed
-        rows = self.rows(clusters, links, aspect, list(widths.values()))
+        rows, wide, high = self.rows(clusters, links, aspect, list(widths.values()))
+        if len(widths) > 1:  # one band of all the shared boxes, if that gives a better shape
+            merged = self.rows(clusters, links, aspect, [sum(widths.values())])
+            if abs(math.log(merged[1] / merged[2] / aspect)) < abs(math.log(wide / high / aspect)):
+                rows, bands = merged[0], dict.fromkeys(bands, -1)
         row_index = {t: i for i, row in enumerate(rows) for t in row}
         for link in links:
             if link.state:
@@ -417,13 +421,14 @@ class _Planner:
         return {k: row_of[k] for k, b in boxes.items() if b.step is None and k in row_of}
 
     def rows(self, clusters: dict[int, dict[str | None, list[str]]], links: list[Link],
-             aspect: float, bands: list[int]) -> list[list[int]]:
-        """Wrap time into rows so the picture is about ``aspect`` times as wide as high.
+             aspect: float, bands: list[int]) -> tuple[list[list[int]], float, float]:
+        """Wrap time into rows so the picture is about ``aspect`` times as wide as high; the
+        rows, with the picture's estimated width and height in inches.
 
         A new row starts where the detail level changes, so a row of small cells is not
         stretched to the height of an op-level step."""
         if not self.steps:
-            return []
+            return [], 1.0, 1.0
         inner: dict[str, list[str]] = defaultdict(list)
         for l in links:
             if not l.state:
@@ -449,23 +454,12 @@ class _Planner:
                 max(sizes[t][1] for t in row) + _GAP for row in rows)
             return rows, wide, high
 
-        # The narrowest row width whose picture is no taller than 1/aspect of its width.
+        # Of the row widths from one step to all of them, the one whose picture comes closest
+        # to ``aspect`` (on a log scale), never past 2.5:1 if any stays within it.
         lo, hi = max(w for w, _ in sizes.values()), sum(w for w, _ in sizes.values())
-        best, wide, high = pack(hi)
-        if wide / high <= aspect:  # one row per detail level is narrow enough
-            return best
-        for _ in range(30):
-            if hi - lo < 0.5:
-                break
-            mid = (lo + hi) / 2
-            rows, wide, high = pack(mid)
-            if wide / high <= aspect:
-                lo = mid
-            else:
-                hi = mid
-                best = rows
-        rows, wide, high = pack(lo)
-        return rows if wide / high <= aspect else best
+        tries = [pack(lo * (hi / lo) ** (i / 63)) for i in range(64)]
+        fitting = [p for p in tries if p[1] / p[2] <= 2.5] or tries
+        return min(fitting, key=lambda p: abs(math.log(p[1] / p[2] / aspect)))
 
     def step_size(self, t: int, layers: dict[str | None, list[str]],
                   inner: dict[str, list[str]]) -> tuple[float, float]:

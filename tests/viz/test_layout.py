@@ -91,7 +91,6 @@ def test_bptt_order_view_keeps_steps_on_one_baseline(model, layers, program):
     width, height = size(root)
     assert width / height <= MAX_ASPECT
     check_baseline(root, dot.plan)
-    assert dot.plan.rows == [[0, 1, 2, 3, 4]] or layers > 1  # one row when it fits
 
 
 @needs_graphviz
