@@ -141,9 +141,9 @@ def plot_training(histories: dict[str, History], path: Path, title: str) -> Path
     ax_acc.set_xlabel("step")
     ax_acc.set_ylabel("held-out exact match (greedy)")
     ax_acc.set_ylim(-0.02, 1.02)
-    for ax in (ax_loss, ax_acc):
+    for ax, corner in ((ax_loss, "upper right"), (ax_acc, "lower right")):
         ax.grid(True, alpha=0.3)
-        ax.legend()
+        ax.legend(loc=corner)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
@@ -314,7 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     say("Held-out numbers:\n" + "\n".join(shown))
     for name, (greedy, *_) in results.items():
         wrong = [row for row in range(len(test)) if greedy[row] != test.french[row]]
-        shown.append(f"\n{NAMES[name]}: {len(wrong)} held-out numbers wrong (greedy)"
+        shown.append(f"\n{NAMES[name]}: {len(wrong)} held-out number{'' if len(wrong) == 1 else 's'} "
+                     f"wrong (greedy)"
                      + (":" if wrong else ""))
         shown += [f"  {test.numbers[row]:,}: {' '.join(greedy[row])} (should be "
                   f"{' '.join(test.french[row])})" for row in wrong[:MAX_MISTAKES_SHOWN]]
