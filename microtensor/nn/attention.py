@@ -50,6 +50,14 @@ class Attention(Module):
     ((2, 6), (2, 3), 0.0)
     >>> [round(s, 6) for s in weights.sum(1).tolist()]
     [1.0, 1.0]
+
+    A decoder attends over the same keys at every step: with the additive score, project
+    them once with ``project_keys`` and pass the result on each step (the gradient of
+    ``key_weight`` then gathers every step's share through that one product).
+
+    >>> projected = attn.project_keys(keys)
+    >>> attn(mt.randn(2, 4), keys, mask, projected_keys=projected)[0].shape
+    (2, 6)
     """
 
     def __init__(self, query_size: int, key_size: int, score: str = "additive",
@@ -84,11 +92,20 @@ class Attention(Module):
             bound = 1 / math.sqrt(param.shape[-1])
             init.uniform_(param, -bound, bound)
 
-    def forward(self, query: Tensor, keys: Tensor,
-                mask: Any = None) -> tuple[Tensor, Tensor]:
+    def forward(self, query: Tensor, keys: Tensor, mask: Any = None,
+                projected_keys: Tensor | None = None) -> tuple[Tensor, Tensor]:
         mask = self._check(query, keys, mask)
+        if projected_keys is not None:
+            expected = (*keys.shape[:2], self.hidden_size)
+            if self.score != "additive" or not isinstance(projected_keys, Tensor) or \
+                    projected_keys.shape != expected:
+                raise ValueError(f"Attention: projected_keys must be project_keys(keys), of shape "
+                                 f"{expected} (score='additive' only), got "
+                                 f"{getattr(projected_keys, 'shape', type(projected_keys).__name__)}")
         with scope(layer=self.path or "attention"):
-            scores = self._scores(query, keys)
+            if self.score == "additive" and projected_keys is None:
+                projected_keys = self._project(keys)
+            scores = self._scores(query, keys, projected_keys)
             scores.name = "scores"
             if mask is not None:
                 padding = Tensor(~mask)
@@ -103,12 +120,29 @@ class Attention(Module):
             context.name = "context"
         return context, weights
 
-    def _scores(self, query: Tensor, keys: Tensor) -> Tensor:
+    def project_keys(self, keys: Tensor) -> Tensor:
+        """``W_k k`` for every key (batch, seq, hidden_size), for ``forward``'s
+        ``projected_keys``: computed once per source sequence instead of once per decoder
+        step. Only the additive score projects its keys."""
+        if self.score != "additive":
+            raise ValueError(f"Attention: project_keys is for score='additive', this one scores "
+                             f"{self.score!r}")
+        if not isinstance(keys, Tensor) or keys.ndim != 3 or keys.shape[2] != self.key_size:
+            raise ValueError(f"Attention: expected keys of shape (batch, seq, {self.key_size}), "
+                             f"got {getattr(keys, 'shape', type(keys).__name__)}")
+        with scope(layer=self.path or "attention"):
+            return self._project(keys)
+
+    def _project(self, keys: Tensor) -> Tensor:
+        batch, seq, _ = keys.shape
+        # One 2-D matmul for every position, so the weight's gradient is one product too.
+        projected = (keys.reshape(batch * seq, -1) @ self.key_weight.T).reshape(batch, seq, -1)
+        projected.name = "projected_keys"
+        return projected
+
+    def _scores(self, query: Tensor, keys: Tensor, projected_keys: Tensor | None) -> Tensor:
         """(batch, seq) scores of the query against every key."""
         if self.score == "additive":
-            batch, seq, _ = keys.shape
-            # One 2-D matmul for every position, so the weight's gradient is one product too.
-            projected_keys = (keys.reshape(batch * seq, -1) @ self.key_weight.T).reshape(batch, seq, -1)
             projected_query = (query @ self.query_weight.T).unsqueeze(1)  # (B, 1, H)
             return (projected_keys + projected_query).tanh() @ self.v
         if self.score == "general":

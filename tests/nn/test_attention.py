@@ -116,3 +116,30 @@ def test_attention_errors_name_the_problem():
         attn(mt.zeros(2, 3), mt.zeros(2, 5, 4), np.array([[True] * 5, [False] * 5]))
     with pytest.raises(TypeError, match="must share one dtype"):
         attn(mt.zeros(2, 3, dtype=F64), mt.zeros(2, 5, 4))
+
+
+@given(case=attention_cases(score="additive"), steps=st.integers(1, 3))
+def test_projected_keys_once_for_many_steps_give_the_same_values_and_gradients(case, steps):
+    attn, query, keys, mask = case
+    def total(projected):
+        out = 0
+        for k in range(steps):
+            context, weights = attn(query * (k + 1), keys, mask, projected_keys=projected(keys))
+            out = out + (context * context).sum() + weights[:, 0].sum()
+        return out
+
+    once = attn.project_keys(keys)
+    pairs = [mt.grad(total(p), [keys, *attn.parameters()])
+             for p in (lambda k: None, lambda k: once)]
+    for got, want in zip(*pairs):
+        np.testing.assert_allclose(got.data, want.data, rtol=1e-12, atol=1e-13)
+
+
+def test_projected_keys_errors():
+    attn = nn.Attention(3, 4, hidden_size=5)
+    keys = mt.zeros(2, 6, 4)
+    with pytest.raises(ValueError, match=r"projected_keys must be project_keys\(keys\), of shape "
+                                         r"\(2, 6, 5\)"):
+        attn(mt.zeros(2, 3), keys, projected_keys=mt.zeros(2, 6, 4))
+    with pytest.raises(ValueError, match="project_keys is for score='additive'"):
+        nn.Attention(4, 4, "dot").project_keys(keys)
