@@ -18,7 +18,9 @@ from oracle_compare import FLOATS, Arr
 SIDES = st.sampled_from([1, 2, 3, 1, 2, 3, 0])
 # Few distinct values, so ties (max, sort order, maximum) are common.
 NICE = st.sampled_from([0.0, 1.0, -1.0, 2.0, 0.5, -2.0, 3.0])
-FINITE = st.one_of(NICE, st.floats(-10, 10, allow_nan=False, allow_subnormal=False))
+# Magnitudes below 1e-3 (other than 0) would only test how gradient formulas underflow
+# (-a / b**2 against -(a / b) / b): evaluation order, not semantics.
+FINITE = st.one_of(NICE, st.floats(1e-3, 10), st.floats(-10, -1e-3))
 SPECIAL = st.sampled_from([0.0, -0.0, math.inf, -math.inf, math.nan])
 # Integers stay small: integer overflow (wrap-around width rules) is out of the oracle's scope.
 INTS = st.integers(-4, 4)
