@@ -1,5 +1,7 @@
 """Vocabularies, padded batches, number pairs and digit strips for the seq2seq demos."""
 
+import functools
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -124,6 +126,25 @@ def test_number_pairs():
         number_words(3, "de")
     with pytest.raises(ValueError, match="held_out must be between 0 and 1"):
         split_numbers(10, 0.0, np.random.default_rng(0))
+
+
+@given(number=st.integers(0, 9_999))
+def test_number_words_are_plain_words_of_the_shared_vocabularies(number):
+    pytest.importorskip("num2words", reason="the number pairs need num2words")
+    from models.numbers import NumberPairs, number_words
+
+    vocab = _full_range_pairs()
+    for lang, words in (("en", vocab.source_vocab.words), ("fr", vocab.target_vocab.words)):
+        written = number_words(number, lang)
+        assert written and all(w.isalpha() and w.islower() for w in written)
+        assert set(written) <= set(words)
+    assert NumberPairs.build([number]).batch([0]).source_lengths[0] == len(number_words(number, "en"))
+
+
+@functools.cache
+def _full_range_pairs():
+    from models.numbers import NumberPairs
+    return NumberPairs.build([], vocab_numbers=range(10_000))
 
 
 def test_missing_num2words_is_named(monkeypatch):
