@@ -69,7 +69,12 @@ def _out(text: str) -> Path:
 
 def memory_estimate(args: argparse.Namespace) -> int:
     """Bytes the recorded pass needs, roughly: every op of every step keeps a few
-    (batch, gates x hidden) float64 arrays, plus its node and summaries."""
+    (batch, gates x hidden) float64 arrays, plus its node and summaries.
+
+    >>> args = build_parser().parse_args(["--model", "lstm", "--steps", "1000"])
+    >>> 10_000_000 < memory_estimate(args) < 100_000_000
+    True
+    """
     gates = {"rnn": 1, "lstm": 4, "gru": 3}[args.model]
     per_step = args.layers * (args.batch * (gates * args.hidden * 6 + args.input_size) * 8 + 16 * 2_000)
     weights = args.layers * gates * args.hidden * (args.hidden + args.input_size) * 8 * 4
@@ -77,7 +82,11 @@ def memory_estimate(args: argparse.Namespace) -> int:
 
 
 def available_memory() -> int | None:
-    """Physical memory available now (Linux) or in total (other POSIX); None if unknown."""
+    """Physical memory available now (Linux) or in total (other POSIX); None if unknown.
+
+    >>> available_memory() is None or available_memory() > 0
+    True
+    """
     try:
         with open("/proc/meminfo") as f:
             for line in f:

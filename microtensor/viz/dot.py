@@ -57,7 +57,13 @@ class UnrolledGraph(graphviz.Source):
 
     def pipe(self, format: str | None = None, *, encoding: str | None = None,  # noqa: A002
              timeout: float | None = None, **options: object) -> bytes | str:
-        """The rendered picture as bytes (or text, given an ``encoding``), as ``graphviz.Source.pipe``."""
+        """The rendered picture as bytes (or text, given an ``encoding``), as ``graphviz.Source.pipe``.
+
+        >>> import microtensor as mt
+        >>> w = mt.ones(2, requires_grad=True)
+        >>> mt.viz.draw_graph((w * 2).sum()).pipe("svg", encoding="utf-8").rstrip().endswith("</svg>")
+        True
+        """
         _only_dot(options)
         data = run_dot(self.source, format or self.format, program=self.program,
                        timeout=timeout or self.timeout)
@@ -68,7 +74,14 @@ class UnrolledGraph(graphviz.Source):
                format: str | None = None, *, outfile: str | os.PathLike | None = None,  # noqa: A002
                timeout: float | None = None, **options: object) -> str:
         """Save the source and render it, with ``graphviz.Source.render``'s arguments: the
-        picture goes to ``outfile``, or next to the source as ``FILENAME.FORMAT``."""
+        picture goes to ``outfile``, or next to the source as ``FILENAME.FORMAT``.
+
+        >>> import microtensor as mt, tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> w = mt.ones(2, requires_grad=True)
+        >>> pathlib.Path(mt.viz.draw_graph((w * 2).sum()).render(folder / "g", format="png")).name
+        'g.png'
+        """
         _only_dot(options)
         source_path = Path(directory or self.directory or ".") / (filename or self.filename)
         if outfile is not None:
@@ -94,7 +107,7 @@ class UnrolledGraph(graphviz.Source):
 
     def view(self, filename: str | os.PathLike | None = None,  # type: ignore[override]
              directory: str | os.PathLike | None = None, cleanup: bool = False, **options: object) -> str:
-        """Render and open the picture in the system's viewer."""
+        """Render and open the picture in the system's viewer (``render(..., view=True)``)."""
         return self.render(filename, directory, view=True, cleanup=cleanup, **options)
 
     def _repr_mimebundle_(self, include=None, exclude=None, **_):  # Jupyter's display hook
@@ -115,7 +128,7 @@ def _only_dot(options: dict[str, object]) -> None:
         raise TypeError(f"unexpected argument(s): {', '.join(sorted(unknown))}")
 
 
-def open_file(path: Path) -> None:
+def open_file(path: Path) -> None:  # opens a window: the tests replace it
     """Open ``path`` with the platform's viewer (no shell involved)."""
     if sys.platform == "win32":
         os.startfile(path)  # type: ignore[attr-defined]  # noqa: S606
@@ -167,17 +180,29 @@ _CONTROL = {c: (0x2400 + c if c < 0x20 else 0x2421 if c == 0x7F else 0xFFFD)
 
 
 def clean(text: object) -> str:
-    """``text`` with control characters shown as symbols (\\x01 -> ␁): XML cannot hold them."""
+    """``text`` with control characters shown as symbols: XML cannot hold them.
+
+    >>> clean("bell\\x07, tab\\t, new line\\n")
+    'bell␇, tab␉, new line\\n'
+    """
     return str(text).translate(_CONTROL)
 
 
 def esc(text: object) -> str:
-    """Text for an HTML-like label (or an HTML page)."""
+    """Text for an HTML-like label (or an HTML page).
+
+    >>> esc("<b> & \\x00")
+    '&lt;b&gt; &amp; ␀'
+    """
     return html.escape(clean(text), quote=True)
 
 
 def quote(text: object) -> str:
-    """A DOT quoted string; newlines become DOT's ``\\n``."""
+    """A DOT quoted string; newlines become DOT's ``\\n``.
+
+    >>> print(quote('say "hi"\\nback\\\\slash'))
+    "say \\"hi\\"\\nback\\\\slash"
+    """
     return '"' + clean(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -194,8 +219,13 @@ def _small(text: str) -> str:
 
 # ------------------------------------------------------------------ the writer
 def write_dot(drawn: Plan) -> str:
-    """The DOT source of a plan. Rows are stacked with invisible floors: each row's
-    lowest boxes stand on a floor that the row below cannot rise above."""
+    """The DOT source of a plan (what ``draw_graph`` renders).
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(2, requires_grad=True)
+    >>> write_dot(mt.viz.plan(mt.viz.trace((w * 2).sum()))).startswith("digraph unrolled {")
+    True
+    """
     return _DotWriter(drawn).write()
 
 

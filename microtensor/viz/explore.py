@@ -48,7 +48,8 @@ class Explorer:
         self.html, self.drawing = page, drawing
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the page (atomically) to ``path``; the folder is created if missing."""
+        """Write the page (atomically) to ``path``; the folder is created if missing (see
+        ``explore`` for an example)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         return write_atomic(path, self.html.encode("utf-8"))
@@ -109,7 +110,17 @@ def _node(n: Node) -> dict[str, Any]:
 
 
 def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
-    """What the page's script reads: the plan's boxes, steps, heat strip and replay frames."""
+    """What the page's script reads: the plan's boxes, steps, heat strip and replay frames.
+
+    >>> import microtensor as mt
+    >>> rnn = mt.nn.RNN(2, 3)
+    >>> with mt.viz.record() as rec:
+    ...     out, _ = rnn(mt.randn(4, 1, 2))
+    ...     out[-1].sum().backward()
+    >>> data = page_data(mt.viz.draw_graph(out[-1].sum(), rec))
+    >>> data["steps"], data["layers"], len(data["heat"][0])
+    ([0, 1, 2, 3], ['rnn.l0'], 4)
+    """
     p, g = drawing.plan, drawing.graph
     cell_state = LSTM.state_names[1]
     boxes, traced = {}, {}

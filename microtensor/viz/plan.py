@@ -133,15 +133,29 @@ def _detailed_steps(steps: list[int], detail: str, window: tuple[int, int] | Non
 
 
 def short_norm(x: float) -> str:
+    """``1.23e-04``: how gradient norms are printed.
+
+    >>> short_norm(0.000123)
+    '1.23e-04'
+    """
     return f"{x:.2e}"
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
+    """``(2, 3)``, and ``()`` for a 0-d tensor.
+
+    >>> shape_text((2, 3)), shape_text(())
+    ('(2, 3)', '()')
+    """
     return "(" + ", ".join(map(str, shape)) + ")"
 
 
 def ranges(steps: Iterable[int]) -> str:
-    """[0, 1, 2, 5] -> '0…2, 5'."""
+    """Steps as ranges.
+
+    >>> ranges([0, 1, 2, 5])
+    '0…2, 5'
+    """
     out, run = [], []
     for t in steps:
         if run and t != run[-1] + 1:
@@ -499,7 +513,14 @@ class _Planner:
 
 
 def tooltip(n: Node) -> list[str]:
-    """Hover text: the op, its tags, shape and the value and gradient statistics."""
+    """Hover text: the op, its tags, shape and the value and gradient statistics.
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(2, requires_grad=True)
+    >>> g = mt.viz.trace((w * 2).sum())
+    >>> tooltip(g.nodes[g.output])
+    ['Sum', 'shape () float32']
+    """
     lines = [f"{n.op or n.kind}{' ' + n.name if n.name else ''}", f"shape {shape_text(n.shape)} {n.dtype}"]
     if n.tags:
         lines.append(", ".join(f"{k}={v}" for k, v in n.tags.items()))

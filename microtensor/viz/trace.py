@@ -37,7 +37,11 @@ def state_names() -> tuple[str, ...]:
 
 
 def hidden_state() -> str:
-    """The name of the hidden state, the one every recurrent module has (``"h"``)."""
+    """The name of the hidden state, the one every recurrent module has.
+
+    >>> hidden_state()
+    'h'
+    """
     return state_names()[0]
 
 
