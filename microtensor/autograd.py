@@ -14,9 +14,9 @@ what backward needs and nothing more:
 Nodes point only at their inputs, never at their outputs, so a graph holds no
 reference cycles and Python's cyclic garbage collector has nothing to chase.
 
-Besides plain arrays, a backward may return two lazy gradient forms that the
-engine sums more cheaply than arrays: ``SparseGrad`` (nonzero only at an index:
-what a slice sends back) and ``OuterGrad`` (``left.T @ right``: what a weight
+Besides plain arrays, a backward may return the lazy gradient forms of ``lazy.py``,
+which the engine sums more cheaply than arrays: ``SparseGrad`` (nonzero only at an
+index: what a slice sends back) and ``OuterGrad`` (``left.T @ right``: what a weight
 used at every timestep receives).
 """
 
@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .dtypes import get_default_dtype, result_type
+from .lazy import LazyGrad, OuterGrad, SparseGrad  # noqa: F401 - the forms ops return, as mt.autograd.X
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -220,49 +221,6 @@ def _check_finite(array: np.ndarray, message: str) -> None:
 
 
 # ---------------------------------------------------------------------- Function
-class SparseGrad:
-    """A gradient that is zero except at ``index``: what reading ``x[index]`` sends to ``x``.
-
-    A backward may return one instead of a full array. The engine adds ``values``
-    into a single buffer per input, so reading ``T`` slices of one tensor (every
-    step of a precomputed input projection) costs ``T`` small adds, not ``T``
-    full-size zero arrays and sums.
-    """
-
-    __slots__ = ("shape", "index", "values", "advanced")
-
-    def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray,
-                 advanced: bool) -> None:
-        self.shape, self.index, self.values = shape, index, values
-        self.advanced = advanced  # an integer-array or mask index: repeated entries add up
-
-
-class OuterGrad:
-    """The 2-D gradient ``left.T @ right``, not yet multiplied out.
-
-    What a weight used at every timestep receives: ``h_{t-1}.T @ g_t`` per step. The
-    engine keeps the factors and computes the sum over all steps as one matmul of the
-    stacked factors, which is what hand-written BPTT does, instead of ``T`` small
-    matmuls and sums.
-    """
-
-    __slots__ = ("left", "right")
-
-    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
-        self.left, self.right = left, right  # (rows, K) and (rows, N): the product is (K, N)
-
-    def dense(self) -> np.ndarray:
-        return self.left.T @ self.right
-
-    @staticmethod
-    def total(parts: list[OuterGrad]) -> np.ndarray:
-        """The sum of ``parts`` as one matmul."""
-        if len(parts) == 1:
-            return parts[0].dense()
-        return (np.concatenate([p.left for p in parts]).T
-                @ np.concatenate([p.right for p in parts]))
-
-
 _FREED = object()  # marks saved values released by a backward pass
 _FINISH = object()  # marks, on the topological sort's stack, a node whose inputs are done
 
@@ -500,86 +458,98 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
                  ) -> list[np.ndarray | None] | None:
     """Backpropagate ``root_grads`` from ``roots`` through the recorded graph.
 
-    Without ``inputs``, gradients accumulate into every reachable leaf's
-    ``.grad`` (``Tensor.backward``). With ``inputs``, their gradients are
-    returned instead and no ``.grad`` is touched (``mt.grad``).
+    Without ``inputs``, gradients accumulate into every reachable leaf's ``.grad``
+    (``Tensor.backward``). With ``inputs``, their gradients are returned instead and no
+    ``.grad`` is touched (``mt.grad``).
     """
-    pending = _Pending()
-    leaves: dict[int, Tensor] = {}
-
-    def send(target: Function | Tensor, grad: Any) -> None:
-        if isinstance(target, Tensor):  # a leaf (subclasses such as nn.Parameter included)
-            leaves[id(target)] = target
-        pending.add(id(target), grad)
-
-    start = []
-    for root, g in zip(roots, root_grads):
-        send(root.grad_fn or root, g)
-        if root.grad_fn is not None:
-            start.append(root.grad_fn)
-
-    wanted: dict[int, list[int]] = {}  # node or leaf -> the positions in ``inputs`` it fills
-    for i, t in enumerate(inputs or ()):
-        wanted.setdefault(id(t.grad_fn or t), []).append(i)
-    found: list[np.ndarray | None] = [None] * len(inputs or ())
-    anomaly, observer = _state.anomaly, _state.observer
+    run = _Backward(roots, root_grads, inputs, retain_graph)
     with no_grad():  # hooks and user ops may compute with tensors; record none of it
-        for fn in _topological_order(start):
-            grad = pending.take(id(fn))
-            if grad is None:
+        for fn in _topological_order(run.start):
+            grad = run.arrived(fn)
+            if grad is not None:
+                for parent, parent_grad in run.step(fn, grad):
+                    run.send(parent, parent_grad)
+        run.finish_leaves()
+    return run.found if inputs is not None else None
+
+
+class _Backward:
+    """One backward pass: the bare loop is ``run_backward``; this holds what it touches."""
+
+    def __init__(self, roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
+                 inputs: Sequence[Tensor] | None, retain_graph: bool) -> None:
+        self.pending = _Pending()
+        self.leaves: dict[int, Tensor] = {}
+        self.retain_graph, self.returning = retain_graph, inputs is not None
+        self.anomaly, self.observer = _state.anomaly, _state.observer
+        self.wanted: dict[int, list[int]] = {}  # node or leaf -> its positions in ``inputs``
+        for i, t in enumerate(inputs or ()):
+            self.wanted.setdefault(id(t.grad_fn or t), []).append(i)
+        self.found: list[np.ndarray | None] = [None] * len(inputs or ())
+        self.start = [root.grad_fn for root in roots if root.grad_fn is not None]
+        for root, g in zip(roots, root_grads):
+            self.send(root.grad_fn or root, g)
+
+    def send(self, target: Function | Tensor, grad: Any) -> None:
+        if isinstance(target, Tensor):  # a leaf (subclasses such as nn.Parameter included)
+            self.leaves[id(target)] = target
+        self.pending.add(id(target), grad)
+
+    def arrived(self, fn: Function) -> np.ndarray | None:
+        """The total gradient w.r.t. ``fn``'s output, after its hooks; None if none came."""
+        grad = self.pending.take(id(fn))
+        if grad is None:
+            return None
+        grad = _run_hooks(fn.hooks, grad)
+        if fn.retained is not None and (t := fn.retained()) is not None:
+            t.grad = Tensor._wrap(grad.copy())
+        if self.observer is not None:
+            self.observer.backward(fn, grad)
+        for i in self.wanted.get(id(fn), ()):
+            self.found[i] = grad
+        return grad
+
+    def step(self, fn: Function, grad: np.ndarray) -> Iterator[tuple[Any, Any]]:
+        """Run ``fn``'s backward; yield (parent, gradient in that parent's shape and dtype)."""
+        _check_versions(fn)
+        in_grads = _as_tuple(fn.backward(grad), len(fn.parents), fn)
+        if not self.retain_graph and fn.saved:
+            fn.saved = _FREED
+        checked = self.anomaly or self.observer is not None
+        for i, (parent, g) in enumerate(zip(fn.parents, in_grads)):
+            if parent is None or g is None:
                 continue
-            grad = _run_hooks(fn.hooks, grad)
-            if fn.retained is not None and (t := fn.retained()) is not None:
-                t.grad = Tensor._wrap(grad.copy())
-            if observer is not None:
-                observer.backward(fn, grad)
-            for i in wanted.get(id(fn), ()):
-                found[i] = grad
-            _check_versions(fn)
-            in_grads = _as_tuple(fn.backward(grad), len(fn.parents), fn)
-            if not retain_graph and fn.saved:
-                fn.saved = _FREED
-            for i, (parent, g) in enumerate(zip(fn.parents, in_grads)):
-                if parent is None or g is None:
-                    continue
-                g = _conform(g, fn, i, dense=anomaly or observer is not None)
-                if anomaly:
-                    _check_backward_finite(g.values if type(g) is SparseGrad else g, fn, i)
-                if observer is not None:
-                    observer.edge(fn, i, parent, g.values if type(g) is SparseGrad else g)
-                send(parent, g)
+            g = _conform(g, fn, i)
+            if checked:  # the checks read every value: multiply lazy forms out
+                seen = g.dense() if isinstance(g, LazyGrad) else g
+                if self.anomaly:
+                    _check_backward_finite(seen, fn, i)
+                if self.observer is not None:
+                    self.observer.edge(fn, i, parent, seen)
+            yield parent, g
 
-        # Leaves last, once each, so their hooks see the total gradient.
-        for key, leaf in leaves.items():
-            grad = _run_hooks(leaf._hooks, pending.take(key))
-            if observer is not None:
-                observer.leaf(leaf, grad)
-            if inputs is None:
+    def finish_leaves(self) -> None:
+        """Leaves last, once each, so their hooks see the total gradient."""
+        for key, leaf in self.leaves.items():
+            grad = _run_hooks(leaf._hooks, self.pending.take(key))
+            if self.observer is not None:
+                self.observer.leaf(leaf, grad)
+            if not self.returning:
                 _accumulate_leaf(leaf, grad)
-            else:
-                for i in wanted.get(key, ()):
-                    found[i] = grad
-    return found if inputs is not None else None
+            for i in self.wanted.get(key, ()):
+                self.found[i] = grad
 
 
-def _conform(grad: Any, fn: Function, index: int, dense: bool) -> Any:
+def _conform(grad: Any, fn: Function, index: int) -> Any:
     """An op's gradient for input ``index``, in that input's shape and dtype.
 
-    Dense gradients are summed over broadcast axes here, so no op has to. ``dense``
-    turns an ``OuterGrad`` into its product, for the checks that read every value.
+    Dense gradients are summed over broadcast axes here, so no op has to.
     """
     shape, dtype = fn.in_meta[index]
-    kind = type(grad)
-    if kind is SparseGrad:
-        if grad.values.dtype != dtype:
-            grad.values = grad.values.astype(dtype)
-        return grad
-    if kind is OuterGrad:
-        if (grad.left.shape[1], grad.right.shape[1]) != shape:
+    if isinstance(grad, LazyGrad):
+        if grad.shape != shape:
             raise _shape_error(grad.dense(), shape, fn, index)
-        if grad.right.dtype != dtype or grad.left.dtype != dtype:
-            grad = OuterGrad(grad.left.astype(dtype), grad.right.astype(dtype))
-        return grad.dense() if dense else grad
+        return grad.cast(dtype)
     grad = unbroadcast(np.asarray(grad), shape, fn, index)
     return grad if grad.dtype == dtype else grad.astype(dtype)
 
@@ -587,32 +557,21 @@ def _conform(grad: Any, fn: Function, index: int, dense: bool) -> Any:
 class _Pending:
     """Gradients on their way to each node or leaf, summed as they arrive.
 
-    Plain arrays are added (in place once the buffer is the engine's own); a
-    ``SparseGrad`` is added into its slice; the ``OuterGrad`` factors are kept
-    and multiplied once, when the total is taken.
+    Plain arrays are added (in place once the buffer is the engine's own); lazy ones are
+    kept and added, each kind all at once, when the total is taken.
     """
 
-    __slots__ = ("dense", "owned", "outer")
+    __slots__ = ("dense", "owned", "lazy")
 
     def __init__(self) -> None:
         self.dense: dict[int, np.ndarray] = {}
         self.owned: set[int] = set()  # keys whose buffer the engine made, so it may add in place
-        self.outer: dict[int, list[OuterGrad]] = {}
+        self.lazy: dict[int, list[LazyGrad]] = {}
 
     def add(self, key: int, grad: Any) -> None:
-        kind, dense = type(grad), self.dense
-        if kind is OuterGrad:
-            self.outer.setdefault(key, []).append(grad)
-        elif kind is SparseGrad:
-            if key not in self.owned:  # the first grad may be an op's own array: never write into it
-                buffer = dense.get(key)
-                dense[key] = (np.zeros(grad.shape, grad.values.dtype) if buffer is None
-                              else np.array(buffer, dtype=grad.values.dtype))
-                self.owned.add(key)
-            if grad.advanced:
-                np.add.at(dense[key], grad.index, grad.values)
-            else:
-                dense[key][grad.index] += grad.values
+        dense = self.dense
+        if isinstance(grad, LazyGrad):
+            self.lazy.setdefault(key, []).append(grad)
         elif key not in dense:
             dense[key] = grad
         elif key in self.owned:
@@ -624,10 +583,15 @@ class _Pending:
 
     def take(self, key: int) -> np.ndarray | None:
         grad = self.dense.pop(key, None)
-        outers = self.outer.pop(key, None)
-        if outers:
-            product = OuterGrad.total(outers)
-            grad = product if grad is None else np.asarray(grad + product)
+        parts = self.lazy.pop(key, None)
+        if not parts:
+            return grad
+        if grad is None:
+            grad = np.zeros(parts[0].shape, parts[0].dtype)
+        elif key not in self.owned:  # the first grad may be an op's own array: never write into it
+            grad = np.array(grad, dtype=np.result_type(grad, parts[0].dtype))
+        for kind in {type(p): None for p in parts}:  # each kind once, in arrival order
+            kind.add_all([p for p in parts if type(p) is kind], grad)
         return grad
 
 

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ..autograd import Function, OuterGrad
+from ..autograd import Function
+from ..lazy import OuterGrad
 
 
 class MatMul(Function):

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from ..autograd import Function, SparseGrad
+from ..autograd import Function
+from ..lazy import SparseGrad
 from ..dims import wrap_dim
 
 

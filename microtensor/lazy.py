@@ -1,0 +1,112 @@
+"""Lazy gradients: what a backward may return instead of a full array, when the engine can
+sum many of them more cheaply than arrays.
+
+Recurrent networks produce two such sums at every step: each timestep reads one slice of a
+tensor computed for all steps (``SparseGrad``), and every step multiplies by the same
+weight (``OuterGrad``). A lazy gradient knows its ``shape``, how to ``cast`` itself, how to
+become a ``dense`` array, and how a batch of its kind adds into a buffer (``add_all``); the
+engine uses nothing else, so a third form is one more class here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+class LazyGrad:
+    """The protocol: ``shape``, ``dtype``, ``cast``, ``dense`` and ``add_all``."""
+
+    __slots__ = ()
+    shape: tuple[int, ...]
+
+    @property
+    def dtype(self) -> np.dtype:
+        raise NotImplementedError
+
+    def cast(self, dtype: np.dtype) -> LazyGrad:
+        """The same gradient in ``dtype`` (itself when it is already)."""
+        raise NotImplementedError
+
+    def dense(self) -> np.ndarray:
+        """The gradient as a full array."""
+        buffer = np.zeros(self.shape, self.dtype)
+        type(self).add_all([self], buffer)
+        return buffer
+
+    @staticmethod
+    def add_all(parts: list, buffer: np.ndarray) -> None:
+        """Add every gradient in ``parts`` (all of this kind) into ``buffer``, in place."""
+        raise NotImplementedError
+
+
+class SparseGrad(LazyGrad):
+    """A gradient that is zero except at ``index``: what reading ``x[index]`` sends to ``x``.
+
+    ``T`` slices of one tensor (every step of a precomputed input projection) cost ``T``
+    small adds into one buffer, not ``T`` full-size zero arrays and sums.
+    """
+
+    __slots__ = ("shape", "index", "values", "advanced")
+
+    def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray,
+                 advanced: bool) -> None:
+        self.shape, self.index, self.values = shape, index, values
+        self.advanced = advanced  # an integer-array or mask index: repeated entries add up
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.values.dtype
+
+    def cast(self, dtype: np.dtype) -> SparseGrad:
+        if self.values.dtype == dtype:
+            return self
+        return SparseGrad(self.shape, self.index, self.values.astype(dtype), self.advanced)
+
+    @staticmethod
+    def add_all(parts: list[SparseGrad], buffer: np.ndarray) -> None:
+        for part in parts:
+            if part.advanced:
+                np.add.at(buffer, part.index, part.values)
+            else:
+                buffer[part.index] += part.values
+
+
+class OuterGrad(LazyGrad):
+    """The 2-D gradient ``left.T @ right``, not yet multiplied out.
+
+    What a weight used at every timestep receives: ``h_{t-1}.T @ g_t`` per step. The
+    engine keeps the factors and computes the sum over all steps as one matmul of the
+    stacked factors, which is what hand-written BPTT does, instead of ``T`` small
+    matmuls and sums.
+    """
+
+    __slots__ = ("left", "right")
+
+    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
+        self.left, self.right = left, right  # (rows, K) and (rows, N): the product is (K, N)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.left.shape[1], self.right.shape[1]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.result_type(self.left, self.right)
+
+    def cast(self, dtype: np.dtype) -> OuterGrad:
+        if self.left.dtype == dtype and self.right.dtype == dtype:
+            return self
+        return OuterGrad(self.left.astype(dtype), self.right.astype(dtype))
+
+    def dense(self) -> np.ndarray:
+        return self.left.T @ self.right
+
+    @staticmethod
+    def add_all(parts: list[OuterGrad], buffer: np.ndarray) -> None:
+        if len(parts) == 1:
+            buffer += parts[0].dense()
+        else:  # one matmul of the stacked factors: the sum over all steps
+            buffer += (np.concatenate([p.left for p in parts]).T
+                       @ np.concatenate([p.right for p in parts]))
