@@ -3,8 +3,8 @@
 import numpy as np
 
 from ..autograd import Function
-from ..lazy import SparseGrad
 from ..dims import wrap_dim
+from ..lazy import SparseGrad
 
 
 class Reshape(Function):
