@@ -214,6 +214,10 @@ def required_dim(tuples: bool):
         dtype = draw(st.sampled_from(dtypes))
         x = tensor(draw, [dtype], shape(draw, empty=tuples or dtype in ("float16", "float32", "float64")))
         d = dims(draw, x.array.ndim) if tuples and draw(st.booleans()) else dim(draw, x.array.ndim)
+        if d == ():
+            # PyTorch 2.13's logsumexp(x, dim=()) fails with an internal "output with shape []
+            # doesn't match the broadcast shape" unless keepdim=True: a PyTorch bug, not drawn.
+            d = dim(draw, x.array.ndim)
         kw = {"keepdim": draw(st.booleans())} if tuples and draw(st.booleans()) else {}
         return (x, d), kw
     return sample
@@ -625,9 +629,20 @@ row("mt.eye", lambda lib, *a, **kw: lib.m.eye(*a, **kw),
 row("mt.tensor", lambda lib, data: lib.m.tensor(data),
     lambda d, t: ((d(st.lists(st.one_of(st.booleans(), INTS, st.floats(-5, 5)), max_size=3)),), {}),
     grad=False)
-row("mt.randn", lambda lib, s, **kw: lib.m.randn(*s or (s,), **kw), creation_shape, grad=False,
+
+
+def random_shape(draw, dtypes):
+    """PyTorch rejects non-float random tensors only when they have elements (an empty one returns
+    before the dtype check, a quirk): those get non-empty shapes."""
+    (size,), kw = creation_shape(draw, dtypes)
+    if "dtype" in kw and kw["dtype"].name not in ("float16", "float32", "float64"):
+        size = shape(draw, empty=False)
+    return (size,), kw
+
+
+row("mt.randn", lambda lib, s, **kw: lib.m.randn(*s or (s,), **kw), random_shape, grad=False,
     values=False)
-row("mt.rand", lambda lib, s, **kw: lib.m.rand(*s or (s,), **kw), creation_shape, grad=False,
+row("mt.rand", lambda lib, s, **kw: lib.m.rand(*s or (s,), **kw), random_shape, grad=False,
     values=False)
 row("mt.randint", lambda lib, s: lib.m.randint(0, 5, s), lambda d, t: ((shape(d),), {}), grad=False,
     values=False)
