@@ -3,9 +3,9 @@ slice, transpose, reshape, view, detach, unsqueeze, split; integer and mask inde
 copy) and in-place ops (``add_``, ``sub_``, ``mul_``, ``zero_``, ``fill_``, ``copy_``,
 ``t[i] = v``, ``+=``, ``-=``, ``*=``, some under ``no_grad``) on recorded and unrecorded
 tensors, with ``retain_grad()`` now and then; the same source runs with ``m`` bound to
-microtensor and to torch, and every tensor's value, shape and ``requires_grad``, every leaf's
-and retained gradient (after a random upstream gradient from all tensors that require grad),
-and whether each step or the backward raises must agree.
+microtensor and to torch, and every tensor's value, shape, ``requires_grad`` and ``is_leaf``,
+every leaf's and retained gradient (after a random upstream gradient from all tensors that
+require grad), and whether each step or the backward raises must agree.
 
 The program is drawn while PyTorch runs it (so shapes are known and a step PyTorch rejects
 ends the program), then replayed from its source in both libraries; a failure prints the source.
@@ -257,6 +257,7 @@ def test_views_and_inplace_programs(program: Program, seed: int) -> None:
                             f"  PyTorch     {values(b).tolist()}")
         assert bool(a.requires_grad) == b.requires_grad, \
             f"{where}: requires_grad {a.requires_grad}, PyTorch {b.requires_grad}"
+        assert bool(a.is_leaf) == b.is_leaf, f"{where}: is_leaf {a.is_leaf}, PyTorch {b.is_leaf}"
     if theirs_err is not None:
         return
 
