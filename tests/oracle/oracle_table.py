@@ -154,6 +154,19 @@ row("clamp", lambda lib, x, **kw: x.clamp(**kw), clamp_args)
 row("mt.clamp", lambda lib, x, **kw: lib.m.clamp(x, **kw), clamp_args)
 
 
+def clamp_tensor_args(draw, dtypes):
+    """Bounds as tensors (broadcasting to the input, or one of them None)."""
+    x = tensor(draw, dtypes)
+
+    def bound():
+        none = draw(st.integers(0, 3)) == 0
+        return None if none else tensor(draw, dtypes, broadcast_partner(draw, x.array.shape))
+    return (x,), {"min": bound(), "max": bound()}
+
+
+row("clamp_tensors", lambda lib, x, **kw: x.clamp(**kw), clamp_tensor_args)
+
+
 def tensor_pair(draw, dtypes):
     """Two tensors of broadcasting shapes (PyTorch's maximum/minimum take tensors only)."""
     x = tensor(draw, dtypes)
@@ -173,6 +186,8 @@ def where_args(draw, dtypes):
 
 
 row("mt.where", lambda lib, c, x, y: lib.m.where(c, x, y), where_args)
+row("mt.where_scalars", lambda lib, c, x, y: lib.m.where(c, x, y),
+    lambda d, t: ((tensor(d, ["bool"]), scalar(d, t), scalar(d, t)), {}), grad=False)
 
 
 def masked_fill_args(draw, dtypes):
@@ -603,6 +618,7 @@ row("np.asarray", lambda lib, x: (str(np.asarray(x).dtype), np.asarray(x).tolist
 row("mt.from_numpy", lambda lib, a: lib.m.from_numpy(a.copy()),
     lambda d, t: ((tensor(d, t).array,), {}), grad=False)
 row("len", lambda lib, x: len(x), one, grad=False)
+row("python_numbers", lambda lib, x: (bool(x), float(x), int(x)), one, grad=False)
 
 # ------------------------------------------------------------------------------- creation
 
@@ -626,8 +642,9 @@ row("mt.arange", lambda lib, *a, **kw: lib.m.arange(*a, **kw),
 row("mt.eye", lambda lib, *a, **kw: lib.m.eye(*a, **kw),
     lambda d, t: (tuple(d(st.lists(st.integers(0, 3), min_size=1, max_size=2))), creation_shape(d, t)[1]),
     grad=False)
-row("mt.tensor", lambda lib, data: lib.m.tensor(data),
-    lambda d, t: ((d(st.lists(st.one_of(st.booleans(), INTS, st.floats(-5, 5)), max_size=3)),), {}),
+row("mt.tensor", lambda lib, data, **kw: lib.m.tensor(data, **kw),
+    lambda d, t: ((d(st.lists(st.one_of(st.booleans(), INTS, st.floats(-5, 5)), max_size=3)),),
+                  creation_shape(d, t)[1]),
     grad=False)
 
 
