@@ -332,11 +332,10 @@ def promote(arrays: list, rule: str) -> list:
     """The inputs of an op brought to the dtype it computes in (PyTorch's type promotion).
 
     Python numbers become 0-d arrays of that dtype, so numpy never widens on its own.
-    The common case, tensors that already agree, costs one comparison.
+    The common cases cost a comparison or two: tensors that already agree, and numbers that
+    fit the tensors' kind (numpy then keeps the tensor's dtype, as PyTorch does).
     """
-    first = arrays[0]
-    if (type(first) is np.ndarray and (rule != "float" or first.dtype.kind == "f")
-            and all(type(a) is np.ndarray and a.dtype == first.dtype for a in arrays[1:])):
+    if _agree(arrays, rule):
         return arrays
     present = [a for a in arrays if a is not None]
     if rule == "same":
@@ -348,6 +347,27 @@ def promote(arrays: list, rule: str) -> list:
         dtype = get_default_dtype()
     return [a if a is None or (type(a) is np.ndarray and a.dtype == dtype)
             else np.asarray(a).astype(dtype) for a in arrays]
+
+
+def _agree(arrays: list, rule: str) -> bool:
+    """Whether numpy computes ``arrays`` in PyTorch's dtype already (the fast path)."""
+    dtype = None
+    for a in arrays:
+        if type(a) is np.ndarray:
+            if dtype is None:
+                dtype = a.dtype
+            elif a.dtype != dtype:
+                return False
+    if dtype is None or (rule == "float" and dtype.kind != "f"):
+        return False
+    if rule == "same":
+        return len(arrays) == 1 or all(type(a) is np.ndarray for a in arrays)
+    for a in arrays:  # a Python number of no higher kind than the tensor's leaves it alone
+        kind = type(a)
+        if kind is not np.ndarray and not (kind is float and dtype.kind == "f"
+                                           or kind is int and dtype.kind in "fiu"):
+            return False
+    return True
 
 
 def _forward_error(cls: type, inputs: tuple, err: Exception) -> Exception:

@@ -665,11 +665,13 @@ class Tensor:
         return self.expand(*other.shape)
 
     def __getitem__(self, index: Any) -> Tensor:
+        if type(index) is int:  # x[t], the common case, needs none of the rules below
+            return F.Index.apply(self, index=index)
         index = _raw_index(index)
         if any(isinstance(i, slice) and i.step is not None and i.step <= 0
                for i in (index if type(index) is tuple else (index,))):
             raise ValueError("step must be greater than zero (PyTorch has no negative steps; "
-                             "use .flip() semantics via an index array)")
+                             "index with a reversed array instead)")
         split = _select_first(index)
         if split is not None:
             return F.Index.apply(F.Index.apply(self, index=split[0]), index=split[1])

@@ -28,7 +28,6 @@ class Sub(Function):
     promote = "common"
 
     def forward(self, a, b):
-        _refuse_bool("Subtraction", a, b)
         return a - b
 
     def backward(self, grad):
@@ -74,13 +73,14 @@ class Pow(Function):
     promote = "common"
 
     def forward(self, base, exponent):
-        if base.dtype.kind in "iu" and np.any(exponent < 0):
+        dtype = np.result_type(base, exponent)  # numbers are weak: the tensor's dtype
+        if dtype.kind in "iu" and np.any(np.asarray(exponent) < 0):
             # PyTorch rounds integer powers with negative exponents toward zero; numpy refuses.
             with np.errstate(divide="ignore"):
-                real = base.astype(np.float64) ** exponent
-            out = np.where(np.isfinite(real), np.trunc(real), 0).astype(base.dtype)
+                real = np.asarray(base, np.float64) ** exponent
+            out = np.where(np.isfinite(real), np.trunc(real), 0).astype(dtype)
         else:
-            out = np.asarray(base ** exponent).astype(base.dtype, copy=False)  # bool**bool: bool
+            out = np.asarray(base ** exponent).astype(dtype, copy=False)  # bool ** bool: bool
         self.save_for_backward(base, exponent, out if self.needs_input_grad[1] else None)
         return out
 

@@ -60,6 +60,8 @@ class Expand(Function):
 
 def _is_advanced(index) -> bool:
     """Whether numpy indexing with ``index`` copies (integer arrays, masks) instead of viewing."""
+    if type(index) is int or type(index) is slice:
+        return False
     parts = index if isinstance(index, tuple) else (index,)
     return any(isinstance(p, (np.ndarray, list)) for p in parts)
 
@@ -71,11 +73,10 @@ class Index(Function):
         self.shape, self.index = x.shape, index
         self.advanced = _is_advanced(index)
         self.is_view = not self.advanced
-        if self.is_view and not isinstance(index, tuple):
-            index = (index,)
-        if self.is_view and Ellipsis not in index:
-            index = (*index, Ellipsis)  # x[0] of a vector: a 0-d view, not numpy's scalar copy
-        return x[index]
+        out = x[index]
+        if type(out) is not np.ndarray:  # x[0] of a vector: a 0-d view, not numpy's scalar copy
+            out = x[(*index, ...) if type(index) is tuple else (index, ...)]
+        return out
 
     def backward(self, grad):
         # Not a full-size array: T steps each reading x[t] would cost T full-size
