@@ -185,14 +185,14 @@ class Seq2Seq(nn.Module):
             logp[done, WordVocabulary.pad] = 0.0
             total = (scores[:, :, None] + logp).reshape(batch, -1)
             best = np.argsort(-total, axis=1, kind="stable")[:, :beam]
-            parent, words_ = np.divmod(best, self.decoder.vocab_size)
+            parent, chosen = np.divmod(best, self.decoder.vocab_size)
             rows = np.arange(batch)[:, None]
             scores = total[rows, best]
-            done = done[rows, parent] | (words_ == WordVocabulary.eos)
-            history = np.concatenate([history[rows, parent], words_[:, :, None]], axis=2)
+            done = done[rows, parent] | (chosen == WordVocabulary.eos)
+            history = np.concatenate([history[rows, parent], chosen[:, :, None]], axis=2)
             pick = (rows * beam + parent).reshape(-1)
             state = tuple(s[pick] for s in state)
-            words = words_.reshape(-1)
+            words = chosen.reshape(-1)
             if done.all():
                 break
         winners = history[np.arange(batch), scores.argmax(axis=1)]
