@@ -23,22 +23,16 @@ from .dtypes import (
     bool, can_cast, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     promote_types, result_type, set_default_dtype, uint8,
 )
-from .functions import (
-    abs, cat, chunk, clamp, exp, flatten, log, log_softmax, logsumexp, matmul, max, maximum,
-    mean, min, minimum, permute, relu, reshape, sigmoid, softmax, split, sqrt, squeeze, stack,
-    sum, tanh, transpose, unsqueeze, where,
-)
+from .functions import *  # noqa: F403 - mt.exp, mt.sum...: the table in functions.py
+from . import functions
 from .serialization import CheckpointError, load, save
 from . import nn, optim, viz
 
 __all__ = [
-    "CheckpointError", "Function", "Tensor", "abs", "arange", "bool", "can_cast", "cat", "chunk",
-    "clamp", "detect_anomaly", "device", "enable_grad", "exp", "eye", "flatten", "float16",
-    "float32", "float64", "from_numpy", "full", "get_default_dtype", "grad", "int8", "int16",
-    "int32", "int64", "is_grad_enabled", "promote_types", "result_type", "uint8",
-    "load", "log", "log_softmax", "logsumexp", "manual_seed", "matmul", "max", "maximum",
-    "mean", "min", "minimum", "nn", "no_grad", "observe", "ones", "ones_like", "optim",
-    "permute", "rand", "randint", "randn", "relu", "reshape", "save", "scope",
-    "set_default_dtype", "sigmoid", "softmax", "split", "sqrt", "squeeze", "stack", "sum",
-    "tanh", "tensor", "transpose", "unsqueeze", "viz", "where", "zeros", "zeros_like",
+    "CheckpointError", "Function", "Tensor", "arange", "bool", "can_cast", "detect_anomaly",
+    "device", "enable_grad", "eye", "float16", "float32", "float64", "from_numpy", "full",
+    "get_default_dtype", "grad", "int8", "int16", "int32", "int64", "is_grad_enabled", "load",
+    "manual_seed", "nn", "no_grad", "observe", "ones", "ones_like", "optim", "promote_types",
+    "rand", "randint", "randn", "result_type", "save", "scope", "set_default_dtype", "tensor",
+    "uint8", "viz", "zeros", "zeros_like", *functions.__all__,
 ]

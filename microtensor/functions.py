@@ -73,7 +73,16 @@ def minimum(input: Tensor, other: Tensor | float) -> Tensor:  # noqa: A002
     return _as_tensor(input).minimum(other)
 
 
-def _method(name: str):
+#: Tensor methods that are also functions, ``mt.NAME(x, ...)``. Every op of
+#: ``ops.METHODS`` is one without being listed here; each becomes one entry of ``mt.__all__``.
+METHOD_FUNCTIONS = (
+    *F.METHODS, "clamp", "softmax", "log_softmax", "logsumexp", "sum", "mean", "max", "min",
+    "amax", "amin", "argmax", "argmin", "reshape", "flatten", "transpose", "permute", "squeeze",
+    "unsqueeze", "split", "chunk", "matmul", "gather", "masked_fill", "t",
+)
+
+
+def _function(name: str) -> Any:
     method = getattr(Tensor, name)
 
     def function(input: Tensor, *args: Any, **kwargs: Any) -> Any:  # noqa: A002
@@ -86,11 +95,5 @@ def _method(name: str):
     return function
 
 
-exp, log, sqrt, abs, tanh, sigmoid, relu = (  # noqa: A001 - PyTorch's names
-    _method(n) for n in ("exp", "log", "sqrt", "abs", "tanh", "sigmoid", "relu"))
-clamp, softmax, log_softmax, logsumexp = (
-    _method(n) for n in ("clamp", "softmax", "log_softmax", "logsumexp"))
-sum, mean, max, min = (_method(n) for n in ("sum", "mean", "max", "min"))  # noqa: A001
-reshape, flatten, transpose, permute, squeeze, unsqueeze, split, chunk, matmul = (
-    _method(n) for n in ("reshape", "flatten", "transpose", "permute", "squeeze", "unsqueeze",
-                         "split", "chunk", "matmul"))
+globals().update({name: _function(name) for name in METHOD_FUNCTIONS})
+__all__ = ["cat", "maximum", "minimum", "stack", "where", *METHOD_FUNCTIONS]

@@ -352,7 +352,7 @@ class Tensor:
         return F.MatMul.apply(_operand(other), self)
 
     def __neg__(self) -> Tensor:
-        return F.Neg.apply(self)
+        return self.neg()
 
     def __pos__(self) -> Tensor:
         return self
@@ -403,26 +403,7 @@ class Tensor:
                                                      keepdims=keepdim)))
 
     # ------------------------------------------------------------ unary math
-    def exp(self) -> Tensor:
-        return F.Exp.apply(self)
-
-    def log(self) -> Tensor:
-        return F.Log.apply(self)
-
-    def sqrt(self) -> Tensor:
-        return F.Sqrt.apply(self)
-
-    def abs(self) -> Tensor:
-        return F.Abs.apply(self)
-
-    def tanh(self) -> Tensor:
-        return F.Tanh.apply(self)
-
-    def sigmoid(self) -> Tensor:
-        return F.Sigmoid.apply(self)
-
-    def relu(self) -> Tensor:
-        return F.Relu.apply(self)
+    # exp, log, sqrt, abs, neg, tanh, sigmoid, relu: made from ops.METHODS below the class.
 
     def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
         """Limit values to ``[min, max]``; the gradient passes only where the input is inside.
@@ -825,6 +806,22 @@ class Tensor:
     __isub__ = sub_
     __imul__ = mul_
     __itruediv__ = div_
+
+
+def _method(name: str, op: type) -> Callable[[Tensor], Tensor]:
+    """``x.NAME()``: the op of ``ops.METHODS`` applied to ``x``."""
+    def method(self: Tensor) -> Tensor:
+        return op.apply(self)
+
+    method.__name__ = method.__qualname__ = name
+    method.__doc__ = (f"``{name}`` of each element (the ``{op.__name__}`` op).\n\n"
+                      f"    >>> import microtensor as mt\n"
+                      f"    >>> mt.ones(2).{name}().shape\n    (2,)\n")
+    return method
+
+
+for _name, _op in F.METHODS.items():
+    setattr(Tensor, _name, _method(_name, _op))
 
 
 class device:  # noqa: N801 - PyTorch's name
