@@ -14,6 +14,10 @@ what backward needs and nothing more:
 Nodes point only at their inputs, never at their outputs, so a graph holds no
 reference cycles and Python's cyclic garbage collector has nothing to chase.
 
+Before ``forward``, the engine brings mixed input dtypes to one (PyTorch's promotion,
+the op's ``promote`` rule); after it, the output of a view op is marked as aliasing its
+input. How in-place writes through views enter the graph is stated in ``inplace.py``.
+
 Besides plain arrays, a backward may return the lazy gradient forms of ``lazy.py``,
 which the engine sums more cheaply than arrays: ``SparseGrad`` (nonzero only at an
 index: what a slice sends back) and ``OuterGrad`` (``left.T @ right``: what a weight
