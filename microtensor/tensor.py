@@ -405,8 +405,10 @@ class Tensor:
     # ------------------------------------------------------------ unary math
     # exp, log, sqrt, abs, neg, tanh, sigmoid, relu: made from ops.METHODS below the class.
 
-    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:  # noqa: A002
-        """Limit values to ``[min, max]``; the gradient passes only where the input is inside.
+    def clamp(self, min: float | Tensor | None = None,  # noqa: A002
+              max: float | Tensor | None = None) -> Tensor:  # noqa: A002
+        """Limit values to ``[min, max]`` (numbers or tensors); each element's gradient goes to
+        the input where it is inside, else to the bound it was clamped to.
 
         >>> import microtensor as mt
         >>> mt.tensor([-2.0, 0.5, 3.0]).clamp(-1, 1).tolist()
@@ -496,7 +498,7 @@ class Tensor:
 
     def _select_along(self, arg: Callable, dim: int, keepdim: bool) -> ValuesIndices:
         indices = self._arg(arg, dim, keepdim=True)
-        values = self.gather(dim, indices) if self.ndim else self * 1
+        values = self.gather(dim, indices) if self.ndim else self.clone()
         if not keepdim and self.ndim:
             values, indices = values.squeeze(dim), indices.squeeze(dim)
         return ValuesIndices(values, indices)

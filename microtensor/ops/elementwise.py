@@ -188,24 +188,26 @@ class Relu(Function):
 
 
 class Clamp(Function):
-    """``x`` limited to ``[low, high]`` (either may be None); the bounds are constants."""
+    """``min(max(x, low), high)`` (either bound may be None, a number or a tensor). Each
+    element's gradient goes to whichever of the three it took its value from."""
 
     promote = "common"  # the bounds take part: an int tensor clamped at 0.5 becomes float
 
     def forward(self, x, low, high):
-        self.save_for_backward(x)
-        self.bounds = low, high
-        return np.clip(x, low, high)
+        self.save_for_backward(x, low, high)
+        out = x if low is None else np.maximum(x, low)
+        return out if high is None else np.minimum(out, high)
 
     def backward(self, grad):
-        (x,) = self.saved_tensors
-        low, high = self.bounds
-        inside = np.ones(x.shape, dtype=bool)
+        x, low, high = self.saved_tensors
+        inside, to_low, to_high = True, False, False
         if low is not None:
-            inside &= x >= low
+            inside, to_low = x >= low, x < low
         if high is not None:
-            inside &= x <= high
-        return grad * inside, None, None
+            inside, to_high = inside & (x <= high), x > high
+            if low is not None:  # low above high: high wins, as np.clip and PyTorch
+                to_low, to_high = to_low & (low <= high), to_high | (low > high)
+        return grad * inside, grad * to_low, grad * to_high
 
 
 # ---------------------------------------------------------- choosing elements
