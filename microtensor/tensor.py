@@ -716,7 +716,7 @@ class Tensor:
         for arg in args:
             if isinstance(arg, Tensor):
                 dtype = arg.dtype
-            elif isinstance(arg, (str, device_type)) and _is_device(arg):
+            elif _is_device(arg):
                 device = arg
             else:
                 dtype = arg
@@ -851,12 +851,11 @@ class device:  # noqa: N801 - PyTorch's name
         return f"device(type={self.type!r})"
 
 
-device_type = device
 _DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")
 
 
 def _is_device(name: Any) -> bool:
-    return isinstance(name, device) or str(name).split(":")[0] in _DEVICES
+    return isinstance(name, device) or isinstance(name, str) and name.split(":")[0] in _DEVICES
 
 
 def _check_device(name: Any) -> str:
