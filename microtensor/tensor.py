@@ -884,9 +884,10 @@ def _tensor_operand(x: Any, op: str) -> Tensor:
 
 
 def _no_bool_subtraction(a: Any, b: Any) -> tuple[Any, Any]:
-    if any(isinstance(x, Tensor) and x.dtype == np.bool_ or isinstance(x, bool) for x in (a, b)):
-        raise TypeError("Subtraction, the `-` operator, with a bool tensor is not supported; use "
-                        "`^` (logical xor) or `~` (logical not) instead")
+    for x in (a, b):  # a loop, not any(...): this runs on every subtraction
+        if type(x) is bool or isinstance(x, Tensor) and x.data.dtype.kind == "b":
+            raise TypeError("Subtraction, the `-` operator, with a bool tensor is not supported; "
+                            "use `^` (logical xor) or `~` (logical not) instead")
     return a, b
 
 
