@@ -389,6 +389,9 @@ class Tensor:
     def __or__(self, other: Tensor | bool) -> Tensor:
         return Tensor._wrap(self.data | _raw(other))
 
+    def __xor__(self, other: Tensor | bool) -> Tensor:
+        return Tensor._wrap(self.data ^ _raw(other))
+
     def __invert__(self) -> Tensor:
         return Tensor._wrap(~self.data)
 
