@@ -13,7 +13,7 @@ scores an MSE of 1/6 = 0.167: a model has learned something only below that.
    cell, gradient clipping and the forget-gate bias change. The RNN stays near the
    0.167 baseline; the LSTM drives the MSE below 0.01.
 
-    python -m demos.vanishing                 # T=50, a few minutes on 2 CPU cores
+    python -m demos.vanishing                 # T=50, about 3 minutes on 2 CPU cores
     python -m demos.vanishing --length 100    # harder: the LSTM needs more --steps
 
 Writes gradient_norms_init.png, gradient_norms_trained.png, training_curves.png and
@@ -34,6 +34,7 @@ from demos.common import (
     NonFiniteLossError,
     StopOnInterrupt,
     add_run_arguments,
+    blas_threads,
     check_finite,
     check_memory,
     exit_diverged,
@@ -296,6 +297,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="gradient norm limit in the runs that clip")
     parser.add_argument("--eval-every", type=positive_int, default=50,
                         help="steps between test MSE measurements")
+    parser.add_argument("--threads", type=positive_int, default=1,
+                        help="BLAS threads for numpy (one is fastest for these small matrices, "
+                             "and far faster when other programs share the cores)")
     args = parser.parse_args(argv)
     if args.length < 2:
         fail(f"--length must be at least 2 (one marker in each half), got {args.length}")
@@ -308,6 +312,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    with blas_threads(args.threads):
+        return run(args)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Train every setting, then write the summary, the plots and the explorer page."""
     out = output_dir(args.out)
 
     test = adding_problem(TEST_SIZE, args.length, np.random.default_rng(args.seed + 1))
