@@ -162,6 +162,25 @@ def test_a_beam_of_one_is_greedy(lengths, seed):
     assert model.beam_search(source, np.array(lengths), beam=1, max_steps=6) == greedy
 
 
+@given(lengths=lengths_lists, seed=st.integers(0, 2**32 - 1))
+def test_each_row_decodes_as_it_would_alone(lengths, seed):
+    """Greedy and beam search over a padded batch give every row what it gets on its own."""
+    mt.set_default_dtype(mt.float64)
+    rng = np.random.default_rng(seed)
+    model = _word_model(vocab=6, seed=seed % 1000)
+    sources = _random_ids(lengths, rng)
+    batch_greedy = model.greedy(pad_ids(sources), np.array(lengths), max_steps=5)
+    batch_beam = model.beam_search(pad_ids(sources), np.array(lengths), beam=3, max_steps=5)
+    for row, source in enumerate(sources):
+        alone = model.greedy(np.array([source]), np.array([len(source)]), max_steps=5)
+        assert batch_greedy.ids[row] == alone.ids[0]
+        steps = alone.attention.shape[1]
+        np.testing.assert_allclose(batch_greedy.attention[row, :steps, :len(source)], alone.attention[0],
+                                   atol=1e-12)
+        assert batch_beam[row] == model.beam_search(np.array([source]), np.array([len(source)]), beam=3,
+                                                    max_steps=5)[0]
+
+
 def test_learns_to_reverse_short_sequences():
     """Reversal needs the decoder to find source word n-k at output step k: with attention
     it is learnt in a few hundred steps."""
