@@ -7,7 +7,8 @@ images never seen in training. The encoder reads the strip's columns left to rig
 linear patch embedding of every 8-column window (one every 2 columns), then a
 bidirectional GRU along the strip. The decoder, an LSTM with attention over those
 positions, writes one digit name per step; to name the third digit it has to look at the
-third digit, so its attention should sweep left to right.
+third digit, so its attention should sweep left to right. With --baseline, a decoder
+without attention (it sees only the encoder's final states) trains on the same strips.
 
 Writes to runs/caption/: summary.txt (held-out exact match and per-word accuracy by strip
 length, and how often each word's attention peaks on its own digit), captions.txt,
@@ -15,6 +16,7 @@ attention.png (each decoded word's attention over the image), loss.png and graph
 (one captioning pass unrolled).
 
     python -m demos.caption              # about 4 minutes on 2 CPU cores
+    python -m demos.caption --baseline   # and the decoder without attention: twice as long
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from demos.common import (
     run_main,
     say,
 )
-from demos.translate import draw_unrolled, plot_training, train
+from demos.translate import NAMES, draw_unrolled, plot_training, train
 from models.digit_strips import CAPTION_VOCAB, Strips, load_digits, make_strips, split_digits
 from models.encoders import ColumnEncoder
 from models.seq2seq import Seq2Seq
@@ -89,10 +91,13 @@ def peaks_on_own_digit(strips: Strips, attention: np.ndarray, stride: int) -> fl
 
 
 def evaluate(model: Seq2Seq, strips: Strips) -> dict[str, float]:
-    """Greedy captions of ``strips``: exact match, per-word accuracy and attention peaks."""
+    """Greedy captions of ``strips``: exact match, per-word accuracy and (with attention)
+    attention peaks on their own digit."""
     batch = strips.batch()
     decoded = model.greedy(batch.source, batch.source_lengths, MAX_DIGITS + 2)
     exact, per_word = word_accuracy(decoded.ids, [CAPTION_VOCAB.encode(c) for c in strips.captions()])
+    if decoded.attention is None:
+        return {"exact": exact, "word": per_word}
     right_length = [i for i, (g, d) in enumerate(zip(decoded.ids, strips.digits)) if len(g) == len(d)]
     subset = Strips(strips.pixels[right_length], strips.widths[right_length],
                     [strips.digits[i] for i in right_length], [strips.starts[i] for i in right_length])
@@ -156,6 +161,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-every", type=positive_int, default=500,
                         help="measure held-out accuracy on 3-digit strips every this many steps")
     parser.add_argument("--examples", type=positive_int, default=4, help="strips drawn with attention")
+    parser.add_argument("--baseline", action="store_true",
+                        help="also train a decoder without attention on the same strips, to compare")
     args = parser.parse_args(argv)
     if args.max_gap > 8 * MAX_DIGITS:
         fail(f"--max-gap must be at most {8 * MAX_DIGITS} columns, got {args.max_gap}")
@@ -181,37 +188,48 @@ def main(argv: list[str] | None = None) -> int:
     for caption in tests[SCORED_LENGTH].captions()[:3]:
         say(f"  a strip of {len(caption)} digits -> {' '.join(caption)}")
 
-    mt.manual_seed(args.seed)
-    model = Seq2Seq(ColumnEncoder(8, args.embed, args.hidden), len(CAPTION_VOCAB), args.word_embed,
-                    args.hidden)
-    rng = np.random.default_rng([args.seed, 0])
-
-    def next_batch():
-        return make_strips(train_images, train_labels, args.batch, rng, (1, MAX_DIGITS),
-                           args.max_gap).batch()
-
+    models, histories, results = {}, {}, {}
     with blas_threads(1), StopOnInterrupt() as stop:
-        try:
-            history = train(model, next_batch, lambda: evaluate(model, tests[SCORED_LENGTH])["exact"],
-                            args, stop, "captioning")
-        except NonFiniteLossError as err:
-            exit_diverged(err, f"training diverged: try a lower --lr than {args.lr:g}")
-        if stop.requested:
-            say("interrupted: scoring the model trained so far")
-        results = {n: evaluate(model, strips) for n, strips in tests.items()}
+        for name in ["attention", "plain"] if args.baseline else ["attention"]:
+            mt.manual_seed(args.seed)
+            model = models[name] = Seq2Seq(ColumnEncoder(8, args.embed, args.hidden), len(CAPTION_VOCAB),
+                                           args.word_embed, args.hidden,
+                                           attention="additive" if name == "attention" else None)
+            rng = np.random.default_rng([args.seed, 0])  # every model sees the same strips
+
+            def next_batch(rng=rng):
+                return make_strips(train_images, train_labels, args.batch, rng, (1, MAX_DIGITS),
+                                   args.max_gap).batch()
+
+            def held_out(model=model):
+                return evaluate(model, tests[SCORED_LENGTH])["exact"]
+
+            try:
+                histories[name] = train(model, next_batch, held_out, args, stop, NAMES[name])
+            except NonFiniteLossError as err:
+                exit_diverged(err, f"the model {NAMES[name]} diverged: try a lower --lr than {args.lr:g}")
+            results[name] = {n: evaluate(model, strips) for n, strips in tests.items()}
+            if stop.requested:
+                say("interrupted: scoring the models trained so far")
+                break
+    model = models["attention"]
 
     lines = [f"caption: strips of 1-{MAX_DIGITS} UCI 8x8 digits; {len(train_idx)} images trained on, "
              f"{len(test_idx)} held out (seed {args.seed})",
              f"patch embedding {args.embed} (8-column windows, stride 2), bidirectional GRU "
-             f"{args.hidden}x2, LSTM decoder {args.hidden} with additive attention; "
-             f"{len(history.losses)} steps of {args.batch} strips, Adam lr {args.lr}",
-             f"training: {history.seconds:.1f} s wall, {history.cpu_seconds:.1f} s CPU", "",
-             f"held-out strips ({args.test_strips} per length), greedy decoding:",
-             f"{'digits':>6} {'exact':>8} {'per word':>9} {'attention peak on its digit':>28}"]
-    for n, r in results.items():
-        lines.append(f"{n:>6} {r['exact']:>8.1%} {r['word']:>9.1%} {r['peaks']:>28.1%}")
-    lines += ["", f"held-out exact match on {SCORED_LENGTH}-digit strips during training: "
-              + ", ".join(f"{s}: {a:.1%}" for s, a in history.accuracy.items())]
+             f"{args.hidden}x2, LSTM decoder {args.hidden}; {len(histories['attention'].losses)} steps of "
+             f"{args.batch} strips, Adam lr {args.lr}"]
+    for name, by_length in results.items():
+        h = histories[name]
+        lines += ["", f"{NAMES[name]}: training {h.seconds:.1f} s wall, {h.cpu_seconds:.1f} s CPU; "
+                  f"held-out strips ({args.test_strips} per length), greedy decoding:",
+                  f"{'digits':>6} {'exact':>8} {'per word':>9}"
+                  + (f" {'attention peak on its digit':>28}" if name == "attention" else "")]
+        for n, r in by_length.items():
+            lines.append(f"{n:>6} {r['exact']:>8.1%} {r['word']:>9.1%}"
+                         + (f" {r['peaks']:>28.1%}" if "peaks" in r else ""))
+        lines.append(f"held-out exact match on {SCORED_LENGTH}-digit strips during training: "
+                     + ", ".join(f"{s}: {a:.1%}" for s, a in h.accuracy.items()))
     summary = "\n".join(lines) + "\n"
     (out / "summary.txt").write_text(summary, encoding="utf-8")
     say("\n" + summary)
@@ -230,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
                            lengths=(3, MAX_DIGITS), max_gap=args.max_gap)
     written = [out / "summary.txt", out / "captions.txt",
                plot_attention(model, examples, out / "attention.png"),
-               plot_training({"captioning": history}, out / "loss.png",
+               plot_training({NAMES[n]: h for n, h in histories.items()}, out / "loss.png",
                              f"Digit strips: training loss and held-out exact match "
                              f"({SCORED_LENGTH} digits)")]
     two = make_strips(test_images, test_labels, 1, np.random.default_rng([args.seed, 7]), lengths=(2, 2),

@@ -29,6 +29,17 @@ def test_tiny_run_scores_every_length_and_writes_every_output(tmp_path, capsys):
             assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
 
 
+def test_the_baseline_without_attention_trains_on_the_same_strips(tmp_path):
+    assert caption.main([*TINY, "--baseline", "--out", str(tmp_path)]) == 0
+    summary = (tmp_path / "summary.txt").read_text()
+    assert re.search(r"^with attention: training .* CPU;", summary, re.MULTILINE)
+    assert re.search(r"^without attention: training .* CPU;", summary, re.MULTILINE)
+    # five rows with attention peaks, then five without
+    assert len(re.findall(r"^ +\d +[\d.]+% +[\d.]+% +([\d.]+|nan)%$", summary, re.MULTILINE)) == 5
+    assert len(re.findall(r"^ +\d +[\d.]+% +[\d.]+%$", summary, re.MULTILINE)) == 5
+    assert len(re.findall(r"3-digit strips during training: 6: [\d.]+%, 12: [\d.]+%", summary)) == 2
+
+
 def test_scores_count_missing_and_extra_words_as_wrong():
     assert caption.word_accuracy([[3, 4]], [[3, 4, 5]]) == (0.0, 2 / 3)
     assert caption.word_accuracy([[3, 4, 5, 6]], [[3, 4, 5]]) == (0.0, 3 / 4)
