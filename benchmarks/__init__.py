@@ -1,11 +1,13 @@
-"""The benchmark suite of issue 6: how fast microtensor trains recurrent networks,
+"""The benchmark suite: how fast microtensor trains recurrent networks,
 measured against the same networks written by hand in numpy (and in PyTorch, when it
 is installed).
 
-Run everything, and write ``benchmarks/RESULTS.md``::
+Run everything, and write ``benchmarks/RESULTS.md``; or check quickly, printing only;
+or compare with the recorded report (microtensor's ratios more than 15% worse are flagged)::
 
     python -m benchmarks            # the full run (several minutes)
-    python -m benchmarks --quick    # fewer rounds, unrolls up to T = 1,000
+    python -m benchmarks --quick    # about a minute: fewer rounds, unrolls up to T = 1,000
+    python -m benchmarks --quick --compare benchmarks/RESULTS.md
 
 Modules, in the order a run uses them:
 
@@ -14,9 +16,9 @@ Modules, in the order a run uses them:
 - ``reference``: the hand-written numpy forward/backward that all ratios divide by;
 - ``variants``: the microtensor and PyTorch versions of each workload;
 - ``agreement``: every variant must match the reference's loss, gradients and update;
-- ``timing``, ``memory``, ``profiling``: interleaved medians, peak memory of deep
-  unrolls, and where microtensor's time goes;
-- ``report``: the tables of ``RESULTS.md``.
+- ``timing``, ``per_op``, ``memory``, ``profiling``: interleaved medians, the cost of
+  single ops, peak memory of deep unrolls, and where microtensor's time goes;
+- ``report``: the tables of ``RESULTS.md``; ``compare``: today against a recorded report.
 
 This file imports nothing, so ``python -m benchmarks`` can pin the BLAS threads
 before numpy is first imported.

@@ -1,6 +1,7 @@
 """One benchmark run: for each workload, check the reference's gradients against finite
 differences, check every variant against the reference, then time them interleaved;
-then the deep unrolls' peak memory and the profiles of microtensor's variants."""
+then the cost of single ops, the deep unrolls' peak memory and the profiles of
+microtensor's variants."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from typing import Any
 
 from .agreement import Agreement, compare
 from .memory import Memory, measure
+from .per_op import CASES, OpCost
+from .per_op import measure as measure_op
 from .profiling import Profile, profile
 from .reference import HandWrittenNumpy, gradient_check
 from .timing import Timing, time_interleaved
@@ -20,24 +23,28 @@ from .workloads import UNROLL_LENGTHS, W1, W2, W3, W4, Spec, make_problem
 
 @dataclass(frozen=True)
 class Settings:
-    """How much to measure. ``quick`` is for checking that the suite works, not for numbers."""
+    """How much to measure. ``quick`` checks that the suite works and catches large
+    regressions in about a minute; its numbers are noisier than a full run's."""
 
     rounds: dict[str, int]  # timed rounds per workload name (after one warmup round)
     unroll_lengths: tuple[int, ...]
     profile_steps: dict[str, int]  # profiled steps of microtensor's layer variant, by workload
     with_torch: bool = True
     memory: bool = True
+    per_op_rounds: int = 0  # 0: no per-op section
+    per_op_calls: int = 100  # ops per timed call (one op takes microseconds)
 
     @classmethod
     def full(cls, with_torch: bool = True, memory: bool = True) -> Settings:
         return cls({"W1": 100, "W2": 50, "W3": 20, "W4 T=100": 50, "W4 T=1000": 15,
                     "W4 T=10000": 7}, UNROLL_LENGTHS,
-                   {"W1": 50, "W3": 5, "W4 T=10000": 2}, with_torch, memory)
+                   {"W1": 50, "W3": 5, "W4 T=10000": 2}, with_torch, memory, per_op_rounds=200)
 
     @classmethod
     def quick(cls, with_torch: bool = True, memory: bool = True) -> Settings:
-        return cls({"W1": 5, "W2": 5, "W3": 3, "W4 T=100": 5, "W4 T=1000": 3},
-                   UNROLL_LENGTHS[:2], {"W1": 3, "W3": 1, "W4 T=1000": 1}, with_torch, memory)
+        return cls({"W1": 30, "W2": 15, "W3": 5, "W4 T=100": 15, "W4 T=1000": 5},
+                   UNROLL_LENGTHS[:2], {"W1": 3, "W3": 1, "W4 T=1000": 1}, with_torch, memory,
+                   per_op_rounds=30, per_op_calls=30)
 
 
 @dataclass
@@ -59,6 +66,7 @@ class Results:
     memory: list[Memory] = field(default_factory=list)
     memory_length: int = 0
     profiles: dict[str, Profile] = field(default_factory=dict)
+    per_op: list[OpCost] = field(default_factory=list)
 
 
 def specs(settings: Settings) -> list[Spec]:
@@ -102,6 +110,10 @@ def run(settings: Settings) -> Results:
             label = next(label for label in models if label.startswith("microtensor nn."))
             _say(f"{spec.name}: profiling {label}")
             results.profiles[spec.name] = profile(steps[label], settings.profile_steps[spec.name])
+    if settings.per_op_rounds:
+        _say(f"per-op costs: {len(CASES)} ops and shapes, {settings.per_op_rounds} rounds")
+        results.per_op = [measure_op(case, settings.per_op_rounds, settings.per_op_calls,
+                                     settings.with_torch) for case in CASES]
     if settings.memory:
         length = max(settings.unroll_lengths)
         results.memory_length = length

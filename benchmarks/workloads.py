@@ -1,4 +1,4 @@
-"""The four workloads of issue 6, and the seeded problem every variant starts from.
+"""The four workloads (W1-W4), and the seeded problem every variant starts from.
 
 A ``Spec`` says what is computed; ``make_problem`` draws the weights (PyTorch's
 initialisation, U(-1/sqrt(hidden), 1/sqrt(hidden))), inputs and targets once, as
@@ -61,7 +61,7 @@ W3 = Spec("W3", "LSTM language-model step: vocab 65, hidden 128, T 50, batch 32,
 UNROLL_LENGTHS = (100, 1_000, 10_000)
 
 
-def W4(seq_len: int) -> Spec:  # noqa: N802 - named as the issue names the workload
+def W4(seq_len: int) -> Spec:  # noqa: N802 - the workload's name, W4
     """The deep unroll: tanh RNN, hidden 32, batch 1, forward and backward only."""
     return Spec("W4", f"deep unroll: tanh RNN, hidden 32, batch 1, T {seq_len}", "rnn",
                 input_size=32, hidden=32, seq_len=seq_len, batch=1, readout=False)
