@@ -7,6 +7,7 @@ import signal
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 import microtensor as mt
 from demos import vanishing
@@ -58,7 +59,27 @@ def test_forget_bias_sets_the_second_quarter_of_the_summed_bias():
     np.testing.assert_array_equal(np.delete(after, range(5, 10)), np.delete(before, range(5, 10)))
 
 
-@pytest.mark.parametrize("argv", [["--length", "1"], ["--steps", "-3"], ["--clip", "0"]])
+@pytest.mark.parametrize("threads", [None, 2])
+def test_training_runs_with_one_blas_thread_unless_told(threads, tmp_path, monkeypatch):
+    """Two OpenBLAS threads that spin while other programs hold the cores made each run
+    about five times slower on a shared 2-core machine; --threads chooses."""
+    seen = []
+
+    def record_threads(*args):
+        seen.append({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})
+        raise KeyboardInterrupt  # enough: the thread count is what this test is about
+
+    monkeypatch.setattr(vanishing, "train", record_threads)
+    argv = [*TINY, "--out", str(tmp_path)] + ([] if threads is None else ["--threads", str(threads)])
+    with pytest.raises(KeyboardInterrupt):
+        vanishing.main(argv)
+    with threadpool_limits(threads or 1, user_api="blas"):  # a 1-core machine caps it at 1
+        expected = {p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"}
+    assert seen == [expected]
+
+
+@pytest.mark.parametrize("argv", [["--length", "1"], ["--steps", "-3"], ["--clip", "0"],
+                                  ["--threads", "0"]])
 def test_bad_arguments_exit_2_with_one_line(argv, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         vanishing.main([*argv, "--out", str(tmp_path)])
