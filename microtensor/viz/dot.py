@@ -263,7 +263,7 @@ class _DotWriter:
             return
         vanished = t in p.vanished
         self.out += [f"\tsubgraph cluster_t{t} {{",
-                     f"\t\tgraph [label={quote(f't={t}' + (' · gradient vanished' if vanished else ''))} "
+                     f"\t\tgraph [label={quote(p.labels[t] + (' · gradient vanished' if vanished else ''))} "
                      f"style=\"rounded,filled\" color=\"#999999\" "
                      f"fillcolor={quote('#eeeeee' if vanished else '#f7fbff')} "
                      f"fontcolor={quote('#888888' if vanished else 'black')} id={quote(f'step{t}')}]"]

@@ -142,15 +142,17 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     heat = [[_num(p.heat.get(layer, {}).get(t, math.nan)) for t in p.steps] for layer in p.layers]
     hidden_visits = {}
     for n in g.named(hidden_state()):
-        if n.step is not None and n.visit is not None:
-            hidden_visits[f"{n.layer}|{n.step}"] = n.visit
+        step = p.drawn_step[n.key]
+        if step is not None and n.visit is not None:
+            hidden_visits[f"{n.layer}|{step}"] = n.visit
     targets = {}
     for t in p.steps:
         if t in p.detailed:
             targets[t] = f"step{t}"
         else:
             targets[t] = next(iter(p.clusters[t].values()))[0]
-    return {"steps": p.steps, "layers": [layer or "" for layer in p.layers], "heat": heat,
+    return {"steps": p.steps, "stepNames": p.labels, "layers": [layer or "" for layer in p.layers],
+            "heat": heat,
             "scale": list(p.scale) if p.scale else None, "vanishBelow": p.vanish_below,
             "palette": list(PALETTE), "vanished": VANISHED,
             "boxes": boxes, "nodes": traced, "targets": targets, "detailed": sorted(p.detailed),

@@ -93,7 +93,7 @@
       rect.dataset.t = t;
       rect.dataset.layer = layer;
       const tip = document.createElementNS(SVGNS, "title");
-      tip.textContent = `${layer} t=${t}: ||dL/dh|| ${fmt(norm)}`;
+      tip.textContent = `${layer} ${D.stepNames[t]}: ||dL/dh|| ${fmt(norm)}`;
       rect.appendChild(tip);
       stripSvg.appendChild(rect);
       const visit = D.hiddenVisits[`${layer}|${t}`];
@@ -116,7 +116,7 @@
     }
     const keys = Object.keys(D.boxes).filter((k) => D.boxes[k].step === t && D.boxes[k].members);
     const drawnAsOps = D.detailed.includes(t);
-    let body = `<h2>t=${t}</h2><p>${drawnAsOps ? "drawn op by op" :
+    let body = `<h2>${esc(D.stepNames[t])}</h2><p>${drawnAsOps ? "drawn op by op" :
       "drawn as one node per layer; its ops:"}</p><ul class="op-list">`;
     for (const k of keys) {
       for (const m of D.boxes[k].members) {
@@ -166,7 +166,7 @@
       return;
     }
     if (box.kind === "cell" && !nodeKey) {
-      details.innerHTML = `<h2>${esc(box.title)} at t=${box.step}</h2><p>${box.members.length} ops ` +
+      details.innerHTML = `<h2>${esc(box.title)} at ${esc(D.stepNames[box.step])}</h2><p>${box.members.length} ops ` +
         `in one node; ‖∂L/∂h‖ ${fmt(box.norm)}</p>`;
       selectStep(box.step);
       nodeEls[boxKey].classList.add("selected");

@@ -79,6 +79,8 @@ class Plan:
     bptt_order: bool
     title: str | None
     notes: list[str]
+    labels: dict[int, str]  # each step's name: "t=3", or "encoder · t=3" with several lanes
+    drawn_step: dict[str, int | None]  # the step each traced node is drawn in
 
     # -- gradient styling, on one log scale for the whole picture -------------------
     def position(self, norm: float) -> float:
@@ -116,8 +118,9 @@ def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None =
     """
     if detail not in DETAILS:
         raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
-    return _Planner(graph, _detailed_steps(graph.steps(), detail, window, max_op_steps),
-                    vanish_below, bptt_order).plan(title, aspect)
+    planner = _Planner(graph, vanish_below, bptt_order)
+    planner.detailed = _detailed_steps(planner.steps, detail, window, max_op_steps)
+    return planner.plan(title, aspect)
 
 
 def _detailed_steps(steps: list[int], detail: str, window: tuple[int, int] | None,
@@ -172,11 +175,12 @@ def _run(run: list[int]) -> str:
 
 
 class _Planner:
-    def __init__(self, graph: Graph, detailed: set[int], vanish_below: float, bptt_order: bool):
-        self.g, self.detailed = graph, detailed
+    def __init__(self, graph: Graph, vanish_below: float, bptt_order: bool):
+        self.g, self.detailed = graph, set()
         self.vanish_below, self.bptt_order = vanish_below, bptt_order
-        self.steps = graph.steps()
+        self.order = self.forward_order()
         self.where = self.adopt()
+        self.lanes()
         names = state_names()
         self.hidden, self.states = names[0], set(names)
         norms = [e.grad_norm for e in graph.edges if e.grad_norm]
@@ -189,7 +193,7 @@ class _Planner:
         g = self.g
         cells: dict[tuple[str | None, int], str] = {}
         placed = {}
-        for key in self.forward_order():  # so layers, and boxes within a step, come in forward order
+        for key in self.order:  # so layers, and boxes within a step, come in forward order
             n = g.nodes[key]
             step, layer = self.where[key]
             if step is None or step in self.detailed:
@@ -247,12 +251,15 @@ class _Planner:
         for key, box in boxes.items():
             if box.step is not None:
                 clusters[box.step].setdefault(box.layer, []).append(key)
-        first: dict[str | None, int] = {}  # a layer's earliest op: layers stack in the order they run
+        # Layers stack in the order they finish: a layer above reads the outputs of all the
+        # steps of the one below, so its deepest op lies deeper (its earliest may not:
+        # h0 @ W_hh at t=0 needs nothing from below).
+        last: dict[str | None, int] = {}
         for box in boxes.values():
             if box.step is not None and box.kind in ("op", "cell"):
-                depth = min(self.depth[m] for m in box.members)
-                first[box.layer] = min(first.get(box.layer, depth), depth)
-        layers = sorted(first, key=first.__getitem__)
+                depth = max(self.depth[m] for m in box.members)
+                last[box.layer] = max(last.get(box.layer, depth), depth)
+        layers = sorted(last, key=lambda layer: (self.lane_rank[layer], last[layer]))
         layers += [b.layer for b in boxes.values() if b.step is not None and b.layer not in layers]
         layers = list(dict.fromkeys(layers))
         for t in self.steps:
@@ -274,8 +281,9 @@ class _Planner:
                 link.wrap = row_index[boxes[link.src].step] != row_index[boxes[link.dst].step]
         heat: dict[str | None, dict[int, float]] = defaultdict(dict)
         for n in g.named(self.hidden):
-            if n.step is not None and n.grad is not None:
-                heat[n.layer][n.step] = n.grad.norm
+            step = self.where[n.key][0]
+            if step is not None and n.grad is not None:
+                heat[n.layer][step] = n.grad.norm
         top = {t: max(by_layer[t] for by_layer in heat.values() if t in by_layer)
                for t in self.steps if any(t in by_layer for by_layer in heat.values())}
         vanished = {t for t, n in top.items() if n < self.vanish_below}
@@ -283,7 +291,44 @@ class _Planner:
                     {**self.rows_outside(boxes, links, row_index), **bands}, self.stacking(clusters, links),
                     layers, {layer: dict(sorted(heat[layer].items())) for layer in layers if layer in heat},
                     self.scale, vanished, self.vanish_below, self.bptt_order, title,
-                    self.notes(vanished))
+                    self.notes(vanished), self.labels, {k: w[0] for k, w in self.where.items()})
+
+    def lanes(self) -> None:
+        """Lanes of time: steps are numbered across lanes (``Box.step``), one lane after the
+        other, and ``labels`` names each step in its own lane.
+
+        A model whose steps come from different parts (an encoder and a decoder: the first
+        part of the ``layer`` tag) or directions (a bidirectional layer's ``_reverse``
+        half) has one lane per part and direction, each with its own ``t``; otherwise
+        there is one lane and a step is its ``t``."""
+        def lane(layer: str | None) -> tuple[str, bool]:
+            name = layer or ""
+            return name.split(".")[0], name.endswith("_reverse")
+
+        # A part runs after the parts it reads: it reaches deeper into the graph (a decoder
+        # reads its encoder's outputs). Within a part the forward lane comes first.
+        deepest: dict[str, int] = defaultdict(int)
+        length: dict[tuple[str, bool], int] = defaultdict(int)
+        for key, (t, layer) in self.where.items():
+            if t is not None:
+                k = lane(layer)
+                deepest[k[0]] = max(deepest[k[0]], self.depth[key])
+                length[k] = max(length[k], t + 1)
+        order = sorted(length, key=lambda k: (deepest[k[0]], k[1]))
+        offset, start = {}, 0
+        for k in order:
+            offset[k], start = start, start + length[k]
+        named = len(order) > 1
+        self.labels: dict[int, str] = {}
+        for key, (t, layer) in self.where.items():
+            if t is not None:
+                k = lane(layer)
+                step = offset[k] + t
+                self.where[key] = (step, layer)
+                self.labels[step] = (f"{k[0]}{' (reverse)' if k[1] else ''} · " if named else "") + f"t={t}"
+        self.steps = sorted(self.labels)
+        self.lane_rank = {layer: order.index(lane(layer))
+                          for t, layer in self.where.values() if t is not None}
 
     def adopt(self) -> dict[str, tuple[int | None, str | None]]:
         """The step and layer each traced node is drawn in: its own tags, or, for an untimed
@@ -342,7 +387,7 @@ class _Planner:
     def cell_box(self, key: str, group: list[Node]) -> Box:
         n = group[0]
         step, layer = self.where[n.key]
-        lines = [f"t={step}"]
+        lines = [self.labels[step]]
         hidden = [m for m in group if m.name == self.hidden and m.grad is not None]
         norm = hidden[0].grad.norm if hidden else None
         if norm is not None:
@@ -351,7 +396,7 @@ class _Planner:
         visits = [m.visit for m in group if m.visit is not None]
         return Box(key, "cell", layer or "step", lines, step, layer, None, [m.key for m in group],
                    norm, False, False, max(visits) if visits else None,
-                   [f"{layer or 'step'} at t={step}: {len(group)} nodes collapsed",
+                   [f"{layer or 'step'} at {self.labels[step]}: {len(group)} nodes collapsed",
                     f"ops: {', '.join(ops)}"])
 
     def stand_in(self, key: str, shared: Box, inside: Box, norm: float | None, visit: int | None) -> Box:
@@ -373,12 +418,27 @@ class _Planner:
     # -- where things go ------------------------------------------------------------
     def stacking(self, clusters: dict[int, dict[str | None, list[str]]],
                  links: list[Link]) -> list[tuple[str, str]]:
-        """Within a step, each layer's last boxes sit under the next layer's first ones."""
+        """Within a step, each layer's last boxes sit under the next layer's first ones.
+
+        Only layers that no data joins within the step are stacked this way (a stacked
+        RNN's layers meet through the outputs of all steps); parts of one step that feed
+        each other (a decoder's attention and cell) are ordered by their own edges."""
         inner = [(l.src, l.dst) for l in links if not l.state]
         has_in = {b for _, b in inner}
         has_out = {a for a, _ in inner}
+        part: dict[str, tuple[int, str | None]] = {}
+        for t, layers in clusters.items():
+            for layer, keys in layers.items():
+                part.update((k, (t, layer)) for k in keys)
+        joined = defaultdict(set)  # (t, layer) -> the layers of step t it exchanges data with
+        for a, b in inner:
+            if a in part and b in part and part[a] != part[b] and part[a][0] == part[b][0]:
+                joined[part[a]].add(part[b][1])
+                joined[part[b]].add(part[a][1])
         pairs = []
-        for layers in clusters.values():
+        for t, layers in clusters.items():
+            if any(joined[(t, layer)] for layer in layers):
+                continue
             stack = list(layers.values())
             for below, above in zip(stack, stack[1:]):
                 ends = [k for k in below if k not in has_out] or below[-1:]
@@ -449,9 +509,13 @@ class _Planner:
                 inner[l.src].append(l.dst)
         sizes = {t: self.step_size(t, clusters[t], inner) for t in self.steps}
 
-        blocks: list[list[int]] = []  # runs of steps at one detail level
+        blocks: list[list[int]] = []  # runs of steps at one detail level, in one lane
+        def lane(t: int) -> str:
+            return self.labels[t].rpartition("t=")[0]
+
         for t in self.steps:
-            if blocks and (blocks[-1][-1] in self.detailed) == (t in self.detailed):
+            if blocks and (blocks[-1][-1] in self.detailed) == (t in self.detailed) \
+                    and lane(blocks[-1][-1]) == lane(t):
                 blocks[-1].append(t)
             else:
                 blocks.append([t])
@@ -499,14 +563,22 @@ class _Planner:
             high += (max(rank.values()) + 1) * (_BOX_H + _GAP)
         return wide * (_BOX_W + 0.25) + _GAP, high
 
+    def name_steps(self, steps: Iterable[int]) -> str:
+        """'t=0…2, 5', or per lane ('encoder · t=0…2; decoder · t=1') when there are several."""
+        lanes: dict[str, list[int]] = {}
+        for step in sorted(steps):
+            lane, _, t = self.labels[step].rpartition("t=")
+            lanes.setdefault(lane, []).append(int(t))
+        return "; ".join(f"{lane}t={ranges(ts)}" for lane, ts in lanes.items()) or "none"
+
     def notes(self, vanished: set[int]) -> list[str]:
         cells = [t for t in self.steps if t not in self.detailed]
         notes = []
         if cells:
-            notes.append(f"t={ranges(cells)}: one node per layer per step "
-                         f"(op detail for t={ranges(sorted(self.detailed)) or 'none'})")
+            notes.append(f"{self.name_steps(cells)}: one node per layer per step "
+                         f"(op detail for {self.name_steps(self.detailed)})")
         if vanished:
-            notes.append(f"gradient below {self.vanish_below:g} (vanished) at t={ranges(sorted(vanished))}")
+            notes.append(f"gradient below {self.vanish_below:g} (vanished) at {self.name_steps(vanished)}")
         if self.bptt_order:
             notes.append("backward pass: arrows point back in time, numbered in visit order")
         return notes
