@@ -34,6 +34,9 @@ def measures(results: Results) -> dict[str, float]:
             forward, both = cost.above_numpy(name)
             found[f"{cost.case.label}: {name} forward"] = forward * 1e6
             found[f"{cost.case.label}: {name} fwd+bwd"] = both * 1e6
+            node = cost.backward_per_node(name)
+            if node is not None:
+                found[f"{cost.case.label}: {name} backward per node"] = node * 1e6
     return found
 
 
@@ -64,7 +67,8 @@ def recorded(report: str) -> dict[str, float]:
                 found[f"{section}: {cells[0]}"] = float(cells[header.index("ratio")].rstrip("x"))
             elif section == "Single ops":
                 for column, cell in zip(header[3:], cells[3:]):
-                    found[f"{cells[0]}: {column}"] = float(cell)
+                    if cell != "-":  # the ops that do not chain have no per-node figure
+                        found[f"{cells[0]}: {column}"] = float(cell)
         elif not line.strip():  # a table ends; the next one has its own header
             header = []
     return found

@@ -32,19 +32,20 @@ class Settings:
     with_torch: bool = True
     memory: bool = True
     per_op_rounds: int = 0  # 0: no per-op section
-    per_op_calls: int = 100  # ops per timed call (one op takes microseconds)
+    # ops per timed call: one op takes microseconds; a short call is seldom preempted
+    per_op_calls: int = 20
 
     @classmethod
     def full(cls, with_torch: bool = True, memory: bool = True) -> Settings:
         return cls({"W1": 100, "W2": 50, "W3": 20, "W4 T=100": 50, "W4 T=1000": 15,
                     "W4 T=10000": 7}, UNROLL_LENGTHS,
-                   {"W1": 50, "W3": 5, "W4 T=10000": 2}, with_torch, memory, per_op_rounds=200)
+                   {"W1": 50, "W3": 5, "W4 T=10000": 2}, with_torch, memory, per_op_rounds=500)
 
     @classmethod
     def quick(cls, with_torch: bool = True, memory: bool = True) -> Settings:
         return cls({"W1": 30, "W2": 15, "W3": 5, "W4 T=100": 15, "W4 T=1000": 5},
                    UNROLL_LENGTHS[:2], {"W1": 3, "W3": 1, "W4 T=1000": 1}, with_torch, memory,
-                   per_op_rounds=30, per_op_calls=30)
+                   per_op_rounds=50)
 
 
 @dataclass

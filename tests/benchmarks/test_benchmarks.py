@@ -120,6 +120,7 @@ def test_a_run_writes_a_complete_report(monkeypatch):
     assert "not measured: PyTorch did not run" in text
     assert "peak memory (process RSS) | microtensor nn.RNN |" in text
     assert "| single-op forward, the slowest op | microtensor `" in text
+    assert "| single-op backward per node, the slowest op | microtensor `" in text
     assert "`OPENBLAS_CORETYPE` not set" in text
     for case in per_op.CASES:
         assert f"| {case.label} |" in text
@@ -131,7 +132,9 @@ def test_a_report_reads_back_as_the_numbers_it_was_written_from(monkeypatch):
     back = recorded(render(results, MACHINE))
     assert set(back) == set(today)
     assert {"W1: microtensor per-step ops", "W4 T=20: microtensor nn.RNN fused",
-            "`x[i]` (1, 100): microtensor fwd+bwd"} <= set(back)
+            "`x[i]` (1, 100): microtensor fwd+bwd", "`tanh(a)` (1, 100): microtensor backward per node"
+            } <= set(back)
+    assert "`x[i]` (1, 100): microtensor backward per node" not in back  # x[i] does not chain
     for key, value in today.items():
         assert back[key] == pytest.approx(value, abs=0.006), key
 
