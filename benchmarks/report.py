@@ -5,6 +5,7 @@ ops, every timing table, the deep unrolls' growth and memory, and what the profi
 from __future__ import annotations
 
 import gc
+import re
 from typing import Any
 
 from .per_op import CHAIN, OpCost
@@ -107,16 +108,19 @@ def _verdict(value: float, target: float) -> str:
 
 
 def _glance(results: Results) -> list[str]:
-    labels = list(dict.fromkeys(t.label for w in results.workloads for t in w.timings
-                                if t.label != BASELINE))
-    rows = []
-    for w in results.workloads:
-        measured = {t.label for t in w.timings}
-        rows.append([w.spec.name, *(f"{_median(w, label) / _median(w, BASELINE):.2f}x"
-                                     if label in measured else "-" for label in labels)])
+    """One row per workload, one column per kind of variant (RNN and LSTM layers together)."""
+    def kind(label: str) -> str:
+        return re.sub(r"nn\.(RNN|LSTM)", "nn.RNN / nn.LSTM", label)
+
+    ratios = [{kind(t.label): _median(w, t.label) / _median(w, BASELINE) for t in w.timings
+               if t.label != BASELINE} for w in results.workloads]
+    kinds = sorted({k for row in ratios for k in row}, key=lambda k: (not k.startswith("microtensor"),
+                                                                     "per-step" in k, k))
+    rows = [[w.spec.name, *(f"{row[k]:.2f}x" if k in row else "-" for k in kinds)]
+            for w, row in zip(results.workloads, ratios)]
     return ["## Ratios at a glance", "",
             "Time over hand-written numpy's (lower is better); the tables below have the "
-            "times.", ""] + _table(["workload", *labels], rows)
+            "times.", ""] + _table(["workload", *kinds], rows)
 
 
 def _targets(results: Results) -> list[str]:
