@@ -13,7 +13,7 @@ scores an MSE of 1/6 = 0.167: a model has learned something only below that.
    cell, gradient clipping and the forget-gate bias change. The RNN stays near the
    0.167 baseline; the LSTM drives the MSE below 0.01.
 
-    python -m demos.vanishing                 # T=50, about 3 minutes on 2 CPU cores
+    python -m demos.vanishing                 # T=50, about 2 minutes on 2 CPU cores
     python -m demos.vanishing --length 100    # harder: the LSTM needs more --steps
 
 Writes gradient_norms_init.png, gradient_norms_trained.png, training_curves.png and
