@@ -393,7 +393,9 @@ class _DotWriter:
                     foot = f"foot{t}"
                     self.out.append(f"\t{foot} [shape=point style=invis width=0 height=0 label=\"\"]")
                     keys = [k for keys in p.clusters[t].values() for k in keys]
-                    self.out += [f"\t{foot} -> {k} [style=invis]" for k in keys if not downs[k]]
+                    inside = set(keys)  # the step's own first boxes, whatever feeds them from outside
+                    self.out += [f"\t{foot} -> {k} [style=invis]" for k in keys
+                                 if not inside.intersection(downs[k])]
                     for k in keys:
                         downs[k].append(foot)
                     ups[foot] += keys

@@ -157,5 +157,5 @@ def test_an_encoder_and_a_decoder_are_two_lanes_of_time():
         source = mt.viz.draw_graph(mt.viz.trace(loss, rec), detail="op").source
         assert 'label="decoder · t=3"' in source
         root = layout(source, PROGRAMS[0])
-        # Known weakness: dot may swap two encoder steps of this graph within their row.
+        # Known weakness: dot may still swap two encoder steps of this graph within their row.
         check_baseline(root, drawn, ordered=False)

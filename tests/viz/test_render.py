@@ -166,7 +166,9 @@ def real_graphviz_pure():
     """The graphviz-pure executable itself (not a version manager's shim, which needs its PATH)."""
     import sysconfig
 
-    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent)):
+    # (the interpreter's own folder too, resolved: a venv over a system install keeps it there)
+    for folder in (sysconfig.get_path("scripts"), str(Path(sys.executable).parent),
+                   str(Path(sys.executable).resolve().parent)):
         found = shutil.which("graphviz-pure", path=folder)
         if found:
             return Path(found)
