@@ -190,11 +190,24 @@ row("mt.where_scalars", lambda lib, c, x, y: lib.m.where(c, x, y),
     lambda d, t: ((tensor(d, ["bool"]), scalar(d, t), scalar(d, t)), {}), grad=False)
 
 
+def storable(dtype: np.dtype, value):
+    """``value`` with inf and nan replaced by 0 when it is written into an integer tensor:
+    PyTorch raises for a Python scalar ("value cannot be converted to type int without
+    overflow") and stores INT_MIN from a tensor, numpy warns; float-to-integer overflow is out
+    of the oracle's scope."""
+    if np.dtype(dtype).kind not in "iu":
+        return value
+    if isinstance(value, Arr):
+        return Arr(np.where(np.isfinite(value.array), value.array, 0).astype(value.array.dtype)
+                   if value.array.dtype.kind == "f" else value.array)
+    return value if not isinstance(value, float) or math.isfinite(value) else 0.0
+
+
 def masked_fill_args(draw, dtypes):
     x = tensor(draw, dtypes)
     mask = tensor(draw, ["bool"], broadcast_partner(draw, x.array.shape))
     value = tensor(draw, dtypes, ()) if draw(st.booleans()) else scalar(draw, dtypes)
-    return (x, mask, value), {}
+    return (x, mask, storable(x.array.dtype, value)), {}
 
 
 row("masked_fill", lambda lib, x, m, v: x.masked_fill(m, v), masked_fill_args)
@@ -523,13 +536,14 @@ def inplace(method: str):
 
 def inplace_binary(draw, dtypes):
     (x, y), _ = binary(draw, dtypes)
-    return (x, y), {}
+    return (x, storable(x.array.dtype, y)), {}
 
 
 for _name in ("add_", "sub_", "mul_", "div_", "copy_"):
     row(f"Tensor.{_name}", inplace(_name), inplace_binary)
 row("Tensor.add_alpha", inplace("add_"), lambda d, t: (inplace_binary(d, t)[0], {"alpha": d(INTS)}))
-row("Tensor.fill_", inplace("fill_"), lambda d, t: ((tensor(d, t), scalar(d, t)), {}))
+row("Tensor.fill_", inplace("fill_"),
+    lambda d, t: ((x := tensor(d, t), storable(x.array.dtype, scalar(d, t))), {}))
 row("Tensor.zero_", inplace("zero_"), one)
 
 
@@ -633,8 +647,15 @@ for _name in ("zeros", "ones"):
         creation_shape, grad=False)
     row(f"mt.{_name}_like", lambda lib, x, n=_name, **kw: getattr(lib.m, f"{n}_like")(x, **kw),
         lambda d, t: ((tensor(d, t),), creation_shape(d, t)[1]))
-row("mt.full", lambda lib, s, v, **kw: lib.m.full(s, v, **kw),
-    lambda d, t: ((shape(d), scalar(d, t)), creation_shape(d, t)[1]), grad=False)
+
+
+def full_args(draw, dtypes):
+    (size,), kw = creation_shape(draw, dtypes)
+    value = scalar(draw, dtypes)
+    return (size, storable(kw["dtype"].name, value) if "dtype" in kw else value), kw
+
+
+row("mt.full", lambda lib, s, v, **kw: lib.m.full(s, v, **kw), full_args, grad=False)
 row("mt.arange", lambda lib, *a, **kw: lib.m.arange(*a, **kw),
     lambda d, t: (tuple(d(st.lists(st.one_of(INTS, st.sampled_from([0.5, 2.5, -1.5])), min_size=1,
                                    max_size=3).filter(lambda a: len(a) < 3 or a[2] != 0))),

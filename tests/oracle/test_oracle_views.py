@@ -126,6 +126,14 @@ def _recorded(t: torch.Tensor) -> bool:
         return False
 
 
+def _replayed_view(t: torch.Tensor) -> bool:
+    """A view whose base was written in place: PyTorch regenerates the view's graph from the
+    base, and its views then send their gradient to the base directly, past this tensor's
+    retained ``.grad``. Which path a retained gradient takes there is PyTorch's replay detail,
+    out of the oracle's scope (the leaves' gradients are still compared)."""
+    return t._base is not None and t._base._version > 0
+
+
 def draw_retain_grad(draw, program: Program) -> bool:
     """Keep a non-leaf's gradient; in-place ops later in the program must not change which
     tensor's gradient it is (PyTorch: the tensor's value at the end)."""
@@ -257,7 +265,11 @@ def test_views_and_inplace_programs(program: Program, seed: int) -> None:
                             f"  PyTorch     {values(b).tolist()}")
         assert bool(a.requires_grad) == b.requires_grad, \
             f"{where}: requires_grad {a.requires_grad}, PyTorch {b.requires_grad}"
-        assert bool(a.is_leaf) == b.is_leaf, f"{where}: is_leaf {a.is_leaf}, PyTorch {b.is_leaf}"
+        try:
+            leaf = b.is_leaf
+        except RuntimeError:  # a split view whose base was written: PyTorch refuses to say
+            continue
+        assert bool(a.is_leaf) == leaf, f"{where}: is_leaf {a.is_leaf}, PyTorch {leaf}"
     if theirs_err is not None:
         return
 
@@ -279,7 +291,7 @@ def test_views_and_inplace_programs(program: Program, seed: int) -> None:
         f"program:\n{source}\nbackward from {outputs}: microtensor {errors[0]!r}, PyTorch {errors[1]!r}")
     if errors[1] is not None:
         return
-    for name in program.leaves + program.retained:
+    for name in program.leaves + [n for n in program.retained if not _replayed_view(theirs[n])]:
         a, b = mine[name].grad, theirs[name].grad
         expected = np.zeros(tuple(theirs[name].shape)) if b is None else values(b)
         actual = np.zeros(tuple(mine[name].shape)) if a is None else values(a)
