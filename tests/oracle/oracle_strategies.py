@@ -80,6 +80,12 @@ def broadcast_partner(draw, shape_: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(dims)
 
 
+def smaller_partner(draw, shape_: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape that broadcasts TO ``shape_``: some sides 1, some leading dims dropped."""
+    dims = [draw(st.sampled_from([n, 1])) for n in shape_]
+    return tuple(dims[draw(st.integers(0, len(dims))):])
+
+
 def operand(draw, dtypes, shape_: tuple[int, ...]) -> Arr | bool | int | float:
     """The second operand of a binary op: a tensor of a broadcasting shape, a 0-d tensor, or a
     Python scalar."""
