@@ -2,10 +2,11 @@
 slice, transpose, reshape, view, detach, unsqueeze, split; integer and mask indexing, which
 copy) and in-place ops (``add_``, ``sub_``, ``mul_``, ``zero_``, ``fill_``, ``copy_``,
 ``t[i] = v``, ``+=``, ``-=``, ``*=``, some under ``no_grad``) on recorded and unrecorded
-tensors, with ``retain_grad()`` now and then; the same source runs with ``m`` bound to
-microtensor and to torch, and every tensor's value, shape, ``requires_grad`` and ``is_leaf``,
-every leaf's and retained gradient (after a random upstream gradient from all tensors that
-require grad), and whether each step or the backward raises must agree.
+tensors, with ``retain_grad()`` and ``requires_grad_()`` now and then; the same source runs
+with ``m`` bound to microtensor and to torch, and every tensor's value, shape,
+``requires_grad`` and ``is_leaf``, every leaf's and retained gradient (after a random upstream
+gradient from all tensors that require grad), and whether each step or the backward raises
+must agree.
 
 The program is drawn while PyTorch runs it (so shapes are known and a step PyTorch rejects
 ends the program), then replayed from its source in both libraries; a failure prints the source.
@@ -115,8 +116,17 @@ def draw_compute(draw, program: Program) -> bool:
     its output, so a later in-place write to them must make backward raise."""
     src = draw(st.sampled_from(program.names))
     expr = draw(st.sampled_from([f"{src} * 2", f"{src} * {src}", f"{src}.exp()", f"{src} + 1",
-                                 f"{src}.tanh()", f"{src}.sum()"]))
+                                 f"{src}.tanh()", f"{src}.sum()", f"{src}.clone()"]))
     return program.add(f"{program.fresh()} = {expr}")
+
+
+def draw_requires_grad(draw, program: Program) -> bool:
+    """Start recording from a tensor mid-program (PyTorch allows it on leaves only; a view of a
+    leaf that does not require grad is a leaf too)."""
+    name = draw(st.sampled_from(program.names))
+    if name not in program.leaves:
+        program.leaves.append(name)
+    return program.add(f"{name}.requires_grad_()")
 
 
 def _recorded(t: torch.Tensor) -> bool:
@@ -222,7 +232,8 @@ def programs(draw) -> Program:
         ok = ok and draw_leaf(draw, program, draw(st.sampled_from([shape, shape[-1:]])))
     if ok and draw(st.booleans()):  # a recorded copy, which in-place ops may write
         ok = program.add(f"{program.fresh()} = t0 * 1")
-    steps = [draw_view, draw_view, draw_compute, draw_inplace, draw_inplace, draw_retain_grad]
+    steps = [draw_view, draw_view, draw_compute, draw_inplace, draw_inplace, draw_retain_grad,
+             draw_requires_grad]
     for _ in range(draw(st.integers(1, MAX_STEPS))):
         if not ok:
             break
