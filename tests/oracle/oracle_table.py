@@ -233,6 +233,20 @@ for _name in ("max", "min"):
     # x.max() (all elements) and x.max(dim, keepdim) -> (values, indices)
     row(_name, lambda lib, x, n=_name, **kw: getattr(x, n)(**kw), reduction(tuples=False))
     row(f"mt.{_name}", lambda lib, x, n=_name, **kw: getattr(lib.m, n)(x, **kw), reduction(tuples=False))
+
+
+def tensor_and_dim(draw, dtypes):
+    x = tensor(draw, dtypes)
+    return (x, dim(draw, x.array.ndim)), {}
+
+
+def max_named(lib, x, d):
+    """``max(dim=...)`` returns a named pair: ``.values`` and ``.indices``."""
+    result = x.max(dim=d)
+    return result.values, result.indices
+
+
+row("max_named", max_named, tensor_and_dim)
 for _name in ("argmax", "argmin", "all", "any"):
     row(_name, lambda lib, x, n=_name, **kw: getattr(x, n)(**kw), reduction(tuples=False), grad=False)
 
@@ -627,7 +641,7 @@ row("to_cpu", lambda lib, x: x.to("cpu"), one)
 row("device", lambda lib, x: str(x.device), one, grad=False)
 row("attributes", lambda lib, x: (tuple(x.shape), x.ndim, x.dim(), x.numel(), tuple(x.size()),
                                   x.requires_grad, x.is_leaf), one, grad=False)
-row("size_dim", lambda lib, x, d: x.size(d), unsqueeze_args, grad=False)
+row("size_dim", lambda lib, x, d: x.size(d), tensor_and_dim, grad=False)
 row("item", lambda lib, x: x.item(), one, grad=False)
 row("tolist", lambda lib, x: x.tolist(), one, grad=False)
 row("numpy", lambda lib, x: (str(x.numpy().dtype), x.numpy().tolist()), one, grad=False)
