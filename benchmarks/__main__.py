@@ -20,11 +20,12 @@ RESULTS = Path(__file__).with_name("RESULTS.md")
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__,
+    parser = argparse.ArgumentParser(prog="python -m benchmarks",
+                                     description=__doc__.split("\n\n", 1)[1],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true",
-                        help="few rounds and unrolls up to T=1,000: checks the suite, not speed; "
-                             "prints only, unless --write or --output")
+                        help="about a minute: few rounds and unrolls up to T=1,000 (noisier "
+                             "numbers); prints only, unless --write or --output")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch variants")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
     parser.add_argument("--compare", type=Path, metavar="REPORT",

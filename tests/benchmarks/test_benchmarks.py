@@ -219,3 +219,10 @@ def test_compare_with_a_bad_report_is_one_line_and_exit_2(tmp_path, capsys, cont
     err = capsys.readouterr().err.strip().splitlines()
     assert message in err[-1] and err[-1].startswith("python -m benchmarks: error:")
     assert not (tmp_path / "RESULTS.md").exists()
+
+
+def test_an_output_folder_that_does_not_exist_is_one_line_and_exit_2(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        benchmarks.__main__.main(["--quick", "--output", str(tmp_path / "missing" / "r.md")])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("missing' does not exist")
