@@ -255,19 +255,21 @@ class Function:
     """
 
     __slots__ = ("parents", "in_meta", "saved", "saved_versions", "needs_input_grad",
-                 "scope", "hooks", "retained", "trace", "name", "__dict__")
+                 "scope", "trace", "__dict__")
+    # Rarely set, so class-level defaults rather than a store per op.
+    hooks: list | None = None  # tensor hooks on the output, run on its total gradient
+    retained: Any = None  # a weak reference to the output, when it retain_grad()s
+    name: str | None = None  # the output tensor's name, if it is given one
     #: True for ops whose output aliases their first input's memory (see ``inplace.py``).
     is_view = False
     #: How the engine brings the inputs to one dtype before ``forward`` (see ``promote``):
-    #: None (as they are), "common" (PyTorch's result type), "float" (the result type,
-    #: integers and bools made the default float dtype), "same" (must already agree).
+    #: None (as they are), "common" (PyTorch's result type), "numeric" (the same, bools
+    #: refused), "float" (the result type, integers and bools made the default float
+    #: dtype), "same" (must already agree).
     promote: str | None = None
 
     def __init__(self) -> None:
         self.saved: Any = ()
-        self.hooks: list | None = None
-        self.retained: Any = None
-        self.name: str | None = None  # the output tensor's name, if it is given one
 
     # -- what op authors use ---------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -300,7 +302,7 @@ class Function:
         needs = tuple([recording and isinstance(x, Tensor) and x.requires_grad for x in inputs])
         fn.needs_input_grad = needs
         try:
-            if cls.promote is not None:
+            if cls.promote is not None and not _agree(arrays, cls.promote):
                 arrays = promote(arrays, cls.promote)
             out = fn.forward(*arrays, **kwargs)
         except (ValueError, IndexError, TypeError, ArithmeticError, RuntimeError) as err:
@@ -332,16 +334,19 @@ class Function:
         return f"<{type(self).__name__}>"
 
 
+_COMMON = ("common", "numeric")
+
+
 def promote(arrays: list, rule: str) -> list:
     """The inputs of an op brought to the dtype it computes in (PyTorch's type promotion).
 
     Python numbers become 0-d arrays of that dtype, so numpy never widens on its own.
-    The common cases cost a comparison or two: tensors that already agree, and numbers that
-    fit the tensors' kind (numpy then keeps the tensor's dtype, as PyTorch does).
+    ``apply`` calls it only when ``_agree`` says numpy would not get it right by itself.
     """
-    if _agree(arrays, rule):
-        return arrays
     present = [a for a in arrays if a is not None]
+    if rule == "numeric" and any(_scalar_or_array_kind(a) == "b" for a in present):
+        raise TypeError("Subtraction, the `-` operator, with a bool tensor is not supported; "
+                        "use `^` (logical xor) or `~` (logical not) instead")
     if rule == "same":
         kinds = {np.asarray(a).dtype for a in present}
         raise TypeError(f"expected both operands to have the same dtype, but got "
@@ -353,8 +358,25 @@ def promote(arrays: list, rule: str) -> list:
             else np.asarray(a).astype(dtype) for a in arrays]
 
 
+def _scalar_or_array_kind(a: Any) -> str:
+    return "b" if type(a) is bool else np.asarray(a).dtype.kind
+
+
 def _agree(arrays: list, rule: str) -> bool:
     """Whether numpy computes ``arrays`` in PyTorch's dtype already (the fast path)."""
+    first = arrays[0]
+    if len(arrays) == 1:
+        return type(first) is np.ndarray and (rule != "float" or first.dtype.kind == "f")
+    if len(arrays) == 2:  # most ops: two tensors, or a tensor and a number on either side
+        first, second = arrays if type(first) is np.ndarray else arrays[::-1]
+        if type(first) is not np.ndarray:
+            return False
+        dtype = first.dtype
+        if type(second) is np.ndarray:
+            return second.dtype == dtype and (rule != "float" or dtype.kind == "f")
+        kind, number = dtype.kind, type(second)
+        return rule != "same" and (kind == "f" and (number is float or number is int)
+                                   or kind in "iu" and number is int and rule in _COMMON)
     dtype = None
     for a in arrays:
         if type(a) is np.ndarray:
@@ -365,11 +387,11 @@ def _agree(arrays: list, rule: str) -> bool:
     if dtype is None or (rule == "float" and dtype.kind != "f"):
         return False
     if rule == "same":
-        return len(arrays) == 1 or all(type(a) is np.ndarray for a in arrays)
+        return all(type(a) is np.ndarray for a in arrays)
     for a in arrays:  # a Python number of no higher kind than the tensor's leaves it alone
         kind = type(a)
-        if kind is not np.ndarray and not (kind is float and dtype.kind == "f"
-                                           or kind is int and dtype.kind in "fiu"):
+        if kind is not np.ndarray and a is not None and not (
+                kind is float and dtype.kind == "f" or kind is int and dtype.kind in "fiu"):
             return False
     return True
 
@@ -491,8 +513,7 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
         for fn in _topological_order(run.start):
             grad = run.arrived(fn)
             if grad is not None:
-                for parent, parent_grad in run.step(fn, grad):
-                    run.send(parent, parent_grad)
+                run.step(fn, grad)  # fn's backward, each input's gradient sent on
         run.finish_leaves()
     return run.found if inputs is not None else None
 
@@ -524,7 +545,8 @@ class _Backward:
         grad = self.pending.take(id(fn))
         if grad is None:
             return None
-        grad = _run_hooks(fn.hooks, grad)
+        if fn.hooks:
+            grad = _run_hooks(fn.hooks, grad)
         if fn.retained is not None and (t := fn.retained()) is not None:
             t.grad = Tensor._wrap(grad.copy())
         if self.observer is not None:
@@ -533,8 +555,8 @@ class _Backward:
             self.found[i] = grad
         return grad
 
-    def step(self, fn: Function, grad: np.ndarray) -> Iterator[tuple[Any, Any]]:
-        """Run ``fn``'s backward; yield (parent, gradient in that parent's shape and dtype)."""
+    def step(self, fn: Function, grad: np.ndarray) -> None:
+        """Run ``fn``'s backward; send each input's gradient, in its shape and dtype, on."""
         _check_versions(fn)
         in_grads = _as_tuple(fn.backward(grad), len(fn.parents), fn)
         if not self.retain_graph and fn.saved:
@@ -550,7 +572,7 @@ class _Backward:
                     _check_backward_finite(seen, fn, i)
                 if self.observer is not None:
                     self.observer.edge(fn, i, parent, seen)
-            yield parent, g
+            self.send(parent, g)
 
     def finish_leaves(self) -> None:
         """Leaves last, once each, so their hooks see the total gradient."""
@@ -570,6 +592,8 @@ def _conform(grad: Any, fn: Function, index: int) -> Any:
     Dense gradients are summed over broadcast axes here, so no op has to.
     """
     shape, dtype = fn.in_meta[index]
+    if type(grad) is np.ndarray and grad.shape == shape and grad.dtype == dtype:
+        return grad  # the common case, as it is
     if isinstance(grad, LazyGrad):
         if grad.shape != shape:
             raise _shape_error(grad.dense(), shape, fn, index)
@@ -594,7 +618,7 @@ class _Pending:
 
     def add(self, key: int, grad: Any) -> None:
         dense = self.dense
-        if isinstance(grad, LazyGrad):
+        if type(grad) is not np.ndarray and isinstance(grad, LazyGrad):
             self.lazy.setdefault(key, []).append(grad)
         elif key not in dense:
             dense[key] = grad

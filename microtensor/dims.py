@@ -44,6 +44,8 @@ def wrap_dims(dim: Any, ndim: int) -> tuple[int, ...] | None:
     ...
     RuntimeError: dim 1 appears multiple times in the list of dims
     """
+    if type(dim) is int and -1 <= dim < ndim:  # the common case, one valid dim
+        return (dim % ndim,) if ndim else ()
     if dim is None or (isinstance(dim, (tuple, list)) and not dim):
         return None  # PyTorch reads an empty list of dims as all of them
     dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)

@@ -63,7 +63,7 @@ def _select_first(index: Any) -> tuple[Any, Any] | None:
     integers among the arrays, which moves dimensions: ``x[0, :, idx]`` on a (3, 2, 5)
     tensor is (2, 4) in PyTorch and (4, 2) in numpy. None when numpy's order is PyTorch's.
     """
-    if type(index) is not tuple or not any(isinstance(i, np.ndarray) for i in index):
+    if type(index) is not tuple or np.ndarray not in map(type, index):
         return None
     if not any(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in index):
         return None
@@ -319,10 +319,10 @@ class Tensor:
         return F.Add.apply(_operand(other), self)
 
     def __sub__(self, other: Tensor | float) -> Tensor:
-        return F.Sub.apply(*_no_bool_subtraction(self, _operand(other)))
+        return F.Sub.apply(self, _operand(other))
 
     def __rsub__(self, other: Tensor | float) -> Tensor:
-        return F.Sub.apply(*_no_bool_subtraction(_operand(other), self))
+        return F.Sub.apply(_operand(other), self)
 
     def __mul__(self, other: Tensor | float) -> Tensor:
         return F.Mul.apply(self, _operand(other))
@@ -654,10 +654,10 @@ class Tensor:
         if type(index) is int:  # x[t], the common case, needs none of the rules below
             return F.Index.apply(self, index=index)
         index = _raw_index(index)
-        if any(isinstance(i, slice) and i.step is not None and i.step <= 0
-               for i in (index if type(index) is tuple else (index,))):
-            raise ValueError("step must be greater than zero (PyTorch has no negative steps; "
-                             "index with a reversed array instead)")
+        for part in index if type(index) is tuple else (index,):
+            if type(part) is slice and part.step is not None and part.step <= 0:
+                raise ValueError("step must be greater than zero (PyTorch has no negative "
+                                 "steps; index with a reversed array instead)")
         split = _select_first(index)
         if split is not None:
             return F.Index.apply(F.Index.apply(self, index=split[0]), index=split[1])
@@ -884,14 +884,6 @@ def _tensor_operand(x: Any, op: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}(): argument 'other' must be a Tensor, not {type(x).__name__}")
     return x
-
-
-def _no_bool_subtraction(a: Any, b: Any) -> tuple[Any, Any]:
-    for x in (a, b):  # a loop, not any(...): this runs on every subtraction
-        if type(x) is bool or isinstance(x, Tensor) and x.data.dtype.kind == "b":
-            raise TypeError("Subtraction, the `-` operator, with a bool tensor is not supported; "
-                            "use `^` (logical xor) or `~` (logical not) instead")
-    return a, b
 
 
 def _no_bool_pow(base: Any, exponent: Any) -> tuple[Any, Any]:

@@ -25,7 +25,7 @@ class Add(Function):
 
 
 class Sub(Function):
-    promote = "common"
+    promote = "numeric"  # as PyTorch: no subtraction with bools (numpy's own refusal covers bool - bool)
 
     def forward(self, a, b):
         return a - b

@@ -10,7 +10,7 @@ class MatMul(Function):
     promote = "same"  # as PyTorch: float32 @ float64 is an error, not a silent upcast
 
     def forward(self, a, b):
-        if a.dtype == np.bool_:
+        if a.dtype.kind == "b":
             raise TypeError("matmul is not supported on bool tensors")
         if a.ndim == 0 or b.ndim == 0:
             raise ValueError(f"both arguments to matmul need to be at least 1D, but they are "

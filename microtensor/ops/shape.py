@@ -62,8 +62,7 @@ def _is_advanced(index) -> bool:
     """Whether numpy indexing with ``index`` copies (integer arrays, masks) instead of viewing."""
     if type(index) is int or type(index) is slice:
         return False
-    parts = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(p, (np.ndarray, list)) for p in parts)
+    return np.ndarray in map(type, index if type(index) is tuple else (index,))
 
 
 class Index(Function):

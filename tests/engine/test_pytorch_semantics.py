@@ -154,7 +154,7 @@ def test_gradients_come_back_in_each_input_s_own_dtype():
     (lambda: mt.tensor([True]) ** mt.tensor([True]), "pow is not supported between two bool tensors"),
     (lambda: mt.tensor([1, 2]).mean(), r"mean\(\): .*floating point"),
     (lambda: mt.tensor([1, 2]).softmax(0), "softmax needs a floating point"),
-    (lambda: mt.tensor([True]) - mt.tensor([True]), "Subtraction, the `-` operator, with a bool tensor"),
+    (lambda: mt.tensor([True]) - mt.tensor([True]), "[sS]ubtract.*the `-` operator"),
     (lambda: -mt.tensor([True]), "Negation is not supported on bool"),
     (lambda: mt.ones(2, 2) @ mt.ones(2, 2, dtype=mt.float64), "same dtype"),
     (lambda: mt.tensor([1]).add_(1.5), "result type float32 can't be cast to .* int64"),
