@@ -14,6 +14,8 @@ ends the program), then replayed from its source in both libraries; a failure pr
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import torch
 from hypothesis import given, settings
@@ -256,8 +258,8 @@ def values(t) -> np.ndarray:
     return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.data)
 
 
-# One test covers all programs; it gets five times the profile's examples (fast: tiny tensors).
-@settings(max_examples=5 * settings.default.max_examples)
+# One test covers all programs; it gets ten times the profile's examples (fast: tiny tensors).
+@settings(max_examples=10 * settings.default.max_examples)
 @given(program=programs(), seed=st.integers(0, 2**32 - 1))
 def test_views_and_inplace_programs(program: Program, seed: int) -> None:
     source = program.source()
@@ -303,7 +305,9 @@ def test_views_and_inplace_programs(program: Program, seed: int) -> None:
     if errors[1] is not None:
         return
     for name in program.leaves + [n for n in program.retained if not _replayed_view(theirs[n])]:
-        a, b = mine[name].grad, theirs[name].grad
+        with warnings.catch_warnings():  # a "leaf" made non-leaf by a later in-place op
+            warnings.simplefilter("ignore", UserWarning)
+            a, b = mine[name].grad, theirs[name].grad
         expected = np.zeros(tuple(theirs[name].shape)) if b is None else values(b)
         actual = np.zeros(tuple(mine[name].shape)) if a is None else values(a)
         assert_values_close(actual, expected, "float64",
