@@ -8,6 +8,7 @@ or compare with the recorded report (microtensor's ratios more than 15% worse ar
     python -m benchmarks            # the full run (several minutes)
     python -m benchmarks --quick    # about a minute: fewer rounds, unrolls up to T = 1,000
     python -m benchmarks --quick --compare benchmarks/RESULTS.md
+    python -m benchmarks --quick --cpu-time --compare benchmarks/RESULTS.md  # a busy machine
 
 Modules, in the order a run uses them:
 

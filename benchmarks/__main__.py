@@ -1,10 +1,11 @@
-"""``python -m benchmarks [--quick] [--compare REPORT] [--write | --output PATH] [--no-torch]
-[--no-memory]``.
+"""``python -m benchmarks [--quick] [--compare REPORT] [--write | --output PATH] [--cpu-time]
+[--no-torch] [--no-memory]``.
 
 A full run writes benchmarks/RESULTS.md; a quick run (few rounds, unrolls up to T=1,000)
 only prints, unless --write or --output asks for the file. Both print the ratios, the
 targets and the single-op costs. --compare REPORT prints today's numbers beside the
 report's and flags microtensor's that are more than 15% worse (exit status 1 then).
+On a machine others are using, --cpu-time times by CPU time instead of wall time.
 The BLAS thread count is pinned first, before anything imports numpy.
 """
 
@@ -28,6 +29,9 @@ def main(argv: list[str] | None = None) -> int:
                              "numbers); prints only, unless --write or --output")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch variants")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory measurements")
+    parser.add_argument("--cpu-time", action="store_true",
+                        help="time by this thread's CPU time instead of wall time: steadier when "
+                             "other programs share the cores")
     parser.add_argument("--compare", type=Path, metavar="REPORT",
                         help="a RESULTS.md to compare today's ratios with (more than 15%% worse "
                              "is flagged)")
@@ -51,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     from .run import Settings, run
 
     make = Settings.quick if args.quick else Settings.full
-    results = run(make(with_torch=not args.no_torch, memory=not args.no_memory))
+    results = run(make(with_torch=not args.no_torch, memory=not args.no_memory,
+                       cpu_time=args.cpu_time))
     print("\n".join(overview(results)))
     worse = 0
     if before is not None:

@@ -180,9 +180,11 @@ def libraries(with_torch: bool = True) -> dict[str, Any]:
     return found
 
 
-def measure(case: Case, rounds: int, calls: int, with_torch: bool = True, seed: int = 6) -> OpCost:
+def measure(case: Case, rounds: int, calls: int, with_torch: bool = True, seed: int = 6,
+            cpu: bool = False) -> OpCost:
     """Check that each library computes numpy's output and gradients for ``case`` (and its
-    chain), then time them interleaved: ``rounds`` medians of ``calls`` ops each.
+    chain), then time them interleaved: ``rounds`` medians of ``calls`` ops each (in CPU
+    time if ``cpu``, see ``timing``).
 
     >>> cost = measure(CASES[0], rounds=3, calls=10, with_torch=False)
     >>> cost.case.label, list(cost.libraries), len(cost.above_numpy("microtensor"))
@@ -220,7 +222,7 @@ def measure(case: Case, rounds: int, calls: int, with_torch: bool = True, seed: 
         for name, run in runs.items():
             add(f"{name} forward {n}", lambda r=run, n=n: r.forward(n), n)
             add(f"{name} both {n}", lambda r=run, n=n: r.forward_backward(n), n)
-    per_op = {t.label: t.median / ops[t.label] for t in time_interleaved(steps, rounds)}
+    per_op = {t.label: t.median / ops[t.label] for t in time_interleaved(steps, rounds, cpu=cpu)}
 
     def pair(prefix: str, length: int) -> tuple[float, float]:
         return per_op[f"{prefix} forward {length}"], per_op[f"{prefix} both {length}"]

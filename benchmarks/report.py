@@ -50,10 +50,13 @@ OTHER_LIBRARIES = (
 def render(results: Results, machine: dict[str, Any]) -> str:
     """The whole report as Markdown."""
     quick = "W4 T=10000" not in {w.spec.name for w in results.workloads}
+    flags = (" --quick" if quick else "") + (" --cpu-time" if results.settings.cpu_time else "")
     lines = ["# Benchmark results", "",
-             f"Written by `python -m benchmarks{' --quick' if quick else ''}` on "
-             f"{machine['date']}. Times are medians of interleaved rounds, float64, one "
-             "BLAS thread; ratios divide by the hand-written numpy time (lower is better).", ""]
+             f"Written by `python -m benchmarks{flags}` on "
+             f"{machine['date']}. Times are medians of interleaved rounds"
+             + (" in CPU time (`--cpu-time`)" if results.settings.cpu_time else "")
+             + ", float64, one BLAS thread; ratios divide by the hand-written numpy time "
+             "(lower is better).", ""]
     if quick:
         lines += ["**Quick mode**: few rounds and unrolls up to T = 1,000 only. These numbers "
                   "check that the suite runs; run `python -m benchmarks` for real ones.", ""]

@@ -34,18 +34,20 @@ class Settings:
     per_op_rounds: int = 0  # 0: no per-op section
     # ops per timed call: one op takes microseconds; a short call is seldom preempted
     per_op_calls: int = 20
+    cpu_time: bool = False  # time by the thread's CPU time instead of wall time
 
     @classmethod
-    def full(cls, with_torch: bool = True, memory: bool = True) -> Settings:
+    def full(cls, with_torch: bool = True, memory: bool = True, cpu_time: bool = False) -> Settings:
         return cls({"W1": 100, "W2": 50, "W3": 20, "W4 T=100": 50, "W4 T=1000": 15,
                     "W4 T=10000": 7}, UNROLL_LENGTHS,
-                   {"W1": 50, "W3": 5, "W4 T=10000": 2}, with_torch, memory, per_op_rounds=500)
+                   {"W1": 50, "W3": 5, "W4 T=10000": 2}, with_torch, memory, per_op_rounds=500,
+                   cpu_time=cpu_time)
 
     @classmethod
-    def quick(cls, with_torch: bool = True, memory: bool = True) -> Settings:
+    def quick(cls, with_torch: bool = True, memory: bool = True, cpu_time: bool = False) -> Settings:
         return cls({"W1": 30, "W2": 15, "W3": 5, "W4 T=100": 15, "W4 T=1000": 5},
                    UNROLL_LENGTHS[:2], {"W1": 3, "W3": 1, "W4 T=1000": 1}, with_torch, memory,
-                   per_op_rounds=50)
+                   per_op_rounds=50, cpu_time=cpu_time)
 
 
 @dataclass
@@ -105,7 +107,7 @@ def run(settings: Settings) -> Results:
         fd_error, agreements, models = check(spec, settings.with_torch)
         _say(f"{spec.name}: timing {len(models)} variants, {settings.rounds[spec.name]} rounds")
         steps = {label: _step(model, spec) for label, model in models.items()}
-        timings = time_interleaved(steps, settings.rounds[spec.name])
+        timings = time_interleaved(steps, settings.rounds[spec.name], cpu=settings.cpu_time)
         results.workloads.append(WorkloadResult(spec, fd_error, agreements, timings))
         if spec.name in settings.profile_steps:
             label = next(label for label in models if label.startswith("microtensor nn."))
@@ -114,7 +116,7 @@ def run(settings: Settings) -> Results:
     if settings.per_op_rounds:
         _say(f"per-op costs: {len(CASES)} ops and shapes, {settings.per_op_rounds} rounds")
         results.per_op = [measure_op(case, settings.per_op_rounds, settings.per_op_calls,
-                                     settings.with_torch) for case in CASES]
+                                     settings.with_torch, cpu=settings.cpu_time) for case in CASES]
     if settings.memory:
         length = max(settings.unroll_lengths)
         results.memory_length = length

@@ -18,6 +18,7 @@ from benchmarks.compare import measures, recorded
 from benchmarks.reference import HandWrittenNumpy, gradient_check
 from benchmarks.report import render
 from benchmarks.run import Settings, run, specs
+from benchmarks.timing import time_interleaved
 from benchmarks.variants import variants_for
 from benchmarks.workloads import W1, W3, W4, make_problem, replace
 
@@ -76,6 +77,18 @@ def test_a_variant_that_differs_is_caught(variant, message):
     problem = make_problem(replace(W1, seq_len=4))
     with pytest.raises(DisagreementError, match=message):
         compare(HandWrittenNumpy(problem), variant(problem), "wrong", update=True)
+
+
+def test_cpu_time_leaves_out_time_the_thread_does_not_run():
+    """A sleep takes wall time and (next to) no CPU time: what --cpu-time relies on."""
+    import time
+
+    def nap():
+        time.sleep(0.02)
+
+    (wall,) = time_interleaved({"nap": nap}, rounds=2, warmup=0)
+    (cpu,) = time_interleaved({"nap": nap}, rounds=2, warmup=0, cpu=True)
+    assert wall.median >= 0.02 and cpu.median < 0.01
 
 
 def test_microtensor_graphs_hold_no_reference_cycles():
