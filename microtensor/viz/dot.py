@@ -28,7 +28,7 @@ from pathlib import Path
 import graphviz
 
 from ..tensor import Tensor
-from .plan import DARK, PALETTE, VANISHED, Box, Link, Plan, plan
+from .plan import ATTENTION_COLOURS, DARK, PALETTE, VANISHED, Box, Link, Plan, plan
 from .record import Recording
 from .render import FORMATS, render_file, run_dot, write_atomic
 from .trace import Graph, trace
@@ -315,6 +315,15 @@ class _DotWriter:
         if link.norm is not None:
             attrs["tooltip"] = f"gradient norm {link.norm:.2e}"
         src, dst, backward = link.src, link.dst, p.bptt_order
+        if link.attention is not None:  # it must not move anything: drawn over the layout
+            shades = len(ATTENTION_COLOURS)
+            shade = ATTENTION_COLOURS[min(int(link.attention * shades), shades - 1)]
+            attrs.update(constraint="false", color=shade, style="dashed", arrowhead="none",
+                         penwidth=str(round(0.5 + 4 * link.attention, 2)),
+                         tooltip=f"attention weight {link.attention:.2f} (mean over the batch)")
+            attrs["id"] = f"{src}__{dst}__attention"
+            self.out.append(f"\t{src} -> {dst}{_attrs(attrs)}")
+            return
         if link.state:  # a state into the next step: bold, and it does not push that step up
             attrs.update(constraint="false", penwidth=str(max(2.5, p.width(link.norm))))
             attrs.setdefault("color", "#333333")

@@ -21,6 +21,10 @@ PALETTE = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c",
            "#fdae6b", "#f16913", "#d94801", "#8c2d04")
 DARK = PALETTE[4:5] + PALETTE[6:]  # fills that need white text
 VANISHED = "#bdbdbd"
+#: The name a model gives its attention weights (batch, source steps), drawn as edges.
+ATTENTION = "attention"
+#: Attention edges, from a weight near 0 to 1.
+ATTENTION_COLOURS = ("#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a1486")
 DETAILS = ("auto", "op", "cell")
 #: The widest picture the rows are packed for (width : height), a little under the 4:1 bound.
 ASPECT = 1.6
@@ -59,6 +63,7 @@ class Link:
     state: bool = False
     wrap: bool = False
     visit: int | None = None  # when the engine sends the gradient back along it
+    attention: float | None = None  # an attention edge: the mean weight a decoder step gives a source step
 
 
 @dataclass
@@ -287,6 +292,7 @@ class _Planner:
         top = {t: max(by_layer[t] for by_layer in heat.values() if t in by_layer)
                for t in self.steps if any(t in by_layer for by_layer in heat.values())}
         vanished = {t for t, n in top.items() if n < self.vanish_below}
+        links += self.attention_links(placed)  # drawn over the layout, so added last
         return Plan(boxes, links, self.steps, self.detailed, rows, clusters,
                     {**self.rows_outside(boxes, links, row_index), **bands}, self.stacking(clusters, links),
                     layers, {layer: dict(sorted(heat[layer].items())) for layer in layers if layer in heat},
@@ -404,6 +410,38 @@ class _Planner:
         return Box(key, "stand_in", shared.title, [f"∂ {short_norm(norm)}"] if norm is not None else [],
                    inside.step, inside.layer, None, [], norm, visit=visit,
                    tooltip=[f"{shared.title}: this step's share of its gradient"])
+
+    def attention_links(self, placed: dict[str, str]) -> list[Link]:
+        """Edges from each source step to each decoder step that attends to it, weighted by
+        the mean attention weight over the batch.
+
+        The weights are a tensor named ``ATTENTION`` of shape (batch, S) in a step, whose
+        values were kept (``record(keep_values=True)``); the source steps are those of the
+        first lane with S steps before the step's own lane, each drawn from its top layer's
+        hidden state (or its cell)."""
+        lanes: dict[str, list[int]] = defaultdict(list)
+        for step in self.steps:
+            lanes[self.labels[step].rpartition("t=")[0]].append(step)
+        top: dict[int, str] = {}  # step -> the drawn box of its last layer's hidden state
+        for key in self.order:
+            n = self.g.nodes[key]
+            step = self.where[key][0]
+            if step is not None and n.name == self.hidden:
+                top[step] = placed[key]
+        links = []
+        for key, n in self.g.nodes.items():
+            step = self.where[key][0]
+            if n.name != ATTENTION or n.array is None or n.array.ndim != 2 or step is None:
+                continue
+            own = self.labels[step].rpartition("t=")[0]
+            sources = next((steps for lane, steps in lanes.items() if lane != own
+                            and len(steps) == n.array.shape[1] and steps[0] < step), None)
+            if sources is None:
+                continue
+            weights = n.array.mean(axis=0)
+            links += [Link(top[s], placed[key], attention=float(w))
+                      for s, w in zip(sources, weights) if s in top and w >= 0.01]
+        return links
 
     def complete_leaves(self, boxes: dict[str, Box], links: list[Link]) -> None:
         """A leaf's (or a stand-in's) gradient is complete once every consumer has sent its part."""
@@ -535,6 +573,8 @@ class _Planner:
         # Of the row widths from one step to all of them, the one whose picture comes closest
         # to ``aspect`` (on a log scale), never past 2.5:1 if any stays within it.
         lo, hi = max(w for w, _ in sizes.values()), sum(w for w, _ in sizes.values())
+        # Rows narrower than the band of shared boxes would only make the picture taller.
+        lo = max(lo, min(hi, max((n * (_BOX_W + 0.25) for n in bands), default=0.0)))
         tries = [pack(lo * (hi / lo) ** (i / 63)) for i in range(64)]
         fitting = [p for p in tries if p[1] / p[2] <= 2.5] or tries
         return min(fitting, key=lambda p: abs(math.log(p[1] / p[2] / aspect)))

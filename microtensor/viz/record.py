@@ -74,10 +74,14 @@ class Recording:
     - ``edges[(id(fn), i)]``: norm of the gradient ``fn`` sent to its input ``i``
       (for a weight used at every step, that step's contribution to its gradient);
     - ``leaves[id(tensor)]``: a leaf's total gradient from the pass;
-    - ``order``: node ids in the order backward visited them.
+    - ``order``: node ids in the order backward visited them;
+    - ``arrays[id(fn)]``: a copy of the node's output, with ``record(keep_values=True)``
+      (what the renderer colours attention edges by).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, keep_values: bool = False) -> None:
+        self.keep_values = keep_values
+        self.arrays: dict[int, np.ndarray] = {}
         self.values: dict[int, Summary] = {}
         self.grads: dict[int, Summary] = {}
         self.edges: dict[tuple[int, int], float] = {}
@@ -90,6 +94,8 @@ class Recording:
     def forward(self, fn: Function, output: Tensor) -> None:
         self._alive.append(fn)
         self.values[id(fn)] = Summary.of(output.data)
+        if self.keep_values:
+            self.arrays[id(fn)] = np.array(output.data)
 
     def backward(self, fn: Function, grad: np.ndarray) -> None:
         self._alive.append(fn)
@@ -105,8 +111,11 @@ class Recording:
 
 
 @contextmanager
-def record() -> Iterator[Recording]:
+def record(keep_values: bool = False) -> Iterator[Recording]:
     """Record value and gradient summaries of everything computed inside the block.
+
+    ``keep_values=True`` also keeps a copy of every output (as much memory as the forward
+    pass): the renderer then draws attention weights as edges.
 
     >>> import microtensor as mt
     >>> x = mt.ones(3, requires_grad=True)
@@ -116,5 +125,5 @@ def record() -> Iterator[Recording]:
     >>> round(rec.grads[id(y.grad_fn)].norm, 3)
     1.732
     """
-    with observe(Recording()) as recording:
+    with observe(Recording(keep_values)) as recording:
         yield recording

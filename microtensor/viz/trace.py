@@ -60,6 +60,7 @@ class Node:
     grad: Summary | None = None
     visit: int | None = None  # position in the backward pass, if recorded
     is_view: bool = False  # the op moves its input's numbers without changing them (Function.is_view)
+    array: np.ndarray | None = None  # the output itself, if the recording kept values
 
     @property
     def step(self) -> int | None:
@@ -165,7 +166,8 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
                 key, "op", type(fn).__name__, fn.name, shape, dtype, dict(fn.scope),
                 value=recording.values.get(id(fn)) if recording else None,
                 grad=recording.grads.get(id(fn)) if recording else None,
-                visit=visits.get(id(fn)), is_view=fn.is_view)
+                visit=visits.get(id(fn)), is_view=fn.is_view,
+                array=recording.arrays.get(id(fn)) if recording else None)
         return key
 
     def leaf_node(t: Tensor) -> str:

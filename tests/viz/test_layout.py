@@ -159,3 +159,39 @@ def test_an_encoder_and_a_decoder_are_two_lanes_of_time():
         root = layout(source, PROGRAMS[0])
         # Known weakness: dot may still swap two encoder steps of this graph within their row.
         check_baseline(root, drawn, ordered=False)
+
+
+def test_attention_is_drawn_as_edges_from_the_source_steps_weighted_by_the_kept_weights():
+    pytest.importorskip("models.seq2seq")
+    from models.encoders import WordEncoder
+    from models.seq2seq import Seq2Seq
+    from models.sequences import make_batch, pad_ids
+
+    mt.manual_seed(0)
+    model = Seq2Seq(WordEncoder(10, 4, 6), vocab_size=7, embed_size=4, hidden_size=6)
+    batch = make_batch(pad_ids([[3, 4, 5], [6, 7, 0]]), [3, 2], [[3, 4], [5, 6, 3]])
+    with mt.viz.record() as plain:
+        model.loss(batch).backward()
+    with mt.viz.record(keep_values=True) as rec:
+        loss = model.loss(batch)
+        loss.backward()
+    assert [l for l in mt.viz.plan(mt.viz.trace(loss, plain)).links if l.attention is not None] == []
+    graph = mt.viz.trace(loss, rec)
+    drawn = mt.viz.plan(graph, detail="op")
+    edges = {}
+    for link in drawn.links:
+        if link.attention is not None:
+            src, dst = drawn.boxes[link.src], drawn.boxes[link.dst]
+            assert dst.title == "attention" and src.title == "h"
+            edges[(drawn.labels[src.step], drawn.labels[dst.step])] = link.attention
+    weights = {drawn.labels[drawn.drawn_step[k]]: n.array.mean(axis=0) for k, n in graph.nodes.items()
+               if n.name == "attention"}
+    assert sorted(weights) == [f"decoder · t={t}" for t in range(4)]
+    for step, mean in weights.items():
+        assert mean.sum() == pytest.approx(1.0)
+        for s, w in enumerate(mean):
+            assert edges.get((f"encoder · t={s}", step), 0.0) == pytest.approx(w if w >= 0.01 else 0.0)
+    source = mt.viz.draw_graph(graph, detail="op").source
+    assert source.count("__attention") == len(edges)
+    if PROGRAMS:
+        layout(source, PROGRAMS[0])
