@@ -278,7 +278,8 @@ class _Planner:
         rows, wide, high = self.rows(clusters, links, aspect, list(widths.values()))
         if len(widths) > 1:  # one band of all the shared boxes, if that gives a better shape
             merged = self.rows(clusters, links, aspect, [sum(widths.values())])
-            if abs(math.log(merged[1] / merged[2] / aspect)) < abs(math.log(wide / high / aspect)):
+            shape = merged[1] / merged[2]  # merged only where the picture is too tall otherwise
+            if shape <= aspect and abs(math.log(shape / aspect)) < abs(math.log(wide / high / aspect)):
                 rows, bands = merged[0], dict.fromkeys(bands, -1)
         row_index = {t: i for i, row in enumerate(rows) for t in row}
         for link in links:
