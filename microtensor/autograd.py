@@ -527,6 +527,7 @@ class _Backward:
         self.leaves: dict[int, Tensor] = {}
         self.retain_graph, self.returning = retain_graph, inputs is not None
         self.anomaly, self.observer = _state.anomaly, _state.observer
+        self.checked = self.anomaly or self.observer is not None  # checks read every value
         self.wanted: dict[int, list[int]] = {}  # node or leaf -> its positions in ``inputs``
         for i, t in enumerate(inputs or ()):
             self.wanted.setdefault(id(t.grad_fn or t), []).append(i)
@@ -536,9 +537,10 @@ class _Backward:
             self.send(root.grad_fn or root, g)
 
     def send(self, target: Function | Tensor, grad: Any) -> None:
+        key = id(target)
         if isinstance(target, Tensor):  # a leaf (subclasses such as nn.Parameter included)
-            self.leaves[id(target)] = target
-        self.pending.add(id(target), grad)
+            self.leaves[key] = target
+        self.pending.add(key, grad)
 
     def arrived(self, fn: Function) -> np.ndarray | None:
         """The total gradient w.r.t. ``fn``'s output, after its hooks; None if none came."""
@@ -551,22 +553,27 @@ class _Backward:
             t.grad = Tensor._wrap(grad.copy())
         if self.observer is not None:
             self.observer.backward(fn, grad)
-        for i in self.wanted.get(id(fn), ()):
-            self.found[i] = grad
+        if self.wanted:
+            for i in self.wanted.get(id(fn), ()):
+                self.found[i] = grad
         return grad
 
     def step(self, fn: Function, grad: np.ndarray) -> None:
         """Run ``fn``'s backward; send each input's gradient, in its shape and dtype, on."""
-        _check_versions(fn)
-        in_grads = _as_tuple(fn.backward(grad), len(fn.parents), fn)
+        if fn.saved_versions:
+            _check_versions(fn)
+        in_grads = fn.backward(grad)
+        if type(in_grads) is not tuple:
+            in_grads = _as_tuple(in_grads, len(fn.parents), fn)
+        elif len(in_grads) != len(fn.parents):
+            _as_tuple(in_grads, len(fn.parents), fn)  # raises, naming the op
         if not self.retain_graph and fn.saved:
             fn.saved = _FREED
-        checked = self.anomaly or self.observer is not None
         for i, (parent, g) in enumerate(zip(fn.parents, in_grads)):
             if parent is None or g is None:
                 continue
             g = _conform(g, fn, i)
-            if checked:  # the checks read every value: multiply lazy forms out
+            if self.checked:  # the checks read every value: multiply lazy forms out
                 seen = g.dense() if isinstance(g, LazyGrad) else g
                 if self.anomaly:
                     _check_backward_finite(seen, fn, i)
@@ -631,7 +638,7 @@ class _Pending:
 
     def take(self, key: int) -> np.ndarray | None:
         grad = self.dense.pop(key, None)
-        parts = self.lazy.pop(key, None)
+        parts = self.lazy.pop(key, None) if self.lazy else None
         if not parts:
             return grad
         if grad is None:

@@ -55,7 +55,7 @@ class ViewOf:
 
 def mark_view(view: Tensor, source: Tensor, op: type, options: dict) -> None:
     """Record that ``view`` (the output of view op ``op``) aliases ``source``'s memory."""
-    view._counter = source.version_counter()
+    view._counter = source._counter if source._counter is not None else source.version_counter()
     parent = source._view
     view._view = ViewOf(source if parent is None else parent.base, parent, op, options)
     view.__class__ = View
@@ -79,6 +79,7 @@ def refresh(view: Tensor) -> None:
 
 # The plain attributes underneath View's properties.
 _GRAD_FN, _REQUIRES_GRAD = Tensor.__dict__["grad_fn"], Tensor.__dict__["requires_grad"]
+_get_grad_fn, _get_requires_grad = _GRAD_FN.__get__, _REQUIRES_GRAD.__get__
 
 
 class View(Tensor):
@@ -90,8 +91,10 @@ class View(Tensor):
 
     @property
     def grad_fn(self) -> Function | None:
-        refresh(self)
-        return _GRAD_FN.__get__(self)
+        info = self._view
+        if info.base.grad_fn is not info.base_fn:  # checked here first: read on every op
+            refresh(self)
+        return _get_grad_fn(self)
 
     @grad_fn.setter
     def grad_fn(self, fn: Function | None) -> None:
@@ -99,8 +102,10 @@ class View(Tensor):
 
     @property
     def requires_grad(self) -> bool:
-        refresh(self)
-        return _REQUIRES_GRAD.__get__(self)
+        info = self._view
+        if info.base.grad_fn is not info.base_fn:
+            refresh(self)
+        return _get_requires_grad(self)
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:

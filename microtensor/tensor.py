@@ -4,6 +4,7 @@ primitive ``Function`` from ``microtensor.ops`` or composes a few of them."""
 
 from __future__ import annotations
 
+import math
 import numbers
 import weakref
 from collections import namedtuple
@@ -175,7 +176,7 @@ class Tensor:
 
     @property
     def T(self) -> Tensor:  # noqa: N802 - PyTorch's name
-        return self.permute(*reversed(range(self.ndim)))
+        return F.Permute.apply(self, dims=tuple(range(self.ndim - 1, -1, -1)))
 
     def size(self, dim: int | None = None) -> tuple[int, ...] | int:
         return self.shape if dim is None else self.shape[wrap_dim(dim, self.ndim)]
@@ -469,7 +470,9 @@ class Tensor:
             raise TypeError(f"mean(): could not infer output dtype: the input must be floating "
                             f"point, got {self.dtype}; convert it with .float() or .to(dtype)")
         axes = wrap_dims(dim, self.ndim)
-        count = self.data.size if axes is None else int(np.prod([self.shape[a] for a in axes]))
+        count = self.data.size if axes is None else math.prod(self.shape[a] for a in axes)
+        if count:
+            return self.sum(dim, keepdim) / count
         with np.errstate(invalid="ignore", divide="ignore"):  # an empty mean is nan, as PyTorch
             return self.sum(dim, keepdim) / count
 
@@ -665,10 +668,10 @@ class Tensor:
 
     def gather(self, dim: int, index: Any) -> Tensor:
         """Pick ``self[..., index[...], ...]`` along ``dim`` (PyTorch's gather)."""
-        index = _raw_index(index)
-        if not np.issubdtype(np.asarray(index).dtype, np.integer):
-            raise TypeError(f"gather: index must be integers, got {np.asarray(index).dtype}")
-        return F.Gather.apply(self, index=np.asarray(index), dim=dim)
+        index = np.asarray(_raw_index(index))
+        if index.dtype.kind not in "iu":
+            raise TypeError(f"gather: index must be integers, got {index.dtype}")
+        return F.Gather.apply(self, index=index, dim=dim)
 
     def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
         """Split into pieces of one size (the last may be smaller) or of the listed sizes.

@@ -41,6 +41,8 @@ def _class_targets(input: Tensor, target: Any, ignore_index: int,  # noqa: A002
                          f"{input.shape} and target {target.shape}")
     classes = input.shape[1 if input.ndim >= 2 else 0]
     valid = target != ignore_index
+    if not target.size or target.min() >= 0 and target.max() < classes:  # all in range
+        return target, valid
     bad = valid & ((target < 0) | (target >= classes))
     if bad.any():
         raise IndexError(f"{op}: target holds a class outside [0, {classes}) that is not "
@@ -92,6 +94,9 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     target, valid = _class_targets(input, target, ignore_index, "nll_loss")
     classes = input.shape[1 if input.ndim >= 2 else 0]
     weight = _class_weights(weight, classes, input.dtype, "nll_loss")
+    if weight is None and input.ndim <= 2 and valid.all():  # the common case: one op picks
+        rows = (np.arange(len(target)), target) if input.ndim == 2 else target
+        return _reduce(-input[rows], reduction, "nll_loss")
     safe = np.where(valid, target, 0)  # an ignored target picks class 0, then weighs nothing
     picked = _classes_last(input).gather(-1, safe[..., None])[..., 0]
     per_target = valid if weight is None else np.where(valid, weight[safe], 0)
@@ -136,10 +141,11 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     log_probs = input.log_softmax(class_dim)
     if np.asarray(_raw(target)).dtype.kind == "f":
         return _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing)
+    if label_smoothing == 0.0:
+        _class_targets(input, target, ignore_index, op)  # checked here, to name cross_entropy
+        return nll_loss(log_probs, target, weight, ignore_index, reduction)
     target, valid = _class_targets(input, target, ignore_index, op)
     nll = nll_loss(log_probs, target, weight, ignore_index, reduction)
-    if label_smoothing == 0.0:
-        return nll
     weights = _class_weights(weight, classes, input.dtype, op)
     if weights is not None:
         log_probs = log_probs * weights.reshape(classes, *[1] * (input.ndim - class_dim - 1))

@@ -7,9 +7,9 @@ import numpy as np
 from ..autograd import Function
 
 
-def _refuse_bool(op: str, *arrays: np.ndarray) -> None:
+def _refuse_bool(op: str, x: np.ndarray) -> None:
     """PyTorch has no arithmetic meaning for some ops on bools (use ``~``, ``^`` instead)."""
-    if any(a.dtype == np.bool_ for a in arrays):
+    if x.dtype.kind == "b":
         raise TypeError(f"{op} is not supported on bool tensors")
 
 

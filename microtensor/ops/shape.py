@@ -33,12 +33,13 @@ class Permute(Function):
     is_view = True
 
     def forward(self, x, dims):
-        if len(dims) != x.ndim:
-            raise RuntimeError(f"permute: number of dims ({len(dims)}) does not match the "
-                               f"tensor's ({x.ndim})")
-        dims = tuple(wrap_dim(d, x.ndim) for d in dims)
-        if sorted(dims) != list(range(x.ndim)):
-            raise RuntimeError(f"permute: dims {dims} are not a permutation of {x.ndim} dims")
+        if sorted(dims) != list(range(x.ndim)):  # else: negative dims, or not a permutation
+            if len(dims) != x.ndim:
+                raise RuntimeError(f"permute: number of dims ({len(dims)}) does not match the "
+                                   f"tensor's ({x.ndim})")
+            dims = tuple(wrap_dim(d, x.ndim) for d in dims)
+            if sorted(dims) != list(range(x.ndim)):
+                raise RuntimeError(f"permute: dims {dims} are not a permutation of {x.ndim} dims")
         self.dims = dims
         return x.transpose(dims)
 
