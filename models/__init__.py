@@ -4,7 +4,13 @@ The demos in ``demos/`` train them; the library never imports them.
 
 - ``char_lm``: a character-level language model (embedding, RNN/LSTM/GRU, readout);
 - ``text``: corpus loading, vocabulary, train/validation split, truncated-BPTT batches,
-  and the bigram baseline.
+  and the bigram baseline;
+- ``word_lm``, ``classifier``, ``tasks``: the soup, sentiment and vanishing demos' models
+  and task generators;
+- ``seq2seq``, ``encoders``, ``sequences``: encoder-decoders with attention, greedy and beam
+  search, word vocabularies and padded batches (translation and captioning);
+- ``numbers``, ``digit_strips``: their data (number words in English and French; strips of
+  UCI handwritten digits, shipped in ``models/data`` with their attribution).
 """
 
 from microtensor import nn
