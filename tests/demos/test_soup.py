@@ -37,6 +37,9 @@ def test_short_run_trains_both_models_and_draws_their_graphs(tmp_path, capsys):
             assert (tmp_path / name).read_text().rstrip().endswith("</svg>")
         for name in ("rnn_graph.png", "lstm_graph.png", "lstm_graph_small.png"):
             assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        for name in ("rnn_graph.html", "lstm_graph.html"):  # the explorer, self-contained
+            page = (tmp_path / name).read_text()
+            assert page.rstrip().endswith("</html>") and 'src="http' not in page
     else:
         assert "no Graphviz program found" in printed
 
