@@ -644,14 +644,23 @@ row("device", lambda lib, x: str(x.device), one, grad=False)
 row("attributes", lambda lib, x: (tuple(x.shape), x.ndim, x.dim(), x.numel(), tuple(x.size()),
                                   x.requires_grad, x.is_leaf), one, grad=False)
 row("size_dim", lambda lib, x, d: x.size(d), tensor_and_dim, grad=False)
-row("item", lambda lib, x: x.item(), one, grad=False)
+
+
+def one_element(draw, dtypes):
+    """Mostly a single element (0-d or all sides 1), the input these conversions are for."""
+    if draw(st.integers(0, 3)) == 0:
+        return one(draw, dtypes)
+    return (tensor(draw, dtypes, (1,) * draw(st.integers(0, 3))),), {}
+
+
+row("item", lambda lib, x: x.item(), one_element, grad=False)
 row("tolist", lambda lib, x: x.tolist(), one, grad=False)
 row("numpy", lambda lib, x: (str(x.numpy().dtype), x.numpy().tolist()), one, grad=False)
 row("np.asarray", lambda lib, x: (str(np.asarray(x).dtype), np.asarray(x).tolist()), one, grad=False)
 row("mt.from_numpy", lambda lib, a: lib.m.from_numpy(a.copy()),
     lambda d, t: ((tensor(d, t).array,), {}), grad=False)
 row("len", lambda lib, x: len(x), one, grad=False)
-row("python_numbers", lambda lib, x: (bool(x), float(x), int(x)), one, grad=False)
+row("python_numbers", lambda lib, x: (bool(x), float(x), int(x)), one_element, grad=False)
 
 # ------------------------------------------------------------------------------- creation
 
