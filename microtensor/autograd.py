@@ -254,9 +254,10 @@ class Function:
     [0.5, 0.7310585975646973]
     """
 
-    __slots__ = ("parents", "in_meta", "saved", "saved_versions", "needs_input_grad",
-                 "scope", "trace", "__dict__")
-    # Rarely set, so class-level defaults rather than a store per op.
+    __slots__ = ("parents", "in_meta", "saved_versions", "needs_input_grad", "scope", "trace",
+                 "__dict__")
+    # Class-level defaults rather than a store per op (and no __init__ to call).
+    saved: Any = ()  # what save_for_backward kept; _FREED after a backward
     hooks: list | None = None  # tensor hooks on the output, run on its total gradient
     retained: Any = None  # a weak reference to the output, when it retain_grad()s
     name: str | None = None  # the output tensor's name, if it is given one
@@ -267,9 +268,6 @@ class Function:
     #: refused), "float" (the result type, integers and bools made the default float
     #: dtype), "same" (must already agree).
     promote: str | None = None
-
-    def __init__(self) -> None:
-        self.saved: Any = ()
 
     # -- what op authors use ---------------------------------------------------
     def forward(self, *args: Any, **kwargs: Any) -> np.ndarray:
@@ -310,9 +308,8 @@ class Function:
         if _state.anomaly:
             _check_finite(out, f"{cls.__name__} produced nan/inf in its forward output "
                                f"(shape {out.shape})")
-        result = Tensor._wrap(out)
-        if fn.is_view:  # writes through either tensor must be seen by both: see inplace.py
-            inplace.mark_view(result, inputs[0], cls, kwargs)
+        # A view's writes must be seen by its base and the other way round: see inplace.py.
+        result = inplace.view_of(out, inputs[0], cls, kwargs) if fn.is_view else Tensor._wrap(out)
         if True not in needs:
             return result
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain

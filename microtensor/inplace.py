@@ -34,42 +34,29 @@ from .dtypes import can_cast
 from .tensor import Tensor
 
 
-class ViewOf:
-    """How a view was made from its base: the base tensor (never itself a view), the view
-    ops in order from it, and the base's ``grad_fn`` when the view's own was made."""
-
-    __slots__ = ("base", "parent", "op", "options", "base_fn")
-
-    def __init__(self, base: Tensor, parent: ViewOf | None, op: type, options: dict) -> None:
-        self.base, self.parent, self.op, self.options = base, parent, op, options
-        self.base_fn = base.grad_fn
-
-    def steps(self) -> list[tuple[type, dict]]:
-        """The view ops from the base to this view, first to last."""
-        steps, link = [], self
-        while link is not None:
-            steps.append((link.op, link.options))
-            link = link.parent
-        return steps[::-1]
-
-
-def mark_view(view: Tensor, source: Tensor, op: type, options: dict) -> None:
-    """Record that ``view`` (the output of view op ``op``) aliases ``source``'s memory."""
+def view_of(array: np.ndarray, source: Tensor, op: type, options: dict) -> View:
+    """The output of view op ``op`` (with ``options``) on ``source``: a ``View`` of its memory."""
+    view = object.__new__(View)
+    view.data, view.grad, view._name, view._hooks = array, None, None, None
+    _GRAD_FN.__set__(view, None)
+    _REQUIRES_GRAD.__set__(view, False)
     view._counter = source._counter if source._counter is not None else source.version_counter()
-    parent = source._view
-    view._view = ViewOf(source if parent is None else parent.base, parent, op, options)
-    view.__class__ = View
+    parent = source if isinstance(source, View) else None
+    view.base = source if parent is None else parent.base
+    view.parent, view.op, view.options = parent, op, options
+    view.base_fn = view.base.grad_fn
+    return view
 
 
-def refresh(view: Tensor) -> None:
+def refresh(view: View) -> None:
     """Rebuild a view's ``grad_fn`` from its base after the base's graph was changed by an
     in-place write (through the base or another view), so gradients see that write."""
-    info = view._view
-    if info.base.grad_fn is info.base_fn or not _state.grad_enabled:
+    base = view.base
+    if base.grad_fn is view.base_fn or not _state.grad_enabled:
         return
-    info.base_fn = info.base.grad_fn
-    fresh = info.base
-    for op, options in info.steps():
+    view.base_fn = base.grad_fn
+    fresh = base
+    for op, options in view.steps():
         fresh = op.apply(fresh, **options)
     _GRAD_FN.__set__(view, fresh.grad_fn)
     _REQUIRES_GRAD.__set__(view, fresh.requires_grad)
@@ -83,16 +70,29 @@ _get_grad_fn, _get_requires_grad = _GRAD_FN.__get__, _REQUIRES_GRAD.__get__
 
 
 class View(Tensor):
-    """The class of tensors that alias another's memory: reading ``grad_fn`` or
-    ``requires_grad`` first takes in any in-place write made through the base or another view
-    since (``refresh``), as PyTorch's views do. Tensors that are not views pay nothing."""
+    """A tensor that aliases another's memory, and how it was made: its ``base`` (never itself
+    a view), the view op and options that made it from its ``parent`` view (None when made
+    from the base directly), and the base's ``grad_fn`` when its own was made.
 
-    __slots__ = ()
+    Reading ``grad_fn`` or ``requires_grad`` first takes in any in-place write made through
+    the base or another view since (``refresh``), as PyTorch's views do. Tensors that are not
+    views pay nothing for this.
+    """
+
+    __slots__ = ("base", "parent", "op", "options", "base_fn")
+
+    def steps(self) -> list[tuple[type, dict]]:
+        """The view ops from the base to this view, first to last."""
+        steps, link = [], self
+        while link is not None:
+            steps.append((link.op, link.options))
+            link = link.parent
+        return steps[::-1]
 
     @property
     def grad_fn(self) -> Function | None:
-        info = self._view
-        if info.base.grad_fn is not info.base_fn:  # checked here first: read on every op
+        base = self.base  # checked here first, as it is read on every op
+        if base.grad_fn is not self.base_fn:
             refresh(self)
         return _get_grad_fn(self)
 
@@ -102,8 +102,8 @@ class View(Tensor):
 
     @property
     def requires_grad(self) -> bool:
-        info = self._view
-        if info.base.grad_fn is not info.base_fn:
+        base = self.base
+        if base.grad_fn is not self.base_fn:
             refresh(self)
         return _get_requires_grad(self)
 
@@ -115,7 +115,7 @@ class View(Tensor):
 def modify(tensor: Tensor, op: str, compute: Callable[[Tensor], Tensor], *others: Any) -> Tensor:
     """The one path of every in-place method: ``compute(old)`` is the op out of place; its
     result is written into ``tensor``'s memory and, when recorded, into the graph."""
-    view = tensor._view
+    view = tensor if isinstance(tensor, View) else None
     recording = _state.grad_enabled and (
         tensor.requires_grad or any(getattr(o, "requires_grad", False) for o in others))
     if recording:
@@ -148,7 +148,7 @@ def _old_value(tensor: Tensor) -> Tensor:
 
 
 def _refuse_leaf(tensor: Tensor, op: str) -> None:
-    base = tensor if tensor._view is None else tensor._view.base
+    base = tensor.base if isinstance(tensor, View) else tensor
     if base.grad_fn is None and base.requires_grad:
         what = "a leaf tensor" if base is tensor else "a view of a leaf tensor"
         raise RuntimeError(

@@ -89,7 +89,7 @@ class Tensor:
     """
 
     __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_counter", "_hooks",
-                 "_view", "__weakref__")
+                 "__weakref__")
     # Make numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
 
@@ -101,7 +101,6 @@ class Tensor:
         self._name = name
         self._counter: np.ndarray | None = None  # see version_counter()
         self._hooks: list | None = None
-        self._view: inplace.ViewOf | None = None  # set on views: what they alias (inplace.py)
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -111,7 +110,7 @@ class Tensor:
         """Wrap an op's result without copying or converting (the per-op fast path)."""
         t = object.__new__(Tensor)
         t.data = array if type(array) is np.ndarray else np.asarray(array)
-        t.grad = t.grad_fn = t._name = t._hooks = t._counter = t._view = None
+        t.grad = t.grad_fn = t._name = t._hooks = t._counter = None
         t.requires_grad = False
         return t
 
