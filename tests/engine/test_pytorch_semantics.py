@@ -299,3 +299,21 @@ def test_t_and_functional_softmax():
     np.testing.assert_allclose(mt.softmax(x, 1).data, x.softmax(1).data)
     with pytest.raises(TypeError):
         mt.softmax(x)  # dim is required, as in PyTorch
+
+
+def test_a_write_through_a_view_of_a_view_of_a_view():
+    x = leaf([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], mt.float64)
+    y = x * 1
+    y.T[1:][:, 0:1].mul_(3)  # three view ops from y; the write lands in y[0, 1:]
+    assert y.tolist() == [[1.0, 6.0, 9.0], [4.0, 5.0, 6.0]]
+    (y.reshape(6) * mt.arange(6, dtype=mt.float64)).sum().backward()
+    assert x.grad.tolist() == [[0.0, 3.0, 6.0], [3.0, 4.0, 5.0]]  # as PyTorch 2.13
+
+
+def test_views_are_tensors_that_know_their_base():
+    x = mt.zeros(2, 3)
+    v = x[1:].T
+    assert isinstance(v, mt.Tensor) and v.base is x
+    assert [op.__name__ for op, _ in v.steps()] == ["Index", "Permute"]
+    assert x.reshape(6).base is x  # no copy needed: a view
+    assert not hasattr(x.T.reshape(6), "base")  # a copy: a tensor of its own
