@@ -105,7 +105,9 @@ class View(Tensor):
         base = self.base
         if base.grad_fn is not self.base_fn:
             refresh(self)
-        return _get_requires_grad(self)
+        # A leaf base that came to require grad after the view was made: PyTorch then makes
+        # the view a leaf that requires grad itself (its gradient stops there).
+        return _get_requires_grad(self) or base.grad_fn is None and base.requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:

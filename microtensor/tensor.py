@@ -16,7 +16,7 @@ import numpy as np
 from . import autograd
 from . import ops as F
 from .dims import wrap_dim, wrap_dims
-from .dtypes import as_dtype, get_default_dtype
+from .dtypes import as_dtype, get_default_dtype, result_type
 
 Scalar = int | float | bool
 
@@ -754,15 +754,13 @@ class Tensor:
         >>> mt.zeros(2).add_(mt.ones(2), alpha=3).tolist()
         [3.0, 3.0]
         """
-        other = _operand(other)
-        return inplace.modify(self, "add_", lambda t: t + (other if alpha == 1 else other * alpha),
-                              other)
+        other = _scaled(self, _operand(other), alpha)
+        return inplace.modify(self, "add_", lambda t: t + other, other)
 
     def sub_(self, other: Tensor | float, alpha: Scalar = 1) -> Tensor:
         """``self -= alpha * other`` in place."""
-        other = _operand(other)
-        return inplace.modify(self, "sub_", lambda t: t - (other if alpha == 1 else other * alpha),
-                              other)
+        other = _scaled(self, _operand(other), alpha)
+        return inplace.modify(self, "sub_", lambda t: t - other, other)
 
     def mul_(self, other: Tensor | float) -> Tensor:
         """``self *= other`` in place."""
@@ -875,6 +873,19 @@ _CPU = device("cpu")
 
 def _raw(x: Any) -> Any:
     return x.data if isinstance(x, Tensor) else x
+
+
+def _scaled(tensor: Tensor, other: Any, alpha: Scalar) -> Any:
+    """``alpha * other`` in the dtype ``tensor + other`` computes in, as PyTorch's ``alpha``
+    (not in ``other``'s own dtype, which may be narrower)."""
+    if alpha == 1:
+        return other
+    dtype = result_type(tensor, other)
+    if dtype.kind in "iub" and isinstance(alpha, float):
+        raise TypeError("For integral input tensors, argument alpha must not be a floating point "
+                        "number.")
+    factor = bool(alpha) if dtype.kind == "b" else alpha
+    return (other.to(dtype) if isinstance(other, Tensor) else other) * factor
 
 
 def _refuse_bool_arg(x: Tensor, op: str) -> None:

@@ -205,8 +205,8 @@ class Clamp(Function):
             inside, to_low = x >= low, x < low
         if high is not None:
             inside, to_high = inside & (x <= high), x > high
-            if low is not None:  # low above high: high wins, as np.clip and PyTorch
-                to_low, to_high = to_low & (low <= high), to_high | (low > high)
+            if low is not None:  # low at or above high: high wins (its gradient only above)
+                to_low, to_high = to_low & (low < high), to_high | (low > high)
         return grad * inside, grad * to_low, grad * to_high
 
 

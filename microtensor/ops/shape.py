@@ -114,15 +114,23 @@ class SetItem(Function):
     """``x[index] = value`` as a new tensor (the differentiable form of ``__setitem__``)."""
 
     def forward(self, x, value, index):
-        self.index = index
+        self.index, self.value_shape = index, np.shape(value)
         out = x.copy()
+        target = out[index]
+        extra = np.ndim(value) - np.ndim(target)
+        if extra > 0 and np.shape(value)[:extra] == (1,) * extra:
+            value = np.reshape(value, np.shape(value)[extra:])  # leading 1s drop, as PyTorch
         out[index] = value
         return out
 
     def backward(self, grad):
         grad_x = grad.copy()
         grad_x[self.index] = 0
-        return grad_x, grad[self.index]
+        grad_value = np.asarray(grad[self.index])
+        extra = len(self.value_shape) - grad_value.ndim
+        if extra > 0:  # the leading 1s forward dropped
+            grad_value = grad_value.reshape((1,) * extra + grad_value.shape)
+        return grad_x, grad_value
 
 
 class Cat(Function):
