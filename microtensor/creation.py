@@ -122,7 +122,9 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         floats = any(isinstance(v, float) for v in (start, end, step))
         dtype = get_default_dtype() if floats else np.int64
     dtype = as_dtype(dtype)
-    if dtype.kind in "iub":  # as PyTorch: integer ranges truncate their bounds first
+    if dtype.kind == "b":
+        raise TypeError("arange: bool is not a dtype for a range (PyTorch has no bool arange)")
+    if dtype.kind in "iu":  # as PyTorch: integer ranges truncate their bounds first
         start, end, step = int(start), int(end), int(step) or 1
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 

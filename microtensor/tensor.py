@@ -71,7 +71,10 @@ def _select_first(index: Any) -> tuple[Any, Any] | None:
     first, rest = [], []
     for i in index:
         is_int = isinstance(i, (int, np.integer)) and not isinstance(i, bool)
-        first.append(i if is_int or i is None or i is Ellipsis else slice(None))
+        if is_int or i is None or i is Ellipsis:
+            first.append(i)
+        else:  # a slice keeps its dim; a k-dim boolean mask consumes k of them
+            first.extend([slice(None)] * (i.ndim if getattr(i, "dtype", None) == np.bool_ else 1))
         if not is_int:
             rest.append(slice(None) if i is None else i)
     return tuple(first), tuple(rest)
@@ -384,13 +387,13 @@ class Tensor:
 
     # Logic on boolean tensors (masks), also without gradient.
     def __and__(self, other: Tensor | bool) -> Tensor:
-        return Tensor._wrap(self.data & _raw(other))
+        return _compare(np.bitwise_and, self, other)
 
     def __or__(self, other: Tensor | bool) -> Tensor:
-        return Tensor._wrap(self.data | _raw(other))
+        return _compare(np.bitwise_or, self, other)
 
     def __xor__(self, other: Tensor | bool) -> Tensor:
-        return Tensor._wrap(self.data ^ _raw(other))
+        return _compare(np.bitwise_xor, self, other)
 
     def __invert__(self) -> Tensor:
         return Tensor._wrap(~self.data)
@@ -804,6 +807,14 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Tensor | float) -> None:
         index, value = _raw_index(index), _operand(value)
+        parts = index if type(index) is tuple else (index,)
+        for part in parts:
+            if type(part) is slice and part.step is not None and part.step <= 0:
+                raise ValueError("step must be greater than zero")
+        if (isinstance(value, Tensor) and value.ndim and value.dtype != self.dtype
+                and np.ndarray in map(type, parts)):  # a 0-d value is cast, as a number is
+            raise TypeError(f"Index put requires the source and destination dtypes match, got "
+                            f"{self.dtype} for the destination and {value.dtype} for the source")
         inplace.modify(self, "__setitem__", lambda t: F.SetItem.apply(t, value, index=index),
                        value)
 

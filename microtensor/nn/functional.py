@@ -238,7 +238,7 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
     if classes.dtype != np.int64:
         raise TypeError(f"one_hot: expected int64 class indices (PyTorch's LongTensor), got "
                         f"dtype {classes.dtype}; convert with .long()")
-    if num_classes < 0 and not classes.size:
+    if num_classes <= 0 and not classes.size:
         raise ValueError("one_hot: cannot infer the number of classes from an empty tensor; "
                          "pass num_classes")
     if num_classes < 0:

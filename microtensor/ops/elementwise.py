@@ -184,7 +184,7 @@ class Relu(Function):
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        return grad * (out > 0)
+        return grad * ~(out <= 0)  # NaN passes its gradient on, as PyTorch
 
 
 class Clamp(Function):
