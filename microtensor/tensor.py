@@ -811,8 +811,9 @@ class Tensor:
         for part in parts:
             if type(part) is slice and part.step is not None and part.step <= 0:
                 raise ValueError("step must be greater than zero")
-        if (isinstance(value, Tensor) and value.ndim and value.dtype != self.dtype
-                and np.ndarray in map(type, parts)):  # a 0-d value is cast, as a number is
+        if isinstance(value, Tensor) and value.dtype != self.dtype and any(
+                type(p) is np.ndarray and p.dtype.kind in "iu" for p in parts):
+            # PyTorch's index_put (integer indices) casts nothing; masks and slices do.
             raise TypeError(f"Index put requires the source and destination dtypes match, got "
                             f"{self.dtype} for the destination and {value.dtype} for the source")
         inplace.modify(self, "__setitem__", lambda t: F.SetItem.apply(t, value, index=index),
@@ -895,8 +896,10 @@ def _scaled(tensor: Tensor, other: Any, alpha: Scalar) -> Any:
     if dtype.kind in "iub" and isinstance(alpha, float):
         raise TypeError("For integral input tensors, argument alpha must not be a floating point "
                         "number.")
-    factor = bool(alpha) if dtype.kind == "b" else alpha
-    return (other.to(dtype) if isinstance(other, Tensor) else other) * factor
+    if dtype.kind == "b":
+        alpha = bool(alpha)
+        return other * alpha if isinstance(other, Tensor) else bool(other) and alpha
+    return (other.to(dtype) if isinstance(other, Tensor) else other) * alpha
 
 
 def _refuse_bool_arg(x: Tensor, op: str) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..creation import generator
-from ..dtypes import result_type
+from ..dtypes import promote_types
 from ..functions import where
 from ..tensor import Tensor, _raw
 
@@ -219,7 +219,8 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor: 
         warnings.warn(f"mse_loss: using a target size {target_shape} that is different to the "
                       f"input size {input.shape}; they will be broadcast, which is likely not "
                       "what you want", UserWarning, stacklevel=2)
-    common = result_type(input, target)
+    # Broadcast first, as PyTorch: both sides count as tensors with dims in the promotion.
+    common = promote_types(input.dtype, np.asarray(_raw(target)).dtype)
     if common.kind != "f":
         raise TypeError(f"mse_loss: needs floating point input or target, got {input.dtype} and "
                         f"{np.asarray(_raw(target)).dtype}")

@@ -194,6 +194,8 @@ class Clamp(Function):
     promote = "common"  # the bounds take part: an int tensor clamped at 0.5 becomes float
 
     def forward(self, x, low, high):
+        if low is not None and high is not None:  # PyTorch's two-bound kernel has no bool
+            _refuse_bool("clamp", x)
         self.save_for_backward(x, low, high)
         out = x if low is None else np.maximum(x, low)
         return out if high is None else np.minimum(out, high)
