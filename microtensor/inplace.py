@@ -1,7 +1,8 @@
 """In-place writes and views: PyTorch's rule, stated once.
 
 **Memory.** A view (``x[0]``, ``x[1:]``, ``x.T``, ``reshape`` when no copy is needed,
-``expand``, ``detach()``) shares its base's memory and version counter. An in-place op
+``expand``) shares its base's memory and version counter; so does ``detach()``, which is
+cut off from the graph and so is a plain tensor, not a ``View``. An in-place op
 (``add_``, ``mul_``, ``fill_``, ``zero_``, ``copy_``, ``t[i] = v``, ``+=``) always writes
 that memory, so the base and every view see the new values, with or without grad mode.
 Each write bumps the shared version counter; a backward that needs a value saved before
