@@ -300,6 +300,7 @@ class Function:
         needs = tuple([recording and isinstance(x, Tensor) and x.requires_grad for x in inputs])
         fn.needs_input_grad = needs
         try:
+            # _agree is promote's own first check, called here too to save a call per op.
             if cls.promote is not None and not _agree(arrays, cls.promote):
                 arrays = promote(arrays, cls.promote)
             out = fn.forward(*arrays, **kwargs)
@@ -338,8 +339,10 @@ def promote(arrays: list, rule: str) -> list:
     """The inputs of an op brought to the dtype it computes in (PyTorch's type promotion).
 
     Python numbers become 0-d arrays of that dtype, so numpy never widens on its own.
-    ``apply`` calls it only when ``_agree`` says numpy would not get it right by itself.
+    Where numpy would compute in that dtype anyway (``_agree``), the inputs stay as they are.
     """
+    if _agree(arrays, rule):
+        return arrays
     present = [a for a in arrays if a is not None]
     if rule == "numeric" and any(_scalar_or_array_kind(a) == "b" for a in present):
         raise TypeError("Subtraction, the `-` operator, with a bool tensor is not supported; "
@@ -559,11 +562,7 @@ class _Backward:
         """Run ``fn``'s backward; send each input's gradient, in its shape and dtype, on."""
         if fn.saved_versions:
             _check_versions(fn)
-        in_grads = fn.backward(grad)
-        if type(in_grads) is not tuple:
-            in_grads = _as_tuple(in_grads, len(fn.parents), fn)
-        elif len(in_grads) != len(fn.parents):
-            _as_tuple(in_grads, len(fn.parents), fn)  # raises, naming the op
+        in_grads = _as_tuple(fn.backward(grad), len(fn.parents), fn)
         if not self.retain_graph and fn.saved:
             fn.saved = _FREED
         for i, (parent, g) in enumerate(zip(fn.parents, in_grads)):

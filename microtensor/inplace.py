@@ -37,6 +37,7 @@ from .tensor import Tensor
 
 def view_of(array: np.ndarray, source: Tensor, op: type, options: dict) -> View:
     """The output of view op ``op`` (with ``options``) on ``source``: a ``View`` of its memory."""
+    # Tensor._wrap's fields, set through the slots: View's properties would cost a call each.
     view = object.__new__(View)
     view.data, view.grad, view._name, view._hooks = array, None, None, None
     _GRAD_FN.__set__(view, None)

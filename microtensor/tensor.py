@@ -57,6 +57,16 @@ def _raw_index(index: Any) -> Any:
     return index
 
 
+def _refuse_negative_steps(index: Any) -> tuple:
+    """The parts of ``index``, after checking that no slice steps backwards (PyTorch has none)."""
+    parts = index if type(index) is tuple else (index,)
+    for part in parts:
+        if type(part) is slice and part.step is not None and part.step <= 0:
+            raise ValueError("step must be greater than zero (PyTorch has no negative steps; "
+                             "index with a reversed array instead)")
+    return parts
+
+
 def _select_first(index: Any) -> tuple[Any, Any] | None:
     """Split an index that mixes integers with index arrays into (the integers, the rest).
 
@@ -659,10 +669,7 @@ class Tensor:
         if type(index) is int:  # x[t], the common case, needs none of the rules below
             return F.Index.apply(self, index=index)
         index = _raw_index(index)
-        for part in index if type(index) is tuple else (index,):
-            if type(part) is slice and part.step is not None and part.step <= 0:
-                raise ValueError("step must be greater than zero (PyTorch has no negative "
-                                 "steps; index with a reversed array instead)")
+        _refuse_negative_steps(index)
         split = _select_first(index)
         if split is not None:
             return F.Index.apply(F.Index.apply(self, index=split[0]), index=split[1])
@@ -807,10 +814,7 @@ class Tensor:
 
     def __setitem__(self, index: Any, value: Tensor | float) -> None:
         index, value = _raw_index(index), _operand(value)
-        parts = index if type(index) is tuple else (index,)
-        for part in parts:
-            if type(part) is slice and part.step is not None and part.step <= 0:
-                raise ValueError("step must be greater than zero")
+        parts = _refuse_negative_steps(index)
         if isinstance(value, Tensor) and value.dtype != self.dtype and any(
                 type(p) is np.ndarray and p.dtype.kind in "iu" for p in parts):
             # PyTorch's index_put (integer indices) casts nothing; masks and slices do.
