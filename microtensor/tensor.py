@@ -604,7 +604,7 @@ class Tensor:
             return self.reshape(1)
         if start > end:
             raise RuntimeError("flatten() has invalid args: start_dim cannot come after end_dim")
-        merged = int(np.prod(self.shape[start:end + 1]))  # not -1: numpy cannot infer it when empty
+        merged = math.prod(self.shape[start:end + 1])  # not -1: numpy cannot infer it when empty
         return self.reshape(*self.shape[:start], merged, *self.shape[end + 1:])
 
     def permute(self, *dims: int) -> Tensor:
