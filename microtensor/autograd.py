@@ -254,10 +254,10 @@ class Function:
     [0.5, 0.7310585975646973]
     """
 
-    __slots__ = ("parents", "in_meta", "saved_versions", "needs_input_grad", "scope", "trace",
-                 "__dict__")
+    __slots__ = ("parents", "in_meta", "needs_input_grad", "scope", "trace", "__dict__")
     # Class-level defaults rather than a store per op (and no __init__ to call).
     saved: Any = ()  # what save_for_backward kept; _FREED after a backward
+    saved_versions: tuple = ()  # (counter, version, shape) of each saved input or output
     hooks: list | None = None  # tensor hooks on the output, run on its total gradient
     retained: Any = None  # a weak reference to the output, when it retain_grad()s
     name: str | None = None  # the output tensor's name, if it is given one
@@ -295,10 +295,25 @@ class Function:
         """Run the op on tensors (or plain scalars/arrays, treated as constants)."""
         fn = cls()
         recording = _state.grad_enabled
-        arrays = [x.data if isinstance(x, Tensor) else x for x in inputs]
-        # Known before forward, so an op saves only what the gradients it owes need.
-        needs = tuple([recording and isinstance(x, Tensor) and x.requires_grad for x in inputs])
-        fn.needs_input_grad = needs
+        # One pass over the inputs gathers the arrays, which of them need a gradient (known
+        # before forward, so an op saves only what the gradients it owes need), the graph
+        # edges and the metadata backward conforms gradients to.
+        arrays, needs, parents, meta = [], [], [], []
+        for x in inputs:
+            if isinstance(x, Tensor):
+                data = x.data
+                arrays.append(data)
+                meta.append((data.shape, data.dtype))
+                if recording and x.requires_grad:
+                    needs.append(True)
+                    parents.append(x.grad_fn or x)
+                    continue
+            else:
+                arrays.append(x)
+                meta.append(None)
+            needs.append(False)
+            parents.append(None)
+        fn.needs_input_grad = needs = tuple(needs)
         try:
             # _agree is promote's own first check, called here too to save a call per op.
             if cls.promote is not None and not _agree(arrays, cls.promote):
@@ -315,11 +330,9 @@ class Function:
             return result
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
         # values, and it rescans every tracked object of a large live graph on each pass.
-        fn.parents = tuple([(x.grad_fn or x) if need else None for x, need in zip(inputs, needs)])
-        fn.in_meta = tuple([(x.data.shape, x.data.dtype) if isinstance(x, Tensor) else None
-                            for x in inputs])
-        fn.scope = _state.scope
-        fn.saved_versions = _versions_of(fn.saved, inputs, result) if fn.saved else ()
+        fn.parents, fn.in_meta, fn.scope = tuple(parents), tuple(meta), _state.scope
+        if fn.saved:
+            fn.saved_versions = _versions_of(fn.saved, inputs, result)
         if _state.anomaly:
             fn.trace = traceback.format_stack()[:-1]
         result.requires_grad = True
@@ -467,19 +480,19 @@ def _as_tuple(grads: Any, n: int, fn: Function) -> Sequence:
 def _topological_order(roots: list[Function]) -> list[Function]:
     """Nodes reachable from ``roots``, each after every node that consumes it."""
     order: list[Function] = []
-    visited: set[int] = set()
+    visited: set[Function] = set()  # nodes hash by identity
     stack: list[Any] = list(roots)
     while stack:
         fn = stack.pop()
         if fn is _FINISH:  # everything ``fn`` feeds on is ordered: now ``fn`` itself
             order.append(stack.pop())
             continue
-        if id(fn) in visited:
+        if fn in visited:
             continue
-        visited.add(id(fn))
+        visited.add(fn)
         stack += (fn, _FINISH)  # a marker, not a (fn, flag) tuple per visit: nothing for the GC
         for p in fn.parents:
-            if isinstance(p, Function) and id(p) not in visited:
+            if p is not None and p not in visited and isinstance(p, Function):
                 stack.append(p)
     order.reverse()  # post-order reversed: consumers before producers
     return order
@@ -537,14 +550,16 @@ class _Backward:
             self.send(root.grad_fn or root, g)
 
     def send(self, target: Function | Tensor, grad: Any) -> None:
-        key = id(target)
         if isinstance(target, Tensor):  # a leaf (subclasses such as nn.Parameter included)
+            key = id(target)  # tensors compare elementwise, so leaves are keyed by id
             self.leaves[key] = target
-        self.pending.add(key, grad)
+            self.pending.add(key, grad)
+        else:
+            self.pending.add(target, grad)
 
     def arrived(self, fn: Function) -> np.ndarray | None:
         """The total gradient w.r.t. ``fn``'s output, after its hooks; None if none came."""
-        grad = self.pending.take(id(fn))
+        grad = self.pending.take(fn)
         if grad is None:
             return None
         if fn.hooks:
@@ -562,13 +577,17 @@ class _Backward:
         """Run ``fn``'s backward; send each input's gradient, in its shape and dtype, on."""
         if fn.saved_versions:
             _check_versions(fn)
-        in_grads = _as_tuple(fn.backward(grad), len(fn.parents), fn)
+        parents = fn.parents
+        in_grads = fn.backward(grad)
+        if type(in_grads) is not tuple or len(in_grads) != len(parents):
+            in_grads = _as_tuple(in_grads, len(parents), fn)
         if not self.retain_graph and fn.saved:
             fn.saved = _FREED
-        for i, (parent, g) in enumerate(zip(fn.parents, in_grads)):
+        for i, (parent, g, meta) in enumerate(zip(parents, in_grads, fn.in_meta)):
             if parent is None or g is None:
                 continue
-            g = _conform(g, fn, i)
+            if type(g) is not np.ndarray or g.shape != meta[0] or g.dtype != meta[1]:
+                g = _conform(g, fn, i)
             if self.checked:  # the checks read every value: multiply lazy forms out
                 seen = g.dense() if isinstance(g, LazyGrad) else g
                 if self.anomaly:
@@ -595,8 +614,6 @@ def _conform(grad: Any, fn: Function, index: int) -> Any:
     Dense gradients are summed over broadcast axes here, so no op has to.
     """
     shape, dtype = fn.in_meta[index]
-    if type(grad) is np.ndarray and grad.shape == shape and grad.dtype == dtype:
-        return grad  # the common case, as it is
     if isinstance(grad, LazyGrad):
         if grad.shape != shape:
             raise _shape_error(grad.dense(), shape, fn, index)
@@ -615,11 +632,11 @@ class _Pending:
     __slots__ = ("dense", "owned", "lazy")
 
     def __init__(self) -> None:
-        self.dense: dict[int, np.ndarray] = {}
-        self.owned: set[int] = set()  # keys whose buffer the engine made, so it may add in place
-        self.lazy: dict[int, list[LazyGrad]] = {}
+        self.dense: dict[Any, np.ndarray] = {}
+        self.owned: set[Any] = set()  # keys whose buffer the engine made, so it may add in place
+        self.lazy: dict[Any, list[LazyGrad]] = {}
 
-    def add(self, key: int, grad: Any) -> None:
+    def add(self, key: Any, grad: Any) -> None:
         dense = self.dense
         if type(grad) is not np.ndarray and isinstance(grad, LazyGrad):
             self.lazy.setdefault(key, []).append(grad)
@@ -632,7 +649,7 @@ class _Pending:
             dense[key] = np.asarray(dense[key] + grad)
             self.owned.add(key)
 
-    def take(self, key: int) -> np.ndarray | None:
+    def take(self, key: Any) -> np.ndarray | None:
         grad = self.dense.pop(key, None)
         parts = self.lazy.pop(key, None) if self.lazy else None
         if not parts:
