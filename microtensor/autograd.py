@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import versions
 from .dtypes import get_default_dtype, result_type
 from .lazy import LazyGrad, OuterGrad, SparseGrad  # noqa: F401 - the forms ops return, as mt.autograd.X
 
@@ -257,12 +259,15 @@ class Function:
     __slots__ = ("parents", "in_meta", "needs_input_grad", "scope", "trace", "__dict__")
     # Class-level defaults rather than a store per op (and no __init__ to call).
     saved: Any = ()  # what save_for_backward kept; _FREED after a backward
-    saved_versions: tuple = ()  # (counter, version, shape) of each saved input or output
+    saved_at = 0  # the write clock when they were saved (see ``versions.py``)
     hooks: list | None = None  # tensor hooks on the output, run on its total gradient
     retained: Any = None  # a weak reference to the output, when it retain_grad()s
     name: str | None = None  # the output tensor's name, if it is given one
     #: True for ops whose output aliases their first input's memory (see ``inplace.py``).
     is_view = False
+    #: The lazy gradient forms (``lazy.py``) that ``backward`` takes as they are; any other
+    #: gradient reaches it as an array.
+    passes_lazy: tuple[type, ...] = ()
     #: How the engine brings the inputs to one dtype before ``forward`` (see ``promote``):
     #: None (as they are), "common" (PyTorch's result type), "numeric" (the same, bools
     #: refused), "float" (the result type, integers and bools made the default float
@@ -278,7 +283,7 @@ class Function:
 
     def save_for_backward(self, *arrays: Any) -> None:
         """Keep arrays for ``backward``; reach them again as ``self.saved_tensors``."""
-        self.saved = arrays
+        self.saved, self.saved_at = arrays, versions.clock
 
     @property
     def saved_tensors(self) -> tuple:
@@ -331,8 +336,6 @@ class Function:
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
         # values, and it rescans every tracked object of a large live graph on each pass.
         fn.parents, fn.in_meta, fn.scope = tuple(parents), tuple(meta), _state.scope
-        if fn.saved:
-            fn.saved_versions = _versions_of(fn.saved, inputs, result)
         if _state.anomaly:
             fn.trace = traceback.format_stack()[:-1]
         result.requires_grad = True
@@ -421,30 +424,15 @@ def _forward_error(cls: type, inputs: tuple, err: Exception) -> Exception:
     return kind(f"{message} (inputs: {described})")
 
 
-def _versions_of(saved: tuple, inputs: tuple, output: Tensor) -> list:
-    """(counter, version now, shape) for each saved array that is an input's or the output's data.
-
-    Counters, not tensors, are kept: a node must not own its output tensor.
-    """
-    found = []
-    candidates = (*inputs, output)
-    for array in saved:
-        for t in candidates:
-            if isinstance(t, Tensor) and t.data is array:
-                counter = t.version_counter()
-                found.append((counter, int(counter[0]), array.shape))
-                break
-    return tuple(found)
-
-
-def _check_versions(fn: Function) -> None:
-    for counter, version, shape in fn.saved_versions:
-        if counter[0] != version:
+def _check_saved(fn: Function) -> None:
+    """Refuse to backward through ``fn`` if an array it saved was written in place since."""
+    for array in fn.saved:
+        if type(array) is np.ndarray and versions.written_since(array, fn.saved_at):
             raise RuntimeError(
-                f"{type(fn).__name__}: a tensor of shape {shape} that it saved for backward was "
-                f"modified by an in-place operation (version {version} when saved, now "
-                f"{counter[0]}). Its gradient would be wrong; clone() the tensor before "
-                "modifying it, or modify it before using it.")
+                f"{type(fn).__name__}: a tensor of shape {array.shape} that it saved for backward "
+                f"was modified by an in-place operation after it was saved (its memory is now at "
+                f"version {versions.version(array)}). Its gradient would be wrong; clone() the "
+                "tensor before modifying it, or modify it before using it.")
 
 
 # ------------------------------------------------------------------------ engine
@@ -453,14 +441,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: Function, index: int) -> np.
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
-    if lead < 0:
+    if lead < 0 or any(n != 1 and n != g for n, g in zip(shape, grad.shape[lead:])):
         raise _shape_error(grad, shape, op, index)
+    if grad.size == math.prod(shape):  # the axes to sum all have length 1
+        return grad.reshape(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-    reduced = grad.sum(axis=axes, keepdims=False) if axes else grad
-    if reduced.size != int(np.prod(shape)):
-        raise _shape_error(grad, shape, op, index)
-    return np.asarray(reduced.reshape(shape))  # a full reduction gives a numpy scalar
+    return np.asarray(grad.sum(axis=axes).reshape(shape))  # a full reduction gives a numpy scalar
 
 
 def _shape_error(grad: np.ndarray, shape: tuple, op: Function, index: int) -> ValueError:
@@ -559,7 +546,8 @@ class _Backward:
 
     def arrived(self, fn: Function) -> np.ndarray | None:
         """The total gradient w.r.t. ``fn``'s output, after its hooks; None if none came."""
-        grad = self.pending.take(fn)
+        plain = fn.hooks or fn.retained is not None or self.checked or self.wanted
+        grad = self.pending.take(fn, () if plain else fn.passes_lazy)
         if grad is None:
             return None
         if fn.hooks:
@@ -575,8 +563,8 @@ class _Backward:
 
     def step(self, fn: Function, grad: np.ndarray) -> None:
         """Run ``fn``'s backward; send each input's gradient, in its shape and dtype, on."""
-        if fn.saved_versions:
-            _check_versions(fn)
+        if fn.saved_at < versions.clock and fn.saved:  # something was written since it saved
+            _check_saved(fn)
         parents = fn.parents
         in_grads = fn.backward(grad)
         if type(in_grads) is not tuple or len(in_grads) != len(parents):
@@ -649,12 +637,16 @@ class _Pending:
             dense[key] = np.asarray(dense[key] + grad)
             self.owned.add(key)
 
-    def take(self, key: Any) -> np.ndarray | None:
+    def take(self, key: Any, passes: tuple[type, ...] = ()) -> Any:
+        """The total for ``key``: an array, or a lone lazy gradient of a kind in ``passes``."""
         grad = self.dense.pop(key, None)
         parts = self.lazy.pop(key, None) if self.lazy else None
         if not parts:
             return grad
         if grad is None:
+            if len(parts) == 1:
+                part = parts[0]
+                return part if type(part) in passes else part.dense()
             grad = np.zeros(parts[0].shape, parts[0].dtype)
         elif key not in self.owned:  # the first grad may be an op's own array: never write into it
             grad = np.array(grad, dtype=np.result_type(grad, parts[0].dtype))

@@ -1,13 +1,13 @@
 """In-place writes and views: PyTorch's rule, stated once.
 
 **Memory.** A view (``x[0]``, ``x[1:]``, ``x.T``, ``reshape`` when no copy is needed,
-``expand``) shares its base's memory and version counter; so does ``detach()``, which is
+``expand``) shares its base's memory, and so its version; so does ``detach()``, which is
 cut off from the graph and so is a plain tensor, not a ``View``. An in-place op
 (``add_``, ``mul_``, ``fill_``, ``zero_``, ``copy_``, ``t[i] = v``, ``+=``) always writes
 that memory, so the base and every view see the new values, with or without grad mode.
-Each write bumps the shared version counter; a backward that needs a value saved before
-the write then raises instead of computing a wrong gradient (exactly when PyTorch does:
-ops save what PyTorch's save).
+Each write bumps the memory's version (``versions.py``); a backward that needs a value
+saved before the write then raises instead of computing a wrong gradient (exactly when
+PyTorch does: ops save what PyTorch's save).
 
 **Graph.** While the graph is recorded, the op is computed out of place on the tensor's
 old value and the result written into memory; then the written tensor's ``grad_fn`` is
@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from . import versions
 from .autograd import Function, _state, no_grad
 from .dtypes import can_cast
 from .tensor import Tensor
@@ -42,7 +43,6 @@ def view_of(array: np.ndarray, source: Tensor, op: type, options: dict) -> View:
     view.data, view.grad, view._name, view._hooks = array, None, None, None
     _GRAD_FN.__set__(view, None)
     _REQUIRES_GRAD.__set__(view, False)
-    view._counter = source._counter if source._counter is not None else source.version_counter()
     parent = source if isinstance(source, View) else None
     view.base = source if parent is None else parent.base
     view.parent, view.op, view.options = parent, op, options
@@ -173,7 +173,7 @@ def _write(tensor: Tensor, result: Tensor, op: str) -> None:
                            "where several elements share one memory location, or read-only "
                            "memory); clone() it first")
     np.copyto(tensor.data, result.data, casting="unsafe")
-    tensor.version_counter()[0] += 1
+    versions.record_write(tensor.data)
 
 
 def _move_node(tensor: Tensor, fn: Function | None) -> None:

@@ -103,6 +103,10 @@ class OuterGrad(LazyGrad):
     def dense(self) -> np.ndarray:
         return self.left.T @ self.right
 
+    def transpose(self) -> OuterGrad:
+        """The gradient's transpose, still lazy: ``(l.T @ r).T == r.T @ l``."""
+        return OuterGrad(self.right, self.left)
+
     @staticmethod
     def add_all(parts: list[OuterGrad], buffer: np.ndarray) -> None:
         if len(parts) == 1:

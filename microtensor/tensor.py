@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd
+from . import autograd, versions
 from . import ops as F
 from .dims import wrap_dim, wrap_dims
 from .dtypes import as_dtype, get_default_dtype, result_type
@@ -101,8 +101,7 @@ class Tensor:
     [2.0, 4.0, 6.0]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_counter", "_hooks",
-                 "__weakref__")
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_hooks", "__weakref__")
     # Make numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
 
@@ -112,7 +111,6 @@ class Tensor:
         self.grad: Tensor | None = None
         self.grad_fn: autograd.Function | None = None
         self._name = name
-        self._counter: np.ndarray | None = None  # see version_counter()
         self._hooks: list | None = None
         self.requires_grad = False
         if requires_grad:
@@ -123,26 +121,15 @@ class Tensor:
         """Wrap an op's result without copying or converting (the per-op fast path)."""
         t = object.__new__(Tensor)
         t.data = array if type(array) is np.ndarray else np.asarray(array)
-        t.grad = t.grad_fn = t._name = t._hooks = t._counter = None
+        t.grad = t.grad_fn = t._name = t._hooks = None
         t.requires_grad = False
         return t
 
-    def version_counter(self) -> np.ndarray:
-        """This tensor's version counter: bumped by every in-place write, shared with its
-        views, and checked by backward against the value an op saw when it saved the tensor.
-
-        Made on first use (most tensors are never saved, viewed or modified). A one-slot
-        numpy array rather than a list, because the cyclic garbage collector does not track
-        numpy arrays, and a large graph keeps many counters alive.
-        """
-        if self._counter is None:
-            self._counter = np.zeros(1, dtype=np.int64)
-        return self._counter
-
     @property
     def _version(self) -> int:
-        """How many in-place writes this tensor's memory has seen (PyTorch's ``_version``)."""
-        return 0 if self._counter is None else int(self._counter[0])
+        """How many in-place writes this tensor's memory has seen (PyTorch's ``_version``),
+        shared with its views and ``detach()``: see ``versions.py``."""
+        return versions.version(self.data)
 
     # ------------------------------------------------------------ attributes
     @property
@@ -275,9 +262,7 @@ class Tensor:
         >>> mt.ones(2, requires_grad=True).detach().requires_grad
         False
         """
-        t = Tensor._wrap(self.data)
-        t._counter = self.version_counter()
-        return t
+        return Tensor._wrap(self.data)
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only; floating point only)."""

@@ -4,7 +4,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..dims import wrap_dim
-from ..lazy import SparseGrad
+from ..lazy import OuterGrad, SparseGrad
 
 
 class Reshape(Function):
@@ -31,6 +31,9 @@ class Reshape(Function):
 
 class Permute(Function):
     is_view = True
+    # ``W.T`` in ``x @ W.T`` receives an OuterGrad and hands its transpose on to ``W``, which
+    # then sums those of every step in one matmul.
+    passes_lazy = (OuterGrad,)
 
     def forward(self, x, dims):
         if sorted(dims) != list(range(x.ndim)):  # else: negative dims, or not a permutation
@@ -44,6 +47,8 @@ class Permute(Function):
         return x.transpose(dims)
 
     def backward(self, grad):
+        if type(grad) is OuterGrad:  # 2-D, so dims are (1, 0) or (0, 1)
+            return grad.transpose() if self.dims == (1, 0) else grad
         return grad.transpose(np.argsort(self.dims))
 
 

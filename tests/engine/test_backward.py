@@ -327,3 +327,36 @@ def test_zero_dim_tensors_accumulate_many_uses_and_backward_calls():
     for _ in range(2):
         (x * x).backward()
     assert isinstance(x.grad.data, np.ndarray) and x.grad.shape == ()
+
+
+def test_per_step_transposed_weights_pass_lazy_gradients_on_to_the_weight():
+    rng = np.random.default_rng(0)
+    w = mt.tensor(rng.normal(size=(4, 3)), requires_grad=True)
+    xs = [rng.normal(size=(2, 3)) for _ in range(5)]
+    loss = sum(((mt.tensor(x) @ w.T) ** 2).sum() for x in xs)
+    loss.backward()
+    expected = sum(2 * (x @ w.data.T).T @ x for x in xs)
+    np.testing.assert_allclose(w.grad.data, expected, rtol=1e-12)
+
+
+def test_a_hook_on_a_transposed_weight_sees_an_array():
+    w = mt.ones(4, 3, requires_grad=True)
+    seen = []
+    wt = w.T
+    wt.register_hook(lambda g: seen.append(type(g.data)))
+    (mt.ones(2, 3) @ wt).sum().backward()
+    assert seen == [np.ndarray] and w.grad.tolist() == [[2.0] * 3] * 4
+
+
+def test_a_gradient_of_a_shape_that_does_not_broadcast_to_the_input_is_refused():
+    class Transposing(mt.Function):
+        def forward(self, x):
+            return x.copy()
+
+        def backward(self, grad):
+            return grad.reshape(grad.shape[::-1])
+
+    x = mt.ones(3, 4, requires_grad=True)
+    with pytest.raises(ValueError, match=r"Transposing.backward returned a gradient of shape "
+                                         r"\(4, 3\) for input 0, which has shape \(3, 4\)"):
+        Transposing.apply(x).sum().backward()
