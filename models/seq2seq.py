@@ -14,7 +14,9 @@ new state and that context:
 Training uses teacher forcing (the decoder reads the true previous word); ``greedy``
 and ``beam_search`` decode from the model's own words. The decoder's ops run in
 ``mt.scope(layer="decoder", t=t)`` and the attention weights are named "attention", so
-a recorded graph shows each step and its weights.
+a recorded graph shows each step and its weights; in training, each step also carries
+the tags ``padding`` (the rows whose target has ended) and ``batch``, so the graph shows
+which steps are padding for which rows.
 """
 
 from __future__ import annotations
@@ -122,8 +124,11 @@ class Seq2Seq(nn.Module):
         encoded = self.encoder(batch.source, batch.source_lengths)
         state = self.decoder.start(encoded)
         features = []
+        rows = len(batch.target_in)
         for t in range(batch.target_in.shape[1]):
-            with mt.scope(layer="decoder", t=t):
+            # The rows whose target has ended: computed, but their loss is masked out.
+            padding = tuple(int(r) for r in np.flatnonzero(batch.target_out[:, t] == IGNORE))
+            with mt.scope(layer="decoder", t=t, padding=padding, batch=rows):
                 feature, state, _ = self.decoder.step(batch.target_in[:, t], state, encoded)
             features.append(feature)
         return self.decoder.readout(mt.stack(features, dim=1))

@@ -13,7 +13,9 @@ layer, direction and time.
 
 A ``PackedSequence`` input runs packed: the input projection covers the real steps
 only, and at step ``t`` the first ``batch_sizes[t]`` sequences (the longest, as
-packing sorts them) take a step, so padding is never computed at all.
+packing sorts them) take a step, so padding is never computed at all. Each packed step
+also carries the tags ``padding`` (the rows of the caller's batch that are padding
+there, a tuple) and ``batch`` (the batch size), so a rendered graph can show them.
 """
 
 from __future__ import annotations
@@ -136,6 +138,10 @@ class RNNBase(Module):
             initial = [s[:, np.asarray(_raw(input.sorted_indices))] for s in initial]
 
         label = scope_label(self)
+        rows = None  # the caller's batch row of each packed row, for the padding tags
+        if packed:
+            rows = (np.arange(batch) if input.sorted_indices is None
+                    else np.asarray(_raw(input.sorted_indices)))
         finals = []
         for k in range(self.num_layers):
             if k and self.training and self.dropout:
@@ -144,7 +150,7 @@ class RNNBase(Module):
             for d, suffix in enumerate(self._suffixes()):
                 start = tuple(s[k * len(self._suffixes()) + d] for s in initial)
                 output, final = self._run_direction(f"l{k}{suffix}", x, start, bool(d),
-                                                    batch_sizes, label)
+                                                    batch_sizes, rows, label)
                 outputs.append(output)
                 finals.append(final)
             x = outputs[0] if len(outputs) == 1 else cat(outputs, dim=-1)
@@ -189,10 +195,12 @@ class RNNBase(Module):
         return list(hx) if batched else [s.unsqueeze(1) for s in hx]
 
     def _run_direction(self, name: str, x: Tensor, state: tuple, reverse: bool,
-                       batch_sizes: np.ndarray | None, label: str) -> tuple[Tensor, tuple]:
+                       batch_sizes: np.ndarray | None, rows: np.ndarray | None,
+                       label: str) -> tuple[Tensor, tuple]:
         """Unroll the parameters ``name`` (``"l0"``, ``"l0_reverse"``) over ``x``, (seq,
-        batch, features), or packed data (steps, features) with ``batch_sizes``; return the
-        outputs in the same layout and the final state."""
+        batch, features), or packed data (steps, features) with ``batch_sizes`` and the
+        caller's batch row of each packed row, ``rows``; return the outputs in the same
+        layout and the final state."""
         weight_ih, weight_hh, bias_ih, bias_hh = self._layer_parameters(name)
         label = f"{label}.{name}"
         with scope(layer=label):
@@ -205,8 +213,8 @@ class RNNBase(Module):
         step: Step = self.cell.fused_step if self.fused else self.cell.step
         options = {option: getattr(self, option) for option in self.cell.step_options}
 
-        def run(t: int, x_t: Tensor, state: tuple) -> tuple:
-            with scope(layer=label, t=t):
+        def run(t: int, x_t: Tensor, state: tuple, **tags: Any) -> tuple:
+            with scope(layer=label, t=t, **tags):
                 return step(x_t, state, weight_hh_t, bias_hh, **options)
 
         if batch_sizes is None:
@@ -215,36 +223,40 @@ class RNNBase(Module):
                 state = run(t, x_proj[t], state)
                 outputs[t] = state[0]
             return stack(outputs), state
-        return self._run_packed(run, x_proj, state, reverse, batch_sizes)
+        return self._run_packed(run, x_proj, state, reverse, batch_sizes, rows)
 
     @staticmethod
     def _run_packed(run: Any, x_proj: Tensor, initial: tuple, reverse: bool,
-                    batch_sizes: np.ndarray) -> tuple[Tensor, tuple]:
+                    batch_sizes: np.ndarray, rows: np.ndarray) -> tuple[Tensor, tuple]:
         """The loop over packed steps: at step ``t`` the first ``batch_sizes[t]`` sequences
         run. Forward, a sequence's final state is set aside when it ends; in reverse, a
-        sequence joins at its own last step with its initial state."""
+        sequence joins at its own last step with its initial state. Each step is tagged
+        with the caller's rows that are padding there (``padding``) and the ``batch`` size."""
         starts = np.concatenate([[0], np.cumsum(batch_sizes)])
         outputs = [None] * len(batch_sizes)
+        batch = len(rows)
+        padding = [{"padding": tuple(sorted(int(r) for r in rows[size:])), "batch": batch}
+                   for size in batch_sizes]
         if not reverse:
             state, ended = initial, []
             for t, size in enumerate(batch_sizes):
                 if size < state[0].shape[0]:
                     ended.append(tuple(s[size:] for s in state))
                     state = tuple(s[:size] for s in state)
-                state = run(t, x_proj[starts[t]:starts[t + 1]], state)
+                state = run(t, x_proj[starts[t]:starts[t + 1]], state, **padding[t])
                 outputs[t] = state[0]
             pieces = [state, *reversed(ended)]  # rows 0.. first: they ran longest
             final = tuple(cat(list(rows)) if len(pieces) > 1 else rows[0]
                           for rows in zip(*pieces))
             return cat(outputs), final
-        rows = int(batch_sizes[-1])
-        state = tuple(s[:rows] for s in initial)
+        running = int(batch_sizes[-1])
+        state = tuple(s[:running] for s in initial)
         for t in reversed(range(len(batch_sizes))):
             size = int(batch_sizes[t])
-            if size > rows:  # sequences whose last step is t start here
-                state = tuple(cat([s, s0[rows:size]]) for s, s0 in zip(state, initial))
-                rows = size
-            state = run(t, x_proj[starts[t]:starts[t + 1]], state)
+            if size > running:  # sequences whose last step is t start here
+                state = tuple(cat([s, s0[running:size]]) for s, s0 in zip(state, initial))
+                running = size
+            state = run(t, x_proj[starts[t]:starts[t + 1]], state, **padding[t])
             outputs[t] = state[0]
         return cat(outputs), state
 

@@ -13,7 +13,10 @@ The picture follows the textbook figure of backprop through time, turned to fit 
 - something every step uses (a weight, the input projection for all steps) is drawn
   once in a band above the rows, and each step gets a small stand-in with its share;
 - long sequences keep op-level detail for a window of steps and draw one node per layer
-  per step elsewhere.
+  per step elsewhere;
+- a step where some of the batch's sequences are padding (its ``padding`` tags) holds a
+  grey dashed "padding" box saying how many and which, and its title says so; a step
+  that is padding for every sequence is greyed whole.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from pathlib import Path
 import graphviz
 
 from ..tensor import Tensor
-from .plan import ATTENTION_COLOURS, DARK, PALETTE, VANISHED, Box, Link, Plan, plan
+from .plan import ATTENTION_COLOURS, DARK, PADDING_FILL, PADDING_INK, PALETTE, VANISHED, Box, Link, Plan, plan
 from .record import Recording
 from .render import FORMATS, render_file, run_dot, write_atomic
 from .trace import Graph, trace
@@ -261,12 +264,18 @@ class _DotWriter:
                 for key in keys:
                     self.node(p.boxes[key])
             return
-        vanished = t in p.vanished
+        vanished, pad = t in p.vanished, p.padding.get(t)
+        label = " · ".join([p.labels[t], *([pad.short()] if pad else []),
+                            *(["gradient vanished"] if vanished else [])])
+        grey = vanished or (pad is not None and pad.full)
         self.out += [f"\tsubgraph cluster_t{t} {{",
-                     f"\t\tgraph [label={quote(p.labels[t] + (' · gradient vanished' if vanished else ''))} "
-                     f"style=\"rounded,filled\" color=\"#999999\" "
-                     f"fillcolor={quote('#eeeeee' if vanished else '#f7fbff')} "
-                     f"fontcolor={quote('#888888' if vanished else 'black')} id={quote(f'step{t}')}]"]
+                     f"\t\tgraph [label={quote(label)} "
+                     f"style={quote('rounded,filled,dashed' if pad and pad.full else 'rounded,filled')} "
+                     f"color=\"#999999\" fillcolor={quote(PADDING_FILL if grey else '#f7fbff')} "
+                     f"fontcolor={quote('#888888' if grey else 'black')} id={quote(f'step{t}')}]"]
+        padding = p.padding_box(t)
+        if padding:
+            self.node(p.boxes[padding])
         for i, (layer, keys) in enumerate(layers.items()):
             nested = len(layers) > 1
             if nested:
@@ -285,7 +294,12 @@ class _DotWriter:
         attrs: dict[str, object] = {"label": "<BR/>".join(lines), "id": box.key,
                                     "tooltip": "\n".join(box.tooltip)}
         fill = p.colour(box.norm)
-        if box.kind == "stand_in":
+        pad = p.padding.get(box.step) if box.step is not None else None
+        if box.kind == "padding":
+            attrs.update(shape="box", style="dashed,filled", fillcolor=PADDING_FILL, color=PADDING_INK,
+                         fontcolor=PADDING_INK, penwidth="1.5")
+            fill = None
+        elif box.kind == "stand_in":
             attrs.update(shape="plaintext", style="", fontcolor="#555555")
             fill = None
         elif box.kind == "param":
@@ -302,6 +316,10 @@ class _DotWriter:
             attrs["penwidth"] = str(max(float(attrs.get("penwidth", 1)), p.width(box.norm)))
             if fill in DARK:
                 attrs["fontcolor"] = "white"
+        if pad is not None and box.kind == "cell":  # a step drawn as one node per layer
+            attrs["style"] = "rounded,filled,dashed"
+        if pad is not None and pad.full and box.kind != "padding":  # nothing here is real: greyed
+            attrs.update(fillcolor=PADDING_FILL, fontcolor=PADDING_INK, color=PADDING_INK)
         if box.output:
             attrs["peripheries"] = "2"
         self.out.append(f"\t{box.key}{_attrs(attrs)}")
@@ -360,7 +378,9 @@ class _DotWriter:
             label = (f"<TABLE BORDER='0' CELLBORDER='0' CELLSPACING='1'>{notes}"
                      f"<TR><TD>‖∂L‖ 1e{lo:.0f}</TD>{swatches}<TD>1e{hi:.0f}</TD></TR>"
                      f"<TR><TD COLSPAN='{span}' ALIGN='LEFT'>"
-                     f"<FONT COLOR='{VANISHED}'>■</FONT> vanished</TD></TR></TABLE>")
+                     f"<FONT COLOR='{VANISHED}'>■</FONT> vanished"
+                     + (f"   <FONT COLOR='{PADDING_INK}'>▭</FONT> padding (dashed)" if p.padding else "")
+                     + "</TD></TR></TABLE>")
         elif p.notes:
             label = "<BR/>".join(esc(n) for n in p.notes)
         else:
@@ -405,6 +425,11 @@ class _DotWriter:
                     inside = set(keys)  # the step's own first boxes, whatever feeds them from outside
                     self.out += [f"\t{foot} -> {k} [style=invis]" for k in keys
                                  if not inside.intersection(downs[k])]
+                    padding = p.padding_box(t)
+                    if padding:  # on the step's floor, beside its title: not pulled up to the band above
+                        self.out.append(f"\t{foot} -> {padding} [style=invis]")
+                        keys.append(padding)
+                        ups[padding].append(foot)
                     for k in keys:
                         downs[k].append(foot)
                     ups[foot] += keys

@@ -1,9 +1,10 @@
 """The interactive explorer: one self-contained HTML page per recorded forward and backward pass.
 
 The page holds the unrolled graph (the same SVG as ``draw_graph`` renders), a heat strip
-of ``||dL/dh_t||`` per layer and step, a replay of the backward pass in the engine's visit
-order, node details with a histogram, and a switch between PyTorch's LSTM gate names and
-those of the classic intuitive explanation. Everything is inline (no network at view
+of ``||dL/dh_t||`` per layer and step (hatched where sequences of the batch are padding),
+a replay of the backward pass in the engine's visit order, node details with a histogram,
+and a switch between PyTorch's LSTM gate names and those of the classic intuitive
+explanation. Everything is inline (no network at view
 time); the data the page shows is written from the same ``Plan`` as the DOT.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 from ..nn.recurrent import LSTM
 from ..tensor import Tensor
 from .dot import UnrolledGraph, draw_graph, esc
-from .plan import PALETTE, VANISHED
+from .plan import PADDING_FILL, PALETTE, VANISHED
 from .record import Recording, Summary
 from .render import write_atomic
 from .trace import Graph, Node, hidden_state
@@ -128,8 +129,8 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     for key, box in p.boxes.items():
         entry: dict[str, Any] = {"title": box.title, "kind": box.kind, "step": box.step, "layer": box.layer,
                                  "visit": box.visit, "norm": _num(box.norm) if box.norm is not None else None}
-        if box.kind == "stand_in":
-            entry["note"] = box.tooltip[0]
+        if box.kind in ("stand_in", "padding"):
+            entry["note"] = box.tooltip[-1] if box.kind == "padding" else box.tooltip[0]
         else:
             entry["members"] = box.members
         if box.gate in CLASSIC_GATES and box.title == box.gate:  # the gate's tensor, not ops inside it
@@ -156,6 +157,9 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
             "scale": list(p.scale) if p.scale else None, "vanishBelow": p.vanish_below,
             "palette": list(PALETTE), "vanished": VANISHED,
             "boxes": boxes, "nodes": traced, "targets": targets, "detailed": sorted(p.detailed),
+            "padding": {t: {"count": pad.count, "batch": pad.batch, "rows": pad.rows, "full": pad.full,
+                            "text": pad.describe()} for t, pad in p.padding.items()},
+            "paddingFill": PADDING_FILL,
             "hiddenVisits": hidden_visits, "frames": sorted({b.visit for b in p.boxes.values()
                                                              if b.visit is not None}),
             "classic": {**CLASSIC_GATES, cell_state: REMEMBER}, "pytorch": PYTORCH_GATES}

@@ -1,5 +1,6 @@
-// The microtensor explorer: pan and zoom the unrolled graph, a heat strip of ||dL/dh_t||,
-// a replay of the backward pass in the engine's visit order, node details, gate names.
+// The microtensor explorer: pan and zoom the unrolled graph, a heat strip of ||dL/dh_t||
+// (hatched where sequences are padding), a replay of the backward pass in the engine's visit
+// order, node details, gate names.
 // Plain JavaScript, no libraries: the page must work offline from a single file.
 "use strict";
 (function () {
@@ -79,6 +80,12 @@
   stripSvg.setAttribute("viewBox", `0 0 ${Math.max(T, 1)} ${Math.max(L, 1) * 10}`);
   stripSvg.setAttribute("preserveAspectRatio", "none");
   stripSvg.style.height = `${Math.min(16 * Math.max(L, 1), 64)}px`;
+  // Padding: grey stripes over the share of a cell's height that is padding at that step,
+  // about 6 pixels apart however many steps the strip is stretched over.
+  const period = Math.max(T, 1) / 220;
+  stripSvg.innerHTML = `<defs><pattern id="padding-hatch" patternUnits="userSpaceOnUse" width="${period}"
+    height="10"><rect width="${period}" height="10" fill="#ffffff" fill-opacity="0.5"/>
+    <rect width="${period / 2}" height="10" fill="#8c8c8c"/></pattern></defs>`;
   const heatCells = [];  // {rect, norm, visit}
   D.layers.forEach((layer, li) => {
     D.steps.forEach((t, ti) => {
@@ -92,10 +99,24 @@
       rect.setAttribute("fill", colour(norm));
       rect.dataset.t = t;
       rect.dataset.layer = layer;
+      const pad = D.padding[t];
       const tip = document.createElementNS(SVGNS, "title");
-      tip.textContent = `${layer} ${D.stepNames[t]}: ||dL/dh|| ${fmt(norm)}`;
+      tip.textContent = `${layer} ${D.stepNames[t]}: ||dL/dh|| ${fmt(norm)}${pad ? " · " + pad.text : ""}`;
       rect.appendChild(tip);
       stripSvg.appendChild(rect);
+      if (pad && norm !== null) {  // only where the layer has this step
+        rect.classList.add("padding");
+        const share = pad.count / pad.batch;
+        const hatch = document.createElementNS(SVGNS, "rect");
+        hatch.setAttribute("x", ti);
+        hatch.setAttribute("y", li * 10 + 0.5 + 9 * (1 - share));
+        hatch.setAttribute("width", 1);
+        hatch.setAttribute("height", 9 * share);
+        hatch.setAttribute("fill", "url(#padding-hatch)");
+        hatch.setAttribute("class", "heat-padding");  // clicks and hover go to the cell below
+        hatch.dataset.t = t;
+        stripSvg.appendChild(hatch);
+      }
       const visit = D.hiddenVisits[`${layer}|${t}`];
       heatCells.push({ rect, norm, visit: visit === undefined ? null : visit });
     });
@@ -116,7 +137,7 @@
     }
     const keys = Object.keys(D.boxes).filter((k) => D.boxes[k].step === t && D.boxes[k].members);
     const drawnAsOps = D.detailed.includes(t);
-    let body = `<h2>${esc(D.stepNames[t])}</h2><p>${drawnAsOps ? "drawn op by op" :
+    let body = `<h2>${esc(D.stepNames[t])}</h2>${paddingNote(t)}<p>${drawnAsOps ? "drawn op by op" :
       "drawn as one node per layer; its ops:"}</p><ul class="op-list">`;
     for (const k of keys) {
       for (const m of D.boxes[k].members) {
@@ -132,6 +153,10 @@
   }
 
   // ---------------------------------------------------------------- node details
+  function paddingNote(t) {
+    const pad = t === null ? undefined : D.padding[t];
+    return pad ? `<p class="padding-note" data-field="padding">${esc(pad.text)}</p>` : "";
+  }
   function esc(text) {
     const div = document.createElement("div");
     div.textContent = text === null || text === undefined ? "" : String(text);
@@ -160,14 +185,19 @@
     for (const el of svg.querySelectorAll("g.node.selected")) el.classList.remove("selected");
     if (nodeEls[boxKey]) nodeEls[boxKey].classList.add("selected");
     const box = D.boxes[boxKey];
+    if (box.kind === "padding") {
+      details.innerHTML = `<h2>padding at ${esc(D.stepNames[box.step])}</h2>${paddingNote(box.step)}` +
+        `<p class="hint">${esc(box.note)}</p>`;
+      return;
+    }
     if (box.kind === "stand_in") {
       details.innerHTML = `<h2>${esc(box.title)}</h2><p>${esc(box.note)}</p>` +
         `<table><tr><td>norm</td><td data-stat="grad-norm">${fmt(box.norm)}</td></tr></table>`;
       return;
     }
     if (box.kind === "cell" && !nodeKey) {
-      details.innerHTML = `<h2>${esc(box.title)} at ${esc(D.stepNames[box.step])}</h2><p>${box.members.length} ops ` +
-        `in one node; ‖∂L/∂h‖ ${fmt(box.norm)}</p>`;
+      details.innerHTML = `<h2>${esc(box.title)} at ${esc(D.stepNames[box.step])}</h2>${paddingNote(box.step)}` +
+        `<p>${box.members.length} ops in one node; ‖∂L/∂h‖ ${fmt(box.norm)}</p>`;
       selectStep(box.step);
       nodeEls[boxKey].classList.add("selected");
       return;
@@ -176,7 +206,7 @@
     const tags = Object.entries(n.tags).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(", ") || "none";
     const gate = box.gate ? `<tr><td>gate</td><td>${esc(D.pytorch[box.gate] || box.gate)} ` +
       `(classic: ${esc(D.classic[box.gate])})</td></tr>` : "";
-    details.innerHTML = `<h2 id="detail-title">${esc(n.name || n.op)}</h2><table>` +
+    details.innerHTML = `<h2 id="detail-title">${esc(n.name || n.op)}</h2>${paddingNote(box.step)}<table>` +
       `<tr><td>op</td><td data-field="op">${esc(n.op)}</td></tr>` +
       `<tr><td>shape</td><td data-field="shape">(${n.shape.join(", ")})</td></tr>` +
       `<tr><td>dtype</td><td data-field="dtype">${esc(n.dtype)}</td></tr>` +

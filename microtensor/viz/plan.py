@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from .padding import Padding
 from .trace import Graph, Node, state_names
 
 # Light blue (small gradients) to dark red (large), on a log scale.
@@ -21,6 +22,9 @@ PALETTE = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c",
            "#fdae6b", "#f16913", "#d94801", "#8c2d04")
 DARK = PALETTE[4:5] + PALETTE[6:]  # fills that need white text
 VANISHED = "#bdbdbd"
+#: Padding: the fill of a step (or box) that is padding for every sequence, and the outline
+#: and text of padding stand-ins.
+PADDING_FILL, PADDING_INK = "#eeeeee", "#8c8c8c"
 #: The name a model gives its attention weights (batch, source steps), drawn as edges.
 ATTENTION = "attention"
 #: Attention edges, from a weight near 0 to 1.
@@ -38,7 +42,7 @@ class Box:
     something every step uses."""
 
     key: str
-    kind: str  # "op", "param", "const", "cell" or "stand_in"
+    kind: str  # "op", "param", "const", "cell", "stand_in" or "padding"
     title: str  # the bold first line
     lines: list[str]  # the smaller lines under it
     step: int | None = None
@@ -86,6 +90,14 @@ class Plan:
     notes: list[str]
     labels: dict[int, str]  # each step's name: "t=3", or "encoder · t=3" with several lanes
     drawn_step: dict[str, int | None]  # the step each traced node is drawn in
+    # The steps where some of the batch's sequences are padding (their ``padding`` tags).
+    # Each op-level one gets a "padding" box in its cluster; see ``padding_box``.
+    padding: dict[int, Padding] = field(default_factory=dict)
+
+    def padding_box(self, step: int) -> str | None:
+        """The key of step ``step``'s padding box, if it has one."""
+        key = f"padding{step}"
+        return key if key in self.boxes else None
 
     # -- gradient styling, on one log scale for the whole picture -------------------
     def position(self, norm: float) -> float:
@@ -186,6 +198,7 @@ class _Planner:
         self.order = self.forward_order()
         self.where = self.adopt()
         self.lanes()
+        self.padding = self.step_padding()
         names = state_names()
         self.hidden, self.states = names[0], set(names)
         norms = [e.grad_norm for e in graph.edges if e.grad_norm]
@@ -294,11 +307,15 @@ class _Planner:
                for t in self.steps if any(t in by_layer for by_layer in heat.values())}
         vanished = {t for t, n in top.items() if n < self.vanish_below}
         links += self.attention_links(placed)  # drawn over the layout, so added last
+        for step, pad in self.padding.items():  # inside their step's cluster, apart from its layers
+            if step in self.detailed:
+                boxes[f"padding{step}"] = self.padding_box(f"padding{step}", step, pad)
         return Plan(boxes, links, self.steps, self.detailed, rows, clusters,
                     {**self.rows_outside(boxes, links, row_index), **bands}, self.stacking(clusters, links),
                     layers, {layer: dict(sorted(heat[layer].items())) for layer in layers if layer in heat},
                     self.scale, vanished, self.vanish_below, self.bptt_order, title,
-                    self.notes(vanished), self.labels, {k: w[0] for k, w in self.where.items()})
+                    self.notes(vanished), self.labels, {k: w[0] for k, w in self.where.items()},
+                    self.padding)
 
     def lanes(self) -> None:
         """Lanes of time: steps are numbered across lanes (``Box.step``), one lane after the
@@ -336,6 +353,20 @@ class _Planner:
         self.steps = sorted(self.labels)
         self.lane_rank = {layer: order.index(lane(layer))
                           for t, layer in self.where.values() if t is not None}
+
+    def step_padding(self) -> dict[int, Padding]:
+        """Each step's padding, from its nodes' ``padding`` tags (steps where some sequence
+        is padding only); the nodes of one step must agree."""
+        found: dict[int, Padding] = {}
+        for key, n in self.g.nodes.items():
+            pad, step = n.padding, self.where[key][0]
+            if pad is None or step is None:
+                continue
+            seen = found.setdefault(step, pad)
+            if seen != pad:
+                raise ValueError(f"scope tag padding: the nodes of {self.labels[step]} disagree "
+                                 f"({seen.describe()} / {pad.describe()})")
+        return {step: pad for step, pad in sorted(found.items()) if pad.count}
 
     def adopt(self) -> dict[str, tuple[int | None, str | None]]:
         """The step and layer each traced node is drawn in: its own tags, or, for an untimed
@@ -399,12 +430,26 @@ class _Planner:
         norm = hidden[0].grad.norm if hidden else None
         if norm is not None:
             lines.append(f"‖∂L/∂{self.hidden}‖ {short_norm(norm)}")
+        pad = self.padding.get(step)
+        if pad is not None:
+            lines.append(pad.short())
         ops = sorted({m.op for m in group if m.op})
         visits = [m.visit for m in group if m.visit is not None]
         return Box(key, "cell", layer or "step", lines, step, layer, None, [m.key for m in group],
                    norm, False, False, max(visits) if visits else None,
                    [f"{layer or 'step'} at {self.labels[step]}: {len(group)} nodes collapsed",
-                    f"ops: {', '.join(ops)}"])
+                    f"ops: {', '.join(ops)}", *([pad.describe()] if pad is not None else [])])
+
+    def padding_box(self, key: str, step: int, pad: Padding) -> Box:
+        """A step's stand-in for the sequences that are padding there: nothing of theirs is
+        drawn (a packed RNN never computes them; a masked loss gives them no gradient)."""
+        lines = [pad.amount()]
+        if pad.rows and not pad.full:
+            lines.append(pad.row_text())
+        return Box(key, "padding", "padding", lines, step, None, tooltip=[
+            f"{self.labels[step]}: {pad.describe()}",
+            "sequences that have ended (or not begun) here: a packed RNN skips them, "
+            "a masked loss gives them no gradient"])
 
     def stand_in(self, key: str, shared: Box, inside: Box, norm: float | None, visit: int | None) -> Box:
         """A step's small copy of something every step uses, with that step's gradient share."""
@@ -620,6 +665,8 @@ class _Planner:
                          f"(op detail for {self.name_steps(self.detailed)})")
         if vanished:
             notes.append(f"gradient below {self.vanish_below:g} (vanished) at {self.name_steps(vanished)}")
+        if self.padding:
+            notes.append(f"padding (greyed, dashed) at {self.name_steps(self.padding)}")
         if self.bptt_order:
             notes.append("backward pass: arrows point back in time, numbered in visit order")
         return notes

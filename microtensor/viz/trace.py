@@ -14,6 +14,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..tensor import Tensor
+from .padding import Padding
 from .record import Recording, Summary
 
 
@@ -69,6 +70,12 @@ class Node:
     @property
     def layer(self) -> str | None:
         return self.tags.get("layer")
+
+    @property
+    def padding(self) -> Padding | None:
+        """The sequences of the batch that are padding at this node's step (its ``padding``
+        and ``batch`` tags), or None if it has no such tags."""
+        return Padding.of(self.tags)
 
 
 @dataclass
@@ -143,7 +150,8 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
     """Walk everything that produced ``output`` into a ``Graph`` (no recursion).
 
     With a ``recording`` from ``mt.viz.record()``, nodes and edges carry value and
-    gradient summaries and the backward visit order.
+    gradient summaries and the backward visit order. Scope tags are kept as they are;
+    a bad ``padding`` tag (see ``Padding``) is a ``ValueError`` here.
 
     >>> import microtensor as mt
     >>> w = mt.ones(2, requires_grad=True); w.name = "w"
@@ -162,8 +170,10 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
     def op_node(fn: Function, shape: tuple, dtype: str) -> str:
         key = f"op{id(fn)}"
         if key not in nodes:
+            tags = dict(fn.scope)
+            Padding.of(tags)  # checked here, so drawing never meets a bad tag
             nodes[key] = Node(
-                key, "op", type(fn).__name__, fn.name, shape, dtype, dict(fn.scope),
+                key, "op", type(fn).__name__, fn.name, shape, dtype, tags,
                 value=recording.values.get(id(fn)) if recording else None,
                 grad=recording.grads.get(id(fn)) if recording else None,
                 visit=visits.get(id(fn)), is_view=fn.is_view,
