@@ -15,6 +15,7 @@
 
 from .dot import UnrolledGraph, draw_graph
 from .explore import Explorer, explore
+from .padding import Padding
 from .plan import Plan, plan
 from .plots import plot_step_norms
 from .record import Recording, Summary, record
@@ -22,7 +23,7 @@ from .render import GraphvizNotFoundError, RenderError, find_dot, render_file, r
 from .trace import Edge, Graph, Node, state_names, trace
 
 __all__ = [
-    "Edge", "Explorer", "Graph", "GraphvizNotFoundError", "Node", "Plan", "Recording", "RenderError",
-    "Summary", "UnrolledGraph", "draw_graph", "explore", "find_dot", "plan", "plot_step_norms", "record",
-    "render_file", "run_dot", "state_names", "trace",
+    "Edge", "Explorer", "Graph", "GraphvizNotFoundError", "Node", "Padding", "Plan", "Recording",
+    "RenderError", "Summary", "UnrolledGraph", "draw_graph", "explore", "find_dot", "plan", "plot_step_norms",
+    "record", "render_file", "run_dot", "state_names", "trace",
 ]

@@ -358,8 +358,8 @@ class _Planner:
         """Each step's padding, from its nodes' ``padding`` tags (steps where some sequence
         is padding only); the nodes of one step must agree."""
         found: dict[int, Padding] = {}
-        for key, n in self.g.nodes.items():
-            pad, step = n.padding, self.where[key][0]
+        for key in self.order:
+            pad, step = self.g.nodes[key].padding, self.where[key][0]
             if pad is None or step is None:
                 continue
             seen = found.setdefault(step, pad)

@@ -12,6 +12,7 @@ import shutil
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import microtensor as mt
@@ -209,3 +210,75 @@ def test_a_thousand_steps_load_and_a_screenshot_is_written(browser, tmp_path):
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and errors == []
     page.close()
     assert math.isfinite(seconds)
+
+
+# ------------------------------------------------------------------ padding
+LENGTHS = [6, 2, 4, 5]  # rows 1, 2, 3 end early: 1 of 4 is padding at t=2, 3; 2 at t=4; 3 at t=5
+PADDED = {2: 1, 3: 1, 4: 2, 5: 3}
+
+
+def packed_lstm_pass():
+    from microtensor.nn.utils.rnn import pack_padded_sequence
+
+    mt.manual_seed(0)
+    lstm = mt.nn.LSTM(3, 4, num_layers=2, dtype=mt.float64)
+    x = mt.randn(6, 4, 3, dtype=mt.float64)
+    with mt.viz.record() as rec:
+        _, (h, _) = lstm(pack_padded_sequence(x, LENGTHS, enforce_sorted=False))
+        loss = (h ** 2).sum()
+        loss.backward()
+    return loss, rec
+
+
+def test_page_data_says_which_steps_are_padding():
+    data = page_data(mt.viz.explore(*packed_lstm_pass()).html)
+    assert {int(t): (p["count"], p["batch"]) for t, p in data["padding"].items()} == \
+        {t: (k, 4) for t, k in PADDED.items()}
+    assert data["padding"]["4"]["text"] == "padding: 2 of 4 sequences (rows 1, 2)"
+    assert page_data(mt.viz.explore(*lstm_pass()).html)["padding"] == {}
+
+
+def test_padded_steps_show_as_padding_in_the_strip_and_the_details(browser, tmp_path):
+    explorer = mt.viz.explore(*packed_lstm_pass(), max_op_steps=2, title="packed LSTM")
+    page, errors, _ = open_page(browser, explorer.save(tmp_path / "packed.html"))
+    cells = page.eval_on_selector_all(".heat-cell.padding",
+                                      "els => els.map(e => e.dataset.layer + '|' + e.dataset.t)")
+    assert sorted(cells) == sorted(f"lstm.l{k}|{t}" for k in (0, 1) for t in PADDED)
+    hatches = page.eval_on_selector_all(".heat-padding", "els => els.map(e => [+e.dataset.t, "
+                                        "+e.getAttribute('height'), getComputedStyle(e).fill])")
+    assert len(hatches) == 2 * len(PADDED)
+    for t, height, fill in hatches:  # striped over the share of the batch that is padding
+        assert height == pytest.approx(9 * PADDED[t] / 4) and "padding-hatch" in fill
+    # Drawn, not only present: the striped part of a padded cell has the stripes' grey, the rest
+    # of the cell (and an unpadded cell) none.
+    from io import BytesIO
+
+    from PIL import Image
+
+    def greys(selector, top, bottom):
+        box = page.locator(selector).bounding_box()
+        shot = Image.open(BytesIO(page.screenshot(clip={
+            "x": box["x"] + 1, "y": box["y"] + box["height"] * top, "width": box["width"] - 2,
+            "height": box["height"] * (bottom - top)}))).convert("RGB")
+        pixels = np.asarray(shot, dtype=int)
+        return int((np.abs(pixels - 0x8C).max(axis=-1) < 24).sum())
+
+    assert greys('.heat-cell[data-t="5"][data-layer="lstm.l0"]', 0.4, 0.95) > 10  # 3 of 4: striped
+    assert greys('.heat-cell[data-t="5"][data-layer="lstm.l0"]', 0.05, 0.2) == 0  # the real quarter
+    assert greys('.heat-cell[data-t="1"][data-layer="lstm.l0"]', 0.05, 0.95) == 0
+    # The step panel and the node panel say it; an unpadded step does not.
+    page.click('.heat-cell[data-t="4"][data-layer="lstm.l0"]')
+    assert page.text_content('#details [data-field="padding"]') == "padding: 2 of 4 sequences (rows 1, 2)"
+    page.click("g.node#padding4")
+    assert page.text_content("#details h2") == "padding at t=4"
+    assert "a packed RNN skips them" in page.text_content("#details")
+    page.click('.heat-cell[data-t="5"][data-layer="lstm.l1"]')
+    forget = next(k for k, b in explorer.drawing.plan.boxes.items() if b.title == "forget" and b.step == 5)
+    page.click(f"g.node#{forget}")
+    assert page.text_content("#detail-title") == "forget"
+    assert page.text_content('#details [data-field="padding"]') == "padding: 3 of 4 sequences (rows 1, 2, 3)"
+    page.click('.heat-cell[data-t="1"][data-layer="lstm.l0"]')
+    assert page.locator('#details [data-field="padding"]').count() == 0
+    assert page.locator("#details .op-list li").count() > 10
+    assert errors == []
+    page.close()
