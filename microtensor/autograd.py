@@ -323,7 +323,7 @@ class Function:
             # _agree is promote's own first check, called here too to save a call per op.
             if cls.promote is not None and not _agree(arrays, cls.promote):
                 arrays = promote(arrays, cls.promote)
-            out = fn.forward(*arrays, **kwargs)
+            out = fn.forward(*arrays, **kwargs) if kwargs else fn.forward(*arrays)
         except (ValueError, IndexError, TypeError, ArithmeticError, RuntimeError) as err:
             raise _forward_error(cls, inputs, err) from err
         if _state.anomaly:
@@ -380,17 +380,20 @@ def _scalar_or_array_kind(a: Any) -> str:
 
 def _agree(arrays: list, rule: str) -> bool:
     """Whether numpy computes ``arrays`` in PyTorch's dtype already (the fast path)."""
-    first = arrays[0]
     if len(arrays) == 1:
+        first = arrays[0]
         return type(first) is np.ndarray and (rule != "float" or first.dtype.kind == "f")
     if len(arrays) == 2:  # most ops: two tensors, or a tensor and a number on either side
-        first, second = arrays if type(first) is np.ndarray else arrays[::-1]
-        if type(first) is not np.ndarray:
+        first, second = arrays
+        if type(first) is np.ndarray:
+            if type(second) is np.ndarray:
+                dtype = first.dtype
+                return second.dtype == dtype and (rule != "float" or dtype.kind == "f")
+        elif type(second) is np.ndarray:
+            first, second = second, first
+        else:
             return False
-        dtype = first.dtype
-        if type(second) is np.ndarray:
-            return second.dtype == dtype and (rule != "float" or dtype.kind == "f")
-        kind, number = dtype.kind, type(second)
+        kind, number = first.dtype.kind, type(second)
         return rule != "same" and (kind == "f" and (number is float or number is int)
                                    or kind in "iu" and number is int and rule in _COMMON)
     dtype = None

@@ -35,9 +35,11 @@ def _shape(size: tuple) -> tuple[int, ...]:
 def _operand(x: Any) -> Any:
     """The other side of a binary op: tensors as they are; scalars stay Python scalars so
     the tensor's dtype wins (``float32_tensor * 2.0`` stays float32)."""
+    if isinstance(x, Tensor):
+        return x
     if isinstance(x, np.generic):  # numpy scalars act as Python scalars, as in PyTorch
         return x.item()
-    if isinstance(x, (Tensor, numbers.Number)):
+    if isinstance(x, numbers.Number):
         return x
     if isinstance(x, np.ndarray):
         return Tensor(x)

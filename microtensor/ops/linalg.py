@@ -26,10 +26,14 @@ class MatMul(Function):
         need_a, need_b = self.needs_input_grad
         if self.ndims == (1, 1):  # dot product
             return (grad * b if need_a else None), (grad * a if need_b else None)
-        if self.ndims == (2, 2):
-            # For b (typically a weight used at every step), leave a.T @ grad unmultiplied:
-            # the engine stacks every step's factors into one matmul.
-            return (grad @ b.T if need_a else None), (OuterGrad(a, grad) if need_b else None)
+        if self.ndims[0] >= 2 and self.ndims[1] == 2:
+            # b is typically a weight: used at every step, or by every row of a batch of
+            # sequences (a is (..., K)). Its gradient is a.T @ grad over all rows, left
+            # unmultiplied so that the engine stacks every use's factors into one matmul.
+            grad_b = None
+            if need_b:
+                grad_b = OuterGrad(a.reshape(-1, a.shape[-1]), grad.reshape(-1, grad.shape[-1]))
+            return (grad @ b.T if need_a else None), grad_b
         # As matmul does, read a vector a (k,) as a row (1, k) and b (k,) as a column (k, 1);
         # grad then lacks that axis, so put it back. The engine sums any broadcast batch axes.
         a_is_vector, b_is_vector = self.ndims[0] == 1, self.ndims[1] == 1
