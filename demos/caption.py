@@ -13,7 +13,7 @@ without attention (it sees only the encoder's final states) trains on the same s
 Writes to runs/caption/: summary.txt (held-out exact match and per-word accuracy by strip
 length, and how often each word's attention peaks on its own digit), captions.txt,
 attention.png (each decoded word's attention over the image), loss.png and graph.svg
-(one captioning pass unrolled).
+(one captioning pass over two strips of different lengths unrolled, padding greyed).
 
     python -m demos.caption              # about 5 minutes on 2 CPU cores
     python -m demos.caption --baseline   # and a decoder without attention: about 8 minutes
@@ -103,6 +103,15 @@ def evaluate(model: Seq2Seq, strips: Strips) -> dict[str, float]:
                     [strips.digits[i] for i in right_length], [strips.starts[i] for i in right_length])
     peaks = peaks_on_own_digit(subset, decoded.attention[right_length], model.encoder.stride)
     return {"exact": exact, "word": per_word, "peaks": peaks}
+
+
+def two_lengths(strips: Strips) -> Strips:
+    """The first strip and the first with another number of digits (if any): one batch in
+    which the unrolled graph shows padding in both the encoder and the decoder."""
+    rows = [0]
+    rows += [i for i, d in enumerate(strips.digits) if len(d) != len(strips.digits[0])][:1]
+    return Strips(strips.pixels[rows], strips.widths[rows], [strips.digits[i] for i in rows],
+                  [strips.starts[i] for i in rows])
 
 
 def plot_attention(model: Seq2Seq, strips: Strips, path: Path) -> Path | None:
@@ -251,11 +260,11 @@ def main(argv: list[str] | None = None) -> int:
                plot_training({NAMES[n]: h for n, h in histories.items()}, out / "loss.png",
                              f"Digit strips: training loss and held-out exact match "
                              f"({SCORED_LENGTH} digits)")]
-    two = make_strips(test_images, test_labels, 1, np.random.default_rng([args.seed, 7]), lengths=(2, 2),
-                      max_gap=args.max_gap)
+    two = two_lengths(make_strips(test_images, test_labels, 8, np.random.default_rng([args.seed, 7]),
+                                  lengths=(1, 2), max_gap=args.max_gap))
+    shown = " and ".join(f"“{' '.join(c)}”" for c in two.captions())
     written += draw_unrolled(model, two.batch(), out / "graph.svg",
-                             f"Captioning “{' '.join(two.captions()[0])}”: encoder over columns, "
-                             f"decoder, attention")
+                             f"Captioning {shown}: encoder over columns, decoder, attention, padding greyed")
     say("Wrote " + ", ".join(str(p) for p in written if p is not None))
     return stop.exit_code  # 0, or 128 + the signal that stopped training early
 

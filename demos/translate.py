@@ -13,8 +13,9 @@ Both are scored by exact match on the held-out numbers, greedily and with beam s
 
 Writes to runs/translate/: summary.txt, translations.txt (greedy and beam search for a
 few held-out numbers), attention.png (which English words each French word looked at),
-loss.png (training loss and held-out accuracy of both models) and graph.svg (one
-translation unrolled: encoder steps, decoder steps and the attention between them).
+loss.png (training loss and held-out accuracy of both models) and graph.svg (a batch of
+two translations of different lengths unrolled: encoder steps, decoder steps, the attention
+between them, and the steps where one of the two is padding, greyed).
 
     python -m demos.translate            # about 2 minutes on 2 CPU cores
     pip install 'microtensor[demos]'     # if num2words is missing
@@ -103,9 +104,10 @@ def train(model: Seq2Seq, next_batch: Callable[[], Batch], evaluate: Callable[[]
 
 def draw_unrolled(model: Seq2Seq, batch: Batch, path: Path, title: str) -> list[Path]:
     """Record one forward and backward pass on ``batch`` and draw it unrolled, coloured by
-    gradient; returns the files written (the .dot source always)."""
+    gradient, with attention edges and padding; returns the files written (the .dot source
+    always)."""
     model.zero_grad()
-    with mt.viz.record() as recording:
+    with mt.viz.record(keep_values=True) as recording:  # the kept weights become attention edges
         loss = model.loss(batch)
         loss.backward()
     model.zero_grad()
@@ -193,6 +195,17 @@ def example_rows(test: NumberPairs, count: int, seed: int) -> list[int]:
     chosen = [int(r) for r in np.flatnonzero(np.isin(test.numbers, EXAMPLES))][:count]
     rest = [r for r in np.random.default_rng(seed).permutation(len(test)) if r not in chosen]
     return chosen + [int(r) for r in rest[:count - len(chosen)]]
+
+
+def unequal_pair(test: NumberPairs, rows: list[int]) -> list[int]:
+    """``rows[0]`` and the first other row (of ``rows``, then of all) whose English and French
+    both differ from it in length: one batch in which the graph shows padding on both sides."""
+    first = rows[0]
+    for row in [*rows[1:], *range(len(test))]:
+        if len(test.english[row]) != len(test.english[first]) and \
+                len(test.french[row]) != len(test.french[first]):
+            return [first, row]
+    return [first]
 
 
 def plot_attention(model: Seq2Seq, test: NumberPairs, rows: list[int], max_steps: int,
@@ -325,10 +338,11 @@ def main(argv: list[str] | None = None) -> int:
     attention_model = models.get("attention")
     if attention_model is not None:
         written.append(plot_attention(attention_model, test, rows, max_steps, out / "attention.png"))
-        example = rows[0]
-        written += draw_unrolled(attention_model, test.batch([example]), out / "graph.svg",
-                                 f"“{' '.join(test.english[example])}” → "
-                                 f"“{' '.join(test.french[example])}”: encoder, decoder, attention")
+        pair = unequal_pair(test, rows)  # of different lengths: the graph shows the padding
+        shown_pairs = " and ".join(f"“{' '.join(test.english[r])}” → “{' '.join(test.french[r])}”"
+                                   for r in pair)
+        written += draw_unrolled(attention_model, test.batch(pair), out / "graph.svg",
+                                 f"{shown_pairs}: encoder, decoder, attention, padding greyed")
     written.append(plot_training({NAMES[n]: h for n, h in histories.items()}, out / "loss.png",
                                  "English → French number words: training loss and held-out accuracy"))
     say("Wrote " + ", ".join(str(p) for p in written if p is not None))

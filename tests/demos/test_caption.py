@@ -4,6 +4,7 @@ writes every output."""
 import importlib.util
 import re
 
+import numpy as np
 import pytest
 
 from demos import caption
@@ -58,3 +59,23 @@ def test_bad_arguments_exit_2_with_one_line(argv, reason, tmp_path, capsys):
     assert exit_info.value.code == 2
     err = capsys.readouterr().err
     assert err.startswith("error:") and reason in err and err.count("\n") == 1
+
+
+def test_the_unrolled_graph_is_two_strips_of_different_lengths_with_padding(tmp_path):
+    assert caption.main([*TINY, "--out", str(tmp_path)]) == 0
+    source = (tmp_path / "graph.dot").read_text()
+    title = re.search(r"labelloc=t label=<(.*?)>", source).group(1)
+    assert title.count("“") == 2 and title.endswith("padding greyed")
+    assert {"encoder", "decoder"} <= set(re.findall(r"(encoder|decoder)[^\n]*?padding 1 of 2", source))
+
+
+def test_two_lengths_picks_strips_with_different_numbers_of_digits():
+    from models.digit_strips import Strips
+
+    strips = Strips(np.zeros((3, 8, 24)), np.array([16, 16, 24]), [[1, 2], [3, 4], [5, 6, 7]],
+                    [[0, 8], [0, 8], [0, 8, 16]])
+    two = caption.two_lengths(strips)
+    assert two.digits == [[1, 2], [5, 6, 7]] and two.widths.tolist() == [16, 24]
+    assert two.pixels.shape == (2, 8, 24)
+    same = caption.two_lengths(Strips(np.zeros((2, 8, 8)), np.array([8, 8]), [[1], [2]], [[0], [0]]))
+    assert same.digits == [[1]]

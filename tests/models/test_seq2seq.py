@@ -225,3 +225,31 @@ def test_clear_errors():
         model.beam_search(np.array([[3]]), np.array([1]), beam=0, max_steps=2)
     with pytest.raises(ValueError, match=r"expected ids \(batch, S\) and lengths \(batch,\)"):
         model.encoder(np.array([3, 4]), np.array([2]))
+
+
+class _Scopes:
+    """An engine observer that keeps the scope tags of every recorded op."""
+
+    def __init__(self):
+        self.tags = []
+
+    def forward(self, fn, output):
+        self.tags.append(dict(fn.scope))
+
+
+@given(target_lengths=st.lists(st.integers(0, 4), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1))
+def test_each_decoder_step_is_tagged_with_the_rows_whose_target_has_ended(target_lengths, seed):
+    rng = np.random.default_rng(seed)
+    batch = len(target_lengths)
+    targets = [list(rng.integers(3, 9, n)) for n in target_lengths]
+    model = _word_model()
+    with mt.observe(_Scopes()) as seen:
+        model(make_batch(pad_ids([[3, 4]] * batch), [2] * batch, targets))
+    steps = {}
+    for tags in seen.tags:
+        if tags.get("layer") == "decoder":  # a step of the teacher-forced decoder
+            steps.setdefault(tags["t"], set()).add((tags["padding"], tags["batch"]))
+    steps_needed = max(target_lengths) + 1  # each target and its </s>
+    assert sorted(steps) == list(range(steps_needed))
+    for t, found in steps.items():  # past a row's </s> it is padding: computed, its loss masked out
+        assert found == {(tuple(r for r, n in enumerate(target_lengths) if n + 1 <= t), batch)}
