@@ -45,7 +45,11 @@ class Padding:
 
     @property
     def full(self) -> bool:
-        """Every sequence of the batch is padding at this step."""
+        """Every sequence of the batch is padding at this step.
+
+        >>> Padding(3, 3).full, Padding(2, 3).full
+        (True, False)
+        """
         return self.count == self.batch
 
     @classmethod
@@ -96,7 +100,11 @@ class Padding:
         return "all padding" if self.full else f"padding {self.count} of {self.batch}"
 
     def describe(self) -> str:
-        """One line for a label: ``padding: 2 of 4 sequences (rows 1, 3)``."""
+        """One line for a label or a panel.
+
+        >>> Padding(2, 4, (1, 3)).describe(), Padding(4, 4).describe()
+        ('padding: 2 of 4 sequences (rows 1, 3)', 'padding: all 4 sequences')
+        """
         rows = f" ({self.row_text()})" if self.rows and not self.full else ""
         return f"padding: {self.amount()}{rows}"
 

@@ -95,7 +95,17 @@ class Plan:
     padding: dict[int, Padding] = field(default_factory=dict)
 
     def padding_box(self, step: int) -> str | None:
-        """The key of step ``step``'s padding box, if it has one."""
+        """The key of step ``step``'s padding box, if it has one (op-level steps with padding).
+
+        >>> import microtensor as mt
+        >>> w = mt.ones(2, 3, requires_grad=True)
+        >>> for t in range(2):
+        ...     with mt.scope(layer="rnn", t=t, padding=t, batch=2):
+        ...         w = w.tanh()
+        >>> p = plan(mt.viz.trace(w.sum()), detail="op")
+        >>> p.padding_box(0), p.padding_box(1), p.padding[1].short()
+        (None, 'padding1', 'padding 1 of 2')
+        """
         key = f"padding{step}"
         return key if key in self.boxes else None
 

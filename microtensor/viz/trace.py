@@ -62,6 +62,9 @@ class Node:
     visit: int | None = None  # position in the backward pass, if recorded
     is_view: bool = False  # the op moves its input's numbers without changing them (Function.is_view)
     array: np.ndarray | None = None  # the output itself, if the recording kept values
+    # The sequences of the batch that are padding at this node's step, read from its
+    # ``padding`` and ``batch`` tags (see ``Padding``); None without them.
+    padding: Padding | None = None
 
     @property
     def step(self) -> int | None:
@@ -70,13 +73,6 @@ class Node:
     @property
     def layer(self) -> str | None:
         return self.tags.get("layer")
-
-    @property
-    def padding(self) -> Padding | None:
-        """The sequences of the batch that are padding at this node's step (its ``padding``
-        and ``batch`` tags), or None if it has no such tags."""
-        return Padding.of(self.tags)
-
 
 @dataclass
 class Edge:
@@ -165,20 +161,25 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
                          "to draw (did anything require grad? was it computed under no_grad?)")
     visits = {key: i for i, key in enumerate(recording.order)} if recording else {}
     nodes: dict[str, Node] = {}
+    paddings: dict[int, Padding | None] = {}  # by scope: the ops of one step share its tuple
     edges: list[Edge] = []
 
     def op_node(fn: Function, shape: tuple, dtype: str) -> str:
         key = f"op{id(fn)}"
         if key not in nodes:
             tags = dict(fn.scope)
-            Padding.of(tags)  # checked here, so drawing never meets a bad tag
             nodes[key] = Node(
                 key, "op", type(fn).__name__, fn.name, shape, dtype, tags,
                 value=recording.values.get(id(fn)) if recording else None,
                 grad=recording.grads.get(id(fn)) if recording else None,
                 visit=visits.get(id(fn)), is_view=fn.is_view,
-                array=recording.arrays.get(id(fn)) if recording else None)
+                array=recording.arrays.get(id(fn)) if recording else None, padding=padding_of(fn, tags))
         return key
+
+    def padding_of(fn: Function, tags: dict[str, Any]) -> Padding | None:
+        if id(fn.scope) not in paddings:  # checked here, so drawing never meets a bad tag
+            paddings[id(fn.scope)] = Padding.of(tags)
+        return paddings[id(fn.scope)]
 
     def leaf_node(t: Tensor) -> str:
         key = f"leaf{id(t)}"
@@ -208,7 +209,9 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
                 src = leaf_node(parent)
             else:  # an input that needs no gradient: drawn in the step that uses it
                 src = f"const{id(fn)}_{i}"
-                nodes[src] = Node(src, "const", "", None, shape, str(dtype), dict(fn.scope))
+                tags = dict(fn.scope)
+                nodes[src] = Node(src, "const", "", None, shape, str(dtype), tags,
+                                  padding=padding_of(fn, tags))
             norm = recording.edges.get((id(fn), i)) if recording else None
             edges.append(Edge(src, dst, i, shape, norm))
     return Graph(nodes, edges, f"op{id(root)}")
