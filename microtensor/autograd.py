@@ -27,6 +27,7 @@ used at every timestep receives).
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import math
 import traceback
@@ -179,6 +180,33 @@ class scope:  # noqa: N801 - used like a function, as no_grad
 
     def __exit__(self, *exc: object) -> None:
         _state.scope = self.prev
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a large graph is built or walked.
+
+    A graph has no reference cycles (nodes point only at their inputs), so the collector
+    finds nothing in it; but each full pass rescans every live object, and a long unroll
+    adds enough of them to set off pass after pass. Recurrent layers unroll, and every
+    backward pass runs, inside this. The collector's state is restored on exit, errors
+    included; garbage made meanwhile waits for the next pass.
+
+    >>> import gc, microtensor as mt
+    >>> with mt.autograd.collector_paused():
+    ...     gc.isenabled()
+    False
+    >>> gc.isenabled()
+    True
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 @contextmanager
@@ -512,7 +540,8 @@ def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
     ``.grad`` is touched (``mt.grad``).
     """
     run = _Backward(roots, root_grads, inputs, retain_graph)
-    with no_grad():  # hooks and user ops may compute with tensors; record none of it
+    # no_grad: hooks and user ops may compute with tensors; record none of it.
+    with no_grad(), collector_paused():
         for fn in _topological_order(run.start):
             grad = run.arrived(fn)
             if grad is not None:

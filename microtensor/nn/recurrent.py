@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import scope
+from ..autograd import collector_paused, scope
 from ..creation import zeros
 from ..functions import cat, stack
 from ..tensor import Tensor, _raw
@@ -143,17 +143,18 @@ class RNNBase(Module):
             rows = (np.arange(batch) if input.sorted_indices is None
                     else np.asarray(_raw(input.sorted_indices)))
         finals = []
-        for k in range(self.num_layers):
-            if k and self.training and self.dropout:
-                x = F.dropout(x, self.dropout)
-            outputs = []
-            for d, suffix in enumerate(self._suffixes()):
-                start = tuple(s[k * len(self._suffixes()) + d] for s in initial)
-                output, final = self._run_direction(f"l{k}{suffix}", x, start, bool(d),
-                                                    batch_sizes, rows, label)
-                outputs.append(output)
-                finals.append(final)
-            x = outputs[0] if len(outputs) == 1 else cat(outputs, dim=-1)
+        with collector_paused():  # a long unroll would set off full collections pass after pass
+            for k in range(self.num_layers):
+                if k and self.training and self.dropout:
+                    x = F.dropout(x, self.dropout)
+                outputs = []
+                for d, suffix in enumerate(self._suffixes()):
+                    start = tuple(s[k * len(self._suffixes()) + d] for s in initial)
+                    output, final = self._run_direction(f"l{k}{suffix}", x, start, bool(d),
+                                                        batch_sizes, rows, label)
+                    outputs.append(output)
+                    finals.append(final)
+                x = outputs[0] if len(outputs) == 1 else cat(outputs, dim=-1)
 
         final = [stack(list(states)) for states in zip(*finals)]  # (layers * directions, B, H)
         if packed:

@@ -360,3 +360,27 @@ def test_a_gradient_of_a_shape_that_does_not_broadcast_to_the_input_is_refused()
     with pytest.raises(ValueError, match=r"Transposing.backward returned a gradient of shape "
                                          r"\(4, 3\) for input 0, which has shape \(3, 4\)"):
         Transposing.apply(x).sum().backward()
+
+
+def test_backward_pauses_the_cyclic_collector_and_restores_it_even_on_error():
+    states = []
+    x = mt.ones(2, requires_grad=True)
+    y = x * 2
+    y.register_hook(lambda g: states.append(gc.isenabled()))
+    y.sum().backward()
+    assert states == [False] and gc.isenabled()
+
+    def fail(g):
+        raise KeyError("hook failed")
+
+    z = x * 3
+    z.register_hook(fail)
+    with pytest.raises(KeyError):
+        z.sum().backward()
+    assert gc.isenabled()
+    gc.disable()
+    try:  # a collector the user turned off stays off
+        (x * 4).sum().backward()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -299,3 +299,25 @@ def test_bad_declarations_fail_when_the_class_is_created():
                                                      "state_names": "h"})
     with pytest.raises(TypeError, match="NoCell: declare cell"):
         type("NoCell", (nn.recurrent.RNNBase,), {})
+
+
+def test_the_unroll_runs_with_the_cyclic_collector_paused_and_restores_it():
+    import gc
+
+    seen = []
+    step = mt.nn.RNN.cell.step
+
+    def watching_step(*args, **kwargs):
+        seen.append(gc.isenabled())
+        if len(seen) == 6:
+            raise ArithmeticError("a step failed")
+        return step(*args, **kwargs)
+
+    class Watching(mt.nn.RNN):
+        cell = type("WatchingCell", (mt.nn.RNN.cell,), {"step": staticmethod(watching_step)})
+
+    Watching(2, 3)(mt.randn(4, 1, 2))
+    assert seen == [False] * 4 and gc.isenabled()
+    with pytest.raises(ArithmeticError):
+        Watching(2, 3)(mt.randn(4, 1, 2))  # fails in the middle of the unroll
+    assert len(seen) == 6 and gc.isenabled()
