@@ -10,6 +10,7 @@ import numpy as np
 from ..creation import generator
 from ..dtypes import promote_types
 from ..functions import where
+from ..ops import NLLLoss
 from ..tensor import Tensor, _raw
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -25,6 +26,11 @@ def _reduce(losses: Tensor, reduction: str, op: str) -> Tensor:
     raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
 
 
+def _check_scores(input: Tensor, op: str) -> None:  # noqa: A002
+    if input.dtype.kind != "f":
+        raise TypeError(f"{op}: input must hold floating point scores, got dtype {input.dtype}")
+
+
 def _class_targets(input: Tensor, target: Any, ignore_index: int,  # noqa: A002
                    op: str) -> tuple[np.ndarray, np.ndarray]:
     """Check integer class targets against scores (C,), (N, C) or (N, C, d1, ...), the
@@ -32,8 +38,7 @@ def _class_targets(input: Tensor, target: Any, ignore_index: int,  # noqa: A002
     target = np.asarray(_raw(target))
     if target.dtype.kind not in "iu":
         raise TypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: input must hold floating point scores, got dtype {input.dtype}")
+    _check_scores(input, op)
     expected = (*input.shape[:1], *input.shape[2:]) if input.ndim >= 2 else ()
     if input.ndim == 0 or target.shape != expected:
         raise ValueError(f"{op}: expected input (N, C) with target (N,), input (C,) with a 0-d "
@@ -91,12 +96,20 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     """
     if reduction not in _REDUCTIONS:
         raise ValueError(f"nll_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    target, valid = _class_targets(input, target, ignore_index, "nll_loss")
+    return _nll_loss(input, target, weight, ignore_index, reduction, "nll_loss")
+
+
+def _nll_loss(input: Tensor, target: Any, weight: Any, ignore_index: int,  # noqa: A002
+              reduction: str, op: str) -> Tensor:
+    """``nll_loss``, its errors naming ``op`` (``cross_entropy`` calls it too)."""
+    target, valid = _class_targets(input, target, ignore_index, op)
     classes = input.shape[1 if input.ndim >= 2 else 0]
-    weight = _class_weights(weight, classes, input.dtype, "nll_loss")
+    weight = _class_weights(weight, classes, input.dtype, op)
     if weight is None and input.ndim <= 2 and valid.all():  # the common case: one op picks
         rows = (np.arange(len(target)), target) if input.ndim == 2 else target
-        return _reduce(-input[rows], reduction, "nll_loss")
+        if reduction == "none":
+            return -input[rows]
+        return NLLLoss.apply(input, index=rows, reduction=reduction)
     safe = np.where(valid, target, 0)  # an ignored target picks class 0, then weighs nothing
     picked = _classes_last(input).gather(-1, safe[..., None])[..., 0]
     per_target = valid if weight is None else np.where(valid, weight[safe], 0)
@@ -136,16 +149,16 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
         raise ValueError(f"{op}: label_smoothing must be in [0, 1], got {label_smoothing}")
     if input.ndim == 0:
         raise ValueError(f"{op}: input must have a class dimension, got a 0-d tensor")
+    _check_scores(input, op)
     class_dim = 1 if input.ndim >= 2 else 0
     classes = input.shape[class_dim]
     log_probs = input.log_softmax(class_dim)
     if np.asarray(_raw(target)).dtype.kind == "f":
         return _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing)
     if label_smoothing == 0.0:
-        _class_targets(input, target, ignore_index, op)  # checked here, to name cross_entropy
-        return nll_loss(log_probs, target, weight, ignore_index, reduction)
+        return _nll_loss(log_probs, target, weight, ignore_index, reduction, op)
+    nll = _nll_loss(log_probs, target, weight, ignore_index, reduction, op)
     target, valid = _class_targets(input, target, ignore_index, op)
-    nll = nll_loss(log_probs, target, weight, ignore_index, reduction)
     weights = _class_weights(weight, classes, input.dtype, op)
     if weights is not None:
         log_probs = log_probs * weights.reshape(classes, *[1] * (input.ndim - class_dim - 1))

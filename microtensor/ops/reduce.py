@@ -105,3 +105,20 @@ class LogSoftmax(Function):
         (out,) = self.saved_tensors
         return grad - np.exp(out) * grad.sum(axis=self.dim, keepdims=True)
 
+
+
+class NLLLoss(Function):
+    """``-x[index]`` summed (``reduction="sum"``) or averaged (``"mean"``): the negative
+    log-likelihood of one picked class per row, as one node, as PyTorch's ``nll_loss`` is.
+    The picked entries are distinct, so the gradient is written into them, not added."""
+
+    def forward(self, x, index, reduction):
+        picked = x[index]
+        self.shape, self.index = x.shape, index
+        self.scale = 1.0 if reduction == "sum" else 1.0 / picked.size if picked.size else np.nan
+        return np.asarray(-picked.sum() * self.scale, dtype=x.dtype)
+
+    def backward(self, grad):
+        out = np.zeros(self.shape, grad.dtype)
+        out[self.index] = -grad * self.scale
+        return out

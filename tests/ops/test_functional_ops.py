@@ -165,3 +165,16 @@ def test_dropout_edge_probabilities():
 @pytest.mark.parametrize("dtype", [mt.float32, mt.float64])
 def test_dropout_keeps_the_dtype(dtype):
     assert F.dropout(mt.ones(10, dtype=dtype), 0.5).dtype == dtype
+
+
+def test_cross_entropy_is_two_nodes_as_in_pytorch_and_refuses_integer_scores():
+    scores = mt.zeros(3, 4, requires_grad=True)
+    loss = F.cross_entropy(scores, mt.tensor([0, 1, 3]))
+    assert type(loss.grad_fn).__name__ == "NLLLoss"
+    assert type(loss.grad_fn.parents[0]).__name__ == "LogSoftmax"
+    with pytest.raises(TypeError, match="cross_entropy: input must hold floating point scores"):
+        F.cross_entropy(mt.zeros(3, 4, dtype=mt.int64), mt.tensor([0, 1, 3]))
+
+
+def test_nll_loss_mean_of_no_rows_is_nan_as_pytorch():
+    assert np.isnan(F.nll_loss(mt.zeros(0, 3, requires_grad=True), mt.tensor(np.zeros(0, np.int64))).item())
