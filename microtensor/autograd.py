@@ -472,8 +472,11 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: Function, index: int) -> np.
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
-    if lead < 0 or any(n != 1 and n != g for n, g in zip(shape, grad.shape[lead:])):
+    if lead < 0:
         raise _shape_error(grad, shape, op, index)
+    for n, g in zip(shape, grad.shape[lead:]):
+        if n != 1 and n != g:
+            raise _shape_error(grad, shape, op, index)
     if grad.size == math.prod(shape):  # the axes to sum all have length 1
         return grad.reshape(shape)
     axes = tuple(range(lead)) + tuple(
@@ -564,6 +567,7 @@ class _Backward:
         for i, t in enumerate(inputs or ()):
             self.wanted.setdefault(id(t.grad_fn or t), []).append(i)
         self.found: list[np.ndarray | None] = [None] * len(inputs or ())
+        self.watched = self.checked or bool(self.wanted)  # then every total must be an array
         self.start = [root.grad_fn for root in roots if root.grad_fn is not None]
         for root, g in zip(roots, root_grads):
             self.send(root.grad_fn or root, g)
@@ -578,7 +582,7 @@ class _Backward:
 
     def arrived(self, fn: Function) -> np.ndarray | None:
         """The total gradient w.r.t. ``fn``'s output, after its hooks; None if none came."""
-        plain = fn.hooks or fn.retained is not None or self.checked or self.wanted
+        plain = self.watched or fn.hooks or fn.retained is not None
         grad = self.pending.take(fn, () if plain else fn.passes_lazy)
         if grad is None:
             return None
