@@ -15,8 +15,9 @@ The picture follows the textbook figure of backprop through time, turned to fit 
 - long sequences keep op-level detail for a window of steps and draw one node per layer
   per step elsewhere;
 - a step where some of the batch's sequences are padding (its ``padding`` tags) holds a
-  grey dashed "padding" box saying how many and which, and its title says so; a step
-  that is padding for every sequence is greyed whole.
+  grey dashed "padding" box saying how many and which, and its title says so (each layer
+  for itself if its layers run different batches); a step that is padding for every
+  sequence is greyed whole.
 """
 
 from __future__ import annotations
@@ -264,26 +265,32 @@ class _DotWriter:
                 for key in keys:
                     self.node(p.boxes[key])
             return
-        vanished, pad = t in p.vanished, p.padding.get(t)
-        label = " · ".join([p.labels[t], *([pad.short()] if pad else []),
-                            *(["gradient vanished"] if vanished else [])])
-        grey = vanished or (pad is not None and pad.full)
+        vanished, shared = t in p.vanished, p.step_padding(t)
+        padded = [shared.short()] if shared else ["padding by layer"] if t in p.padding else []
+        label = " · ".join([p.labels[t], *padded, *(["gradient vanished"] if vanished else [])])
+        full = shared is not None and shared.full
+        grey = vanished or full
         self.out += [f"\tsubgraph cluster_t{t} {{",
                      f"\t\tgraph [label={quote(label)} "
-                     f"style={quote('rounded,filled,dashed' if pad and pad.full else 'rounded,filled')} "
+                     f"style={quote('rounded,filled,dashed' if full else 'rounded,filled')} "
                      f"color=\"#999999\" fillcolor={quote(PADDING_FILL if grey else '#f7fbff')} "
                      f"fontcolor={quote('#888888' if grey else 'black')} id={quote(f'step{t}')}]"]
-        padding = p.padding_box(t)
-        if padding:
-            self.node(p.boxes[padding])
+        boxes = p.padding_boxes(t)
+        for key in boxes:
+            if p.boxes[key].layer is None:  # the step's own: its layers agree
+                self.node(p.boxes[key])
         for i, (layer, keys) in enumerate(layers.items()):
             nested = len(layers) > 1
             if nested:
+                own = p.layer_padding(t, layer) if shared is None else None
+                title = esc(layer or "") + (f" · {esc(own.short())}" if own else "")
                 self.out += [f"\tsubgraph cluster_t{t}_l{i} {{",
-                             f"\t\tgraph [label=<{esc(layer or '')}> style=\"rounded,dashed\" "
-                             f"color=\"#bbbbbb\"]"]
+                             f"\t\tgraph [label=<{title}> style=\"rounded,dashed\" color=\"#bbbbbb\"]"]
             for key in keys:
                 self.node(p.boxes[key])
+            for key in boxes:
+                if shared is None and p.boxes[key].layer == layer:  # this layer's own padding
+                    self.node(p.boxes[key])
             if nested:
                 self.out.append("\t}")
         self.out.append("\t}")
@@ -294,7 +301,7 @@ class _DotWriter:
         attrs: dict[str, object] = {"label": "<BR/>".join(lines), "id": box.key,
                                     "tooltip": "\n".join(box.tooltip)}
         fill = p.colour(box.norm)
-        pad = p.padding.get(box.step) if box.step is not None else None
+        pad = p.layer_padding(box.step, box.layer)
         if box.kind == "padding":
             attrs.update(shape="box", style="dashed,filled", fillcolor=PADDING_FILL, color=PADDING_INK,
                          fontcolor=PADDING_INK, penwidth="1.5")
@@ -425,9 +432,8 @@ class _DotWriter:
                     inside = set(keys)  # the step's own first boxes, whatever feeds them from outside
                     self.out += [f"\t{foot} -> {k} [style=invis]" for k in keys
                                  if not inside.intersection(downs[k])]
-                    padding = p.padding_box(t)
-                    if padding:  # on the step's floor, beside its title: not pulled up to the band above
-                        self.out.append(f"\t{foot} -> {padding} [style=invis]")
+                    for padding in p.padding_boxes(t):  # on the step's floor, beside its title:
+                        self.out.append(f"\t{foot} -> {padding} [style=invis]")  # not pulled up
                         keys.append(padding)
                         ups[padding].append(foot)
                     for k in keys:

@@ -21,6 +21,7 @@ from typing import Any
 from ..nn.recurrent import LSTM
 from ..tensor import Tensor
 from .dot import UnrolledGraph, draw_graph, esc
+from .padding import Padding
 from .plan import PADDING_FILL, PALETTE, VANISHED
 from .record import Recording, Summary
 from .render import write_atomic
@@ -105,6 +106,10 @@ def _stats(s: Summary | None) -> dict[str, Any] | None:
             "max": _num(s.max), "zeros": _num(s.zeros), "hist": list(s.hist)}
 
 
+def _padding(pad: Padding) -> dict[str, Any]:
+    return {"count": pad.count, "batch": pad.batch, "rows": pad.rows, "text": pad.describe()}
+
+
 def _node(n: Node) -> dict[str, Any]:
     return {"name": n.name, "op": n.op or n.kind, "kind": n.kind, "shape": list(n.shape), "dtype": n.dtype,
             "tags": {k: str(v) for k, v in n.tags.items()}, "value": _stats(n.value), "grad": _stats(n.grad)}
@@ -157,8 +162,9 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
             "scale": list(p.scale) if p.scale else None, "vanishBelow": p.vanish_below,
             "palette": list(PALETTE), "vanished": VANISHED,
             "boxes": boxes, "nodes": traced, "targets": targets, "detailed": sorted(p.detailed),
-            "padding": {t: {"count": pad.count, "batch": pad.batch, "rows": pad.rows, "full": pad.full,
-                            "text": pad.describe()} for t, pad in p.padding.items()},
+            "padding": {t: {"text": p.padding_text(t), "layers": {layer or "": _padding(pad)
+                                                                  for layer, pad in by_layer.items()}}
+                        for t, by_layer in p.padding.items()},
             "paddingFill": PADDING_FILL,
             "hiddenVisits": hidden_visits, "frames": sorted({b.visit for b in p.boxes.values()
                                                              if b.visit is not None}),

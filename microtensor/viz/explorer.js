@@ -99,12 +99,12 @@
       rect.setAttribute("fill", colour(norm));
       rect.dataset.t = t;
       rect.dataset.layer = layer;
-      const pad = D.padding[t];
+      const pad = D.padding[t] && D.padding[t].layers[layer];
       const tip = document.createElementNS(SVGNS, "title");
       tip.textContent = `${layer} ${D.stepNames[t]}: ||dL/dh|| ${fmt(norm)}${pad ? " · " + pad.text : ""}`;
       rect.appendChild(tip);
       stripSvg.appendChild(rect);
-      if (pad && norm !== null) {  // only where the layer has this step
+      if (pad && pad.count && norm !== null) {  // only where the layer has this step
         rect.classList.add("padding");
         const share = pad.count / pad.batch;
         const hatch = document.createElementNS(SVGNS, "rect");
@@ -153,9 +153,15 @@
   }
 
   // ---------------------------------------------------------------- node details
-  function paddingNote(t) {
-    const pad = t === null ? undefined : D.padding[t];
-    return pad ? `<p class="padding-note" data-field="padding">${esc(pad.text)}</p>` : "";
+  function paddingNote(t, layer) {
+    // A step's padding, or (given a layer the step's tags name) that layer's.
+    const step = t === null ? undefined : D.padding[t];
+    let text = step ? step.text : "";
+    if (step && layer !== undefined && (layer || "") in step.layers) {
+      const own = step.layers[layer || ""];
+      text = own.count ? own.text : "";
+    }
+    return text ? `<p class="padding-note" data-field="padding">${esc(text)}</p>` : "";
   }
   function esc(text) {
     const div = document.createElement("div");
@@ -186,7 +192,7 @@
     if (nodeEls[boxKey]) nodeEls[boxKey].classList.add("selected");
     const box = D.boxes[boxKey];
     if (box.kind === "padding") {
-      details.innerHTML = `<h2>padding at ${esc(D.stepNames[box.step])}</h2>${paddingNote(box.step)}` +
+      details.innerHTML = `<h2>padding at ${esc(D.stepNames[box.step])}</h2>${paddingNote(box.step, box.layer)}` +
         `<p class="hint">${esc(box.note)}</p>`;
       return;
     }
@@ -196,7 +202,8 @@
       return;
     }
     if (box.kind === "cell" && !nodeKey) {
-      details.innerHTML = `<h2>${esc(box.title)} at ${esc(D.stepNames[box.step])}</h2>${paddingNote(box.step)}` +
+      details.innerHTML = `<h2>${esc(box.title)} at ${esc(D.stepNames[box.step])}</h2>` +
+        paddingNote(box.step, box.layer) +
         `<p>${box.members.length} ops in one node; ‖∂L/∂h‖ ${fmt(box.norm)}</p>`;
       selectStep(box.step);
       nodeEls[boxKey].classList.add("selected");
@@ -206,7 +213,7 @@
     const tags = Object.entries(n.tags).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(", ") || "none";
     const gate = box.gate ? `<tr><td>gate</td><td>${esc(D.pytorch[box.gate] || box.gate)} ` +
       `(classic: ${esc(D.classic[box.gate])})</td></tr>` : "";
-    details.innerHTML = `<h2 id="detail-title">${esc(n.name || n.op)}</h2>${paddingNote(box.step)}<table>` +
+    details.innerHTML = `<h2 id="detail-title">${esc(n.name || n.op)}</h2>${paddingNote(box.step, box.layer)}<table>` +
       `<tr><td>op</td><td data-field="op">${esc(n.op)}</td></tr>` +
       `<tr><td>shape</td><td data-field="shape">(${n.shape.join(", ")})</td></tr>` +
       `<tr><td>dtype</td><td data-field="dtype">${esc(n.dtype)}</td></tr>` +

@@ -90,12 +90,14 @@ class Plan:
     notes: list[str]
     labels: dict[int, str]  # each step's name: "t=3", or "encoder · t=3" with several lanes
     drawn_step: dict[str, int | None]  # the step each traced node is drawn in
-    # The steps where some of the batch's sequences are padding (their ``padding`` tags).
-    # Each op-level one gets a "padding" box in its cluster; see ``padding_box``.
-    padding: dict[int, Padding] = field(default_factory=dict)
+    # Where sequences of the batch are padding, from the ``padding`` tags: step -> layer ->
+    # Padding, for the steps where some layer has padding (with every tagged layer of it).
+    # An op-level step gets a "padding" box: one for the step when its layers agree (one
+    # batch: the usual case), else one in each padded layer (``padding_boxes``).
+    padding: dict[int, dict[str | None, Padding]] = field(default_factory=dict)
 
-    def padding_box(self, step: int) -> str | None:
-        """The key of step ``step``'s padding box, if it has one (op-level steps with padding).
+    def step_padding(self, step: int) -> Padding | None:
+        """Step ``step``'s padding when every tagged layer of it agrees, else None.
 
         >>> import microtensor as mt
         >>> w = mt.ones(2, 3, requires_grad=True)
@@ -103,11 +105,29 @@ class Plan:
         ...     with mt.scope(layer="rnn", t=t, padding=t, batch=2):
         ...         w = w.tanh()
         >>> p = plan(mt.viz.trace(w.sum()), detail="op")
-        >>> p.padding_box(0), p.padding_box(1), p.padding[1].short()
-        (None, 'padding1', 'padding 1 of 2')
+        >>> p.step_padding(0), p.step_padding(1).short(), p.padding_boxes(1)
+        (None, 'padding 1 of 2', ['padding1'])
         """
-        key = f"padding{step}"
-        return key if key in self.boxes else None
+        layers = list(self.padding.get(step, {}).values())
+        return layers[0] if layers and all(pad == layers[0] for pad in layers) else None
+
+    def layer_padding(self, step: int | None, layer: str | None) -> Padding | None:
+        """The padding of ``layer`` at ``step``, if it has any."""
+        pad = self.padding.get(step, {}).get(layer) if step is not None else None
+        return pad if pad is not None and pad.count else None
+
+    def padding_boxes(self, step: int) -> list[str]:
+        """The keys of step ``step``'s padding boxes (see ``padding``)."""
+        return [key for key, box in self.boxes.items() if box.kind == "padding" and box.step == step]
+
+    def padding_text(self, step: int) -> str:
+        """What a panel says of step ``step``: ``padding: 2 of 4 sequences (rows 1, 3)``, or
+        each layer's padding when they differ; "" without padding."""
+        shared = self.step_padding(step)
+        if shared is not None:
+            return shared.describe()
+        return "; ".join(f"{layer}: {pad.describe()}" for layer, pad in self.padding.get(step, {}).items()
+                         if pad.count)
 
     # -- gradient styling, on one log scale for the whole picture -------------------
     def position(self, norm: float) -> float:
@@ -317,9 +337,16 @@ class _Planner:
                for t in self.steps if any(t in by_layer for by_layer in heat.values())}
         vanished = {t for t, n in top.items() if n < self.vanish_below}
         links += self.attention_links(placed)  # drawn over the layout, so added last
-        for step, pad in self.padding.items():  # inside their step's cluster, apart from its layers
-            if step in self.detailed:
-                boxes[f"padding{step}"] = self.padding_box(f"padding{step}", step, pad)
+        for step, by_layer in self.padding.items():  # inside their step's cluster, apart from its ops
+            if step not in self.detailed:
+                continue
+            shared = next(iter(by_layer.values()))
+            if all(pad == shared for pad in by_layer.values()):
+                boxes[f"padding{step}"] = self.padding_box(f"padding{step}", step, None, shared)
+            else:
+                for i, (layer, pad) in enumerate(by_layer.items()):
+                    if pad.count:
+                        boxes[f"padding{step}_{i}"] = self.padding_box(f"padding{step}_{i}", step, layer, pad)
         return Plan(boxes, links, self.steps, self.detailed, rows, clusters,
                     {**self.rows_outside(boxes, links, row_index), **bands}, self.stacking(clusters, links),
                     layers, {layer: dict(sorted(heat[layer].items())) for layer in layers if layer in heat},
@@ -364,19 +391,20 @@ class _Planner:
         self.lane_rank = {layer: order.index(lane(layer))
                           for t, layer in self.where.values() if t is not None}
 
-    def step_padding(self) -> dict[int, Padding]:
-        """Each step's padding, from its nodes' ``padding`` tags (steps where some sequence
-        is padding only); the nodes of one step must agree."""
-        found: dict[int, Padding] = {}
+    def step_padding(self) -> dict[int, dict[str | None, Padding]]:
+        """Each step's padding per layer, from its nodes' ``padding`` tags (for the steps
+        where some layer has padding); the nodes of one layer at one step must agree."""
+        found: dict[int, dict[str | None, Padding]] = defaultdict(dict)
         for key in self.order:
-            pad, step = self.g.nodes[key].padding, self.where[key][0]
+            pad, (step, layer) = self.g.nodes[key].padding, self.where[key]
             if pad is None or step is None:
                 continue
-            seen = found.setdefault(step, pad)
+            seen = found[step].setdefault(layer, pad)
             if seen != pad:
-                raise ValueError(f"scope tag padding: the nodes of {self.labels[step]} disagree "
-                                 f"({seen.describe()} / {pad.describe()})")
-        return {step: pad for step, pad in sorted(found.items()) if pad.count}
+                raise ValueError(f"scope tag padding: the nodes of {layer or 'the step'} at "
+                                 f"{self.labels[step]} disagree ({seen.describe()} / {pad.describe()})")
+        return {step: by_layer for step, by_layer in sorted(found.items())
+                if any(pad.count for pad in by_layer.values())}
 
     def adopt(self) -> dict[str, tuple[int | None, str | None]]:
         """The step and layer each traced node is drawn in: its own tags, or, for an untimed
@@ -440,9 +468,11 @@ class _Planner:
         norm = hidden[0].grad.norm if hidden else None
         if norm is not None:
             lines.append(f"‖∂L/∂{self.hidden}‖ {short_norm(norm)}")
-        pad = self.padding.get(step)
-        if pad is not None:
+        pad = self.padding.get(step, {}).get(layer)
+        if pad is not None and pad.count:
             lines.append(pad.short())
+        else:
+            pad = None
         ops = sorted({m.op for m in group if m.op})
         visits = [m.visit for m in group if m.visit is not None]
         return Box(key, "cell", layer or "step", lines, step, layer, None, [m.key for m in group],
@@ -450,14 +480,16 @@ class _Planner:
                    [f"{layer or 'step'} at {self.labels[step]}: {len(group)} nodes collapsed",
                     f"ops: {', '.join(ops)}", *([pad.describe()] if pad is not None else [])])
 
-    def padding_box(self, key: str, step: int, pad: Padding) -> Box:
-        """A step's stand-in for the sequences that are padding there: nothing of theirs is
-        drawn (a packed RNN never computes them; a masked loss gives them no gradient)."""
+    def padding_box(self, key: str, step: int, layer: str | None, pad: Padding) -> Box:
+        """A step's (or, with a ``layer``, that layer's) stand-in for the sequences that are
+        padding there: nothing of theirs is drawn (a packed RNN never computes them; a masked
+        loss gives them no gradient)."""
         lines = [pad.amount()]
         if pad.rows and not pad.full:
             lines.append(pad.row_text())
-        return Box(key, "padding", "padding", lines, step, None, tooltip=[
-            f"{self.labels[step]}: {pad.describe()}",
+        where = f"{layer} at {self.labels[step]}" if layer is not None else self.labels[step]
+        return Box(key, "padding", "padding", lines, step, layer, tooltip=[
+            f"{where}: {pad.describe()}",
             "sequences that have ended (or not begun) here: a packed RNN skips them, "
             "a masked loss gives them no gradient"])
 

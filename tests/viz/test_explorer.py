@@ -232,8 +232,9 @@ def packed_lstm_pass():
 
 def test_page_data_says_which_steps_are_padding():
     data = page_data(mt.viz.explore(*packed_lstm_pass()).html)
-    assert {int(t): (p["count"], p["batch"]) for t, p in data["padding"].items()} == \
-        {t: (k, 4) for t, k in PADDED.items()}
+    assert {int(t): {layer: (p["count"], p["batch"]) for layer, p in step["layers"].items()}
+            for t, step in data["padding"].items()} == \
+        {t: {"lstm.l0": (k, 4), "lstm.l1": (k, 4)} for t, k in PADDED.items()}
     assert data["padding"]["4"]["text"] == "padding: 2 of 4 sequences (rows 1, 2)"
     assert page_data(mt.viz.explore(*lstm_pass()).html)["padding"] == {}
 

@@ -75,11 +75,24 @@ def test_the_plan_marks_exactly_the_padded_steps_with_their_counts(run):
     lanes = [f"{kind} · ", f"{kind} (reverse) · "] if bidirectional else [""]  # one lane per direction
     expected = {f"{lane}t={t}": (len(rows), rows) for lane in lanes
                 for t, rows in expected_padding(lengths).items() if rows}
-    assert {drawn.labels[s]: (p.count, p.rows) for s, p in drawn.padding.items()} == expected
-    assert all(p.batch == len(lengths) for p in drawn.padding.values())
+    shared = {s: drawn.step_padding(s) for s in drawn.padding}  # the layers of a step agree: one batch
+    assert {drawn.labels[s]: (p.count, p.rows) for s, p in shared.items()} == expected
+    assert all(p.batch == len(lengths) for p in shared.values())
     for box in drawn.boxes.values():  # cells say it, and only in padded steps
         assert (box.step in drawn.padding) == any(line.startswith(("padding", "all padding"))
                                                   for line in box.lines), box.title
+
+
+def cluster(source, step):
+    """The DOT lines of step ``step``'s cluster, nested layer clusters included."""
+    lines = source.splitlines()
+    start = lines.index(f"\tsubgraph cluster_t{step} {{")
+    depth = 0
+    for end in range(start, len(lines)):
+        depth += lines[end].startswith("\tsubgraph cluster_") - (lines[end] == "\t}")
+        if depth == 0:
+            return "\n".join(lines[start:end + 1])
+    raise AssertionError(f"cluster_t{step} is not closed")
 
 
 def seq2seq_pass(targets, sources=((3, 4, 5), (6,), (7, 8))):
@@ -102,7 +115,7 @@ def test_an_encoder_decoder_shows_the_encoders_packing_and_the_decoders_masked_s
     loss, rec = seq2seq_pass([[3, 4], [5, 6, 3], [4]])
     dot = mt.viz.draw_graph(loss, rec, detail="op")
     drawn = dot.plan
-    named = {drawn.labels[s]: pad.describe() for s, pad in drawn.padding.items()}
+    named = {drawn.labels[s]: drawn.step_padding(s).describe() for s in drawn.padding}
     assert named == {
         "encoder · t=1": "padding: 1 of 3 sequences (row 1)",
         "encoder · t=2": "padding: 2 of 3 sequences (rows 1, 2)",
@@ -112,10 +125,11 @@ def test_an_encoder_decoder_shows_the_encoders_packing_and_the_decoders_masked_s
         "decoder · t=3": "padding: 2 of 3 sequences (rows 0, 2)",
     }
     source = dot.source
-    for step, pad in drawn.padding.items():  # a grey dashed box inside the step's cluster
-        cluster = re.search(rf"subgraph cluster_t{step} {{(.*?)\n\t}}", source, re.S).group(1)
-        assert f'label="{drawn.labels[step]} · {pad.short()}"' in cluster
-        box = re.search(rf"\tpadding{step} \[(.*)\]", cluster).group(1)
+    for step in drawn.padding:  # a grey dashed box inside the step's cluster
+        pad = drawn.step_padding(step)
+        inside = cluster(source, step)
+        assert f'label="{drawn.labels[step]} · {pad.short()}"' in inside
+        box = re.search(rf"\tpadding{step} \[(.*)\]", inside).group(1)
         assert 'style="dashed,filled"' in box and f'fillcolor="{PADDING_FILL}"' in box
         assert pad.amount() in box
     assert source.count("\tpadding") == len(drawn.padding)
@@ -164,17 +178,17 @@ def test_a_step_that_is_padding_for_every_sequence_is_greyed_whole():
     lengths = np.array([3, 1, 2])
     dot = user_loop(lambda t: tuple(np.flatnonzero(lengths <= t)))
     drawn, source = dot.plan, dot.source
-    assert {s: (p.count, p.full) for s, p in drawn.padding.items()} == {
+    assert {s: (drawn.step_padding(s).count, drawn.step_padding(s).full) for s in drawn.padding} == {
         1: (1, False), 2: (2, False), 3: (3, True), 4: (3, True)}
     for step in (3, 4):
-        cluster = re.search(rf"subgraph cluster_t{step} {{(.*?)\n\t}}", source, re.S).group(1)
-        assert f'label="t={step} · all padding"' in cluster
-        assert 'style="rounded,filled,dashed"' in cluster and f'fillcolor="{PADDING_FILL}"' in cluster
-        assert "all 3 sequences" in cluster
+        inside = cluster(source, step)
+        assert f'label="t={step} · all padding"' in inside
+        assert 'style="rounded,filled,dashed"' in inside and f'fillcolor="{PADDING_FILL}"' in inside
+        assert "all 3 sequences" in inside
         for key in drawn.clusters[step]["rnn"]:  # every box in it greyed
             if drawn.boxes[key].kind == "op":
                 assert re.search(rf'\t{key} \[[^\n]*fillcolor="{PADDING_FILL}"', source)
-    partial = re.search(r"subgraph cluster_t1 {(.*?)\n\t}", source, re.S).group(1)
+    partial = cluster(source, 1)
     assert 'label="t=1 · padding 1 of 3"' in partial and 'style="rounded,filled"' in partial
     cells = user_loop(lambda t: t % 2, detail="cell")  # a count only: which rows is not known
     for box in cells.plan.boxes.values():
@@ -213,6 +227,46 @@ def test_the_nodes_of_one_step_must_agree_on_its_padding():
         y = w * 2
     with mt.scope(layer="rnn", t=0, padding=2, batch=4):
         y = y.tanh()
-    with pytest.raises(ValueError, match=r"^scope tag padding: the nodes of t=0 disagree "
+    with pytest.raises(ValueError, match=r"^scope tag padding: the nodes of rnn at t=0 disagree "
                                          r"\(padding: 1 of 4 sequences / padding: 2 of 4 sequences\)$"):
         mt.viz.plan(mt.viz.trace(y.sum()))
+
+
+def test_layers_of_one_lane_with_different_batches_get_their_own_padding():
+    # Two packed GRUs under one part ("encoder"): their steps share a lane, not a batch.
+    class Encoder(mt.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.words, self.chars = mt.nn.GRU(3, 4), mt.nn.GRU(3, 4)
+
+    class Model(mt.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = Encoder()
+
+    mt.manual_seed(0)
+    encoder = Model().encoder
+    with mt.viz.record() as rec:
+        _, a = encoder.words(pack_padded_sequence(mt.randn(3, 2, 3), [3, 1]))
+        _, b = encoder.chars(pack_padded_sequence(mt.randn(3, 3, 3), [3, 2, 2]))
+        loss = a.sum() + b.sum()
+        loss.backward()
+    dot = mt.viz.draw_graph(loss, rec, detail="op")
+    drawn, source = dot.plan, dot.source
+    layers = {layer for by_layer in drawn.padding.values() for layer in by_layer}
+    assert len(layers) == 2
+    at = {t: {layer.split(".")[1]: (p.count, p.batch) for layer, p in by_layer.items()}
+          for t, by_layer in drawn.padding.items()}
+    assert at == {1: {"words": (1, 2), "chars": (0, 3)}, 2: {"words": (1, 2), "chars": (2, 3)}}
+    assert drawn.step_padding(1) is None and drawn.padding_text(2) == (
+        "encoder.words.l0: padding: 1 of 2 sequences (row 1); "
+        "encoder.chars.l0: padding: 2 of 3 sequences (rows 1, 2)")
+    step2 = cluster(source, 2)
+    assert 'label="t=2 · padding by layer"' in step2
+    assert "encoder.words.l0 · padding 1 of 2" in step2 and "encoder.chars.l0 · padding 2 of 3" in step2
+    assert len(drawn.padding_boxes(1)) == 1 and len(drawn.padding_boxes(2)) == 2
+    for key in drawn.padding_boxes(2):  # each in its own layer's cluster
+        layer = drawn.boxes[key].layer
+        nested = re.search(rf"subgraph cluster_t2_l\d {{\n\t\tgraph \[label=<{re.escape(layer)} [^\n]*\n"
+                           rf"(?:\t\w[^\n]*\n)*?\t{key} \[", step2)
+        assert nested, key
