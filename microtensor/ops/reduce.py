@@ -103,8 +103,10 @@ class LogSoftmax(Function):
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        return grad - np.exp(out) * grad.sum(axis=self.dim, keepdims=True)
-
+        d = np.exp(out, out=np.empty_like(out))  # grad - softmax * grad.sum(), in one buffer
+        d *= grad.sum(axis=self.dim, keepdims=True)
+        np.subtract(grad, d, out=d)
+        return d
 
 
 class NLLLoss(Function):
