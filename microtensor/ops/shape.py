@@ -1,5 +1,7 @@
 """Ops that move, select or join elements without arithmetic."""
 
+import functools
+
 import numpy as np
 
 from ..autograd import Function
@@ -29,6 +31,11 @@ class Reshape(Function):
         return grad.reshape(self.shape)
 
 
+@functools.lru_cache(maxsize=64)  # a layer transposes the same few shapes at every step
+def _is_permutation(dims: tuple, ndim: int) -> bool:
+    return sorted(dims) == list(range(ndim))
+
+
 class Permute(Function):
     is_view = True
     # ``W.T`` in ``x @ W.T`` receives an OuterGrad and hands its transpose on to ``W``, which
@@ -36,7 +43,7 @@ class Permute(Function):
     passes_lazy = (OuterGrad,)
 
     def forward(self, x, dims):
-        if sorted(dims) != list(range(x.ndim)):  # else: negative dims, or not a permutation
+        if not _is_permutation(dims, x.ndim):  # else: negative dims, or not a permutation
             if len(dims) != x.ndim:
                 raise RuntimeError(f"permute: number of dims ({len(dims)}) does not match the "
                                    f"tensor's ({x.ndim})")
