@@ -4,10 +4,13 @@
     python -m microtensor.viz --model rnn --steps 1000 --detail auto --out long.svg
     python -m microtensor.viz --model gru --steps 5 --bptt-order --out bptt.png
     python -m microtensor.viz --model lstm --steps 40 --out bptt.html     (the interactive explorer)
+    python -m microtensor.viz --model gru --steps 6 --lengths 6,2,4 --out packed.svg
 
 A random input of ``--steps`` timesteps goes through the layer; the loss reads
 only the last step's output, so the picture shows how much gradient reaches
-each earlier step (and where it vanishes).
+each earlier step (and where it vanishes). With ``--lengths``, the batch is that many
+sequences of those lengths, run packed; the loss reads each one's last state, and the
+steps where some of them are padding are drawn as such.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import time
 from pathlib import Path
 
 import microtensor as mt
+from microtensor.nn.utils.rnn import pack_padded_sequence
 
 MODELS = {"rnn": "RNN", "lstm": "LSTM", "gru": "GRU"}
 SUFFIXES = (".svg", ".png", ".pdf", ".dot", ".html")
@@ -58,6 +62,17 @@ def _threshold(text: str) -> float:
     if not math.isfinite(value) or value < 0:
         raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text!r}")
     return value
+
+
+def _lengths(text: str) -> list[int]:
+    """Sequence lengths: positive integers separated by commas."""
+    try:
+        values = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected lengths like 6,2,4, got {text!r}") from None
+    if min(values) < 1:
+        raise argparse.ArgumentTypeError(f"every length must be at least 1, got {text!r}")
+    return values
 
 
 def _out(text: str) -> Path:
@@ -109,6 +124,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hidden", type=_count(1), default=8, help="hidden size (default 8)")
     parser.add_argument("--input-size", type=_count(1), default=4, help="input features (default 4)")
     parser.add_argument("--batch", type=_count(1), default=2, help="batch size (default 2)")
+    parser.add_argument("--lengths", type=_lengths, metavar="L1,L2,...",
+                        help="a packed batch of sequences of these lengths (each at most --steps; "
+                             "replaces --batch): padding is drawn greyed")
     parser.add_argument("--detail", choices=("auto", "op", "cell"), default="auto")
     parser.add_argument("--window", type=_window, metavar="START:STOP",
                         help="steps drawn op by op with --detail auto (default: the last few)")
@@ -130,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.lengths is not None:
+        if max(args.lengths) > args.steps:
+            parser.error(f"--lengths: {max(args.lengths)} is longer than --steps {args.steps}")
+        args.batch = len(args.lengths)
     if args.window is not None and args.window[0] >= args.steps:
         parser.error(f"--window {args.window[0]}:{args.window[1]} starts after the last step "
                      f"(--steps {args.steps})")
@@ -152,12 +174,19 @@ def main(argv: list[str] | None = None) -> int:
                                                  dtype=mt.float64)
     x = mt.randn(args.steps, args.batch, args.input_size, dtype=mt.float64)
     with mt.viz.record() as recording:
-        output, _ = layer(x)
-        loss = (output[-1] ** 2).sum()
+        if args.lengths is None:
+            output, _ = layer(x)
+            loss = (output[-1] ** 2).sum()
+        else:
+            _, final = layer(pack_padded_sequence(x, args.lengths, enforce_sorted=False))
+            h_n = final[0] if isinstance(final, tuple) else final
+            loss = (h_n ** 2).sum()  # each sequence's own last state
         loss.backward()
 
     start = time.perf_counter()
     title = f"{MODELS[args.model]}: {args.layers} layer(s), {args.steps} steps"
+    if args.lengths is not None:
+        title += f", packed sequences of lengths {', '.join(map(str, args.lengths))}"
     options = {"detail": args.detail, "window": args.window, "max_op_steps": args.max_op_steps,
                "vanish_below": args.vanish_below, "title": title, "program": args.dot}
     try:

@@ -56,6 +56,10 @@ def test_cli_rejects_bad_arguments_with_a_reason(argv, message, capsys):
     (["--window", "5:2"], "START:STOP needs 0 <= START < STOP, got '5:2'"),
     (["--window=-1:4"], "START:STOP needs 0 <= START < STOP"),
     (["--steps", "10", "--window", "20:30"], "--window 20:30 starts after the last step (--steps 10)"),
+    # packed lengths
+    (["--lengths", "3,0"], "argument --lengths: every length must be at least 1, got '3,0'"),
+    (["--lengths", "3;2"], "argument --lengths: expected lengths like 6,2,4, got '3;2'"),
+    (["--steps", "4", "--lengths", "4,9"], "--lengths: 9 is longer than --steps 4"),
     # thresholds
     (["--vanish-below", "nan"], "argument --vanish-below: must be a finite number >= 0, got 'nan'"),
     (["--vanish-below", "inf"], "must be a finite number >= 0"),
@@ -102,3 +106,17 @@ def test_cli_writes_the_explorer_for_html(tmp_path, capsys):
     assert main(["--model", "lstm", "--steps", "4", "--out", str(out)]) == 0
     page = out.read_text()
     assert page.startswith("<!DOCTYPE html>") and 'id="explorer-data"' in page and "<svg" in page
+
+
+def test_cli_draws_a_packed_batch_with_its_padding(tmp_path, capsys):
+    out = tmp_path / "packed.dot"
+    assert main(["--model", "gru", "--steps", "5", "--lengths", "5,2,4", "--detail", "op",
+                 "--out", str(out)]) == 0
+    source = out.read_text()
+    # One sequence is padding at t=2, 3 (row 1), two at t=4 (rows 1, 2).
+    assert re.findall(r'label="t=(\d) · padding (\d) of 3"', source) == [("2", "1"), ("3", "1"), ("4", "2")]
+    assert len(re.findall(r"\tpadding\d+ \[", source)) == 3 and "rows 1, 2" in source
+    assert "packed sequences of lengths 5, 2, 4" in source
+    out = tmp_path / "plain.dot"
+    assert main(["--model", "gru", "--steps", "5", "--detail", "op", "--out", str(out)]) == 0
+    assert not re.search(r"\tpadding\d+ \[|· padding", out.read_text())
