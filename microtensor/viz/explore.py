@@ -1,11 +1,11 @@
 """The interactive explorer: one self-contained HTML page per recorded forward and backward pass.
 
 The page holds the unrolled graph (the same SVG as ``draw_graph`` renders), a heat strip
-of ``||dL/dh_t||`` per layer and step (hatched where sequences of the batch are padding),
+of ``||dL/dh_t||`` per layer and step (striped where sequences of the batch are padding),
 a replay of the backward pass in the engine's visit order, node details with a histogram,
 and a switch between PyTorch's LSTM gate names and those of the classic intuitive
-explanation. Everything is inline (no network at view
-time); the data the page shows is written from the same ``Plan`` as the DOT.
+explanation. Everything is inline (no network at view time); the data the page shows is
+written from the same ``Plan`` as the DOT.
 """
 
 from __future__ import annotations

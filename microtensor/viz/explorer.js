@@ -1,5 +1,5 @@
 // The microtensor explorer: pan and zoom the unrolled graph, a heat strip of ||dL/dh_t||
-// (hatched where sequences are padding), a replay of the backward pass in the engine's visit
+// (striped where sequences are padding), a replay of the backward pass in the engine's visit
 // order, node details, gate names.
 // Plain JavaScript, no libraries: the page must work offline from a single file.
 "use strict";

@@ -108,8 +108,7 @@ class Plan:
         >>> p.step_padding(0), p.step_padding(1).short(), p.padding_boxes(1)
         (None, 'padding 1 of 2', ['padding1'])
         """
-        layers = list(self.padding.get(step, {}).values())
-        return layers[0] if layers and all(pad == layers[0] for pad in layers) else None
+        return agreed(self.padding.get(step, {}))
 
     def layer_padding(self, step: int | None, layer: str | None) -> Padding | None:
         """The padding of ``layer`` at ``step``, if it has any."""
@@ -170,6 +169,16 @@ def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None =
     return planner.plan(title, aspect)
 
 
+def agreed(by_layer: dict[str | None, Padding]) -> Padding | None:
+    """The padding every layer of a step agrees on (they run one batch), else None.
+
+    >>> agreed({"a": Padding(1, 2), "b": Padding(1, 2)}), agreed({"a": Padding(1, 2), "b": Padding(0, 3)})
+    (Padding(count=1, batch=2, rows=None), None)
+    """
+    pads = list(by_layer.values())
+    return pads[0] if pads and all(pad == pads[0] for pad in pads) else None
+
+
 def _detailed_steps(steps: list[int], detail: str, window: tuple[int, int] | None,
                     max_op_steps: int) -> set[int]:
     if detail == "op":
@@ -228,7 +237,7 @@ class _Planner:
         self.order = self.forward_order()
         self.where = self.adopt()
         self.lanes()
-        self.padding = self.step_padding()
+        self.padding = self.read_padding()
         names = state_names()
         self.hidden, self.states = names[0], set(names)
         norms = [e.grad_norm for e in graph.edges if e.grad_norm]
@@ -340,8 +349,8 @@ class _Planner:
         for step, by_layer in self.padding.items():  # inside their step's cluster, apart from its ops
             if step not in self.detailed:
                 continue
-            shared = next(iter(by_layer.values()))
-            if all(pad == shared for pad in by_layer.values()):
+            shared = agreed(by_layer)
+            if shared is not None:
                 boxes[f"padding{step}"] = self.padding_box(f"padding{step}", step, None, shared)
             else:
                 for i, (layer, pad) in enumerate(by_layer.items()):
@@ -391,7 +400,7 @@ class _Planner:
         self.lane_rank = {layer: order.index(lane(layer))
                           for t, layer in self.where.values() if t is not None}
 
-    def step_padding(self) -> dict[int, dict[str | None, Padding]]:
+    def read_padding(self) -> dict[int, dict[str | None, Padding]]:
         """Each step's padding per layer, from its nodes' ``padding`` tags (for the steps
         where some layer has padding); the nodes of one layer at one step must agree."""
         found: dict[int, dict[str | None, Padding]] = defaultdict(dict)
