@@ -58,3 +58,14 @@ def test_numpy_views_of_written_memory_see_the_write():
     tick = versions.clock
     versions.record_write(owner.T[1:])
     assert versions.written_since(owner[2], tick) and versions.version(owner.reshape(-1)) == 1
+
+
+def test_two_tensors_over_one_array_share_their_version_deliberately_unlike_pytorch():
+    memory = np.ones(3)
+    first, second = mt.from_numpy(memory), mt.from_numpy(memory)
+    w = mt.ones(3, requires_grad=True)
+    y = (second * w).sum()  # Mul saves second's array for w's gradient
+    first.add_(1.0)
+    assert second._version == 1
+    with pytest.raises(RuntimeError, match="modified by an in-place operation"):
+        y.backward()
