@@ -457,7 +457,7 @@ def _forward_error(cls: type, inputs: tuple, err: Exception) -> Exception:
 
 def _check_saved(fn: Function) -> None:
     """Refuse to backward through ``fn`` if an array it saved was written in place since."""
-    for array in fn.saved:
+    for array in fn.saved_tensors:  # which refuses a graph already freed, saying so
         if type(array) is np.ndarray and versions.written_since(array, fn.saved_at):
             raise RuntimeError(
                 f"{type(fn).__name__}: a tensor of shape {array.shape} that it saved for backward "

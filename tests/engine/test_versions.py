@@ -69,3 +69,12 @@ def test_two_tensors_over_one_array_share_their_version_deliberately_unlike_pyto
     assert second._version == 1
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         y.backward()
+
+
+def test_a_second_backward_after_an_optimizer_step_says_the_graph_was_freed():
+    w = mt.ones(3, requires_grad=True)
+    loss = (w * w).sum()
+    loss.backward()
+    mt.optim.SGD([w], lr=0.1).step()  # an in-place write: the clock moves
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
