@@ -77,10 +77,13 @@ PRESETS: dict[str, dict[str, Any]] = {
     "default": dict(cell="lstm", hidden=256, layers=1, embedding=64, dropout=0.0, batch=32,
                     seq_len=64, steps=1500, lr=3e-3, optimizer="adam", clip=5.0,
                     eval_every=250, sample_every=500),
-    # Tiny Shakespeare (1.1 MB): about 20 minutes (12 epochs) on a 2-core CPU.
-    "shakespeare": dict(cell="lstm", hidden=512, layers=1, embedding=64, dropout=0.0, batch=64,
-                        seq_len=64, steps=3000, lr=2e-3, optimizer="adam", clip=5.0,
-                        eval_every=500, sample_every=1000),
+    # Tiny Shakespeare (1.1 MB): about 13 minutes (10 epochs) on an idle 2-core CPU; longer
+    # overfits (validation is best after about 10 epochs, even with this dropout). Its
+    # 512-wide matrices are large enough for a second BLAS thread to pay (1.6x per step
+    # when both cores are free; on a shared machine, --threads 1 is faster).
+    "shakespeare": dict(cell="lstm", hidden=512, layers=1, embedding=64, dropout=0.25, batch=64,
+                        seq_len=64, steps=2500, lr=2e-3, optimizer="adam", clip=5.0,
+                        eval_every=500, sample_every=1000, threads=2),
 }
 #: What a checkpoint records and ``--resume`` reuses, so the continued run is the same run.
 TRAINING_SETTINGS = ("text", "cell", "hidden", "layers", "embedding", "dropout", "batch",
@@ -118,7 +121,7 @@ def build_parser(preset: str) -> argparse.ArgumentParser:
     model.add_argument("--embedding", type=non_negative_int,
                        help="character embedding size; 0 feeds one-hot vectors instead")
     model.add_argument("--dropout", type=number_in(0, 1, low_open=False, high_open=True),
-                       help="dropout between recurrent layers")
+                       help="dropout between recurrent layers and on the top layer's output")
 
     train = parser.add_argument_group("training")
     train.add_argument("--batch", type=positive_int, help="streams read in parallel")
@@ -126,8 +129,9 @@ def build_parser(preset: str) -> argparse.ArgumentParser:
                        help="characters per chunk: how far back each backward pass reaches")
     train.add_argument("--steps", type=positive_int, help="optimizer steps")
     train.add_argument("--threads", type=positive_int, default=1,
-                       help="BLAS threads for numpy (one is fastest for these small matrices, "
-                            "and far faster when other programs share the cores)")
+                       help="BLAS threads for numpy (one is fastest for the default model's "
+                            "small matrices, and far faster when other programs share the "
+                            "cores; the shakespeare preset uses two)")
     train.add_argument("--minutes", type=positive_float,
                        help="stop (and save) after this much training time, whatever --steps says")
     train.add_argument("--optimizer", choices=("adam", "rmsprop"), help="update rule")

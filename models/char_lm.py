@@ -56,6 +56,9 @@ class CharLM(nn.Module):
         self.embedding = None if embedding_dim is None else nn.Embedding(size, embedding_dim, dtype=dtype)
         self.rnn = CELLS[cell](embedding_dim or size, hidden_size, num_layers, batch_first=True,
                                dropout=dropout, dtype=dtype)
+        # Dropout on the connections that are not recurrent (Zaremba et al., 2014): between
+        # layers inside the RNN, and here on the top layer's output, so one layer gets it too.
+        self.output_dropout = nn.Dropout(dropout)
         self.readout = nn.Linear(hidden_size, size, dtype=dtype)
 
     @property
@@ -73,6 +76,7 @@ class CharLM(nn.Module):
         else:
             x = F.one_hot(inputs, len(self.vocab)).to(self.dtype)
         hidden, state = self.rnn(x, state)
+        hidden = self.output_dropout(hidden)
         batch, seq, size = hidden.shape
         logits = self.readout(hidden.reshape(batch * seq, size))  # one 2-d matmul
         return logits.reshape(batch, seq, len(self.vocab)), state

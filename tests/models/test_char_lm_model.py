@@ -24,7 +24,7 @@ def test_forward_shapes_dtypes_and_state(cell, embedding_dim):
     states = state if cell == "lstm" else (state,)
     assert all(s.shape == (2, 3, 6) for s in states)
     assert [type(m).__name__ for m in model.children()] == (
-        ["Embedding"] if embedding_dim else []) + [cell.upper(), "Linear"]
+        ["Embedding"] if embedding_dim else []) + [cell.upper(), "Dropout", "Linear"]
 
 
 def test_one_chunk_at_a_time_with_carried_state_equals_one_long_pass():
@@ -142,3 +142,17 @@ def test_checkpoint_round_trip_through_mt_save_keeps_vocab_weights_and_samples(t
     np.testing.assert_array_equal(copy(x)[0].data, model(x)[0].data)
     assert (copy.sample("h", 30, generator=np.random.default_rng(0))
             == model.sample("h", 30, generator=np.random.default_rng(0)))
+
+
+def test_dropout_reaches_a_one_layer_models_output_in_training_only():
+    mt.manual_seed(0)
+    model = CharLM(Vocabulary.from_text("abc"), hidden_size=16, num_layers=1, dropout=0.5)
+    x = np.zeros((2, 5), dtype=np.int64)
+    first, _ = model(x)
+    second, _ = model(x)
+    assert not np.allclose(first.data, second.data)  # two draws of the mask
+    model.eval()
+    third, _ = model(x)
+    fourth, _ = model(x)
+    np.testing.assert_array_equal(third.data, fourth.data)
+    assert "output_dropout" not in dict(model.named_parameters())
