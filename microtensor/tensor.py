@@ -69,6 +69,16 @@ def _refuse_negative_steps(index: Any) -> tuple:
     return parts
 
 
+def _index_put(parts: tuple, value: Tensor) -> bool:
+    """Whether PyTorch writes ``t[parts] = value`` with ``index_put``, which casts nothing:
+    any index array, except one boolean mask with a 0-d value (that is ``masked_fill``).
+    Slices and integers alone copy, casting as ``copy_`` does."""
+    arrays = [p for p in parts if type(p) is np.ndarray]
+    if len(arrays) == 1 and arrays[0].dtype == np.bool_ and value.ndim == 0:
+        return False
+    return bool(arrays)
+
+
 def _select_first(index: Any) -> tuple[Any, Any] | None:
     """Split an index that mixes integers with index arrays into (the integers, the rest).
 
@@ -802,9 +812,7 @@ class Tensor:
     def __setitem__(self, index: Any, value: Tensor | float) -> None:
         index, value = _raw_index(index), _operand(value)
         parts = _refuse_negative_steps(index)
-        if isinstance(value, Tensor) and value.dtype != self.dtype and any(
-                type(p) is np.ndarray and p.dtype.kind in "iu" for p in parts):
-            # PyTorch's index_put (integer indices) casts nothing; masks and slices do.
+        if isinstance(value, Tensor) and value.dtype != self.dtype and _index_put(parts, value):
             raise TypeError(f"Index put requires the source and destination dtypes match, got "
                             f"{self.dtype} for the destination and {value.dtype} for the source")
         inplace.modify(self, "__setitem__", lambda t: F.SetItem.apply(t, value, index=index),

@@ -317,3 +317,24 @@ def test_views_are_tensors_that_know_their_base():
     assert [op.__name__ for op, _ in v.steps()] == ["Index", "Permute"]
     assert x.reshape(6).base is x  # no copy needed: a view
     assert not hasattr(x.T.reshape(6), "base")  # a copy: a tensor of its own
+
+
+@pytest.mark.parametrize("index, value, refused", [
+    ((np.array([False, True]),), mt.tensor(True), False),  # masked_fill: casts
+    ((np.array([True, False]),), mt.ones(3, dtype=mt.float64), True),
+    ((np.array([True, False]), np.array([True, False, True])), mt.tensor(1.0, dtype=mt.float64), True),
+    ((np.array([True, False]), slice(None)), mt.tensor(1.0, dtype=mt.float64), False),
+    ((0, np.array([True, False, True])), mt.tensor(1.0, dtype=mt.float64), False),
+    ((np.array([True, False]), slice(None)), mt.ones(3, dtype=mt.float64), True),
+    ((slice(None),), mt.ones(3, dtype=mt.float64), False),
+    ((np.array([0]),), mt.tensor(1.0, dtype=mt.float64), True),
+])
+def test_setitem_casts_where_pytorch_does_and_refuses_where_index_put_would(index, value, refused):
+    t = mt.zeros(2, 3, dtype=mt.float16)
+    if refused:
+        with pytest.raises(TypeError, match="Index put requires the source and destination dtypes"):
+            t[index] = value
+        assert t.tolist() == [[0.0] * 3] * 2  # nothing half-written
+    else:
+        t[index] = value
+        assert t.dtype == mt.float16 and t._version == 1
