@@ -71,10 +71,10 @@ def _refuse_negative_steps(index: Any) -> tuple:
 
 def _index_put(parts: tuple, value: Tensor) -> bool:
     """Whether PyTorch writes ``t[parts] = value`` with ``index_put``, which casts nothing:
-    any index array, except one boolean mask with a 0-d value (that is ``masked_fill``).
+    any index array, except one boolean mask with a one-element value (``masked_fill``).
     Slices and integers alone copy, casting as ``copy_`` does."""
     arrays = [p for p in parts if type(p) is np.ndarray]
-    if len(arrays) == 1 and arrays[0].dtype == np.bool_ and value.ndim == 0:
+    if len(arrays) == 1 and arrays[0].dtype == np.bool_ and value.data.size == 1:
         return False
     return bool(arrays)
 

@@ -1,5 +1,7 @@
 """Matrix multiplication in all of numpy's cases: vector, matrix and batched."""
 
+import math
+
 import numpy as np
 
 from ..autograd import Function
@@ -32,7 +34,8 @@ class MatMul(Function):
             # unmultiplied so that the engine stacks every use's factors into one matmul.
             grad_b = None
             if need_b:
-                grad_b = OuterGrad(a.reshape(-1, a.shape[-1]), grad.reshape(-1, grad.shape[-1]))
+                rows = math.prod(a.shape[:-1])  # not -1: a reshape cannot infer it when empty
+                grad_b = OuterGrad(a.reshape(rows, a.shape[-1]), grad.reshape(rows, grad.shape[-1]))
             return (grad @ b.T if need_a else None), grad_b
         # As matmul does, read a vector a (k,) as a row (1, k) and b (k,) as a column (k, 1);
         # grad then lacks that axis, so put it back. The engine sums any broadcast batch axes.

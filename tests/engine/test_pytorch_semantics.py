@@ -321,6 +321,7 @@ def test_views_are_tensors_that_know_their_base():
 
 @pytest.mark.parametrize("index, value, refused", [
     ((np.array([False, True]),), mt.tensor(True), False),  # masked_fill: casts
+    ((np.array([False, True]),), mt.tensor([[True]]), False),  # any one-element value
     ((np.array([True, False]),), mt.ones(3, dtype=mt.float64), True),
     ((np.array([True, False]), np.array([True, False, True])), mt.tensor(1.0, dtype=mt.float64), True),
     ((np.array([True, False]), slice(None)), mt.tensor(1.0, dtype=mt.float64), False),
@@ -338,3 +339,17 @@ def test_setitem_casts_where_pytorch_does_and_refuses_where_index_put_would(inde
     else:
         t[index] = value
         assert t.dtype == mt.float16 and t._version == 1
+
+
+def test_setitem_refuses_a_value_that_does_not_broadcast_even_when_empty():
+    t = mt.zeros(1, 0, dtype=mt.float64)
+    with pytest.raises(RuntimeError, match=r"shape mismatch: value tensor of shape \[2, 0\] cannot "
+                                           r"be broadcast to indexing result of shape \[0\]"):
+        t[0, np.zeros(0, dtype=bool)] = mt.zeros(2, 0, dtype=mt.float64)
+
+
+@pytest.mark.parametrize("a_shape, b_shape", [((1, 0), (0, 1)), ((1, 0, 1), (1, 0)), ((2, 3, 0), (0, 4))])
+def test_matmul_of_empty_operands_backpropagates(a_shape, b_shape):
+    a, b = mt.zeros(*a_shape, requires_grad=True), mt.zeros(*b_shape, requires_grad=True)
+    (a @ b).sum().backward()
+    assert a.grad.shape == a_shape and b.grad.shape == b_shape
