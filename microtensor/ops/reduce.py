@@ -103,9 +103,9 @@ class LogSoftmax(Function):
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        d = np.exp(out, out=np.empty_like(out))  # grad - softmax * grad.sum(), in one buffer
-        d *= grad.sum(axis=self.dim, keepdims=True)
-        np.subtract(grad, d, out=d)
+        d = np.exp(out)  # grad - softmax * grad.sum(), in one temporary
+        d *= -grad.sum(axis=self.dim, keepdims=True)
+        d += grad
         return d
 
 
