@@ -2,12 +2,27 @@
 
 Every op and method that takes a ``dim`` goes through ``wrap_dim`` or ``wrap_dims``:
 negative dims count from the end, a 0-d tensor accepts ``0`` and ``-1`` (as if it
-had one dimension of size 1), and anything else is PyTorch's ``IndexError``.
+had one dimension of size 1), and anything else is PyTorch's ``IndexError``. Writes
+into a tensor ask ``broadcasts_to`` whether a value's shape fits.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
+
+
+def broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
+    """Whether a value of ``shape`` broadcasts to ``target`` without changing it.
+
+    >>> broadcasts_to((3,), (2, 3)), broadcasts_to((2, 3), (3,)), broadcasts_to((2, 0), (0,))
+    (True, False, False)
+    """
+    try:
+        return np.broadcast_shapes(shape, target) == tuple(target)
+    except ValueError:  # no common shape at all
+        return False
 
 
 def wrap_dim(dim: int, ndim: int) -> int:

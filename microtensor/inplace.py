@@ -32,6 +32,7 @@ import numpy as np
 
 from . import versions
 from .autograd import Function, _state, no_grad
+from .dims import broadcasts_to
 from .dtypes import can_cast
 from .tensor import Tensor
 
@@ -165,7 +166,7 @@ def _write(tensor: Tensor, result: Tensor, op: str) -> None:
     if not can_cast(result.dtype, tensor.dtype):
         raise TypeError(f"{op}: result type {result.dtype} can't be cast to the desired output "
                         f"type {tensor.dtype}")
-    if result.shape != tensor.shape and np.broadcast_shapes(result.shape, tensor.shape) != tensor.shape:
+    if not broadcasts_to(result.shape, tensor.shape):
         raise ValueError(f"{op}: the result has shape {result.shape} but the tensor being "
                          f"modified in place has shape {tensor.shape}")
     if not tensor.data.flags.writeable:

@@ -15,7 +15,7 @@ import numpy as np
 
 from . import autograd, versions
 from . import ops as F
-from .dims import wrap_dim, wrap_dims
+from .dims import broadcasts_to, wrap_dim, wrap_dims
 from .dtypes import as_dtype, get_default_dtype, result_type
 
 Scalar = int | float | bool
@@ -804,7 +804,7 @@ class Tensor:
         """
         src = _operand(src)
         shape = np.shape(_raw(src))
-        if len(shape) > self.ndim or np.broadcast_shapes(shape, self.shape) != self.shape:
+        if not broadcasts_to(shape, self.shape):
             raise ValueError(f"copy_: a source of shape {shape} does not broadcast to the "
                              f"tensor's shape {self.shape}")
         return inplace.modify(self, "copy_", lambda t: F.SetItem.apply(t, src, index=...), src)

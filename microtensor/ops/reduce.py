@@ -117,7 +117,9 @@ class NLLLoss(Function):
     def forward(self, x, index, reduction):
         picked = x[index]
         self.shape, self.index = x.shape, index
-        self.scale = 1.0 if reduction == "sum" else 1.0 / picked.size if picked.size else np.nan
+        self.scale = 1.0  # "sum"; "mean" of no rows is nan, as PyTorch's
+        if reduction == "mean":
+            self.scale = 1.0 / picked.size if picked.size else np.nan
         return np.asarray(-picked.sum() * self.scale, dtype=x.dtype)
 
     def backward(self, grad):

@@ -5,7 +5,7 @@ import functools
 import numpy as np
 
 from ..autograd import Function
-from ..dims import wrap_dim
+from ..dims import broadcasts_to, wrap_dim
 from ..lazy import OuterGrad, SparseGrad
 
 
@@ -122,13 +122,6 @@ class Gather(Function):
         return full
 
 
-def _broadcasts_to(shape: tuple, target: tuple) -> bool:
-    try:
-        return np.broadcast_shapes(shape, target) == target
-    except ValueError:
-        return False
-
-
 class SetItem(Function):
     """``x[index] = value`` as a new tensor (the differentiable form of ``__setitem__``)."""
 
@@ -139,7 +132,7 @@ class SetItem(Function):
         extra = np.ndim(value) - np.ndim(target)
         if extra > 0 and np.shape(value)[:extra] == (1,) * extra:
             value = np.reshape(value, np.shape(value)[extra:])  # leading 1s drop, as PyTorch
-        if not _broadcasts_to(np.shape(value), target.shape):  # numpy lets empty shapes through
+        if not broadcasts_to(np.shape(value), target.shape):  # numpy lets empty shapes through
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(value))} cannot "
                                f"be broadcast to indexing result of shape {list(target.shape)}")
         out[index] = value
