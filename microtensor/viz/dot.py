@@ -1,40 +1,40 @@
 """Drawing a traced graph as an unrolled network: Graphviz DOT written from a ``Plan``.
 
-The picture follows the textbook figure of backprop through time, turned to fit a screen:
+The plan decides what is drawn and ``layout.py`` where (see there for the picture's
+design: one template per cell, straight lines through time, time wrapped into rows). This
+writer pins every box, step frame and edge at its place, so Graphviz draws exactly the
+layout (``neato -n2``: no layout of its own), with either program, system Graphviz or
+graphviz-pure. Gradient norms colour and size boxes and edges on one log scale, exactly
+zero ("no gradient path") and vanished (below ``vanish_below``) apart; a step where some
+of the batch's sequences are padding holds a grey dashed "padding" box and says so in its
+title; the legend states the scale and what was elided.
 
-- every timestep is a cluster ``t=0 ... t=T-1``, inputs at the bottom and stacked
-  layers above them; time runs left to right and wraps into rows (like lines of text)
-  so that even a thousand steps keep the picture within 4:1;
-- the recurrent states (h, c) that cross from one step into the next are bold; the one
-  that wraps from the end of a row to the start of the next is drawn as a dashed edge;
-- after a recorded backward pass, nodes and edges are coloured and sized by gradient
-  norm on a log scale, each step's states show ``||dL/dh_t||``, and steps whose
-  gradient has vanished are greyed;
-- something every step uses (a weight, the input projection for all steps) is drawn
-  once in a band above the rows, and each step gets a small stand-in with its share;
-- long sequences keep op-level detail for a window of steps and draw one node per layer
-  per step elsewhere;
-- a step where some of the batch's sequences are padding (its ``padding`` tags) holds a
-  grey dashed "padding" box saying how many and which, and its title says so (each layer
-  for itself if its layers run different batches); a step that is padding for every
-  sequence is greyed whole.
+The SVG carries what a page or a user's script needs (``annotate``): every box is an
+element whose ``id`` is its key in the plan, with ``data-step``, ``data-layer``,
+``data-direction``, ``data-kind`` and ``data-role``; every edge has ``data-src``,
+``data-dst`` and ``data-kind`` (``state``, ``attention``, ``data``); every op-level
+step's frame has ``data-step``.
 """
 
 from __future__ import annotations
 
 import html
 import os
+import re
 import subprocess
 import sys
-from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import graphviz
 
 from ..tensor import Tensor
-from .plan import ATTENTION_COLOURS, DARK, PADDING_FILL, PADDING_INK, PALETTE, VANISHED, Box, Link, Plan, plan
+from .layout import SMALL_PT, TITLE_PT, Rect, text_width
+from .layout import Path as Polyline
+from .plan import (ATTENTION_COLOURS, DARK, NO_PATH, PADDING_FILL, PADDING_INK, PALETTE, VANISHED, Box, Link,
+                   Plan, plan)
 from .record import Recording
-from .render import FORMATS, render_file, run_dot, write_atomic
+from .render import FORMATS, run_dot, write_atomic
 from .trace import Graph, trace
 
 PARAM_FILL = "#fff2b3"
@@ -53,10 +53,17 @@ class UnrolledGraph(graphviz.Source):
         self.graph, self.plan, self.program, self.timeout = graph, drawn, program, timeout
 
     def render_to(self, path: str | os.PathLike, timeout: float | None = None) -> Path:
-        """Write ``path`` (.svg, .png, .pdf or .dot); the .dot source is always written too."""
-        return render_file(self.source, path, program=self.program, timeout=timeout or self.timeout)
+        """Write ``path`` (.svg, .png, .pdf or .dot); the .dot source is always written first,
+        so it is there even when no Graphviz program is."""
+        path = Path(path)
+        dot_path = write_atomic(path.with_suffix(".dot"), self.source.encode("utf-8"))
+        format = path.suffix.lstrip(".").lower()  # noqa: A001
+        if format == "dot":
+            return dot_path
+        return write_atomic(path, self.pipe(format, timeout=timeout))
 
     def svg(self, timeout: float | None = None) -> str:
+        """The picture as SVG text, with the ids and data attributes of ``annotate``."""
         return self.pipe("svg", encoding="utf-8", timeout=timeout)
 
     def pipe(self, format: str | None = None, *, encoding: str | None = None,  # noqa: A002
@@ -69,8 +76,11 @@ class UnrolledGraph(graphviz.Source):
         True
         """
         _only_dot(options)
-        data = run_dot(self.source, format or self.format, program=self.program,
-                       timeout=timeout or self.timeout)
+        format = format or self.format  # noqa: A001
+        data = run_dot(self.source, format, program=self.program, timeout=timeout or self.timeout,
+                       pinned=True)
+        if format == "svg":
+            data = annotate(data.decode("utf-8"), self.plan).encode("utf-8")
         return data.decode(encoding) if encoding else data
 
     def render(self, filename: str | os.PathLike | None = None,  # type: ignore[override]
@@ -99,8 +109,8 @@ class UnrolledGraph(graphviz.Source):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
         source_path.parent.mkdir(parents=True, exist_ok=True)
-        source_path.write_text(self.source, encoding="utf-8")
-        data = run_dot(self.source, format, program=self.program, timeout=timeout or self.timeout)
+        source_path.writetext_width(self.source, encoding="utf-8")
+        data = self.pipe(format, timeout=timeout)
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out, data)
         if cleanup:
@@ -122,8 +132,8 @@ def _only_dot(options: dict[str, object]) -> None:
     """Refuse ``graphviz`` options that choose another layout program or output driver."""
     ignored = {"quiet", "quiet_view", "neato_no_op", "raise_if_result_exists", "overwrite_source"}
     engine = options.pop("engine", None)
-    if engine not in (None, "dot"):
-        raise ValueError(f"only the dot layout is supported, got engine={engine!r}")
+    if engine not in (None, "dot", "neato"):
+        raise ValueError(f"the picture is laid out already (neato -n2 draws it), got engine={engine!r}")
     for name in ("renderer", "formatter"):
         if options.pop(name, None) is not None:
             raise ValueError(f"{name}= is not supported: the format alone chooses the output")
@@ -144,6 +154,7 @@ def open_file(path: Path) -> None:  # opens a window: the tests replace it
 def draw_graph(output: Tensor | Graph, recording: Recording | None = None, *,
                detail: str = "auto", window: tuple[int, int] | None = None, max_op_steps: int = 6,
                vanish_below: float = 1e-6, bptt_order: bool = False, title: str | None = None,
+               tokens: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
                program: str | os.PathLike | None = None) -> UnrolledGraph:
     """Draw everything that produced ``output`` (usually the loss) as an unrolled network.
 
@@ -152,8 +163,11 @@ def draw_graph(output: Tensor | Graph, recording: Recording | None = None, *,
     (every op), ``"cell"`` (one node per layer per step) or ``"auto"``: op level
     for the steps in ``window`` (``(start, stop)``, default: the last
     ``max_op_steps`` steps, nearest the loss) and cell level elsewhere.
-    ``bptt_order=True`` draws the backward pass instead: arrows point back in
-    time, numbered in the order the engine visits them.
+    ``window`` counts positions ``t`` within each lane; by default each lane details the
+    steps the loss reaches first. ``bptt_order=True`` draws the backward pass instead:
+    arrows point back in time, numbered in the order the engine visits them. ``tokens``
+    labels each step with its input (``["s", "o", "u", "p"]``, or per lane
+    ``{"encoder": [...], "decoder": [...]}``).
 
     >>> import microtensor as mt
     >>> w = mt.ones(3, requires_grad=True); w.name = "w"
@@ -162,12 +176,12 @@ def draw_graph(output: Tensor | Graph, recording: Recording | None = None, *,
     ...     with mt.scope(layer="rnn", t=t):
     ...         h = (h + w).tanh(); h.name = "h"
     >>> dot = mt.viz.draw_graph(h.sum())
-    >>> "cluster_t1" in dot.source
+    >>> "cluster_step1" in dot.source
     True
     """
     graph = _traced(output, recording, bptt_order)
     drawn = plan(graph, detail=detail, window=window, max_op_steps=max_op_steps,
-                 vanish_below=vanish_below, bptt_order=bptt_order, title=title)
+                 vanish_below=vanish_below, bptt_order=bptt_order, title=title, tokens=tokens)
     return UnrolledGraph(write_dot(drawn), graph, drawn, program)
 
 
@@ -223,7 +237,7 @@ def _small(text: str) -> str:
 
 # ------------------------------------------------------------------ the writer
 def write_dot(drawn: Plan) -> str:
-    """The DOT source of a plan (what ``draw_graph`` renders).
+    """The DOT source of a plan (what ``draw_graph`` renders), every position pinned.
 
     >>> import microtensor as mt
     >>> w = mt.ones(2, requires_grad=True)
@@ -233,88 +247,105 @@ def write_dot(drawn: Plan) -> str:
     return _DotWriter(drawn).write()
 
 
+def _pt(value: float) -> str:
+    return f"{value:.1f}".rstrip("0").rstrip(".")
+
+
 class _DotWriter:
     def __init__(self, drawn: Plan):
-        self.p = drawn
+        self.p, self.at = drawn, drawn.layout
         self.out: list[str] = []
+
+    def xy(self, x: float, y: float) -> str:
+        """Our coordinates (y down) as DOT's (y up)."""
+        return f"{_pt(x)},{_pt(self.at.height - y)}"
+
+    def bb(self, r: Rect) -> str:
+        return f"{_pt(r.x)},{_pt(self.at.height - r.bottom)},{_pt(r.right)},{_pt(self.at.height - r.y)}"
 
     def write(self) -> str:
         p = self.p
-        title = f"<{esc(p.title)}>" if p.title else '""'
         self.out += ["digraph unrolled {",
-                     f"\tgraph [rankdir=BT newrank=true fontname=Helvetica nodesep=0.25 ranksep=0.3 "
-                     f"labelloc=t label={title}]",
-                     '\tnode [fontname=Helvetica fontsize=10 style=filled fillcolor=white]',
-                     '\tedge [fontname=Helvetica fontsize=8 arrowsize=0.6]']
+                     "\t// Every position is pinned: draw it with  neato -n2 -Tsvg  (dot would lay it out anew).",
+                     "\tgraph [layout=neato splines=line outputorder=edgesfirst fontname=Helvetica]",
+                     f"\tnode [fontname=Helvetica fontsize={_pt(TITLE_PT)} fixedsize=true shape=box "
+                     "style=filled fillcolor=white]",
+                     "\tedge [fontname=Helvetica fontsize=9 arrowsize=0.6]"]
+        drawn = set()
         for t in p.steps:
-            self.step(t)
-        for key in p.row_of:
-            self.node(p.boxes[key])
-        for link in p.links:
-            self.edge(link)
+            drawn |= self.step(t)
+        for key in p.boxes:
+            if key not in drawn:
+                self.node(p.boxes[key])
+        for i, link in enumerate(p.links):
+            self.edge(link, self.at.paths[i])
+        self.title()
         self.legend()
-        self.floors()
         self.out.append("}")
         return "\n".join(self.out) + "\n"
 
-    def step(self, t: int) -> None:
-        p = self.p
+    def step(self, t: int) -> set[str]:
+        """An op-level step's frame (and one per layer when it has several), with its boxes."""
+        p, at = self.p, self.at
         layers = p.clusters[t]
-        if t not in p.detailed:  # one cell per layer: no cluster needed
-            for keys in layers.values():
-                for key in keys:
-                    self.node(p.boxes[key])
-            return
-        vanished, shared = t in p.vanished, p.step_padding(t)
-        padded = [shared.short()] if shared else ["padding by layer"] if t in p.padding else []
-        label = " · ".join([p.labels[t], *padded, *(["gradient vanished"] if vanished else [])])
-        full = shared is not None and shared.full
-        grey = vanished or full
-        self.out += [f"\tsubgraph cluster_t{t} {{",
-                     f"\t\tgraph [label={quote(label)} "
-                     f"style={quote('rounded,filled,dashed' if full else 'rounded,filled')} "
-                     f"color=\"#999999\" fillcolor={quote(PADDING_FILL if grey else '#f7fbff')} "
-                     f"fontcolor={quote('#888888' if grey else 'black')} id={quote(f'step{t}')}]"]
-        boxes = p.padding_boxes(t)
-        for key in boxes:
+        if t not in at.frames:
+            return set()
+        full = (shared := p.step_padding(t)) is not None and shared.full
+        grey = full or t in p.vanished or t in p.unreached
+        x, y = at.titles[t]
+        self.out += [f"\tsubgraph cluster_step{t} {{",
+                     f"\t\tgraph [bb={quote(self.bb(at.frames[t]))} label=<<B>{esc(p.step_title(t))}</B>> "
+                     f"lp={quote(self.xy(x, y))} fontsize=13 "
+                     f"style={quote('rounded,filled,dashed' if full else 'rounded,filled')} color=\"#999999\" "
+                     f"fillcolor={quote(PADDING_FILL if grey else '#f4f8fc')} "
+                     f"fontcolor={quote('#777777' if grey else '#222222')} id={quote(f'step{t}')}]"]
+        keys: set[str] = set()
+        for key in p.padding_boxes(t):
             if p.boxes[key].layer is None:  # the step's own: its layers agree
                 self.node(p.boxes[key])
-        for i, (layer, keys) in enumerate(layers.items()):
-            nested = len(layers) > 1
-            if nested:
+                keys.add(key)
+        for i, (layer, members) in enumerate(layers.items()):
+            frame = at.layer_frames.get((t, layer))
+            if frame is not None:
                 own = p.layer_padding(t, layer) if shared is None else None
-                title = esc(layer or "") + (f" · {esc(own.short())}" if own else "")
-                self.out += [f"\tsubgraph cluster_t{t}_l{i} {{",
-                             f"\t\tgraph [label=<{title}> style=\"rounded,dashed\" color=\"#bbbbbb\"]"]
-            for key in keys:
-                self.node(p.boxes[key])
-            for key in boxes:
-                if shared is None and p.boxes[key].layer == layer:  # this layer's own padding
+                label = esc(layer or "") + (f" · {esc(own.short())}" if own else "")
+                lx = frame.x + 6 + text_width(layer or "", 10) / 2
+                self.out += [f"\tsubgraph cluster_step{t}_l{i} {{",
+                             f"\t\tgraph [bb={quote(self.bb(frame))} label=<{label}> fontsize=10 "
+                             f"lp={quote(self.xy(lx, frame.y + 9))} style=\"rounded,dashed\" color=\"#bbbbbb\" "
+                             f"fontcolor=\"#666666\" id={quote(f'step{t}_l{i}')}]"]
+            for key in members:
+                if key not in keys:
                     self.node(p.boxes[key])
-            if nested:
+                    keys.add(key)
+            if frame is not None:
                 self.out.append("\t}")
         self.out.append("\t}")
+        return keys
 
     def node(self, box: Box) -> None:
         p = self.p
-        lines = [f"<B>{esc(box.title)}</B>", *(_small(line) for line in box.lines)]
-        attrs: dict[str, object] = {"label": "<BR/>".join(lines), "id": box.key,
-                                    "tooltip": "\n".join(box.tooltip)}
+        r = self.at.rects[box.key]
+        small = [f"<FONT POINT-SIZE='{_pt(SMALL_PT)}'>{esc(line)}</FONT>" for line in box.lines]
+        attrs: dict[str, object] = {"label": "<BR/>".join([f"<B>{esc(box.title)}</B>", *small]),
+                                    "id": box.key, "pos": self.xy(r.cx, r.cy) + "!",
+                                    "width": f"{r.w / 72:.3f}",
+                                    "height": f"{r.h / 72:.3f}", "tooltip": "\n".join(box.tooltip)}
         fill = p.colour(box.norm)
         pad = p.layer_padding(box.step, box.layer)
         if box.kind == "padding":
-            attrs.update(shape="box", style="dashed,filled", fillcolor=PADDING_FILL, color=PADDING_INK,
+            attrs.update(style="dashed,filled", fillcolor=PADDING_FILL, color=PADDING_INK,
                          fontcolor=PADDING_INK, penwidth="1.5")
             fill = None
         elif box.kind == "stand_in":
-            attrs.update(shape="plaintext", style="", fontcolor="#555555")
+            attrs.update(style="rounded,dotted", fontcolor="#555555", color="#999999")
             fill = None
         elif box.kind == "param":
-            attrs.update(shape="box", fillcolor=PARAM_FILL, penwidth="1.5")
+            attrs.update(fillcolor=PARAM_FILL, penwidth="1.5")
         elif box.kind == "const":
-            attrs.update(shape="box", style="dashed", fontcolor="#555555")
+            attrs.update(style="dashed", fontcolor="#555555")
         else:
-            attrs.update(shape="box", style="rounded,filled")
+            attrs.update(style="rounded,filled")
             if box.state:
                 attrs.update(penwidth="2")
         if fill:
@@ -323,7 +354,9 @@ class _DotWriter:
             attrs["penwidth"] = str(max(float(attrs.get("penwidth", 1)), p.width(box.norm)))
             if fill in DARK:
                 attrs["fontcolor"] = "white"
-        if pad is not None and box.kind == "cell":  # a step drawn as one node per layer
+            if fill == NO_PATH:
+                attrs.update(style=f"{attrs.get('style', 'filled')},dashed", color="#999999")
+        if pad is not None and box.kind == "cell":  # a step drawn as one box per layer
             attrs["style"] = "rounded,filled,dashed"
         if pad is not None and pad.full and box.kind != "padding":  # nothing here is real: greyed
             attrs.update(fillcolor=PADDING_FILL, fontcolor=PADDING_INK, color=PADDING_INK)
@@ -331,130 +364,129 @@ class _DotWriter:
             attrs["peripheries"] = "2"
         self.out.append(f"\t{box.key}{_attrs(attrs)}")
 
-    def edge(self, link: Link) -> None:
+    def edge(self, link: Link, pieces: list[Polyline]) -> None:
         p = self.p
-        attrs: dict[str, object] = {"id": f"{link.src}__{link.dst}"}
+        attrs: dict[str, object] = {}
         colour = p.colour(link.norm)
-        if colour:
+        if colour and colour != NO_PATH:
             attrs.update(color=colour, penwidth=str(p.width(link.norm)))
         if link.norm is not None:
-            attrs["tooltip"] = f"gradient norm {link.norm:.2e}"
-        src, dst, backward = link.src, link.dst, p.bptt_order
-        if link.attention is not None:  # it must not move anything: drawn over the layout
+            attrs["tooltip"] = f"gradient norm {link.norm:.2e}" if link.norm else "no gradient path"
+        backward = p.bptt_order
+        if link.attention is not None:
             shades = len(ATTENTION_COLOURS)
             shade = ATTENTION_COLOURS[min(int(link.attention * shades), shades - 1)]
-            attrs.update(constraint="false", color=shade, style="dashed", arrowhead="none",
-                         penwidth=str(round(0.5 + 4 * link.attention, 2)),
+            attrs.update(color=shade, style="dashed", penwidth=str(round(0.5 + 4 * link.attention, 2)),
                          tooltip=f"attention weight {link.attention:.2f} (mean over the batch)")
-            attrs["id"] = f"{src}__{dst}__attention"
-            self.out.append(f"\t{src} -> {dst}{_attrs(attrs)}")
-            return
-        if link.state:  # a state into the next step: bold, and it does not push that step up
-            attrs.update(constraint="false", penwidth=str(max(2.5, p.width(link.norm))))
+            backward = None  # no arrow: it says where a step looked
+        elif link.state:
+            attrs.update(penwidth=str(max(2.5, p.width(link.norm))))
             attrs.setdefault("color", "#333333")
-            if link.wrap:
-                attrs.update(style="dashed", weight="0")  # it must not pull the rows sideways
-            if link.wrap or p.boxes[dst].step in p.detailed:
-                # It leaves the top of one step for an op low in the next: written upwards
-                # (and drawn pointing the other way), dot routes it as a short diagonal
-                # instead of a loop around the step.
-                src, dst, backward = dst, src, not backward
-                attrs.update(tailport="w", headport="e")  # out of the state's right side, into the op's left
-        elif self.band(src) != self.band(dst):
-            attrs["constraint"] = "false"
-        if backward:
-            attrs["dir"] = "back"
-        if p.bptt_order and link.visit is not None:  # gradient flows back: numbered in visit order
-            attrs["xlabel"] = str(link.visit + 1)
-        self.out.append(f"\t{src} -> {dst}{_attrs(attrs)}")
+        if p.bptt_order and link.visit is not None and link.attention is None:
+            attrs["xlabel"] = str(link.visit + 1)  # gradient flows back: numbered in visit order
+            mid = pieces[-1][len(pieces[-1]) // 2 - 1:len(pieces[-1]) // 2 + 1]
+            attrs["lp"] = self.xy((mid[0][0] + mid[-1][0]) / 2, (mid[0][1] + mid[-1][1]) / 2 - 7)
+        if len(pieces) == 1:
+            self.out.append(f"\t{link.src} -> {link.dst}"
+                            + _attrs({"id": link.key, **attrs, **self.spline(pieces[0], backward)}))
+            return
+        # A state continued on the next row: a stub out of its step and one into the next,
+        # between two invisible points.
+        out, into = pieces
+        for name, (x, y) in ((f"{link.key}_a", out[-1]), (f"{link.key}_b", into[0])):
+            self.out.append(f"\t{name} [shape=point style=invis width=0.01 height=0.01 label=\"\" "
+                            f"pos={quote(self.xy(x, y) + '!')}]")
+        self.out.append(f"\t{link.src} -> {link.key}_a" + _attrs(
+            {"id": f"{link.key}__out", **attrs, "style": "dashed", **self.spline(out, True if backward else None)}))
+        self.out.append(f"\t{link.key}_b -> {link.dst}" + _attrs(
+            {"id": f"{link.key}__in", **attrs, "style": "dashed", **self.spline(into, False if backward is False else None)}))
 
-    def band(self, key: str) -> int:
-        """The row, or (negative) the band above the rows."""
-        box = self.p.boxes[key]
-        if box.step is None:
-            return self.p.row_of[key]
-        return next(i for i, row in enumerate(self.p.rows) if box.step in row)
+    def spline(self, path: Polyline, backward: bool | None) -> dict[str, str]:
+        """DOT's ``pos`` of an edge: straight segments as a B-spline, with the arrowhead at the
+        end (forward), at the start (``backward``: the gradient's direction), or none."""
+        pts = list(path)
+        prefix = []
+        if backward is not None:
+            i, j = (0, 1) if backward else (-1, -2)
+            (tx, ty), (ox, oy) = pts[i], pts[j]
+            length = max(((tx - ox) ** 2 + (ty - oy) ** 2) ** 0.5, 1e-9)
+            back = min(6.0, 0.45 * length)
+            pts[i] = (tx - (tx - ox) / length * back, ty - (ty - oy) / length * back)
+            prefix.append(f"{'s' if backward else 'e'},{self.xy(tx, ty)}")
+        control = [pts[0]]
+        for (ax, ay), (bx, by) in zip(pts, pts[1:]):
+            control += [(ax + (bx - ax) / 3, ay + (by - ay) / 3), (ax + 2 * (bx - ax) / 3, ay + 2 * (by - ay) / 3),
+                        (bx, by)]
+        attrs = {"pos": " ".join(prefix + [self.xy(x, y) for x, y in control])}
+        if backward is None:
+            attrs["arrowhead"] = "none"
+        elif backward:
+            attrs["dir"] = "back"
+        return attrs
+
+    def title(self) -> None:
+        if self.p.title:
+            w = text_width(self.p.title, 15) + 8
+            self.out.append(f"\ttitle [shape=plaintext style=\"\" fontsize=15 width={w / 72:.3f} height=0.3 "
+                            f"pos={quote(self.xy(w / 2, 12) + '!')} label=<<B>{esc(self.p.title)}</B>>]")
 
     def legend(self) -> None:
         p = self.p
+        lines = list(p.notes)
+        rows = "".join(f"<TR><TD COLSPAN='{len(PALETTE) + 2}' ALIGN='LEFT'>{esc(n)}</TD></TR>" for n in lines)
         if p.scale:
             lo, hi = p.scale
-            span = len(PALETTE) + 2
-            swatches = "".join(f"<TD BGCOLOR='{c}' WIDTH='14'> </TD>" for c in PALETTE)
-            notes = "".join(f"<TR><TD COLSPAN='{span}' ALIGN='LEFT'>{esc(n)}</TD></TR>" for n in p.notes)
-            label = (f"<TABLE BORDER='0' CELLBORDER='0' CELLSPACING='1'>{notes}"
-                     f"<TR><TD>‖∂L‖ 1e{lo:.0f}</TD>{swatches}<TD>1e{hi:.0f}</TD></TR>"
-                     f"<TR><TD COLSPAN='{span}' ALIGN='LEFT'>"
-                     f"<FONT COLOR='{VANISHED}'>■</FONT> vanished"
-                     + (f"   <FONT COLOR='{PADDING_INK}'>▭</FONT> padding (dashed)" if p.padding else "")
-                     + "</TD></TR></TABLE>")
-        elif p.notes:
-            label = "<BR/>".join(esc(n) for n in p.notes)
-        else:
+            swatches = "".join(f"<TD BGCOLOR='{c}' WIDTH='16'> </TD>" for c in PALETTE)
+            keys = [f"<FONT COLOR='#777777'>□</FONT> no gradient path (exactly 0)",
+                    f"<FONT COLOR='{VANISHED}'>■</FONT> vanished (below {p.vanish_below:g})"]
+            if p.padding:
+                keys.append(f"<FONT COLOR='{PADDING_INK}'>▭</FONT> padding (dashed)")
+            rows += (f"<TR><TD>‖∂L‖ 1e{lo:.0f}</TD>{swatches}<TD>1e{hi:.0f}</TD></TR>"
+                     f"<TR><TD COLSPAN='{len(PALETTE) + 2}' ALIGN='LEFT'>{'   '.join(keys)}</TD></TR>")
+            lines += ["x" * 60, "x" * 60]
+        if not rows:
             return
-        attrs = {"label": label, "shape": "plaintext", "style": "", "id": "legend"}
-        self.out.append(f"\tlegend{_attrs(attrs)}")
+        w = max(text_width(line, 10) for line in lines) + 16
+        h = 16 * len(lines) + 8
+        self.out.append(f"\tlegend [shape=plaintext style=\"\" fontsize=10 id=\"legend\" width={w / 72:.3f} "
+                        f"height={h / 72:.3f} pos={quote(self.xy(w / 2, self.at.height + 14 + h / 2) + '!')} "
+                        f"label=<<TABLE BORDER='0' CELLBORDER='0' CELLSPACING='1'>{rows}</TABLE>>]")
 
-    def floors(self) -> None:
-        """Invisible bases under each band (the rows, and the bands of shared boxes above them).
 
-        A band's lowest boxes stand on its base, and the highest boxes of the band below
-        reach up to that base only, so bands never overlap. A row's base points at its steps
-        in time order with ``ordering=out``: dot keeps them left to right (each op-level step
-        through an invisible foot inside its cluster, each cell-level step through its first
-        cell), and a chain of flat edges (minlen=0) keeps them on one baseline.
-        """
-        p = self.p
-        members: dict[int, list[str]] = defaultdict(list)
-        for key in p.boxes:
-            members[self.band(key)].append(key)
-        if p.scale or p.notes:
-            members[min(members, default=-1)].append("legend")
-        order = sorted(b for b in members if members[b])
-        ups: dict[str, list[str]] = defaultdict(list)
-        downs: dict[str, list[str]] = defaultdict(list)
-        for link in p.links:
-            if not link.state and self.band(link.src) == self.band(link.dst):
-                ups[link.src].append(link.dst)
-                downs[link.dst].append(link.src)
-        for a, b in p.stacking:
-            ups[a].append(b)
-            downs[b].append(a)
-            self.out.append(f"\t{a} -> {b} [style=invis]")
-        chains: dict[int, list[str]] = {}
-        for r, row in enumerate(p.rows):
-            chain = chains[r] = []
-            for t in row:
-                if t in p.detailed:
-                    foot = f"foot{t}"
-                    self.out.append(f"\t{foot} [shape=point style=invis width=0 height=0 label=\"\"]")
-                    keys = [k for keys in p.clusters[t].values() for k in keys]
-                    inside = set(keys)  # the step's own first boxes, whatever feeds them from outside
-                    self.out += [f"\t{foot} -> {k} [style=invis]" for k in keys
-                                 if not inside.intersection(downs[k])]
-                    for padding in p.padding_boxes(t):  # on the step's floor, beside its title:
-                        self.out.append(f"\t{foot} -> {padding} [style=invis]")  # not pulled up
-                        keys.append(padding)
-                        ups[padding].append(foot)
-                    for k in keys:
-                        downs[k].append(foot)
-                    ups[foot] += keys
-                    chain.append(foot)
-                else:
-                    chain.append(next(iter(p.clusters[t].values()))[0])
-            for a, b in zip(chain, chain[1:]):
-                self.out.append(f"\t{a} -> {b} [style=invis minlen=0]")
-        for i, band in enumerate(order):
-            base = f"base{i}"
-            self.out.append(f"\t{base} [shape=point style=invis width=0 height=0 label=\"\" ordering=out]")
-            chain = chains.get(band, [])
-            # Heavy edges line up the rows' first steps above each other: rows start flush left.
-            self.out += [f"\t{base} -> {k} [style=invis{' weight=100' if j == 0 else ''}]"
-                         for j, k in enumerate(chain)]
-            self.out += [f"\t{base} -> {k} [style=invis]" for k in members[band]
-                         if not downs[k] and k not in chain]
-            if i + 1 < len(order):
-                below = order[i + 1]
-                self.out += [f"\t{k} -> {base} [style=invis]" for k in members[below] if not ups[k]]
-                if chains.get(below) and chain:
-                    self.out.append(f"\t{chains[below][0]} -> {base} [style=invis weight=100]")
+# ------------------------------------------------------------------ the contract
+_ELEMENT = re.compile(r'<g id="(?P<id>[^"]+)" class="(?P<cls>node|edge|cluster)"')
+
+
+def annotate(svg: str, drawn: Plan) -> str:
+    """Graphviz's SVG with the data attributes a page or a script reads (see the module's
+    docstring): boxes, edges and step frames named by the plan's keys.
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(2, requires_grad=True); w.name = "w"
+    >>> svg = mt.viz.draw_graph((w * 2).sum()).svg()
+    >>> 'data-role="loss"' in svg and 'data-kind="data"' in svg
+    True
+    """
+    links = {}
+    for link in drawn.links:
+        links[link.key] = links[f"{link.key}__out"] = links[f"{link.key}__in"] = link
+
+    def data(match: re.Match) -> str:
+        key, cls = match["id"], match["cls"]
+        attrs: dict[str, object] = {}
+        if cls == "node" and key in drawn.boxes:
+            box = drawn.boxes[key]
+            attrs = {"data-step": box.step, "data-layer": box.layer, "data-direction": box.direction,
+                     "data-kind": box.kind, "data-role": box.role}
+        elif cls == "edge" and key in links:
+            link = links[key]
+            attrs = {"data-src": link.src, "data-dst": link.dst, "data-kind": link.kind}
+        elif cls == "cluster" and key.startswith("step"):
+            step = key[4:].split("_")[0]
+            attrs = {"data-step": step}
+            if "_l" in key:
+                attrs["data-layer"] = list(drawn.clusters[int(step)])[int(key.rsplit("_l", 1)[1])]
+        extra = "".join(f' {k}="{esc(v)}"' for k, v in attrs.items() if v is not None)
+        return f'{match.group(0)}{extra}'
+
+    return _ELEMENT.sub(data, svg)

@@ -2,26 +2,36 @@
 
 ``trace()`` turns the engine's graph into data; ``plan()`` decides what becomes of
 each traced node (drawn as itself, folded into its layer's cell at a step, or
-replaced by a per-step stand-in), how everything is styled by gradient, and how
-the timesteps wrap into rows so that a long sequence still fits a screen. The
-writers (``dot.py``, ``explore.py``) only translate a ``Plan`` into their format.
+replaced by a per-step stand-in), what each box is called and what role it plays
+(``h``, ``c``, a gate, the loss, a parameter), and how everything is coloured by
+gradient; ``layout.py`` then decides where each box goes. The writers (``dot.py``,
+``explore.py``) only translate a ``Plan`` and its ``Layout`` into their format.
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from .names import Namer
 from .padding import Padding
-from .trace import Graph, Node, state_names
+from .trace import Graph, Node
 
-# Light blue (small gradients) to dark red (large), on a log scale.
-PALETTE = ("#c6dbef", "#9ecae1", "#6baed6", "#3182bd", "#08519c",
-           "#fdae6b", "#f16913", "#d94801", "#8c2d04")
-DARK = PALETTE[4:5] + PALETTE[6:]  # fills that need white text
-VANISHED = "#bdbdbd"
+if TYPE_CHECKING:
+    from .layout import Layout
+
+#: Gradient norms, small to large on a log scale: magma from cream to deep purple, its
+#: lightness falling strictly (so order reads in grey too, and no hue jump suggests a sign).
+PALETTE = ("#fcf0b2", "#fec488", "#fd9869", "#f56b5c", "#dc4869", "#b73779", "#902a81", "#6a1c81",
+           "#440f76")
+DARK = PALETTE[5:]  # fills that need white text
+#: Below ``vanish_below`` but not zero: the gradient got there and faded.
+VANISHED = "#c8c8c8"
+#: Exactly zero: no path from the loss reaches it (nothing faded: nothing was ever sent).
+NO_PATH = "#ffffff"
 #: Padding: the fill of a step (or box) that is padding for every sequence, and the outline
 #: and text of padding stand-ins.
 PADDING_FILL, PADDING_INK = "#eeeeee", "#8c8c8c"
@@ -32,14 +42,16 @@ ATTENTION_COLOURS = ("#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a
 DETAILS = ("auto", "op", "cell")
 #: The widest picture the rows are packed for (width : height), a little under the 4:1 bound.
 ASPECT = 1.6
-# Rough box sizes in inches, enough to choose how many steps go in a row.
-_BOX_W, _BOX_H, _CELL_W, _CELL_H, _GAP = 1.05, 0.75, 0.95, 0.7, 0.35
 
 
 @dataclass
 class Box:
     """One drawn node: a traced node, a layer's cell at one step, or a step's stand-in for
-    something every step uses."""
+    something every step uses.
+
+    ``role`` says what it is in the network: a state name (``"h"``, ``"c"``), a gate name,
+    ``"loss"``, ``"param"``, ``"initial"`` (a state before the first step), ``"input"``,
+    ``"cell"``, ``"stand_in"``, ``"padding"`` or ``"op"``."""
 
     key: str
     kind: str  # "op", "param", "const", "cell", "stand_in" or "padding"
@@ -54,12 +66,17 @@ class Box:
     output: bool = False
     visit: int | None = None  # when its gradient is complete in the backward pass
     tooltip: list[str] = field(default_factory=list)
+    role: str = "op"
+    direction: str | None = None  # "forward" or "reverse", in a bidirectional layer
+    reads: tuple[str, ...] = ()  # the states it reads from the step before (or as initial states)
+    copies: str | None = None  # a stand-in: the key of the shared box it stands for
 
 
 @dataclass
 class Link:
     """A drawn edge. ``state`` edges carry a recurrent state from one step to the next;
-    ``wrap`` ones do so from the end of one row to the start of the next."""
+    ``wrap`` ones do so from the end of one row to the start of the next (the layout
+    decides)."""
 
     src: str
     dst: str
@@ -69,6 +86,32 @@ class Link:
     visit: int | None = None  # when the engine sends the gradient back along it
     attention: float | None = None  # an attention edge: the mean weight a decoder step gives a source step
 
+    @property
+    def kind(self) -> str:
+        """``"state"``, ``"attention"`` or ``"data"``: the page's ``data-kind``."""
+        return "attention" if self.attention is not None else "state" if self.state else "data"
+
+    @property
+    def key(self) -> str:
+        """The drawn edge's id."""
+        return f"{self.src}__{self.dst}" + ("__attention" if self.attention is not None else "")
+
+
+@dataclass
+class Lane:
+    """One sequence of steps: a recurrent part (``"encoder"``; ``""`` when there is one) in one
+    direction. ``steps`` are the global step numbers in ``t`` order; ``layers`` bottom to top."""
+
+    part: str
+    reverse: bool
+    steps: list[int]
+    layers: list[str | None]
+
+    @property
+    def name(self) -> str:
+        """``encoder (reverse)``; ``""`` for the only lane of a one-directional model."""
+        return self.part + (" (reverse)" if self.reverse else "")
+
 
 @dataclass
 class Plan:
@@ -76,25 +119,38 @@ class Plan:
     links: list[Link]
     steps: list[int]
     detailed: set[int]  # steps drawn op by op
-    rows: list[list[int]]  # the steps of each row, left to right
-    clusters: dict[int, dict[str | None, list[str]]]  # step -> layer -> boxes
-    row_of: dict[str, int]  # row of each box outside the step clusters; bands above are -1, -2, ...
-    stacking: list[tuple[str, str]]  # (a, b): a's layer sits under b's within a step
-    layers: list[str | None]
-    heat: dict[str | None, dict[int, float]]  # layer -> t -> ||dL/dh_t||
+    clusters: dict[int, dict[str | None, list[str]]]  # step -> layer (bottom to top) -> boxes
+    layers: list[str | None]  # every layer with steps, top to bottom as drawn (and as the strip reads)
+    heat: dict[str | None, dict[int, float]]  # layer -> step -> ||dL/dh_t||, for layers that have it
     scale: tuple[float, float] | None  # log10 of the smallest and largest gradient norm shown
-    vanished: set[int]
+    vanished: set[int]  # steps whose gradient fell below vanish_below, but not to zero
+    unreached: set[int]  # steps no gradient reached at all (exactly zero: no path from the loss)
     vanish_below: float
     bptt_order: bool
     title: str | None
     notes: list[str]
     labels: dict[int, str]  # each step's name: "t=3", or "encoder · t=3" with several lanes
     drawn_step: dict[str, int | None]  # the step each traced node is drawn in
+    lanes: list[Lane]
+    position: dict[int, int]  # each step's t within its lane
+    tokens: dict[int, str]  # each step's input token, where the caller gave them
+    states: dict[str | None, tuple[str, ...]]  # each layer's state names, hidden state first
+    gates: dict[str | None, tuple[str, ...]]  # each layer's gates in display order
+    gate_labels: dict[str | None, dict[str, str]]  # each layer's classic names of gates and states
     # Where sequences of the batch are padding, from the ``padding`` tags: step -> layer ->
     # Padding, for the steps where some layer has padding (with every tagged layer of it).
     # An op-level step gets a "padding" box: one for the step when its layers agree (one
     # batch: the usual case), else one in each padded layer (``padding_boxes``).
     padding: dict[int, dict[str | None, Padding]] = field(default_factory=dict)
+    layout: Layout | None = None  # where everything goes: set by ``plan()``
+
+    @property
+    def rows(self) -> list[list[int]]:
+        """The steps of each drawn row, left to right (from the layout)."""
+        return self.layout.rows if self.layout else [self.steps]
+
+    def lane_of(self, step: int) -> Lane:
+        return next(lane for lane in self.lanes if step in lane.steps)
 
     def step_padding(self, step: int) -> Padding | None:
         """Step ``step``'s padding when every tagged layer of it agrees, else None.
@@ -128,45 +184,65 @@ class Plan:
         return "; ".join(f"{layer}: {pad.describe()}" for layer, pad in self.padding.get(step, {}).items()
                          if pad.count)
 
+    def step_title(self, step: int) -> str:
+        """A step frame's title: ``t=3 · 'e'``, with its padding and how its gradient ended."""
+        shared = self.step_padding(step)
+        padded = [shared.short()] if shared else ["padding by layer"] if step in self.padding else []
+        ending = ["no gradient path"] if step in self.unreached else \
+            ["gradient vanished"] if step in self.vanished else []
+        return " · ".join([self.labels[step], *padded, *ending])
+
     # -- gradient styling, on one log scale for the whole picture -------------------
-    def position(self, norm: float) -> float:
+    def position_on_scale(self, norm: float) -> float:
         """Where ``norm`` sits on the log scale: 0 at the smallest shown, 1 at the largest."""
         lo, hi = self.scale
         frac = 1.0 if hi <= lo else (math.log10(max(norm, 1e-300)) - lo) / (hi - lo)
         return min(max(frac, 0.0), 1.0)
 
     def colour(self, norm: float | None) -> str | None:
+        """A box's fill for gradient ``norm``: ``NO_PATH`` for exactly zero, ``VANISHED`` below
+        ``vanish_below``, else the palette on the picture's log scale."""
         if norm is None or self.scale is None:
             return None
+        if norm == 0:
+            return NO_PATH
         if norm < self.vanish_below:
             return VANISHED
-        return PALETTE[round(self.position(norm) * (len(PALETTE) - 1))]
+        return PALETTE[round(self.position_on_scale(norm) * (len(PALETTE) - 1))]
 
     def width(self, norm: float | None) -> float:
         if norm is None or self.scale is None or norm < self.vanish_below:
             return 1.0
-        return round(0.8 + 3.2 * self.position(norm), 2)
+        return round(0.8 + 3.2 * self.position_on_scale(norm), 2)
 
 
 def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None = None,
          max_op_steps: int = 6, vanish_below: float = 1e-6, bptt_order: bool = False,
-         title: str | None = None, aspect: float = ASPECT) -> Plan:
+         title: str | None = None, tokens: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+         aspect: float = ASPECT) -> Plan:
     """Decide the picture of ``graph``; ``draw_graph`` and ``explore`` take the same options.
+
+    ``tokens`` labels each step with its input: a list (one per ``t``, for every lane that
+    long) or a mapping from a lane's part (``"encoder"``) to its list.
 
     >>> import microtensor as mt
     >>> h = mt.zeros(2); w = mt.ones(2, requires_grad=True)
     >>> for t in range(3):
     ...     with mt.scope(layer="rnn", t=t):
     ...         h = (h + w).tanh(); h.name = "h"
-    >>> p = plan(mt.viz.trace(h.sum()), detail="cell")
-    >>> p.rows, sorted(b.title for b in p.boxes.values() if b.kind == "cell")
-    ([[0, 1, 2]], ['rnn', 'rnn', 'rnn'])
+    >>> p = plan(mt.viz.trace(h.sum()), detail="cell", tokens="abc")
+    >>> p.rows, [p.boxes[k].title for k in sorted(p.boxes) if p.boxes[k].kind == "cell"]
+    ([[0, 1, 2]], ["t=0 · 'a'", "t=1 · 'b'", "t=2 · 'c'"])
     """
+    from .layout import layout  # the layout reads plans: imported here, not at the top
+
     if detail not in DETAILS:
         raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
-    planner = _Planner(graph, vanish_below, bptt_order)
-    planner.detailed = _detailed_steps(planner.steps, detail, window, max_op_steps)
-    return planner.plan(title, aspect)
+    planner = _Planner(graph, vanish_below, bptt_order, tokens)
+    planner.detailed = planner.detailed_steps(detail, window, max_op_steps)
+    drawn = planner.plan(title)
+    drawn.layout = layout(drawn, aspect)
+    return drawn
 
 
 def agreed(by_layer: dict[str | None, Padding]) -> Padding | None:
@@ -177,18 +253,6 @@ def agreed(by_layer: dict[str | None, Padding]) -> Padding | None:
     """
     pads = list(by_layer.values())
     return pads[0] if pads and all(pad == pads[0] for pad in pads) else None
-
-
-def _detailed_steps(steps: list[int], detail: str, window: tuple[int, int] | None,
-                    max_op_steps: int) -> set[int]:
-    if detail == "op":
-        return set(steps)
-    if detail == "cell":
-        return set()
-    if window is not None:
-        start, stop = window
-        return {t for t in steps if start <= t < stop}
-    return set(steps[-max_op_steps:]) if max_op_steps > 0 else set()
 
 
 def short_norm(x: float) -> str:
@@ -230,28 +294,39 @@ def _run(run: list[int]) -> str:
     return str(run[0]) if len(run) == 1 else f"{run[0]}…{run[-1]}"
 
 
+def norm_line(symbol: str, norm: float) -> str:
+    """A box's gradient line; exactly zero says there is no path from the loss.
+
+    >>> norm_line("h", 0.5), norm_line("", 0.0)
+    ('‖∂L/∂h‖ 5.00e-01', 'no gradient path')
+    """
+    if norm == 0:
+        return "no gradient path"
+    return f"‖∂L/∂{symbol}‖ {short_norm(norm)}" if symbol else f"‖∂‖ {short_norm(norm)}"
+
+
 class _Planner:
-    def __init__(self, graph: Graph, vanish_below: float, bptt_order: bool):
+    def __init__(self, graph: Graph, vanish_below: float, bptt_order: bool,
+                 tokens: Sequence[str] | Mapping[str, Sequence[str]] | None):
         self.g, self.detailed = graph, set()
         self.vanish_below, self.bptt_order = vanish_below, bptt_order
         self.order = self.forward_order()
         self.where = self.adopt()
-        self.lanes()
+        self.find_lanes()
+        self.tokens = self.read_tokens(tokens)
         self.padding = self.read_padding()
-        names = state_names()
-        self.hidden, self.states = names[0], set(names)
+        self.namer = Namer(graph, self.initial_states())
         norms = [e.grad_norm for e in graph.edges if e.grad_norm]
         norms += [n.grad.norm for n in graph.nodes.values() if n.grad is not None and n.grad.norm > 0]
         self.scale = (math.log10(min(norms)), math.log10(max(norms))) if norms else None
         if self.scale and self.scale[1] - self.scale[0] > 12:  # keep 12 decades of contrast
             self.scale = (self.scale[1] - 12, self.scale[1])
 
-    def plan(self, title: str | None, aspect: float) -> Plan:
+    def plan(self, title: str | None) -> Plan:
         g = self.g
         cells: dict[tuple[str | None, int], str] = {}
         placed = {}
         for key in self.order:  # so layers, and boxes within a step, come in forward order
-            n = g.nodes[key]
             step, layer = self.where[key]
             if step is None or step in self.detailed:
                 placed[key] = key
@@ -284,6 +359,16 @@ class _Planner:
             if step_of[b] is None and step_of[a] is not None:
                 touched[b].add(step_of[a])
         shared = {k for k, s in touched.items() if len(s) > 1}
+        # What the steps feed and no step reads back (the outputs, the loss) is reached from the
+        # lane's last step by a real edge, at every level of detail: that is where the gradient
+        # enters.
+        last_steps = {lane.steps[-1] for lane in self.lanes_found}
+        upstream = {a for a, b in joined if step_of[b] is not None and step_of[a] is None}
+        while True:
+            more = {a for a, b in joined if b in upstream and step_of[a] is None} - upstream
+            if not more:
+                break
+            upstream |= more
 
         boxes: dict[str, Box] = {}
         for where, group in members.items():
@@ -292,78 +377,80 @@ class _Planner:
 
         links: list[Link] = []
         for (a, b), (norm, visit) in joined.items():
-            if a in shared or b in shared:
-                inside = b if a in shared else a
-                if step_of[inside] not in self.detailed:  # cell-level steps: the cell's tooltip says it
-                    continue
-                proxy = f"proxy{len(boxes)}"
-                boxes[proxy] = self.stand_in(proxy, boxes[a if a in shared else b], boxes[inside],
-                                             norm, visit)
-                a, b = (proxy, b) if a in shared else (a, proxy)
+            inside = b if a in shared else a
+            if (a in shared or b in shared) and step_of[inside] is not None:
+                entering = b in shared and b not in upstream and step_of[inside] in last_steps
+                if not entering:
+                    if step_of[inside] not in self.detailed:  # cell-level steps: the cell's tooltip says it
+                        continue
+                    proxy = f"proxy{len(boxes)}"
+                    boxes[proxy] = self.stand_in(proxy, boxes[a if a in shared else b], boxes[inside],
+                                                 norm, visit, feeds=a in shared)
+                    a, b = (proxy, b) if a in shared else (a, proxy)
             crosses = step_of.get(a) is not None and step_of.get(b) is not None and step_of[a] != step_of[b]
             links.append(Link(a, b, norm, state=crosses, visit=visit))
         self.complete_leaves(boxes, links)
 
+        order = self.layer_order(boxes)
         clusters: dict[int, dict[str | None, list[str]]] = {t: {} for t in self.steps}
         for key, box in boxes.items():
             if box.step is not None:
                 clusters[box.step].setdefault(box.layer, []).append(key)
-        # Layers stack in the order they finish: a layer above reads the outputs of all the
-        # steps of the one below, so its deepest op lies deeper (its earliest may not:
-        # h0 @ W_hh at t=0 needs nothing from below).
-        last: dict[str | None, int] = {}
-        for box in boxes.values():
-            if box.step is not None and box.kind in ("op", "cell"):
-                depth = max(self.depth[m] for m in box.members)
-                last[box.layer] = max(last.get(box.layer, depth), depth)
-        layers = sorted(last, key=lambda layer: (self.lane_rank[layer], last[layer]))
-        layers += [b.layer for b in boxes.values() if b.step is not None and b.layer not in layers]
-        layers = list(dict.fromkeys(layers))
         for t in self.steps:
-            clusters[t] = {layer: clusters[t][layer] for layer in layers if layer in clusters[t]}
+            clusters[t] = {layer: clusters[t][layer] for layer in order if layer in clusters[t]}
+        lanes = [Lane(part, reverse, steps, [layer for layer in order if layer in self.lane_layers[(part, reverse)]])
+                 for (part, reverse), steps in self.lane_steps.items()]
+        bidirectional = {lane.part for lane in lanes if lane.reverse}
+        for box in boxes.values():
+            if box.layer is not None and box.step is not None:
+                part, reverse = self.lane_key(box.layer)
+                if part in bidirectional:
+                    box.direction = "reverse" if reverse else "forward"
+        drawn_layers = [layer for lane in lanes for layer in reversed(lane.layers)]
 
-        bands = self.bands(boxes, links, layers)
-        widths: dict[int, int] = defaultdict(int)  # each band's boxes that nothing in it feeds
-        fed = {l.dst for l in links if l.dst in bands and bands.get(l.src) == bands[l.dst]}
-        for key, band in bands.items():
-            widths[band] += key not in fed
-        rows, wide, high = self.rows(clusters, links, aspect, list(widths.values()))
-        if len(widths) > 1:  # one band of all the shared boxes, if that gives a better shape
-            merged = self.rows(clusters, links, aspect, [sum(widths.values())])
-            shape = merged[1] / merged[2]  # merged only where the picture is too tall otherwise
-            if shape <= aspect and abs(math.log(shape / aspect)) < abs(math.log(wide / high / aspect)):
-                rows, bands = merged[0], dict.fromkeys(bands, -1)
-        row_index = {t: i for i, row in enumerate(rows) for t in row}
-        for link in links:
-            if link.state:
-                link.wrap = row_index[boxes[link.src].step] != row_index[boxes[link.dst].step]
         heat: dict[str | None, dict[int, float]] = defaultdict(dict)
-        for n in g.named(self.hidden):
+        for n in g.nodes.values():
             step = self.where[n.key][0]
-            if step is not None and n.grad is not None:
+            if step is not None and n.grad is not None and n.name == n.states[0]:
                 heat[n.layer][step] = n.grad.norm
         top = {t: max(by_layer[t] for by_layer in heat.values() if t in by_layer)
                for t in self.steps if any(t in by_layer for by_layer in heat.values())}
-        vanished = {t for t, n in top.items() if n < self.vanish_below}
+        unreached = {t for t, n in top.items() if n == 0}
+        vanished = {t for t, n in top.items() if 0 < n < self.vanish_below}
         links += self.attention_links(placed)  # drawn over the layout, so added last
         for step, by_layer in self.padding.items():  # inside their step's cluster, apart from its ops
             if step not in self.detailed:
                 continue
-            shared = agreed(by_layer)
-            if shared is not None:
-                boxes[f"padding{step}"] = self.padding_box(f"padding{step}", step, None, shared)
+            shared_pad = agreed(by_layer)
+            if shared_pad is not None:
+                boxes[f"padding{step}"] = self.padding_box(f"padding{step}", step, None, shared_pad)
             else:
                 for i, (layer, pad) in enumerate(by_layer.items()):
                     if pad.count:
                         boxes[f"padding{step}_{i}"] = self.padding_box(f"padding{step}_{i}", step, layer, pad)
-        return Plan(boxes, links, self.steps, self.detailed, rows, clusters,
-                    {**self.rows_outside(boxes, links, row_index), **bands}, self.stacking(clusters, links),
-                    layers, {layer: dict(sorted(heat[layer].items())) for layer in layers if layer in heat},
-                    self.scale, vanished, self.vanish_below, self.bptt_order, title,
-                    self.notes(vanished), self.labels, {k: w[0] for k, w in self.where.items()},
-                    self.padding)
+        return Plan(boxes, links, self.steps, self.detailed, clusters, drawn_layers,
+                    {layer: dict(sorted(heat[layer].items())) for layer in drawn_layers if layer in heat},
+                    self.scale, vanished, unreached, self.vanish_below, self.bptt_order, title,
+                    self.notes(vanished, unreached), self.labels, {k: w[0] for k, w in self.where.items()},
+                    lanes, self.position, self.tokens, *self.declarations(), self.padding)
 
-    def lanes(self) -> None:
+    def declarations(self) -> tuple[dict, dict, dict]:
+        """Each layer's states, gates and classic labels, as its cell declares them."""
+        states, gates, labels = {}, {}, {}
+        for n in self.g.nodes.values():
+            layer = self.where[n.key][1]
+            if self.where[n.key][0] is not None and layer not in states:
+                states[layer], gates[layer], labels[layer] = n.states, n.gates, dict(n.gate_labels)
+        return states, gates, labels
+
+    # -- time: lanes, steps, which steps are detailed ----------------------------------
+    @staticmethod
+    def lane_key(layer: str | None) -> tuple[str, bool]:
+        """A layer's lane: the first part of its name, and whether it runs in reverse."""
+        name = layer or ""
+        return name.split(".")[0], name.endswith("_reverse")
+
+    def find_lanes(self) -> None:
         """Lanes of time: steps are numbered across lanes (``Box.step``), one lane after the
         other, and ``labels`` names each step in its own lane.
 
@@ -371,34 +458,144 @@ class _Planner:
         part of the ``layer`` tag) or directions (a bidirectional layer's ``_reverse``
         half) has one lane per part and direction, each with its own ``t``; otherwise
         there is one lane and a step is its ``t``."""
-        def lane(layer: str | None) -> tuple[str, bool]:
-            name = layer or ""
-            return name.split(".")[0], name.endswith("_reverse")
-
         # A part runs after the parts it reads: it reaches deeper into the graph (a decoder
         # reads its encoder's outputs). Within a part the forward lane comes first.
         deepest: dict[str, int] = defaultdict(int)
         length: dict[tuple[str, bool], int] = defaultdict(int)
+        self.lane_layers: dict[tuple[str, bool], set[str | None]] = defaultdict(set)
         for key, (t, layer) in self.where.items():
             if t is not None:
-                k = lane(layer)
+                k = self.lane_key(layer)
                 deepest[k[0]] = max(deepest[k[0]], self.depth[key])
                 length[k] = max(length[k], t + 1)
+                self.lane_layers[k].add(layer)
         order = sorted(length, key=lambda k: (deepest[k[0]], k[1]))
         offset, start = {}, 0
         for k in order:
             offset[k], start = start, start + length[k]
         named = len(order) > 1
         self.labels: dict[int, str] = {}
+        self.position: dict[int, int] = {}
+        self.lane_steps: dict[tuple[str, bool], list[int]] = {k: [] for k in order}
         for key, (t, layer) in self.where.items():
             if t is not None:
-                k = lane(layer)
+                k = self.lane_key(layer)
                 step = offset[k] + t
                 self.where[key] = (step, layer)
-                self.labels[step] = (f"{k[0]}{' (reverse)' if k[1] else ''} · " if named else "") + f"t={t}"
+                if step not in self.labels:
+                    self.labels[step] = (f"{k[0]}{' (reverse)' if k[1] else ''} · " if named else "") + f"t={t}"
+                    self.position[step] = t
+        for k in order:
+            self.lane_steps[k] = [s for s in range(offset[k], offset[k] + length[k]) if s in self.labels]
+        self.lanes_found = [Lane(k[0], k[1], steps, []) for k, steps in self.lane_steps.items()]
         self.steps = sorted(self.labels)
-        self.lane_rank = {layer: order.index(lane(layer))
-                          for t, layer in self.where.values() if t is not None}
+
+    def read_tokens(self, tokens: Sequence[str] | Mapping[str, Sequence[str]] | None) -> dict[int, str]:
+        """Each step's token, and its label with it (``t=3 · 'e'``)."""
+        if tokens is None:
+            return {}
+        found = {}
+        for lane in self.lanes_found:
+            words = tokens.get(lane.part) if isinstance(tokens, Mapping) else tokens
+            if words is None:
+                continue
+            words = list(words)
+            if len(words) < len(lane.steps) and not isinstance(tokens, Mapping):
+                continue  # a list of another length belongs to another lane
+            if len(words) < len(lane.steps):
+                raise ValueError(f"tokens: lane {lane.part!r} has {len(lane.steps)} steps, "
+                                 f"got {len(words)} tokens")
+            for step in lane.steps:
+                found[step] = str(words[self.position[step]])
+                self.labels[step] += f" · {found[step]!r}"
+        if isinstance(tokens, Mapping):
+            unknown = set(tokens) - {lane.part for lane in self.lanes_found}
+            if unknown:
+                raise ValueError(f"tokens: no lane called {sorted(unknown)[0]!r} "
+                                 f"(lanes: {', '.join(repr(lane.part) for lane in self.lanes_found)})")
+        elif not found and self.lanes_found:
+            raise ValueError(f"tokens: {len(list(tokens))} tokens, but the lanes have "
+                             f"{', '.join(str(len(lane.steps)) for lane in self.lanes_found)} steps")
+        return found
+
+    def detailed_steps(self, detail: str, window: tuple[int, int] | None, max_op_steps: int) -> set[int]:
+        """The steps drawn op by op: all, none, the ``window`` of positions ``t``, or per lane
+        the ``max_op_steps`` steps that the loss reaches first (by the backward pass's visit
+        order; without a recording, the last ones)."""
+        if detail == "op":
+            return set(self.steps)
+        if detail == "cell":
+            return set()
+        if window is not None:
+            start, stop = window
+            return {s for s in self.steps if start <= self.position[s] < stop}
+        chosen: set[int] = set()
+        reached: dict[int, int] = {}  # step -> the earliest visit of a state with gradient
+        for n in self.g.nodes.values():
+            step = self.where[n.key][0]
+            if step is not None and n.visit is not None and n.grad is not None and n.grad.norm > 0:
+                reached[step] = min(reached.get(step, n.visit), n.visit)
+        for lane in self.lanes_found:
+            ranked = sorted((s for s in lane.steps if s in reached), key=reached.get) or lane.steps[::-1]
+            chosen.update(ranked[:max(max_op_steps, 0)])
+        return chosen
+
+    def initial_states(self) -> dict[str, str]:
+        """The nodes that hold a state before the first step (``h₀``), by their state name.
+
+        A layer's first step reads them where each later step reads the previous step's
+        state: at the same input of the same op, matched by its place in the step's own ops."""
+        blocks: dict[tuple[int, str | None], list[str]] = defaultdict(list)
+        for key in self.order:
+            n = self.g.nodes[key]
+            step, layer = self.where[key]
+            if step is not None and n.step is not None and n.kind == "op":  # the step's own ops
+                blocks[(step, layer)].append(key)
+        inputs: dict[str, dict[int, str]] = defaultdict(dict)
+        for e in self.g.edges:
+            inputs[e.dst][e.index] = e.src
+        found = {}
+        for lane in self.lanes_found:
+            if len(lane.steps) < 2:
+                continue
+            first, second = lane.steps[0], lane.steps[1]
+            for layer in {layer for (step, layer) in blocks if step == first}:
+                before, after = blocks[(first, layer)], blocks.get((second, layer), [])
+                match = {self.signature(k, set(after), inputs): k for k in after}
+                own = set(before)
+                for k in before:
+                    later = match.get(self.signature(k, own, inputs))
+                    if later is None:
+                        continue
+                    for index, src in inputs[later].items():
+                        m = self.g.nodes[src]
+                        first_input = inputs[k].get(index)
+                        if m.name in m.states and self.where[src][0] == first and first_input not in own \
+                                and first_input is not None:
+                            found[first_input] = m.name
+        return found
+
+    def signature(self, key: str, block: set[str], inputs: dict[str, dict[int, str]]) -> tuple:
+        """What an op is within its step, the same in every step: its op, name, gate and the
+        ops it reads inside the step, input by input (what it reads from outside: not)."""
+        n = self.g.nodes[key]
+        reads = tuple((i, self.g.nodes[s].op, self.g.nodes[s].name, self.g.nodes[s].tags.get("gate"))
+                      for i, s in sorted(inputs[key].items()) if s in block)
+        return n.op, n.name, n.tags.get("gate"), reads
+
+    def layer_order(self, boxes: dict[str, Box]) -> list[str | None]:
+        """Layers bottom to top within their lane, lanes in order: a layer above reads the
+        outputs of all the steps of the one below, so its deepest op lies deeper (its
+        earliest may not: h0 @ W_hh at t=0 needs nothing from below)."""
+        rank = {k: i for i, k in enumerate(self.lane_steps)}
+        last: dict[str | None, int] = {}
+        for box in boxes.values():
+            if box.step is not None and box.kind in ("op", "cell"):
+                depth = max(self.depth[m] for m in box.members)
+                last[box.layer] = max(last.get(box.layer, depth), depth)
+        layers = sorted(last, key=lambda layer: (rank[self.lane_key(layer)], last[layer]))
+        layers += [b.layer for b in boxes.values() if b.step is not None and b.layer not in layers]
+        return list(dict.fromkeys(layers))
 
     def read_padding(self) -> dict[int, dict[str | None, Padding]]:
         """Each step's padding per layer, from its nodes' ``padding`` tags (for the steps
@@ -441,7 +638,7 @@ class _Planner:
         for e in self.g.edges:
             waiting[e.dst] += 1
             consumers[e.src].append(e.dst)
-        ready = [k for k, n in waiting.items() if n == 0]
+        ready = [k for k, n in waiting.items() if n == 0][::-1]
         order = []
         self.depth = dict.fromkeys(ready, 0)  # the longest path from an input
         while ready:
@@ -455,28 +652,58 @@ class _Planner:
         return order
 
     # -- boxes ----------------------------------------------------------------------
+    def role(self, n: Node) -> str:
+        if n.key == self.g.output:
+            return "loss"
+        if n.key in self.namer.initial:
+            return "initial"
+        if n.kind == "param":
+            return "param"
+        if n.kind == "const":
+            return "input"
+        if n.name and self.where[n.key][0] is not None:
+            if n.name in n.states:
+                return n.name
+            if n.name == n.tags.get("gate") and n.name in n.gates:
+                return n.name
+        return "op"
+
     def node_box(self, n: Node, shared: bool) -> Box:
         norm = n.grad.norm if n.grad is not None else None
-        lines = [n.op] if n.name and n.op else []
-        lines.append(shape_text(n.shape))
+        role = self.role(n)
+        title = self.namer.title(n.key)
+        detail = n.name if n.kind == "param" and n.name and n.name != title else n.op
+        lines = [" ".join(part for part in (detail, shape_text(n.shape)) if part)]
         if norm is not None:
-            symbol = f"‖∂L/∂{n.name}‖" if n.name in self.states else "‖∂‖"
-            lines.append(f"{symbol} {short_norm(norm)}")
+            lines.append(norm_line(n.name if role in n.states else "", norm))
         if shared:
             lines.append("shared by every step")
-        visit = n.visit
-        return Box(n.key, n.kind, n.name or n.op or "input", lines, *self.where[n.key], n.tags.get("gate"),
-                   [n.key], norm if n.kind != "const" else None, n.name in self.states,
-                   n.key == self.g.output, visit, tooltip(n))
+        return Box(n.key, n.kind, title, lines, *self.where[n.key], n.tags.get("gate"),
+                   [n.key], norm if n.kind != "const" else None, role in n.states,
+                   n.key == self.g.output, n.visit, tooltip(n, title), role=role, reads=self.reads(n))
+
+    def reads(self, n: Node) -> tuple[str, ...]:
+        """The states ``n`` takes from the step before, or as initial states."""
+        step = self.where[n.key][0]
+        if step is None:
+            return ()
+        found = []
+        for src in self.namer.inputs[n.key]:
+            m = self.g.nodes[src]
+            if src in self.namer.initial:
+                found.append(self.namer.initial[src])
+            elif m.name in m.states and self.where[src][0] not in (None, step):
+                found.append(m.name)
+        return tuple(dict.fromkeys(found))
 
     def cell_box(self, key: str, group: list[Node]) -> Box:
         n = group[0]
         step, layer = self.where[n.key]
-        lines = [self.labels[step]]
-        hidden = [m for m in group if m.name == self.hidden and m.grad is not None]
+        hidden = [m for m in group if m.name == m.states[0] and m.grad is not None]
         norm = hidden[0].grad.norm if hidden else None
+        lines = [layer or "step"]
         if norm is not None:
-            lines.append(f"‖∂L/∂{self.hidden}‖ {short_norm(norm)}")
+            lines.append(norm_line(hidden[0].name, norm))
         pad = self.padding.get(step, {}).get(layer)
         if pad is not None and pad.count:
             lines.append(pad.short())
@@ -484,10 +711,10 @@ class _Planner:
             pad = None
         ops = sorted({m.op for m in group if m.op})
         visits = [m.visit for m in group if m.visit is not None]
-        return Box(key, "cell", layer or "step", lines, step, layer, None, [m.key for m in group],
+        return Box(key, "cell", self.labels[step], lines, step, layer, None, [m.key for m in group],
                    norm, False, False, max(visits) if visits else None,
-                   [f"{layer or 'step'} at {self.labels[step]}: {len(group)} nodes collapsed",
-                    f"ops: {', '.join(ops)}", *([pad.describe()] if pad is not None else [])])
+                   [f"{layer or 'step'} at {self.labels[step]}: {len(group)} ops in one box",
+                    f"ops: {', '.join(ops)}", *([pad.describe()] if pad is not None else [])], role="cell")
 
     def padding_box(self, key: str, step: int, layer: str | None, pad: Padding) -> Box:
         """A step's (or, with a ``layer``, that layer's) stand-in for the sequences that are
@@ -500,13 +727,16 @@ class _Planner:
         return Box(key, "padding", "padding", lines, step, layer, tooltip=[
             f"{where}: {pad.describe()}",
             "sequences that have ended (or not begun) here: a packed RNN skips them, "
-            "a masked loss gives them no gradient"])
+            "a masked loss gives them no gradient"], role="padding")
 
-    def stand_in(self, key: str, shared: Box, inside: Box, norm: float | None, visit: int | None) -> Box:
-        """A step's small copy of something every step uses, with that step's gradient share."""
-        return Box(key, "stand_in", shared.title, [f"∂ {short_norm(norm)}"] if norm is not None else [],
-                   inside.step, inside.layer, None, [], norm, visit=visit,
-                   tooltip=[f"{shared.title}: this step's share of its gradient"])
+    def stand_in(self, key: str, shared: Box, inside: Box, norm: float | None, visit: int | None,
+                 feeds: bool) -> Box:
+        """A step's small copy of something every step uses (``feeds``) or that every step
+        feeds, with that step's share of its gradient."""
+        lines = [norm_line("", norm)] if norm is not None else []
+        what = "this step's share of its gradient" if feeds else "what this step sends it"
+        return Box(key, "stand_in", shared.title, lines, inside.step, inside.layer, None, [], norm,
+                   visit=visit, tooltip=[f"{shared.title}: {what}"], role="stand_in", copies=shared.key)
 
     def attention_links(self, placed: dict[str, str]) -> list[Link]:
         """Edges from each source step to each decoder step that attends to it, weighted by
@@ -516,23 +746,20 @@ class _Planner:
         values were kept (``record(keep_values=True)``); the source steps are those of the
         first lane with S steps before the step's own lane, each drawn from its top layer's
         hidden state (or its cell)."""
-        lanes: dict[str, list[int]] = defaultdict(list)
-        for step in self.steps:
-            lanes[self.labels[step].rpartition("t=")[0]].append(step)
         top: dict[int, str] = {}  # step -> the drawn box of its last layer's hidden state
         for key in self.order:
             n = self.g.nodes[key]
             step = self.where[key][0]
-            if step is not None and n.name == self.hidden:
+            if step is not None and n.name == n.states[0]:
                 top[step] = placed[key]
         links = []
         for key, n in self.g.nodes.items():
             step = self.where[key][0]
             if n.name != ATTENTION or n.array is None or n.array.ndim != 2 or step is None:
                 continue
-            own = self.labels[step].rpartition("t=")[0]
-            sources = next((steps for lane, steps in lanes.items() if lane != own
-                            and len(steps) == n.array.shape[1] and steps[0] < step), None)
+            own = next(lane for lane in self.lanes_found if step in lane.steps)
+            sources = next((lane.steps for lane in self.lanes_found if lane is not own
+                            and len(lane.steps) == n.array.shape[1] and lane.steps[0] < step), None)
             if sources is None:
                 continue
             weights = n.array.mean(axis=0)
@@ -550,172 +777,25 @@ class _Planner:
             if box.visit is None and key in last and box.norm is not None:
                 box.visit = last[key]
 
-    # -- where things go ------------------------------------------------------------
-    def stacking(self, clusters: dict[int, dict[str | None, list[str]]],
-                 links: list[Link]) -> list[tuple[str, str]]:
-        """Within a step, each layer's last boxes sit under the next layer's first ones.
-
-        Only layers that no data joins within the step are stacked this way (a stacked
-        RNN's layers meet through the outputs of all steps); parts of one step that feed
-        each other (a decoder's attention and cell) are ordered by their own edges."""
-        inner = [(l.src, l.dst) for l in links if not l.state]
-        has_in = {b for _, b in inner}
-        has_out = {a for a, _ in inner}
-        part: dict[str, tuple[int, str | None]] = {}
-        for t, layers in clusters.items():
-            for layer, keys in layers.items():
-                part.update((k, (t, layer)) for k in keys)
-        joined = defaultdict(set)  # (t, layer) -> the layers of step t it exchanges data with
-        for a, b in inner:
-            if a in part and b in part and part[a] != part[b] and part[a][0] == part[b][0]:
-                joined[part[a]].add(part[b][1])
-                joined[part[b]].add(part[a][1])
-        pairs = []
-        for t, layers in clusters.items():
-            if any(joined[(t, layer)] for layer in layers):
-                continue
-            stack = list(layers.values())
-            for below, above in zip(stack, stack[1:]):
-                ends = [k for k in below if k not in has_out] or below[-1:]
-                starts = [k for k in above if k not in has_in] or above[:1]
-                pairs += [(a, b) for a in ends for b in starts]
-        return pairs
-
-    def bands(self, boxes: dict[str, Box], links: list[Link], layers: list[str | None]) -> dict[str, int]:
-        """Timeless boxes not joined to any step (weights, what every step shares) go in bands
-        above the rows: one per layer (band -1 for the first layer, just above the rows, -2
-        for the next), untagged ones with the nearest tagged box, the rest in the top band."""
-        near: dict[str, list[str]] = defaultdict(list)
-        for link in links:
-            near[link.src].append(link.dst)
-            near[link.dst].append(link.src)
-        joined = {k for k, b in boxes.items() if b.step is not None}
-        todo = list(joined)
-        while todo:
-            todo = [m for k in todo for m in near[k] if m not in joined and not joined.add(m)]
-        index = {layer: i for i, layer in enumerate(layers)}
-        band = {k: -1 - index[b.layer] for k, b in boxes.items() if k not in joined and b.layer in index}
-        todo = list(band)
-        while todo:
-            nxt = []
-            for k in todo:
-                for m in near[k]:
-                    if m not in joined and m not in band:
-                        band[m] = band[k]
-                        nxt.append(m)
-            todo = nxt
-        top = -1 - len(layers)
-        return {k: band.get(k, top) for k in boxes if k not in joined}
-
-    def rows_outside(self, boxes: dict[str, Box], links: list[Link],
-                     row_index: dict[int, int]) -> dict[str, int]:
-        """Timeless boxes joined to some step go in that step's row (the loss beside the last
-        step); the rest (weights, things every step shares) form a band above the rows."""
-        near: dict[str, list[str]] = defaultdict(list)
-        for link in links:
-            near[link.src].append(link.dst)
-            near[link.dst].append(link.src)
-        row_of: dict[str, int] = {}
-        todo = [k for k, b in boxes.items() if b.step is not None]
-        for k in todo:
-            row_of[k] = row_index[boxes[k].step]
-        while todo:  # breadth first: each timeless box takes the row of the nearest step
-            nxt = []
-            for k in todo:
-                for m in near[k]:
-                    if m not in row_of:
-                        row_of[m] = row_of[k]
-                        nxt.append(m)
-            todo = nxt
-        return {k: row_of[k] for k, b in boxes.items() if b.step is None and k in row_of}
-
-    def rows(self, clusters: dict[int, dict[str | None, list[str]]], links: list[Link],
-             aspect: float, bands: list[int]) -> tuple[list[list[int]], float, float]:
-        """Wrap time into rows so the picture is about ``aspect`` times as wide as high; the
-        rows, with the picture's estimated width and height in inches.
-
-        A new row starts where the detail level changes, so a row of small cells is not
-        stretched to the height of an op-level step."""
-        if not self.steps:
-            return [], 1.0, 1.0
-        inner: dict[str, list[str]] = defaultdict(list)
-        for l in links:
-            if not l.state:
-                inner[l.src].append(l.dst)
-        sizes = {t: self.step_size(t, clusters[t], inner) for t in self.steps}
-
-        blocks: list[list[int]] = []  # runs of steps at one detail level, in one lane
-        def lane(t: int) -> str:
-            return self.labels[t].rpartition("t=")[0]
-
-        for t in self.steps:
-            if blocks and (blocks[-1][-1] in self.detailed) == (t in self.detailed) \
-                    and lane(blocks[-1][-1]) == lane(t):
-                blocks[-1].append(t)
-            else:
-                blocks.append([t])
-
-        def pack(width: float) -> tuple[list[list[int]], float, float]:
-            rows: list[list[int]] = []
-            for block in blocks:  # as few rows as fit in ``width``, of equal length
-                count = max(1, min(len(block), math.ceil(sum(sizes[t][0] for t in block) / width)))
-                size = math.ceil(len(block) / count)
-                rows += [block[i:i + size] for i in range(0, len(block), size)]
-            # The weights every step shares stand side by side in a band above the rows.
-            wide = max([n * (_BOX_W + 0.25) for n in bands] + [sum(sizes[t][0] for t in row) for row in rows])
-            high = len(bands) * 3 * (_BOX_H + _GAP) + sum(
-                max(sizes[t][1] for t in row) + _GAP for row in rows)
-            return rows, wide, high
-
-        # Of the row widths from one step to all of them, the one whose picture comes closest
-        # to ``aspect`` (on a log scale), never past 2.5:1 if any stays within it.
-        lo, hi = max(w for w, _ in sizes.values()), sum(w for w, _ in sizes.values())
-        # Rows narrower than the band of shared boxes would only make the picture taller.
-        lo = max(lo, min(hi, max((n * (_BOX_W + 0.25) for n in bands), default=0.0)))
-        tries = [pack(lo * (hi / lo) ** (i / 63)) for i in range(64)]
-        fitting = [p for p in tries if p[1] / p[2] <= 2.5] or tries
-        return min(fitting, key=lambda p: abs(math.log(p[1] / p[2] / aspect)))
-
-    def step_size(self, t: int, layers: dict[str | None, list[str]],
-                  inner: dict[str, list[str]]) -> tuple[float, float]:
-        """A step's column in inches: its widest rank of boxes by its number of ranks."""
-        if t not in self.detailed:
-            return _CELL_W + _GAP, len(layers) * (_CELL_H + _GAP)
-        wide, high = 1, 0
-        for keys in layers.values():
-            inside = set(keys)
-            rank = {k: 0 for k in keys}
-            for _ in range(len(keys)):  # longest path from the layer's first boxes
-                changed = False
-                for k in keys:
-                    for m in inner.get(k, ()):
-                        if m in inside and rank[m] < rank[k] + 1:
-                            rank[m], changed = rank[k] + 1, True
-                if not changed:
-                    break
-            per_rank: dict[int, int] = defaultdict(int)
-            for r in rank.values():
-                per_rank[r] += 1
-            wide = max(wide, max(per_rank.values()))
-            high += (max(rank.values()) + 1) * (_BOX_H + _GAP)
-        return wide * (_BOX_W + 0.25) + _GAP, high
-
     def name_steps(self, steps: Iterable[int]) -> str:
         """'t=0…2, 5', or per lane ('encoder · t=0…2; decoder · t=1') when there are several."""
         lanes: dict[str, list[int]] = {}
         for step in sorted(steps):
-            lane, _, t = self.labels[step].rpartition("t=")
-            lanes.setdefault(lane, []).append(int(t))
+            lane = next(lane for lane in self.lanes_found if step in lane.steps)
+            prefix = f"{lane.part}{' (reverse)' if lane.reverse else ''} · " if len(self.lanes_found) > 1 else ""
+            lanes.setdefault(prefix, []).append(self.position[step])
         return "; ".join(f"{lane}t={ranges(ts)}" for lane, ts in lanes.items()) or "none"
 
-    def notes(self, vanished: set[int]) -> list[str]:
+    def notes(self, vanished: set[int], unreached: set[int]) -> list[str]:
         cells = [t for t in self.steps if t not in self.detailed]
         notes = []
         if cells:
-            notes.append(f"{self.name_steps(cells)}: one node per layer per step "
+            notes.append(f"{self.name_steps(cells)}: one box per layer per step "
                          f"(op detail for {self.name_steps(self.detailed)})")
         if vanished:
             notes.append(f"gradient below {self.vanish_below:g} (vanished) at {self.name_steps(vanished)}")
+        if unreached:
+            notes.append(f"no gradient path from the loss (exactly zero) at {self.name_steps(unreached)}")
         if self.padding:
             notes.append(f"padding (greyed, dashed) at {self.name_steps(self.padding)}")
         if self.bptt_order:
@@ -723,8 +803,8 @@ class _Planner:
         return notes
 
 
-def tooltip(n: Node) -> list[str]:
-    """Hover text: the op, its tags, shape and the value and gradient statistics.
+def tooltip(n: Node, title: str | None = None) -> list[str]:
+    """Hover text: what the box is, the op, its tags, shape and the value and gradient statistics.
 
     >>> import microtensor as mt
     >>> w = mt.ones(2, requires_grad=True)
@@ -732,11 +812,14 @@ def tooltip(n: Node) -> list[str]:
     >>> tooltip(g.nodes[g.output])
     ['Sum', 'shape () float32']
     """
-    lines = [f"{n.op or n.kind}{' ' + n.name if n.name else ''}", f"shape {shape_text(n.shape)} {n.dtype}"]
-    if n.tags:
-        lines.append(", ".join(f"{k}={v}" for k, v in n.tags.items()))
+    head = " · ".join(dict.fromkeys(part for part in (title, n.name, n.op or n.kind) if part))
+    lines = [head, f"shape {shape_text(n.shape)} {n.dtype}"]
+    tags = {k: v for k, v in n.tags.items() if k != "cell"}
+    if tags:
+        lines.append(", ".join(f"{k}={v}" for k, v in tags.items()))
     if n.value is not None:
         lines.append("value: " + n.value.describe())
     if n.grad is not None:
         lines.append("grad: " + n.grad.describe())
     return lines
+

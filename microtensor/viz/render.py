@@ -68,8 +68,11 @@ def find_dot(program: str | os.PathLike | None = None) -> Path:
 
 
 def run_dot(source: str, format: str, program: str | os.PathLike | None = None,  # noqa: A002
-            timeout: float = 120.0) -> bytes:
+            timeout: float = 120.0, pinned: bool = False) -> bytes:
     """Lay out DOT ``source`` and return the ``format`` bytes (svg, png or pdf).
+
+    ``pinned=True`` draws a source whose nodes and edges carry their positions (``pos``, as
+    the unrolled pictures do): the program runs as ``neato -n2``, which lays out nothing.
 
     >>> from microtensor.viz import run_dot
     >>> run_dot("digraph { a -> b }", "svg")[:5] in (b"<?xml", b"<svg ")
@@ -82,7 +85,8 @@ def run_dot(source: str, format: str, program: str | os.PathLike | None = None, 
         raise RenderError("graphviz-pure cannot write PDF; render .svg or .png, or install system "
                           "Graphviz (apt-get install graphviz / brew install graphviz) for PDF")
     # A session of its own, so a timeout can end the program and anything it started.
-    proc = subprocess.Popen([str(exe), f"-T{format}"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    args = [str(exe), *(["-Kneato", "-n2"] if pinned else []), f"-T{format}"]
+    proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=os.name == "posix")
     try:
         stdout, stderr = proc.communicate(source.encode("utf-8"), timeout=timeout)
@@ -105,7 +109,7 @@ def run_dot(source: str, format: str, program: str | os.PathLike | None = None, 
 
 
 def render_file(source: str, path: str | os.PathLike, program: str | os.PathLike | None = None,
-                timeout: float = 120.0) -> Path:
+                timeout: float = 120.0, pinned: bool = False) -> Path:
     """Write ``source`` to ``path`` with ``.dot`` suffix, then the picture ``path`` names.
 
     The format comes from ``path``'s suffix (``.svg``, ``.png``, ``.pdf``, or ``.dot``
@@ -124,7 +128,7 @@ def render_file(source: str, path: str | os.PathLike, program: str | os.PathLike
     format = path.suffix.lstrip(".").lower()  # noqa: A001
     if format == "dot":
         return dot_path
-    write_atomic(path, run_dot(source, format, program=program, timeout=timeout))
+    write_atomic(path, run_dot(source, format, program=program, timeout=timeout, pinned=pinned))
     return path
 
 

@@ -1,0 +1,592 @@
+"""Where everything goes: one template per cell, straight lines through time, in points.
+
+The picture follows the textbook figure of backprop through time. Every step of a layer is
+drawn from the same template, computed from what the cell declares:
+
+- the hidden state runs along the bottom line of the layer: the op that reads ``h_{t-1}``
+  at its left end, ``h_t`` at its right end, so the edge from one step to the next is a
+  short horizontal segment; every other state (the LSTM's cell state ``c``) runs along the
+  top line the same way;
+- the ops in between stand in rows by how far they are from the step's inputs (inputs
+  below, results above), and the gates side by side in the cell's display order (the
+  LSTM's forget, input, candidate, output), the same in every step, layer and direction;
+- what a step reads from outside (its slice of the input projection, stand-ins of the
+  shared weights) sits on a row below it, what it sends out (its output) on a row above.
+
+Steps stand left to right in time, layers stacked bottom to top within a step, the two
+directions of a bidirectional layer as two lanes aligned by position (the reverse lane
+mirrored, so its states flow right to left), and an encoder and a decoder one after the
+other. Time wraps into rows, like lines of text, so that a picture of any length keeps
+within 4:1; a state that continues on the next row leaves its step with a short stub and
+enters the next with another. What every step shares (weights, the input projection) sits
+in a band above; what the steps feed (the outputs, the loss) beside the last step.
+
+Coordinates are points (1/72 inch), x to the right and y down, with the picture's top left
+at (0, 0). The DOT writer pins every box and edge there (``neato -n2``), so Graphviz
+draws exactly this; the explorer's page shows that drawing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from .plan import Box, Lane, Link, Plan
+
+TITLE_PT, SMALL_PT = 14.0, 10.0  # font sizes of a box's title and of its smaller lines
+_TITLE_H, _LINE_H, _BOX_PAD_X, _BOX_PAD_Y = 18.0, 12.5, 9.0, 6.0
+_MIN_W = 58.0
+_H_GAP, _V_GAP = 18.0, 24.0  # between boxes of a row, between rows of a step
+_FRAME_PAD, _FRAME_TITLE = 10.0, 24.0  # inside a step's frame; the band its title takes
+_LAYER_GAP = 20.0  # between stacked layers of a step
+_COL_GAP = 46.0  # between the steps of a row: room for the state edges
+_STAFF_GAP = 30.0  # between the lanes of one row (a bidirectional layer's directions)
+_ROW_GAP = 56.0  # between rows of time
+_STUB = 20.0  # how far a state edge reaches out of its step when it continues on the next row
+_TITLE_BAND = 34.0  # above everything, for the picture's title
+
+# Helvetica's advance widths in ems, roughly, for sizing boxes to their text.
+_NARROW, _WIDE = set("ijlI.,:;|!'`()[]{} ft"), set("mwMW@%")
+
+
+def text_width(text: str, size: float, bold: bool = False) -> float:
+    """The width of ``text`` in points at font ``size``, estimated from Helvetica's widths.
+
+    >>> round(text_width("h W_hhᵀ", 14), 1) > round(text_width("h", 14), 1)
+    True
+    """
+    ems = sum(0.3 if c in _NARROW else 0.85 if c in _WIDE else 0.68 if c.isupper() else 0.56
+              for c in text)
+    return ems * size * (1.07 if bold else 1.0)
+
+
+@dataclass(frozen=True)
+class Rect:
+    """A rectangle: top left ``(x, y)``, width and height, in points.
+
+    >>> r = Rect(10, 20, 30, 40)
+    >>> r.cx, r.cy, r.right, r.bottom, r.union(Rect(0, 0, 5, 5))
+    (25.0, 40.0, 40, 60, Rect(x=0, y=0, w=40, h=60))
+    """
+
+    x: float
+    y: float
+    w: float
+    h: float
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+    @property
+    def right(self) -> float:
+        return self.x + self.w
+
+    @property
+    def bottom(self) -> float:
+        return self.y + self.h
+
+    def union(self, other: Rect) -> Rect:
+        x, y = min(self.x, other.x), min(self.y, other.y)
+        return Rect(x, y, max(self.right, other.right) - x, max(self.bottom, other.bottom) - y)
+
+    def grow(self, dx: float, top: float | None = None, bottom: float | None = None) -> Rect:
+        top = dx if top is None else top
+        bottom = dx if bottom is None else bottom
+        return Rect(self.x - dx, self.y - top, self.w + 2 * dx, self.h + top + bottom)
+
+    def moved(self, dx: float, dy: float) -> Rect:
+        return Rect(self.x + dx, self.y + dy, self.w, self.h)
+
+
+Path = list[tuple[float, float]]
+
+
+@dataclass
+class Layout:
+    """Where a plan's boxes, step frames and edges go.
+
+    ``paths[i]`` draws ``plan.links[i]``: one polyline, or two for a state that continues
+    on the next row (a stub out of its step, a stub into the next). ``home`` is the first
+    view a page opens on: the last steps, where the gradient enters."""
+
+    rects: dict[str, Rect]
+    frames: dict[int, Rect]  # each op-level step: the frame of its lane's part of the step
+    layer_frames: dict[tuple[int, str | None], Rect]  # op-level steps of several layers: each layer
+    paths: dict[int, list[Path]]
+    rows: list[list[int]]
+    width: float
+    height: float
+    home: Rect
+    titles: dict[int, tuple[float, float]] = field(default_factory=dict)  # each frame's title position
+
+    @property
+    def aspect(self) -> float:
+        return self.width / max(self.height, 1.0)
+
+
+def box_size(box: Box) -> tuple[float, float]:
+    """A box's width and height in points, from its text.
+
+    >>> box_size(Box("k", "op", "h", ["Tanh (2, 8)", "‖∂L/∂h‖ 1.00e+00"]))[1]
+    55.0
+    """
+    wide = max([text_width(box.title, TITLE_PT, bold=True)]
+               + [text_width(line, SMALL_PT) for line in box.lines])
+    return max(_MIN_W, wide + 2 * _BOX_PAD_X), _TITLE_H + _LINE_H * len(box.lines) + 2 * _BOX_PAD_Y
+
+
+def layout(drawn: Plan, aspect: float) -> Layout:
+    """Place everything in ``drawn``, wrapping time into rows so that the picture is about
+    ``aspect`` times as wide as high (never past 4:1 when anything fits within it).
+
+    >>> import microtensor as mt
+    >>> lstm = mt.nn.LSTM(2, 3)
+    >>> with mt.viz.record() as rec:
+    ...     out, _ = lstm(mt.randn(3, 1, 2))
+    ...     (out[-1] ** 2).sum().backward()
+    >>> p = mt.viz.plan(mt.viz.trace((out[-1] ** 2).sum(), rec), detail="op")
+    >>> c = [p.layout.rects[k].cy for k, b in p.boxes.items() if b.role == "c"]
+    >>> max(c) - min(c)  # the cell state runs along one straight line
+    0.0
+    """
+    return _Layouter(drawn).best(aspect)
+
+
+class _Layouter:
+    def __init__(self, drawn: Plan) -> None:
+        self.p = drawn
+        self.size = {key: box_size(box) for key, box in drawn.boxes.items()}
+        self.ins: dict[str, list[str]] = defaultdict(list)
+        self.outs: dict[str, list[str]] = defaultdict(list)
+        for link in drawn.links:
+            if link.attention is None:
+                self.ins[link.dst].append(link.src)
+                self.outs[link.src].append(link.dst)
+        self.blocks = {(t, layer): self.block(t, layer, keys) for t, layers in drawn.clusters.items()
+                       for layer, keys in layers.items()}
+        self.upstream, self.head = self.outside()
+        self.row_h = {layer: self.layer_height(layer) for layer in drawn.layers}
+
+    # -- one step of one layer --------------------------------------------------------
+    def block(self, step: int, layer: str | None, keys: list[str]) -> _Block:
+        """The template: each box's centre relative to the start of the hidden-state line."""
+        p = self.p
+        if step not in p.detailed:
+            w, h = self.size[keys[0]]
+            return _Block({keys[0]: (w / 2, 0.0)}, w, h / 2, h / 2)
+        states = p.states.get(layer, ("h",))
+        gates = p.gates.get(layer, ())
+        hidden, others = states[0], set(states[1:])
+        box = p.boxes
+        inside = set(keys)
+        core = [k for k in keys if box[k].kind == "op" and box[k].role != "initial"]
+        core_set = set(core)
+        feeders = [k for k in keys if k not in core_set and box[k].kind != "padding"
+                   and (any(d in inside for d in self.outs[k]) or box[k].role != "initial")
+                   and not (box[k].kind == "stand_in" and not self.outs[k])]
+        outputs = [k for k in keys if box[k].kind == "stand_in" and not self.outs[k]]
+        padding = [k for k in keys if box[k].kind == "padding"]
+
+        top_pinned = {k for k in core if box[k].role in others or others.intersection(box[k].reads)}
+        right = {k for k in core if box[k].role in states}
+        # Rows: the longest path from the step's inputs, not counting what comes from the top line
+        # (tanh(c) reads c, yet belongs low, beside h).
+        row: dict[str, int] = {}
+        for k in core:  # keys come in forward order
+            if k in top_pinned:
+                continue
+            preds = [row[s] + 1 for s in self.ins[k] if s in row and s not in top_pinned]
+            row[k] = max(preds, default=0)
+        left = {k for k in core if hidden in box[k].reads and row.get(k) == 0}
+        for k in core:
+            if box[k].role == hidden:
+                row[k] = 0
+        compress = {r: i for i, r in enumerate(sorted(set(row.values())))}
+        row = {k: compress[r] for k, r in row.items()}
+        top = (max(row.values(), default=-1) + 1) if top_pinned else None
+        for k in top_pinned:
+            row[k] = top
+
+        # Columns: each gate's boxes in the gate's column; other boxes between their neighbours.
+        col_w = max((self.size[k][0] for k in core), default=_MIN_W) + _H_GAP
+        want: dict[str, float] = {}
+        middle = (max(len(gates), 1) - 1) * col_w / 2
+        for k in core:
+            g = box[k].gate
+            want[k] = gates.index(g) * col_w if g in gates else middle
+        lo, hi = -col_w, max(len(gates), 1) * col_w  # the ends of the state lines
+        for k in core:
+            if k in left or (k in top_pinned and box[k].role not in states):
+                want[k] = lo
+            elif k in right:
+                want[k] = hi
+        fixed = {k for k in core if box[k].gate in gates or k in left or k in right or k in top_pinned}
+        neighbours = {k: [m for m in self.ins[k] + self.outs[k] if m in core_set] for k in core}
+        for _ in range(4):
+            for k in core:
+                if k not in fixed and neighbours[k]:
+                    want[k] = sum(want[m] for m in neighbours[k]) / len(neighbours[k])
+        x: dict[str, float] = {}
+        order = {k: i for i, k in enumerate(keys)}
+        for r in sorted(set(row.values())):
+            self.spread([k for k in core if row[k] == r], want, x, order)
+        hidden_out = [k for k in core if box[k].role == hidden]
+        for k in hidden_out:  # the step's right end: the hidden state leaves from here
+            others_right = [x[m] + self.size[m][0] / 2 for m in core if m not in hidden_out]
+            x[k] = max([*others_right, x[k] - self.size[k][0] / 2]) + _H_GAP + self.size[k][0] / 2
+        rows_n = max(row.values(), default=0) + 1
+        row_h = max((self.size[k][1] for k in core), default=_TITLE_H) + _V_GAP
+        centre = {k: (x[k], -row[k] * row_h) for k in core}
+
+        # Initial states stand left of the op that reads them; other inputs on a row below.
+        for k in keys:
+            if box[k].role == "initial":
+                readers = [m for m in self.outs[k] if m in left or m in top_pinned]
+                if readers:
+                    m = readers[0]
+                    centre[k] = (centre[m][0] - self.size[m][0] / 2 - _H_GAP - self.size[k][0] / 2,
+                                 centre[m][1])
+        low = [k for k in feeders if k not in centre] + padding
+        if low:
+            wants = {k: (sum(centre[m][0] for m in self.outs[k] if m in centre)
+                         / max(1, sum(m in centre for m in self.outs[k]))) if k not in padding else -1e9
+                     for k in low}
+            for k in low:
+                if wants[k] == 0 and not any(m in centre for m in self.outs[k]) and k not in padding:
+                    wants[k] = middle
+            xs: dict[str, float] = {}
+            self.spread(low, wants, xs, order)
+            feed_h = max(self.size[k][1] for k in low)
+            for k in low:  # the feeders' row, under row 0
+                centre[k] = (xs[k], (row_h - _V_GAP) / 2 + _V_GAP + feed_h / 2)
+        if outputs:
+            wants = {k: sum(centre[s][0] for s in self.ins[k] if s in centre)
+                     / max(1, sum(s in centre for s in self.ins[k])) for k in outputs}
+            xs = {}
+            self.spread(outputs, wants, xs, order)
+            for k in outputs:
+                centre[k] = (xs[k], -(rows_n - 1) * row_h - row_h)
+        if p.lane_of(step).reverse:  # mirrored: states flow right to left
+            centre = {k: (-cx, cy) for k, (cx, cy) in centre.items()}
+        left_edge = min(cx - self.size[k][0] / 2 for k, (cx, cy) in centre.items())
+        centre = {k: (cx - left_edge, cy) for k, (cx, cy) in centre.items()}
+        width = max(cx + self.size[k][0] / 2 for k, (cx, cy) in centre.items())
+        up = max(-cy + self.size[k][1] / 2 for k, (cx, cy) in centre.items())
+        down = max(cy + self.size[k][1] / 2 for k, (cx, cy) in centre.items())
+        return _Block(centre, width, up, down)
+
+    def spread(self, keys: list[str], want: dict[str, float], x: dict[str, float],
+                  order: dict[str, int]) -> None:
+        """Left to right by wanted position, each as near its wish as the one before allows."""
+        edge = -math.inf
+        for k in sorted(keys, key=lambda k: (want[k], order.get(k, 0))):
+            w = self.size[k][0]
+            x[k] = max(want[k] if math.isfinite(want[k]) and abs(want[k]) < 1e8 else edge + w / 2,
+                       edge + _H_GAP + w / 2) if math.isfinite(edge) else \
+                (want[k] if abs(want[k]) < 1e8 else w / 2)
+            edge = x[k] + w / 2
+
+    def layer_height(self, layer: str | None) -> tuple[float, float]:
+        """How far the layer's boxes reach above and below its hidden-state line, over all its
+        steps at one level of detail (so every step of a row puts that line at one height)."""
+        found = {True: (0.0, 0.0), False: (0.0, 0.0)}
+        for (t, lay), b in self.blocks.items():
+            if lay == layer:
+                d = t in self.p.detailed
+                found[d] = (max(found[d][0], b.up), max(found[d][1], b.down))
+        return found
+
+    # -- outside the steps ----------------------------------------------------------------
+    def outside(self) -> tuple[list[str], list[str]]:
+        """Timeless boxes: those that feed some step (weights, the input projection: the band
+        above the rows), and the rest (outputs, the loss: beside the last step)."""
+        p = self.p
+        timeless = [k for k, b in p.boxes.items() if b.step is None]
+        feeds = {k for k, b in p.boxes.items() if b.step is not None}
+        feeds |= {b.copies for b in p.boxes.values() if b.copies and self.outs[b.key]}
+        changed = True
+        todo = set(timeless)
+        while changed:
+            changed = False
+            for k in list(todo):
+                if any(d in feeds for d in self.outs[k]):
+                    feeds.add(k)
+                    todo.discard(k)
+                    changed = True
+        return [k for k in timeless if k in feeds], [k for k in timeless if k not in feeds]
+
+    def dag_rows(self, keys: list[str], downward: bool) -> list[list[str]]:
+        """Boxes outside the steps in rows by the longest path among them."""
+        inside = set(keys)
+        depth: dict[str, int] = {}
+        for k in keys:  # forward order: inputs first
+            depth[k] = max((depth[s] + 1 for s in self.ins[k] if s in inside and s in depth), default=0)
+        rows: dict[int, list[str]] = defaultdict(list)
+        for k in keys:
+            rows[depth[k]].append(k)
+        ordered = [rows[d] for d in sorted(rows)]
+        return ordered if downward else ordered[::-1]
+
+    # -- the whole picture ---------------------------------------------------------------
+    def best(self, aspect: float) -> Layout:
+        """Of row widths from one step to all of them, the picture nearest ``aspect``."""
+        p = self.p
+        widths = []
+        for lane in p.lanes:
+            widths += [self.column_width(lane_group, t) for lane_group in [self.group(lane)]
+                       for t in range(len(lane.steps))]
+        if not widths:
+            return self.pack(math.inf)
+        lo, hi = max(widths), sum(w + _COL_GAP for w in widths)
+        band = [self.size[k][0] + _H_GAP for k in self.upstream]
+        lo = max(lo, min(hi, max(band, default=0.0)))
+        tries = [self.pack(lo * (hi / lo) ** (i / 23)) for i in range(24)] if hi > lo else [self.pack(lo)]
+        fitting = [t for t in tries if t.aspect <= 2.5] or [t for t in tries if t.aspect <= 4] or tries
+        return min(fitting, key=lambda t: abs(math.log(t.aspect / aspect)))
+
+    def group(self, lane: Lane) -> list[Lane]:
+        """The lanes drawn together with ``lane``: its part's directions."""
+        return [other for other in self.p.lanes if other.part == lane.part]
+
+    def column_width(self, lanes: list[Lane], t: int) -> float:
+        widths = []
+        for lane in lanes:
+            if t < len(lane.steps):
+                step = lane.steps[t]
+                widths += [self.blocks[(step, layer)].width for layer in self.p.clusters[step]]
+                if step in self.p.detailed:
+                    widths = [w + 2 * _FRAME_PAD for w in widths]
+        return max(widths, default=0.0)
+
+    def pack(self, limit: float) -> Layout:
+        p = self.p
+        rects: dict[str, Rect] = {}
+        frames: dict[int, Rect] = {}
+        layer_frames: dict[tuple[int, str | None], Rect] = {}
+        titles: dict[int, tuple[float, float]] = {}
+        rows: list[list[int]] = []
+        row_of: dict[int, int] = {}
+        row_boxes: list[Rect] = []
+        y = 0.0
+        # The band of what every step shares, wrapped at the same width as time.
+        band_rows = []
+        for keys in self.dag_rows(self.upstream, downward=True):
+            line: list[str] = []
+            width = 0.0
+            for k in keys:
+                w = self.size[k][0] + _H_GAP
+                if line and width + w > max(limit, 1.0):
+                    band_rows.append(line)
+                    line, width = [], 0.0
+                line.append(k)
+                width += w
+            if line:
+                band_rows.append(line)
+        for line in band_rows:
+            x, h = 0.0, max(self.size[k][1] for k in line)
+            for k in line:
+                w, bh = self.size[k]
+                rects[k] = Rect(x, y + (h - bh) / 2, w, bh)
+                x += w + _H_GAP
+            y += h + _V_GAP
+        if band_rows:
+            y += _ROW_GAP - _V_GAP
+
+        parts: list[list[Lane]] = []
+        for lane in p.lanes:
+            if not any(lane in g for g in parts):
+                parts.append(self.group(lane))
+        for lanes in parts:
+            length = max(len(lane.steps) for lane in lanes)
+            detailed = [any(t < len(l.steps) and l.steps[t] in p.detailed for l in lanes) for t in range(length)]
+            cols = [self.column_width(lanes, t) for t in range(length)]
+            runs: list[list[int]] = []
+            for t in range(length):  # runs of one level of detail, each cut into rows of equal length
+                if runs and detailed[runs[-1][-1]] == detailed[t]:
+                    runs[-1].append(t)
+                else:
+                    runs.append([t])
+            runs = [row for run in runs for row in self.cut(run, cols, limit)]
+            for run in runs:
+                y = self.place_row(lanes, run, detailed[run[0]], cols, y, rects, frames, layer_frames, titles,
+                                   row_boxes)
+                for lane in lanes:
+                    steps = [lane.steps[t] for t in run if t < len(lane.steps)]
+                    if steps:
+                        rows.append(steps)
+                        for s in steps:
+                            row_of[s] = len(rows) - 1
+                y += _ROW_GAP
+        self.place_head(rects, row_boxes)
+        # Everything from (0, 0).
+        every = list(rects.values()) + list(frames.values())
+        left = min((r.x for r in every), default=0.0)
+        top = min((r.y for r in every), default=0.0)
+        if left or top:
+            rects = {k: r.moved(-left, -top) for k, r in rects.items()}
+            frames = {k: r.moved(-left, -top) for k, r in frames.items()}
+            layer_frames = {k: r.moved(-left, -top) for k, r in layer_frames.items()}
+            titles = {k: (a - left, b - top) for k, (a, b) in titles.items()}
+        if p.title:  # a band for the title above everything
+            rects = {k: r.moved(0, _TITLE_BAND) for k, r in rects.items()}
+            frames = {k: r.moved(0, _TITLE_BAND) for k, r in frames.items()}
+            layer_frames = {k: r.moved(0, _TITLE_BAND) for k, r in layer_frames.items()}
+            titles = {k: (a, b + _TITLE_BAND) for k, (a, b) in titles.items()}
+        every = list(rects.values()) + list(frames.values())
+        width = max((r.right for r in every), default=1.0)
+        height = max((r.bottom for r in every), default=1.0)
+        paths = {i: self.path(link, rects, row_of, frames) for i, link in enumerate(p.links)}
+        for i, link in enumerate(p.links):
+            link.wrap = len(paths[i]) == 2
+        return Layout(rects, frames, layer_frames, paths, rows, width, height, self.home(rects, frames, rows),
+                      titles)
+
+    @staticmethod
+    def cut(run: list[int], cols: list[float], limit: float) -> list[list[int]]:
+        """As few rows as hold ``run`` within ``limit``, of equal length."""
+        total = sum(cols[t] + _COL_GAP for t in run)
+        count = max(1, min(len(run), math.ceil(total / max(limit, 1.0))))
+        while True:
+            size = math.ceil(len(run) / count)
+            rows = [run[i:i + size] for i in range(0, len(run), size)]
+            if count >= len(run) or all(sum(cols[t] + _COL_GAP for t in r) - _COL_GAP <= limit for r in rows):
+                return rows
+            count += 1
+
+    def place_row(self, lanes: list[Lane], run: list[int], detailed: bool, cols: list[float], y: float,
+                  rects: dict[str, Rect], frames: dict[int, Rect], layer_frames: dict, titles: dict,
+                  row_boxes: list[Rect]) -> float:
+        """One row of time: each lane of the part a band of stacked layers, steps left to right."""
+        p = self.p
+        xs, x = {}, 0.0
+        for t in run:
+            xs[t] = x
+            x += cols[t] + _COL_GAP
+        for lane in lanes:
+            layers = list(reversed(lane.layers))  # top to bottom
+            top_y = y + (_FRAME_TITLE + _FRAME_PAD if detailed else 0.0)
+            lines = {}
+            cursor = top_y
+            for layer in layers:
+                up, down = self.row_h[layer][detailed]
+                lines[layer] = cursor + up
+                cursor += up + down + _LAYER_GAP
+            bottom = cursor - _LAYER_GAP + (_FRAME_PAD if detailed else 0.0)
+            for t in run:
+                if t >= len(lane.steps):
+                    continue
+                step = lane.steps[t]
+                frame = None
+                for layer, keys in p.clusters[step].items():
+                    b = self.blocks[(step, layer)]
+                    pad = _FRAME_PAD if detailed else 0.0
+                    # Op-level steps start at their frame's start (the end, for a reverse lane); cells centre.
+                    if not detailed:
+                        left = xs[t] + (cols[t] - b.width) / 2
+                    else:
+                        left = xs[t] + cols[t] - pad - b.width if lane.reverse else xs[t] + pad
+                    block_rect = None
+                    for k, (cx, cy) in b.centre.items():
+                        w, h = self.size[k]
+                        r = Rect(left + cx - w / 2, lines[layer] + cy - h / 2, w, h)
+                        rects[k] = r
+                        block_rect = r if block_rect is None else block_rect.union(r)
+                    if detailed and block_rect is not None:
+                        if len(p.clusters[step]) > 1:
+                            layer_frames[(step, layer)] = block_rect.grow(6, top=18)
+                        frame = block_rect if frame is None else frame.union(block_rect)
+                if detailed and frame is not None:
+                    full = Rect(xs[t], y, cols[t], bottom - y)
+                    frames[step] = full
+                    titles[step] = (full.cx, y + _FRAME_TITLE * 0.62)
+                    row_boxes.append(full)
+                elif frame is None:
+                    for layer in p.clusters[step]:
+                        for k in p.clusters[step][layer]:
+                            row_boxes.append(rects[k])
+            y = bottom + _STAFF_GAP
+        return y - _STAFF_GAP
+
+    def place_head(self, rects: dict[str, Rect], row_boxes: list[Rect]) -> None:
+        """What the steps feed, beside the last step: from the first thing it reads (bottom) to
+        the loss (top)."""
+        if not self.head:
+            return
+        head = set(self.head)
+        entering = [rects[s] for k in self.head for s in self.ins[k] if s not in head and s in rects]
+        rows = self.dag_rows(self.head, downward=False)
+        heights = [max(self.size[k][1] for k in line) for line in rows]
+        total = sum(heights) + _V_GAP * (len(rows) - 1)
+        if entering:  # its first row level with the box the gradient enters through
+            top = max(r.cy for r in entering) + heights[-1] / 2 - total
+        else:
+            top = max((r.bottom for r in row_boxes), default=0.0) + _ROW_GAP
+        near = [r for r in row_boxes if r.bottom > top and r.y < top + total] or row_boxes
+        x0 = max((r.right for r in near), default=0.0) + _COL_GAP
+        y = top
+        for line, h in zip(rows, heights):
+            x = x0
+            for k in line:
+                w, bh = self.size[k]
+                rects[k] = Rect(x, y + (h - bh) / 2, w, bh)
+                x += w + _H_GAP
+            y += h + _V_GAP
+
+    def path(self, link: Link, rects: dict[str, Rect], row_of: dict[int, int],
+             frames: dict[int, Rect]) -> list[Path]:
+        a, b = rects[link.src], rects[link.dst]
+        sa, sb = self.p.boxes[link.src].step, self.p.boxes[link.dst].step
+        if link.state and sa is not None and sb is not None and row_of.get(sa) != row_of.get(sb):
+            # It continues on the next row: a stub out of its step, and one into the next.
+            sign = -1 if self.p.lane_of(sa).reverse else 1
+            out_x = a.x if sign < 0 else a.right
+            in_x = b.right if sign < 0 else b.x
+            return [[(out_x, a.cy), (out_x + sign * _STUB, a.cy)],
+                    [(in_x - sign * _STUB, b.cy), (in_x, b.cy)]]
+        if link.state and abs(a.cy - b.cy) < 1.0:  # along a state's line
+            if b.cx >= a.cx:
+                return [[(a.right, a.cy), (b.x, b.cy)]]
+            return [[(a.x, a.cy), (b.right, b.cy)]]
+        return [[clip(a, b.cx, b.cy), clip(b, a.cx, a.cy)]]
+
+    def home(self, rects: dict[str, Rect], frames: dict[int, Rect], rows: list[list[int]]) -> Rect:
+        """The first view: the loss and the last steps before it."""
+        p = self.p
+        loss = [rects[k] for k, b in p.boxes.items() if b.output and k in rects]
+        last = rows[-1][-2:] if rows else []
+        around = [frames[s] for s in last if s in frames] or \
+            [rects[k] for s in last for keys in p.clusters[s].values() for k in keys]
+        region = None
+        for r in loss + around:
+            region = r if region is None else region.union(r)
+        return region.grow(12) if region is not None else Rect(0, 0, 1, 1)
+
+
+@dataclass
+class _Block:
+    """One step of one layer: box centres relative to (left end, hidden-state line), and how
+    far the block reaches right, above and below that line."""
+
+    centre: dict[str, tuple[float, float]]
+    width: float
+    up: float
+    down: float
+
+
+def clip(r: Rect, tx: float, ty: float) -> tuple[float, float]:
+    """Where the segment from ``r``'s centre towards ``(tx, ty)`` leaves ``r``.
+
+    >>> clip(Rect(0, 0, 10, 10), 20, 5)
+    (10.0, 5.0)
+    """
+    dx, dy = tx - r.cx, ty - r.cy
+    if dx == 0 and dy == 0:
+        return r.cx, r.cy
+    scale = min(r.w / 2 / abs(dx) if dx else math.inf, r.h / 2 / abs(dy) if dy else math.inf)
+    return r.cx + dx * scale, r.cy + dy * scale
