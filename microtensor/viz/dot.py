@@ -331,7 +331,7 @@ class _DotWriter:
                                     "id": box.key, "pos": self.xy(r.cx, r.cy) + "!",
                                     "width": f"{r.w / 72:.3f}",
                                     "height": f"{r.h / 72:.3f}", "tooltip": "\n".join(box.tooltip)}
-        fill = p.colour(box.norm)
+        fill = p.colour(box.norm, box.unreached)
         pad = p.layer_padding(box.step, box.layer)
         if box.kind == "padding":
             attrs.update(style="dashed,filled", fillcolor=PADDING_FILL, color=PADDING_INK,

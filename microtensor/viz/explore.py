@@ -1,11 +1,12 @@
 """The interactive explorer: one self-contained HTML page per recorded forward and backward pass.
 
-The page holds the unrolled graph (the same SVG as ``draw_graph`` renders), a heat strip
-of ``||dL/dh_t||`` per layer and step (striped where sequences of the batch are padding),
-a replay of the backward pass in the engine's visit order, node details with a histogram,
-and a switch between PyTorch's LSTM gate names and those of the classic intuitive
-explanation. Everything is inline (no network at view time); the data the page shows is
-written from the same ``Plan`` as the DOT.
+The page holds the unrolled graph (the same SVG as ``draw_graph`` renders, with its data
+attributes), a heat strip of ``||dL/dh_t||`` per layer and step with its axes and colour
+bar, a small log plot of the same norms, a replay of the backward pass in the engine's
+visit order, node details with histograms, and a switch between the gate names of the
+cell and those of the classic intuitive explanation. Everything is inline (no network at
+view time). Python computes everything the page shows (``page_data``): the page's script
+only draws it.
 """
 
 from __future__ import annotations
@@ -15,32 +16,24 @@ import json
 import math
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..nn.recurrent import LSTM
 from ..tensor import Tensor
 from .dot import UnrolledGraph, draw_graph, esc
+from .layout import TITLE_PT, text_width
+from .names import subscript
 from .padding import Padding
-from .plan import PADDING_FILL, PALETTE, VANISHED
+from .plan import NO_PATH, PADDING_FILL, PALETTE, VANISHED, Plan, ranges
 from .record import Recording, Summary
 from .render import write_atomic
-from .trace import Graph, Node, hidden_state
+from .trace import Graph, Node
 
 _HERE = Path(__file__).parent
-
-#: LSTM gates (as the layers tag them) in the words of the classic intuitive explanation,
-#: where the cell state is the long-term memory and ``h`` the short-term one.
-CLASSIC_GATES = {
-    "forget": "forget gate",  # f: how much long-term memory to keep
-    "input": "learn gate: ignore",  # i: how much of the new information to let in
-    "candidate": "learn gate: new",  # g: the new information
-    "output": "use gate",  # o: what of the memory to use now
-}
-#: The LSTM's cell state, the sum of what the forget and learn gates keep.
-REMEMBER = "remember gate"
-#: PyTorch's names for the same tensors (its documentation's i, f, g, o).
-PYTORCH_GATES = {"input": "input", "forget": "forget", "candidate": "cell candidate", "output": "output"}
+#: The strip's cells are at least this many pixels wide on a page 1,440 pixels wide; beyond
+#: that many steps, a cell stands for several (the largest norm among them).
+MIN_CELL_PX, STRIP_PX = 4, 1000
 
 
 class Explorer:
@@ -63,11 +56,11 @@ class Explorer:
 
 def explore(output: Tensor | Graph, recording: Recording | None = None, *, detail: str = "auto",
             window: tuple[int, int] | None = None, max_op_steps: int = 6, vanish_below: float = 1e-6,
-            title: str | None = None, program: str | os.PathLike | None = None,
-            timeout: float = 120.0) -> Explorer:
+            title: str | None = None, tokens: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
+            program: str | os.PathLike | None = None, timeout: float = 120.0) -> Explorer:
     """An interactive page for the pass that produced ``output``; options as ``draw_graph``.
 
-    Needs a Graphviz program (as ``draw_graph(...).render_to``) to lay out the graph.
+    Needs a Graphviz program (as ``draw_graph(...).render_to``) to draw the graph.
 
     >>> import microtensor as mt, tempfile, pathlib
     >>> lstm = mt.nn.LSTM(2, 3)
@@ -75,12 +68,12 @@ def explore(output: Tensor | Graph, recording: Recording | None = None, *, detai
     ...     out, _ = lstm(mt.randn(4, 1, 2))
     ...     loss = out[-1].sum()
     ...     loss.backward()
-    >>> page = mt.viz.explore(loss, rec, title="LSTM")
+    >>> page = mt.viz.explore(loss, rec, title="LSTM", tokens="abcd")
     >>> page.save(pathlib.Path(tempfile.mkdtemp()) / "bptt.html").read_text().count("<script")
     2
     """
     drawing = draw_graph(output, recording, detail=detail, window=window, max_op_steps=max_op_steps,
-                         vanish_below=vanish_below, title=title, program=program)
+                         vanish_below=vanish_below, title=title, tokens=tokens, program=program)
     drawing.timeout = timeout
     svg = drawing.svg()
     svg = svg[svg.index("<svg"):]
@@ -94,9 +87,9 @@ def explore(output: Tensor | Graph, recording: Recording | None = None, *, detai
     return Explorer(page.replace("{{svg}}", svg), drawing)
 
 
-def _num(x: float) -> float | None:
+def _num(x: float | None) -> float | None:
     """Four significant digits (the page shows no more); None for nan/inf, which JSON lacks."""
-    return float(f"{x:.4g}") if math.isfinite(x) else None
+    return float(f"{x:.4g}") if x is not None and math.isfinite(x) else None
 
 
 def _stats(s: Summary | None) -> dict[str, Any] | None:
@@ -111,12 +104,140 @@ def _padding(pad: Padding) -> dict[str, Any]:
 
 
 def _node(n: Node) -> dict[str, Any]:
+    tags = {k: str(getattr(v, "__name__", v)) for k, v in n.tags.items()}
     return {"name": n.name, "op": n.op or n.kind, "kind": n.kind, "shape": list(n.shape), "dtype": n.dtype,
-            "tags": {k: str(v) for k, v in n.tags.items()}, "value": _stats(n.value), "grad": _stats(n.grad)}
+            "tags": tags, "value": _stats(n.value), "grad": _stats(n.grad)}
+
+
+def status(p: Plan, norm: float | None, unreached: bool = False) -> str:
+    """How a gradient norm is shown: ``"none"`` (not recorded), ``"zero"`` (no path from the
+    loss reaches it), ``"vanished"`` (below ``vanish_below``, underflow to zero included) or
+    ``"flow"``.
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(2, requires_grad=True)
+    >>> with mt.viz.record() as rec:
+    ...     (w * 2).sum().backward()
+    >>> p = mt.viz.draw_graph((w * 2).sum(), rec).plan
+    >>> [status(p, x) for x in (None, 1e-9, 0.0, 1.0)], status(p, 0.0, unreached=True)
+    (['none', 'vanished', 'vanished', 'flow'], 'zero')
+    """
+    if norm is None:
+        return "none"
+    return "zero" if unreached else "vanished" if norm < p.vanish_below else "flow"
+
+
+def strip(p: Plan) -> dict[str, Any]:
+    """The heat strip: one row per layer (and direction) that has ``||dL/dh_t||``, in the graph's
+    order, one column per position ``t`` (several, when there are more than fit at
+    ``MIN_CELL_PX``), step ticks, a colour bar, and where each row's gradient falls below
+    ``vanish_below``."""
+    length = max((len(lane.steps) for lane in p.lanes), default=0)
+    per_cell = max(1, math.ceil(length * MIN_CELL_PX / STRIP_PX))
+    columns = math.ceil(length / per_cell) if length else 0
+    rows, falls = [], []
+    done: dict[tuple[str | None, int], int] = {}  # when each step's hidden state (or cell) is complete
+    for box in p.boxes.values():
+        if box.step is not None and box.visit is not None and \
+                (box.kind == "cell" or box.role == p.states.get(box.layer, ("h",))[0]):
+            done[(box.layer, box.step)] = box.visit
+    for lane in p.lanes:
+        for layer in reversed(lane.layers):
+            norms = p.heat.get(layer)
+            if not norms:
+                continue  # empty rows are dropped
+            cells = []
+            for c in range(columns):
+                steps = lane.steps[c * per_cell:(c + 1) * per_cell]
+                known = [norms[s] for s in steps if s in norms]
+                norm = max(known) if known else None
+                pad = [p.padding.get(s, {}).get(layer) for s in steps]
+                share = max((x.count / x.batch for x in pad if x is not None and x.count), default=0.0)
+                visits = [done[(layer, s)] for s in steps if (layer, s) in done]
+                cells.append({"col": c, "steps": steps, "t": [p.position[s] for s in steps], "norm": _num(norm),
+                              "status": status(p, norm, all(s in p.unreached for s in steps)), "padding": share,
+                              "visit": max(visits) if visits else None})
+            label = (layer or "step") + (" ←" if lane.reverse else "")
+            rows.append({"layer": layer or "", "label": label, "lane": lane.name, "cells": cells,
+                         "plot": [[p.position[s], math.log10(norms[s])] for s in lane.steps
+                                  if norms.get(s, 0) > 0]})
+            faded = [p.position[s] for s in lane.steps
+                     if s in norms and norms[s] < p.vanish_below and s not in p.unreached]
+            if faded:  # walking back from the loss, where it first drops below the threshold
+                falls.append(f"{label}: ‖∂L/∂h_t‖ falls below {p.vanish_below:g} at "
+                             f"t={min(faded) if lane.reverse else max(faded)}")
+            zero = [p.position[s] for s in lane.steps if s in norms and s in p.unreached]
+            if zero:
+                falls.append(f"{label}: no gradient path (exactly 0) at t={ranges(zero)}")
+    step_ticks = _ticks(length)
+    ticks = [{"col": t // per_cell, "label": f"t={t}" if i == 0 else str(t)} for i, t in enumerate(step_ticks)]
+    bar = []
+    if p.scale:
+        lo, hi = p.scale
+        decades = list(range(math.ceil(lo), math.floor(hi) + 1))
+        every = math.ceil(len(decades) / 5)  # at most five labels: they must not run together
+        bar = [{"at": (d - lo) / (hi - lo) if hi > lo else 1.0, "label": f"1e{d}"}
+               for d in decades[::-1][::every][::-1]]
+        if len(bar) < 2:
+            bar = [{"at": 0.0, "label": f"{10 ** lo:.2g}"}, {"at": 1.0, "label": f"{10 ** hi:.2g}"}]
+    note = f"each cell: {per_cell} steps (the largest norm among them)" if per_cell > 1 else ""
+    return {"rows": rows, "columns": columns, "perCell": per_cell, "ticks": ticks, "bar": bar,
+            "falls": falls, "note": note, "threshold": math.log10(p.vanish_below) if p.vanish_below > 0 else None}
+
+
+def _ticks(length: int) -> list[int]:
+    """Step positions to label: every step of a short sequence, round numbers of a long one.
+
+    >>> _ticks(5), _ticks(1000)[:4]
+    ([0, 1, 2, 3, 4], [0, 100, 200, 300])
+    """
+    if length <= 30:
+        return list(range(length))
+    raw = length / 10
+    step = next(s for s in (m * 10 ** e for e in range(8) for m in (1, 2, 5)) if s >= raw)
+    return list(range(0, length, step))
+
+
+def captions(p: Plan) -> dict[str, str]:
+    """What the replay says when it reaches a state: the step's equation of backprop through time,
+    ``∂L/∂h₂₆ = ∂L/∂y₂₆ + ∂L/∂h₂₇ · ∂h₂₇/∂h₂₆``."""
+    found = {}
+    for key, box in p.boxes.items():
+        if box.step is None or not box.state:
+            continue
+        lane = p.lane_of(box.step)
+        t = p.position[box.step]
+        nxt = t - 1 if lane.reverse else t + 1
+        s = box.role
+        has_next = 0 <= nxt < len(lane.steps)
+        hidden = p.states.get(box.layer, ("h",))[0]
+        direct = f"∂L/∂y{subscript(t)}" if s == hidden else f"∂L/∂h{subscript(t)} · ∂h{subscript(t)}/∂{s}{subscript(t)}"
+        where = f"{p.labels[box.step]}: "
+        if has_next:
+            found[key] = (f"{where}∂L/∂{s}{subscript(t)} = {direct} + ∂L/∂{s}{subscript(nxt)} · "
+                          f"∂{s}{subscript(nxt)}/∂{s}{subscript(t)}   (what this step's output sends, "
+                          f"plus what comes back from t={nxt})")
+        else:
+            found[key] = f"{where}∂L/∂{s}{subscript(t)} = {direct}   (the gradient enters here)"
+    return found
+
+
+def gate_labels(p: Plan) -> dict[str, dict[str, Any]]:
+    """Each gate (and named state) box's classic label, with the font size that fits its box."""
+    found = {}
+    for key, box in p.boxes.items():
+        labels = p.gate_labels.get(box.layer, {})
+        if box.step is None or box.role not in labels:
+            continue
+        label = labels[box.role]
+        room = p.layout.rects[key].w - 12
+        size = min(TITLE_PT, TITLE_PT * room / max(text_width(label, TITLE_PT, bold=True), 1.0))
+        found[key] = {"label": label, "size": round(size, 1)}
+    return found
 
 
 def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
-    """What the page's script reads: the plan's boxes, steps, heat strip and replay frames.
+    """What the page's script reads: boxes, edges, steps, the strip, replay frames, captions.
 
     >>> import microtensor as mt
     >>> rnn = mt.nn.RNN(2, 3)
@@ -124,48 +245,45 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     ...     out, _ = rnn(mt.randn(4, 1, 2))
     ...     out[-1].sum().backward()
     >>> data = page_data(mt.viz.draw_graph(out[-1].sum(), rec))
-    >>> data["steps"], data["layers"], len(data["heat"][0])
-    ([0, 1, 2, 3], ['rnn.l0'], 4)
+    >>> data["steps"], data["layers"], [c["norm"] > 0 for c in data["strip"]["rows"][0]["cells"]]
+    ([0, 1, 2, 3], ['rnn.l0'], [True, True, True, True])
     """
     p, g = drawing.plan, drawing.graph
-    cell_state = LSTM.state_names[1]
     boxes, traced = {}, {}
-    lstm_steps = {(b.step, b.layer) for b in p.boxes.values() if b.gate in CLASSIC_GATES}
     for key, box in p.boxes.items():
-        entry: dict[str, Any] = {"title": box.title, "kind": box.kind, "step": box.step, "layer": box.layer,
-                                 "visit": box.visit, "norm": _num(box.norm) if box.norm is not None else None}
+        entry: dict[str, Any] = {"title": box.title, "kind": box.kind, "role": box.role, "step": box.step,
+                                 "layer": box.layer, "direction": box.direction, "visit": box.visit,
+                                 "norm": _num(box.norm), "status": status(p, box.norm, box.unreached)}
         if box.kind in ("stand_in", "padding"):
             entry["note"] = box.tooltip[-1] if box.kind == "padding" else box.tooltip[0]
         else:
             entry["members"] = box.members
-        if box.gate in CLASSIC_GATES and box.title == box.gate:  # the gate's tensor, not ops inside it
-            entry["gate"] = box.gate
-        elif box.kind == "op" and box.title == cell_state and (box.step, box.layer) in lstm_steps:
-            entry["gate"] = cell_state
         boxes[key] = entry
         for m in box.members:
             traced[m] = _node(g.nodes[m])
-    heat = [[_num(p.heat.get(layer, {}).get(t, math.nan)) for t in p.steps] for layer in p.layers]
-    hidden_visits = {}
-    for n in g.named(hidden_state()):
-        step = p.drawn_step[n.key]
-        if step is not None and n.visit is not None:
-            hidden_visits[f"{n.layer}|{step}"] = n.visit
+    links = {}
+    for i, link in enumerate(p.links):
+        entry = {"src": link.src, "dst": link.dst, "kind": link.kind, "visit": link.visit}
+        ids = [f"{link.key}__out", f"{link.key}__in"] if len(p.layout.paths[i]) == 2 else [link.key]
+        for element in ids:
+            links[element] = entry
     targets = {}
     for t in p.steps:
-        if t in p.detailed:
-            targets[t] = f"step{t}"
-        else:
-            targets[t] = next(iter(p.clusters[t].values()))[0]
-    return {"steps": p.steps, "stepNames": p.labels, "layers": [layer or "" for layer in p.layers],
-            "heat": heat,
-            "scale": list(p.scale) if p.scale else None, "vanishBelow": p.vanish_below,
-            "palette": list(PALETTE), "vanished": VANISHED,
-            "boxes": boxes, "nodes": traced, "targets": targets, "detailed": sorted(p.detailed),
+        targets[t] = [f"step{t}"] if t in p.layout.frames else \
+            [k for keys in p.clusters[t].values() for k in keys]
+    home = [k for s in (p.rows[-1][-2:] if p.rows else []) for k in targets[s]]  # the first view:
+    home += [k for k, b in p.boxes.items() if b.output]  # the last steps and the loss
+    return {"steps": p.steps, "stepNames": p.labels, "positions": p.position,
+            "layers": [layer or "" for layer in p.layers],
+            "heat": [[_num(p.heat.get(layer, {}).get(t)) for t in p.steps] for layer in p.layers],
+            "strip": strip(p), "scale": list(p.scale) if p.scale else None, "vanishBelow": p.vanish_below,
+            "palette": list(PALETTE), "vanished": VANISHED, "noPath": NO_PATH,
+            "boxes": boxes, "nodes": traced, "links": links, "targets": targets, "home": home,
+            "detailed": sorted(p.detailed),
             "padding": {t: {"text": p.padding_text(t), "layers": {layer or "": _padding(pad)
                                                                   for layer, pad in by_layer.items()}}
                         for t, by_layer in p.padding.items()},
             "paddingFill": PADDING_FILL,
-            "hiddenVisits": hidden_visits, "frames": sorted({b.visit for b in p.boxes.values()
-                                                             if b.visit is not None}),
-            "classic": {**CLASSIC_GATES, cell_state: REMEMBER}, "pytorch": PYTORCH_GATES}
+            "frames": sorted({b.visit for b in p.boxes.values() if b.visit is not None}),
+            "captions": captions(p), "classic": gate_labels(p),
+            "tokens": {s: tok for s, tok in p.tokens.items()}}

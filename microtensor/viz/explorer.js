@@ -1,6 +1,8 @@
-// The microtensor explorer: pan and zoom the unrolled graph, a heat strip of ||dL/dh_t||
-// (striped where sequences are padding), a replay of the backward pass in the engine's visit
-// order, node details, gate names.
+// The microtensor explorer. Python computed everything in the page's data (explore.py:
+// page_data); this script only draws it and answers clicks. One section per view:
+// view (pan, zoom, the first view, legibility), strip (heat strip, axes, colour bar, log
+// plot, the overview of what is in view), details (a node's or a step's panel), gates (the
+// naming switch), replay (the backward pass, frame by frame).
 // Plain JavaScript, no libraries: the page must work offline from a single file.
 "use strict";
 (function () {
@@ -13,6 +15,19 @@
   const details = $("details");
   const nodeEls = {};
   for (const g of svg.querySelectorAll("g.node")) nodeEls[g.id] = g;
+  const edgeEls = [...svg.querySelectorAll("g.edge")];
+  const fmt = (x) => (x === null || x === undefined ? "–" : Number(x).toPrecision(4));
+  function esc(text) {
+    const div = document.createElement("div");
+    div.textContent = text === null || text === undefined ? "" : String(text);
+    return div.innerHTML;
+  }
+  function el(tag, attrs, parent) {
+    const e = document.createElementNS(SVGNS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) e.setAttribute(k, v);
+    if (parent) parent.appendChild(e);
+    return e;
+  }
 
   // ---------------------------------------------------------------- colours
   function colour(norm) {
@@ -23,15 +38,68 @@
     frac = Math.min(Math.max(frac, 0), 1);
     return D.palette[Math.round(frac * (D.palette.length - 1))];
   }
-  const fmt = (x) => (x === null || x === undefined ? "–" : Number(x).toPrecision(4));
 
-  // ---------------------------------------------------------------- pan and zoom
+  // ---------------------------------------------------------------- view
   const base = svg.viewBox.baseVal;
-  const home = { x: base.x, y: base.y, w: base.width, h: base.height };
-  let view = { ...home };
+  const whole = { x: base.x, y: base.y, w: base.width, h: base.height };
+  let view = { ...whole };
+  const smallTexts = [], titleTexts = [];
+  for (const g of Object.values(nodeEls)) {
+    for (const t of g.querySelectorAll("text")) {
+      (parseFloat(t.getAttribute("font-size")) < 12 ? smallTexts : titleTexts).push(t);
+    }
+  }
+  function scale() {  // screen pixels per SVG unit
+    const r = svg.getBoundingClientRect();
+    return Math.min(r.width / view.w, r.height / view.h);
+  }
   function setView(v) {
     view = v;
     svg.setAttribute("viewBox", `${v.x} ${v.y} ${v.w} ${v.h}`);
+    // Lines too small to read are hidden, not drawn as grey noise.
+    const k = scale();
+    svg.classList.toggle("far", 10 * k < 6);
+    svg.classList.toggle("very-far", 14 * k < 4);
+    overview();
+  }
+  function rootBox(element) {
+    // An element's box in the root's user units.
+    const m = svg.getScreenCTM().inverse().multiply(element.getScreenCTM());
+    const b = element.getBBox();
+    const p1 = svg.createSVGPoint(), p2 = svg.createSVGPoint();
+    p1.x = b.x; p1.y = b.y; p2.x = b.x + b.width; p2.y = b.y + b.height;
+    const a = p1.matrixTransform(m), c = p2.matrixTransform(m);
+    return { x: Math.min(a.x, c.x), y: Math.min(a.y, c.y), w: Math.abs(c.x - a.x), h: Math.abs(c.y - a.y) };
+  }
+  function union(boxes) {
+    const x = Math.min(...boxes.map((b) => b.x)), y = Math.min(...boxes.map((b) => b.y));
+    const r = Math.max(...boxes.map((b) => b.x + b.w)), bt = Math.max(...boxes.map((b) => b.y + b.h));
+    return { x, y, w: r - x, h: bt - y };
+  }
+  function fit(region, minTitlePx, anchor) {
+    // Show ``region`` as large as fits, but never so small that a title is under minTitlePx:
+    // then the part around ``anchor`` (where the loss is) is shown.
+    const r = svg.getBoundingClientRect();
+    let k = Math.min(r.width / (region.w * 1.06), r.height / (region.h * 1.06));
+    k = Math.max(k, minTitlePx / 14);
+    const w = r.width / k, h = r.height / k;
+    let x = region.x + region.w / 2 - w / 2, y = region.y + region.h / 2 - h / 2;
+    if (anchor && w < region.w) x = Math.min(region.x + region.w, anchor.x + anchor.w + 20) - w;
+    if (anchor && h < region.h) y = Math.max(region.y, Math.min(anchor.y + anchor.h / 2 - h / 2, region.y + region.h - h));
+    setView({ x, y, w, h });
+  }
+  function idsBox(ids) {
+    const found = ids.map((id) => document.getElementById(id)).filter(Boolean);
+    return found.length ? union(found.map(rootBox)) : null;
+  }
+  function home() {
+    const region = idsBox(D.home);
+    if (region) fit(region, 12.5, idsBox(D.home.slice(-1))); else setView({ ...whole });
+  }
+  function keepInView(element) {
+    const b = rootBox(element);
+    if (b.x >= view.x && b.y >= view.y && b.x + b.w <= view.x + view.w && b.y + b.h <= view.y + view.h) return;
+    setView({ ...view, x: b.x + b.w / 2 - view.w / 2, y: b.y + b.h / 2 - view.h / 2 });
   }
   function toUser(cx, cy) {
     const p = svg.createSVGPoint();
@@ -51,108 +119,175 @@
   });
   window.addEventListener("pointermove", (e) => {
     if (!drag) return;
-    const r = svg.getBoundingClientRect();
-    const scale = Math.max(drag.view.w / r.width, drag.view.h / r.height);
+    const k = scale();
     const dx = e.clientX - drag.x, dy = e.clientY - drag.y;
     if (Math.abs(dx) + Math.abs(dy) > 3) drag.moved = true;
-    if (drag.moved) setView({ ...drag.view, x: drag.view.x - dx * scale, y: drag.view.y - dy * scale });
+    if (drag.moved) setView({ ...drag.view, x: drag.view.x - dx / k, y: drag.view.y - dy / k });
   });
   window.addEventListener("pointerup", () => { setTimeout(() => { drag = null; }, 0); });
-  svg.addEventListener("dblclick", () => setView({ ...home }));
+  svg.addEventListener("dblclick", () => setView({ ...whole }));
+  $("home").addEventListener("click", home);
+  $("whole").addEventListener("click", () => setView({ ...whole }));
 
-  function focusOn(el) {
-    // The element's box in the root's user units, padded, at the container's aspect.
-    const m = svg.getScreenCTM().inverse().multiply(el.getScreenCTM());
-    const b = el.getBBox();
-    const p1 = svg.createSVGPoint(), p2 = svg.createSVGPoint();
-    p1.x = b.x; p1.y = b.y; p2.x = b.x + b.width; p2.y = b.y + b.height;
-    const a = p1.matrixTransform(m), c = p2.matrixTransform(m);
-    const r = svg.getBoundingClientRect();
-    let w = Math.max(c.x - a.x, 700) * 1.3, h = Math.max(c.y - a.y, 450) * 1.3;
-    if (w / h < r.width / r.height) w = h * r.width / r.height; else h = w * r.height / r.width;
-    setView({ x: (a.x + c.x - w) / 2, y: (a.y + c.y - h) / 2, w, h });
+  // ---------------------------------------------------------------- strip
+  const S = D.strip;
+  const strip = $("strip");
+  const LABEL_W = 120, ROW_H = 14, TICK_H = 16, BAR_W = 170;
+  const stripSvg = el("svg", { id: "strip-svg" }, strip);
+  const heatCells = [];  // {rect, cell, row}
+  const stepBoxes = {};  // step -> its box in the graph's user units (for the overview)
+  function drawStrip() {
+    const width = strip.clientWidth || 1000;
+    const cellsW = Math.max(50, width - LABEL_W - BAR_W - 16);
+    const cw = S.columns ? cellsW / S.columns : 0;
+    const height = Math.max(S.rows.length * ROW_H + TICK_H + 4, 44);
+    stripSvg.setAttribute("width", width);
+    stripSvg.setAttribute("height", height);
+    stripSvg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+    stripSvg.innerHTML = "";
+    const defs = el("defs", {}, stripSvg);
+    defs.innerHTML = `<pattern id="padding-hatch" patternUnits="userSpaceOnUse" width="6" height="6"
+      patternTransform="rotate(45)"><rect width="6" height="6" fill="#ffffff" fill-opacity="0.5"/>
+      <rect width="3" height="6" fill="#8c8c8c"/></pattern>
+      <pattern id="no-path" patternUnits="userSpaceOnUse" width="5" height="5">
+      <path d="M0,5 L5,0" stroke="#b0b0b0" stroke-width="0.8"/></pattern>
+      <linearGradient id="bar-gradient">${D.palette.map((c, i) =>
+        `<stop offset="${i / (D.palette.length - 1)}" stop-color="${c}"/>`).join("")}</linearGradient>`;
+    heatCells.length = 0;
+    S.rows.forEach((row, ri) => {
+      const y = ri * ROW_H;
+      const label = el("text", { x: LABEL_W - 6, y: y + ROW_H - 3, "text-anchor": "end", class: "strip-label",
+        "data-layer": row.layer }, stripSvg);
+      label.textContent = row.label;
+      for (const cell of row.cells) {
+        const rect = el("rect", { x: LABEL_W + cell.col * cw, y: y + 1, width: Math.max(cw - (cw > 6 ? 1 : 0), 1),
+          height: ROW_H - 2, class: `heat-cell ${cell.status}`, "data-step": cell.steps[0],
+          "data-t": cell.t[0], "data-layer": row.layer, "data-status": cell.status }, stripSvg);
+        rect.setAttribute("fill", cell.status === "zero" ? "url(#no-path)" : colour(cell.norm));
+        const tip = el("title", {}, rect);
+        const what = cell.status === "zero" ? "no gradient path (exactly 0)" :
+          cell.status === "vanished" ? `vanished (below ${D.vanishBelow})` : `‖∂L/∂h‖ ${fmt(cell.norm)}`;
+        const at = cell.t.length > 1 ? `t=${cell.t[0]}…${cell.t[cell.t.length - 1]}` : D.stepNames[cell.steps[0]];
+        tip.textContent = `${row.label} ${at}: ${what}${padText(cell) ? " · " + padText(cell) : ""}`;
+        if (cell.padding > 0 && cell.norm !== null) {  // striped over the share of the batch that is padding
+          rect.classList.add("padding");
+          el("rect", { x: LABEL_W + cell.col * cw, y: y + 1 + (ROW_H - 2) * (1 - cell.padding),
+            width: Math.max(cw - (cw > 6 ? 1 : 0), 1), height: (ROW_H - 2) * cell.padding,
+            fill: "url(#padding-hatch)", class: "heat-padding", "data-t": cell.t[0] }, stripSvg);
+        }
+        heatCells.push({ rect, cell, row });
+      }
+    });
+    const axisY = S.rows.length * ROW_H;
+    el("line", { x1: LABEL_W, x2: LABEL_W + cellsW, y1: axisY + 1, y2: axisY + 1, class: "axis" }, stripSvg);
+    for (const tick of S.ticks) {
+      const x = LABEL_W + (tick.col + 0.5) * cw;
+      el("line", { x1: x, x2: x, y1: axisY + 1, y2: axisY + 4, class: "axis" }, stripSvg);
+      const text = el("text", { x, y: axisY + 14, "text-anchor": "middle", class: "tick" }, stripSvg);
+      text.textContent = tick.label;
+    }
+    // The colour bar, on the same log scale as the graph.
+    const bx = LABEL_W + cellsW + 14, bw = BAR_W - 30;
+    if (S.bar.length) {
+      el("rect", { x: bx, y: 2, width: bw, height: 10, fill: "url(#bar-gradient)", id: "colour-bar" }, stripSvg);
+      for (const mark of S.bar) {
+        const text = el("text", { x: bx + mark.at * bw, y: 24, "text-anchor": "middle", class: "bar-label" }, stripSvg);
+        text.textContent = mark.label;
+      }
+      const keys = el("text", { x: bx, y: 38, class: "bar-label" }, stripSvg);
+      keys.innerHTML = `<tspan fill="${D.vanished}">■</tspan> vanished  <tspan fill="#999">▨</tspan> no path`;
+    }
+    viewport = el("rect", { class: "viewport", y: 0, height: axisY, x: LABEL_W, width: 0 }, stripSvg);
+    stripGeometry = { cw, cellsW };
+    overview();
+  }
+  function padText(cell) {
+    const pad = D.padding[cell.steps[0]];
+    return pad ? pad.text : "";
+  }
+  let viewport = null, stripGeometry = null;
+  stripSvg.addEventListener("click", (e) => {
+    const step = e.target.dataset ? e.target.dataset.step : undefined;
+    if (step !== undefined) selectStep(Number(step));
+  });
+  function overview() {
+    // The strip shows which steps the graph's view holds: it is the overview of the unroll.
+    if (!viewport || !stripGeometry || !Object.keys(stepBoxes).length) return;
+    const cols = [];
+    for (const [step, b] of Object.entries(stepBoxes)) {
+      if (b.x + b.w > view.x && b.x < view.x + view.w && b.y + b.h > view.y && b.y < view.y + view.h) {
+        const t = D.positions[step];
+        if (t !== undefined) cols.push(Math.floor(t / S.perCell));
+      }
+    }
+    if (!cols.length) { viewport.setAttribute("width", 0); return; }
+    const lo = Math.min(...cols), hi = Math.max(...cols);
+    viewport.setAttribute("x", LABEL_W + lo * stripGeometry.cw);
+    viewport.setAttribute("width", (hi - lo + 1) * stripGeometry.cw);
+  }
+  function drawPlot() {
+    // ||dL/dh_t|| per layer on a log scale, with the vanishing threshold.
+    const plot = $("plot");
+    const W = 300, H = Math.max(70, S.rows.length * ROW_H + TICK_H + 4);
+    const pts = S.rows.flatMap((r) => r.plot.map((p) => p[1]));
+    if (!pts.length) { plot.style.display = "none"; return; }
+    const ys = S.threshold === null ? pts : pts.concat([S.threshold]);
+    const lo = Math.floor(Math.min(...ys)), hi = Math.ceil(Math.max(...ys, lo + 1));
+    const T = Math.max(1, S.columns * S.perCell - 1);
+    const X = (t) => 36 + (W - 44) * t / T, Y = (v) => 6 + (H - 22) * (hi - v) / (hi - lo);
+    let body = `<line class="axis" x1="36" x2="${W - 8}" y1="${H - 16}" y2="${H - 16}"/>` +
+      `<text class="tick" x="36" y="${H - 4}">t=0</text><text class="tick" x="${W - 8}" y="${H - 4}" ` +
+      `text-anchor="end">t=${T}</text><text class="tick" x="32" y="${Y(hi) + 8}" text-anchor="end">1e${hi}</text>` +
+      `<text class="tick" x="32" y="${Y(lo)}" text-anchor="end">1e${lo}</text>`;
+    if (S.threshold !== null) {
+      body += `<line class="threshold" x1="36" x2="${W - 8}" y1="${Y(S.threshold)}" y2="${Y(S.threshold)}"/>`;
+    }
+    const shades = ["#440f76", "#dc4869", "#fd9869", "#6a1c81"];
+    S.rows.forEach((r, i) => {
+      if (!r.plot.length) return;
+      body += `<polyline class="norm-line" data-layer="${esc(r.layer)}" fill="none" stroke="${shades[i % 4]}" ` +
+        `points="${r.plot.map(([t, v]) => `${X(t).toFixed(1)},${Y(v).toFixed(1)}`).join(" ")}"><title>` +
+        `${esc(r.label)}</title></polyline>`;
+    });
+    plot.setAttribute("viewBox", `0 0 ${W} ${H}`);
+    plot.setAttribute("width", W);
+    plot.setAttribute("height", H);
+    plot.innerHTML = body;
+    $("falls").textContent = [...S.falls, S.note].filter(Boolean).join(" · ");
   }
 
-  // ---------------------------------------------------------------- heat strip
-  const strip = $("strip");
-  const stripSvg = document.createElementNS(SVGNS, "svg");
-  const T = D.steps.length, L = D.layers.length;
-  stripSvg.setAttribute("viewBox", `0 0 ${Math.max(T, 1)} ${Math.max(L, 1) * 10}`);
-  stripSvg.setAttribute("preserveAspectRatio", "none");
-  stripSvg.style.height = `${Math.min(16 * Math.max(L, 1), 64)}px`;
-  // Padding: grey stripes over the share of a cell's height that is padding at that step,
-  // about 6 pixels apart however many steps the strip is stretched over.
-  const period = Math.max(T, 1) / 220;
-  stripSvg.innerHTML = `<defs><pattern id="padding-hatch" patternUnits="userSpaceOnUse" width="${period}"
-    height="10"><rect width="${period}" height="10" fill="#ffffff" fill-opacity="0.5"/>
-    <rect width="${period / 2}" height="10" fill="#8c8c8c"/></pattern></defs>`;
-  const heatCells = [];  // {rect, norm, visit}
-  D.layers.forEach((layer, li) => {
-    D.steps.forEach((t, ti) => {
-      const rect = document.createElementNS(SVGNS, "rect");
-      const norm = D.heat[li][ti];
-      rect.setAttribute("x", ti);
-      rect.setAttribute("y", li * 10 + 0.5);
-      rect.setAttribute("width", 1);
-      rect.setAttribute("height", 9);
-      rect.setAttribute("class", "heat-cell");
-      rect.setAttribute("fill", colour(norm));
-      rect.dataset.t = t;
-      rect.dataset.layer = layer;
-      const pad = D.padding[t] && D.padding[t].layers[layer];
-      const tip = document.createElementNS(SVGNS, "title");
-      tip.textContent = `${layer} ${D.stepNames[t]}: ||dL/dh|| ${fmt(norm)}${pad ? " · " + pad.text : ""}`;
-      rect.appendChild(tip);
-      stripSvg.appendChild(rect);
-      if (pad && pad.count && norm !== null) {  // only where the layer has this step
-        rect.classList.add("padding");
-        const share = pad.count / pad.batch;
-        const hatch = document.createElementNS(SVGNS, "rect");
-        hatch.setAttribute("x", ti);
-        hatch.setAttribute("y", li * 10 + 0.5 + 9 * (1 - share));
-        hatch.setAttribute("width", 1);
-        hatch.setAttribute("height", 9 * share);
-        hatch.setAttribute("fill", "url(#padding-hatch)");
-        hatch.setAttribute("class", "heat-padding");  // clicks and hover go to the cell below
-        hatch.dataset.t = t;
-        stripSvg.appendChild(hatch);
+  function selectStep(step) {
+    for (const c of heatCells) c.rect.classList.toggle("selected", c.cell.steps.includes(step));
+    for (const e of svg.querySelectorAll(".focus")) e.classList.remove("focus");
+    for (const e of svg.querySelectorAll(`[data-step="${step}"]`)) e.classList.add("focus");
+    const region = idsBox(D.targets[step] || []);
+    if (region) fit(region, 12.5, null);
+    const keys = Object.keys(D.boxes).filter((k) => D.boxes[k].step === step && D.boxes[k].members);
+    const byLayer = {};
+    for (const k of keys) (byLayer[D.boxes[k].layer || ""] = byLayer[D.boxes[k].layer || ""] || []).push(k);
+    const drawnAsOps = D.detailed.includes(step);
+    let body = `<h2>${esc(D.stepNames[step])}</h2>${paddingNote(step)}<p>${drawnAsOps ? "drawn op by op" :
+      "drawn as one box per layer; its ops:"}</p>`;
+    for (const layer of D.layers) {
+      if (!byLayer[layer]) continue;
+      body += `<h3 class="op-layer">${esc(layer || "step")}</h3><ul class="op-list">`;
+      for (const k of byLayer[layer]) {
+        for (const m of D.boxes[k].members) {
+          const n = D.nodes[m];
+          const title = D.boxes[k].kind === "cell" ? (n.name || n.op) : D.boxes[k].title;
+          body += `<li data-box="${k}" data-node="${m}">${esc(title)} <small>${esc(n.op)} ` +
+            `(${n.shape.join(", ")}) ‖∂‖ ${fmt(n.grad && n.grad.norm)}</small></li>`;
+        }
       }
-      const visit = D.hiddenVisits[`${layer}|${t}`];
-      heatCells.push({ rect, norm, visit: visit === undefined ? null : visit });
-    });
-  });
-  strip.appendChild(stripSvg);
-  stripSvg.addEventListener("click", (e) => {
-    const t = e.target.dataset ? e.target.dataset.t : undefined;
-    if (t !== undefined) selectStep(Number(t));
-  });
-
-  function selectStep(t) {
-    for (const c of heatCells) c.rect.classList.toggle("selected", Number(c.rect.dataset.t) === t);
-    for (const el of svg.querySelectorAll(".focus")) el.classList.remove("focus");
-    const target = document.getElementById(D.targets[t]);
-    if (target) {
-      target.classList.add("focus");
-      focusOn(target);
+      body += "</ul>";
     }
-    const keys = Object.keys(D.boxes).filter((k) => D.boxes[k].step === t && D.boxes[k].members);
-    const drawnAsOps = D.detailed.includes(t);
-    let body = `<h2>${esc(D.stepNames[t])}</h2>${paddingNote(t)}<p>${drawnAsOps ? "drawn op by op" :
-      "drawn as one node per layer; its ops:"}</p><ul class="op-list">`;
-    for (const k of keys) {
-      for (const m of D.boxes[k].members) {
-        const n = D.nodes[m];
-        body += `<li data-box="${k}" data-node="${m}">${esc(n.name || n.op)} <small>${esc(n.op)} ` +
-          `(${n.shape.join(", ")}) ‖∂‖ ${fmt(n.grad && n.grad.norm)}</small></li>`;
-      }
-    }
-    details.innerHTML = body + "</ul>";
+    details.innerHTML = body;
     for (const li of details.querySelectorAll("li")) {
       li.addEventListener("click", () => showNode(li.dataset.box, li.dataset.node));
     }
   }
 
-  // ---------------------------------------------------------------- node details
+  // ---------------------------------------------------------------- details
   function paddingNote(t, layer) {
     // A step's padding, or (given a layer the step's tags name) that layer's.
     const step = t === null ? undefined : D.padding[t];
@@ -162,11 +297,6 @@
       text = own.count ? own.text : "";
     }
     return text ? `<p class="padding-note" data-field="padding">${esc(text)}</p>` : "";
-  }
-  function esc(text) {
-    const div = document.createElement("div");
-    div.textContent = text === null || text === undefined ? "" : String(text);
-    return div.innerHTML;
   }
   function statsTable(which, s) {
     if (!s) return `<p class="hint">no ${which} recorded</p>`;
@@ -181,18 +311,19 @@
     const hist = s.hist || [];
     const top = Math.max(1, ...hist);
     const bars = hist.map((c, i) =>
-      `<rect x="${i * 12}" y="${40 - 38 * c / top}" width="11" height="${38 * c / top}" fill="#3182bd">` +
+      `<rect x="${i * 12}" y="${40 - 38 * c / top}" width="11" height="${38 * c / top}" fill="#6a1c81">` +
       `<title>${c}</title></rect>`).join("");
     return `<svg class="histogram" data-of="${which}" width="${hist.length * 12}" height="54">${bars}` +
       `<text x="0" y="52" font-size="9">${fmt(s.min)}</text>` +
       `<text x="${hist.length * 12}" y="52" font-size="9" text-anchor="end">${fmt(s.max)}</text></svg>`;
   }
   function showNode(boxKey, nodeKey) {
-    for (const el of svg.querySelectorAll("g.node.selected")) el.classList.remove("selected");
+    for (const e of svg.querySelectorAll("g.node.selected")) e.classList.remove("selected");
     if (nodeEls[boxKey]) nodeEls[boxKey].classList.add("selected");
     const box = D.boxes[boxKey];
+    const where = box.step === null ? "" : ` at ${esc(D.stepNames[box.step])}`;
     if (box.kind === "padding") {
-      details.innerHTML = `<h2>padding at ${esc(D.stepNames[box.step])}</h2>${paddingNote(box.step, box.layer)}` +
+      details.innerHTML = `<h2>padding${where}</h2>${paddingNote(box.step, box.layer)}` +
         `<p class="hint">${esc(box.note)}</p>`;
       return;
     }
@@ -202,93 +333,126 @@
       return;
     }
     if (box.kind === "cell" && !nodeKey) {
-      details.innerHTML = `<h2>${esc(box.title)} at ${esc(D.stepNames[box.step])}</h2>` +
-        paddingNote(box.step, box.layer) +
-        `<p>${box.members.length} ops in one node; ‖∂L/∂h‖ ${fmt(box.norm)}</p>`;
       selectStep(box.step);
+      details.insertAdjacentHTML("afterbegin", `<h2 id="detail-title">${esc(box.layer || "step")}${where}</h2>` +
+        `<p>${box.members.length} ops in one box; ‖∂L/∂h‖ ${fmt(box.norm)}</p>`);
       nodeEls[boxKey].classList.add("selected");
       return;
     }
     const n = D.nodes[nodeKey || box.members[0]];
+    const title = nodeKey && nodeKey !== box.members[0] ? (n.name || n.op) : box.title;
     const tags = Object.entries(n.tags).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(", ") || "none";
-    const gate = box.gate ? `<tr><td>gate</td><td>${esc(D.pytorch[box.gate] || box.gate)} ` +
-      `(classic: ${esc(D.classic[box.gate])})</td></tr>` : "";
-    details.innerHTML = `<h2 id="detail-title">${esc(n.name || n.op)}</h2>${paddingNote(box.step, box.layer)}<table>` +
+    const classic = D.classic[boxKey] ? `<tr><td>classic name</td><td>${esc(D.classic[boxKey].label)}</td></tr>` : "";
+    details.innerHTML = `<h2 id="detail-title">${esc(title)}</h2>${paddingNote(box.step, box.layer)}<table>` +
+      `<tr><td>role</td><td data-field="role">${esc(box.role)}</td></tr>` +
       `<tr><td>op</td><td data-field="op">${esc(n.op)}</td></tr>` +
       `<tr><td>shape</td><td data-field="shape">(${n.shape.join(", ")})</td></tr>` +
       `<tr><td>dtype</td><td data-field="dtype">${esc(n.dtype)}</td></tr>` +
-      `<tr><td>tags</td><td data-field="tags">${tags}</td></tr>${gate}</table>` +
+      `<tr><td>tags</td><td data-field="tags">${tags}</td></tr>${classic}</table>` +
+      (D.captions[boxKey] ? `<p class="equation">${esc(D.captions[boxKey])}</p>` : "") +
       `<h3>gradient ∂L/∂(this)</h3>${statsTable("grad", n.grad)}<h3>value</h3>${statsTable("value", n.value)}`;
   }
-  for (const [key, el] of Object.entries(nodeEls)) {
+  for (const [key, e] of Object.entries(nodeEls)) {
     if (!D.boxes[key]) continue;
-    el.addEventListener("click", () => { if (!drag || !drag.moved) showNode(key); });
+    e.addEventListener("click", () => { if (!drag || !drag.moved) showNode(key); });
   }
 
-  // ---------------------------------------------------------------- gate names
+  // ---------------------------------------------------------------- gates
   const gateLabels = [];
-  for (const [key, box] of Object.entries(D.boxes)) {
-    if (!box.gate || !nodeEls[key]) continue;
-    const text = nodeEls[key].querySelector("text");
-    const outline = nodeEls[key].querySelector("path, polygon");
-    if (!text) continue;
-    nodeEls[key].dataset.gate = box.gate;
-    text.classList.add("gate-label");
-    gateLabels.push({ text, gate: box.gate, original: text.textContent,
-      room: outline ? outline.getBBox().width - 8 : 80 });
+  for (const [key, classic] of Object.entries(D.classic)) {
+    const title = nodeEls[key] && nodeEls[key].querySelector('text[font-weight="bold"]');
+    if (!title) continue;
+    nodeEls[key].dataset.gate = D.boxes[key].role;
+    title.classList.add("gate-label");
+    gateLabels.push({ title, classic, original: title.textContent, size: title.getAttribute("font-size") });
   }
   function nameGates(mode) {
     for (const g of gateLabels) {
-      g.text.textContent = mode === "classic" ? D.classic[g.gate] : (D.pytorch[g.gate] || g.original);
-      g.text.removeAttribute("textLength");
-      if (g.text.getComputedTextLength() > g.room) {  // squeeze a long name into its box
-        g.text.setAttribute("textLength", g.room);
-        g.text.setAttribute("lengthAdjust", "spacingAndGlyphs");
-      }
+      const classic = mode === "classic";
+      g.title.textContent = classic ? g.classic.label : g.original;
+      g.title.setAttribute("font-size", classic ? g.classic.size : g.size);
     }
   }
   $("gate-names").addEventListener("change", (e) => nameGates(e.target.value));
   $("gate-switch").style.display = gateLabels.length ? "" : "none";
 
-  // ---------------------------------------------------------------- backward replay
+  // ---------------------------------------------------------------- replay
   const litOrder = Object.entries(D.boxes).filter(([k, b]) => b.visit !== null && nodeEls[k])
     .sort((a, b) => a[1].visit - b[1].visit);
-  const heatOrder = heatCells.filter((c) => c.visit !== null).sort((a, b) => a.visit - b.visit);
+  const edgeOrder = edgeEls.filter((e) => D.links[e.id] && D.links[e.id].visit !== null)
+    .sort((a, b) => D.links[a.id].visit - D.links[b.id].visit);
   const frames = D.frames;
-  let frame = -1, litUpTo = 0, heatUpTo = 0, currentT = null, timer = null;
+  let frame = -1, replaying = false, litUpTo = 0, edgeUpTo = 0, current = null, timer = null;
   $("frames").textContent = frames.length;
   $("node-count").textContent = litOrder.length;
 
+  function unlightAll() {
+    for (const [k] of litOrder) nodeEls[k].classList.remove("lit", "current");
+    for (const e of edgeOrder) e.classList.remove("lit");
+    for (const c of heatCells) c.rect.setAttribute("fill", "#ffffff");
+    litUpTo = edgeUpTo = 0;
+    current = null;
+  }
   function show(f) {
-    // Light every box whose gradient is complete by frame f (unlight on the way back).
+    // Frame f: every box whose gradient is complete by then is lit, every edge the gradient has
+    // been sent along; -1 is the start, with nothing lit.
     f = Math.max(-1, Math.min(frames.length - 1, f));
+    if (!replaying) {
+      replaying = true;
+      graphBox.classList.add("replaying");
+      unlightAll();
+      frame = -1;
+    }
     if (f < frame) {
-      for (const [k] of litOrder) nodeEls[k].classList.remove("lit");
-      for (const c of heatOrder) c.rect.setAttribute("fill", "#ffffff");
-      litUpTo = heatUpTo = 0;
-      currentT = null;
+      unlightAll();
     }
     frame = f;
-    graphBox.classList.add("replaying");
     const upTo = f < 0 ? -1 : frames[f];
+    if (current) nodeEls[current].classList.remove("current");
+    let newest = null;
     while (litUpTo < litOrder.length && litOrder[litUpTo][1].visit <= upTo) {
-      const [k, box] = litOrder[litUpTo++];
+      const [k] = litOrder[litUpTo++];
       nodeEls[k].classList.add("lit");
-      if (box.step !== null) currentT = box.step;
+      newest = k;
     }
-    while (heatUpTo < heatOrder.length && heatOrder[heatUpTo].visit <= upTo) {
-      const c = heatOrder[heatUpTo++];
-      c.rect.setAttribute("fill", colour(c.norm));
+    if (newest === null && litUpTo > 0) newest = litOrder[litUpTo - 1][0];
+    while (edgeUpTo < edgeOrder.length && D.links[edgeOrder[edgeUpTo].id].visit <= upTo) {
+      edgeOrder[edgeUpTo++].classList.add("lit");
     }
-    $("frame").textContent = f + 1;
-    $("lit-count").textContent = litUpTo;
-    $("current-t").textContent = currentT === null ? "–" : currentT;
+    for (const c of heatCells) {
+      const visit = c.cell.visit;
+      c.rect.setAttribute("fill", visit !== null && visit !== undefined && visit <= upTo ?
+        (c.cell.status === "zero" ? "url(#no-path)" : colour(c.cell.norm)) : "#ffffff");
+    }
+    current = newest;
+    if (current) {
+      nodeEls[current].classList.add("current");
+      keepInView(nodeEls[current]);
+    }
+    status();
   }
-  function startReplay() {
-    if (frame === -1 || frame >= frames.length - 1) {
-      frame = frames.length;  // from the start
-      show(-1);
+  function status() {
+    $("frame").textContent = frame + 1;
+    $("lit-count").textContent = litUpTo;
+    const box = current ? D.boxes[current] : null;
+    $("current-t").textContent = box && box.step !== null ? D.stepNames[box.step] : "–";
+    let caption = "";
+    if (box) {
+      caption = D.captions[current] || lastCaption(box) ||
+        `${box.title}${box.step !== null ? " at " + D.stepNames[box.step] : ""}: its gradient is complete ` +
+        `(‖∂L/∂·‖ ${fmt(box.norm)})`;
+    } else if (replaying) {
+      caption = "Nothing has a gradient yet: the backward pass starts at the loss (▶|).";
     }
+    $("caption").textContent = caption;
+  }
+  function lastCaption(box) {
+    // The equation of the latest state whose gradient is complete, for the ops in between.
+    for (let i = litUpTo - 1; i >= 0 && i >= litUpTo - 40; i--) {
+      const k = litOrder[i][0];
+      if (D.captions[k] && D.boxes[k].step === box.step) return D.captions[k];
+    }
+    return "";
   }
   function stop() {
     clearInterval(timer);
@@ -297,7 +461,7 @@
   }
   function play() {
     if (timer) { stop(); return; }
-    startReplay();
+    if (!replaying || frame >= frames.length - 1) { replaying = false; show(-1); }
     const stride = Math.max(1, Math.ceil(frames.length / 300));  // about 10 seconds at any length
     $("play").textContent = "❚❚ pause";
     timer = setInterval(() => {
@@ -305,16 +469,15 @@
       if (frame >= frames.length - 1) stop();
     }, 30);
   }
+  function reset() {
+    stop();
+    replaying = false;
+    show(-1);
+  }
   $("play").addEventListener("click", play);
   $("forward").addEventListener("click", () => { stop(); show(frame + 1); });
   $("back").addEventListener("click", () => { stop(); show(frame - 1); });
-  $("reset").addEventListener("click", () => {
-    stop();
-    show(frames.length - 1);
-    graphBox.classList.remove("replaying");
-    frame = -1;
-    for (const c of heatCells) c.rect.setAttribute("fill", colour(c.norm));
-  });
+  $("reset").addEventListener("click", reset);
   document.addEventListener("keydown", (e) => {
     if (e.target.tagName === "SELECT") return;
     if (e.key === " ") { e.preventDefault(); play(); }
@@ -322,13 +485,25 @@
     if (e.key === "ArrowLeft") { stop(); show(frame - 1); }
   });
 
+  // ---------------------------------------------------------------- start
+  drawStrip();
+  drawPlot();
+  for (const step of D.steps) {
+    const region = idsBox(D.targets[step] || []);
+    if (region) stepBoxes[step] = region;
+  }
+  home();
+  window.addEventListener("resize", () => { drawStrip(); overview(); });
   window.explorer = {
     loadMs: performance.now() - started,
     litCount: () => litUpTo,
     nodeCount: litOrder.length,
     frame: () => frame,
     frames: frames.length,
-    currentT: () => currentT,
+    current: () => current,
+    currentT: () => (current && D.boxes[current].step !== null ? D.positions[D.boxes[current].step] : null),
     playing: () => timer !== null,
+    scale,
+    view: () => ({ ...view }),
   };
 })();

@@ -108,7 +108,7 @@ class Namer:
         if n.op == "Index" and inputs and self.g.nodes[inputs[0]].name == "x_proj":
             return "x_t W_ihᵀ"
         if len(consumers) == 1 and consumers[0].op in FUNCTIONS and self.meaningful(consumers[0]):
-            return f"{consumers[0].name} pre-activation"  # what a gate or state squashes
+            return f"{symbol(consumers[0].name)} pre-activation"  # what a gate or state squashes
         if len({c.tags.get("gate") for c in consumers} - {None}) > 1:
             return "pre-activations"  # of every gate at once, before the slices
         if n.op == "Stack" and inputs and all(self.g.nodes[k].name == self.g.nodes[k].states[0]

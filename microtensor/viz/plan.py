@@ -70,6 +70,7 @@ class Box:
     direction: str | None = None  # "forward" or "reverse", in a bidirectional layer
     reads: tuple[str, ...] = ()  # the states it reads from the step before (or as initial states)
     copies: str | None = None  # a stand-in: the key of the shared box it stands for
+    unreached: bool = False  # its gradient is exactly zero because no path from the loss reaches it
 
 
 @dataclass
@@ -199,12 +200,13 @@ class Plan:
         frac = 1.0 if hi <= lo else (math.log10(max(norm, 1e-300)) - lo) / (hi - lo)
         return min(max(frac, 0.0), 1.0)
 
-    def colour(self, norm: float | None) -> str | None:
-        """A box's fill for gradient ``norm``: ``NO_PATH`` for exactly zero, ``VANISHED`` below
-        ``vanish_below``, else the palette on the picture's log scale."""
+    def colour(self, norm: float | None, unreached: bool = False) -> str | None:
+        """A box's fill for gradient ``norm``: ``NO_PATH`` where no path from the loss reaches
+        it, ``VANISHED`` below ``vanish_below`` (a gradient that underflowed to exactly zero
+        included), else the palette on the picture's log scale."""
         if norm is None or self.scale is None:
             return None
-        if norm == 0:
+        if unreached:
             return NO_PATH
         if norm < self.vanish_below:
             return VANISHED
@@ -294,13 +296,13 @@ def _run(run: list[int]) -> str:
     return str(run[0]) if len(run) == 1 else f"{run[0]}…{run[-1]}"
 
 
-def norm_line(symbol: str, norm: float) -> str:
-    """A box's gradient line; exactly zero says there is no path from the loss.
+def norm_line(symbol: str, norm: float, unreached: bool = False) -> str:
+    """A box's gradient line; one that no path from the loss reaches says so.
 
-    >>> norm_line("h", 0.5), norm_line("", 0.0)
-    ('‖∂L/∂h‖ 5.00e-01', 'no gradient path')
+    >>> norm_line("h", 0.5), norm_line("", 0.0, unreached=True), norm_line("", 0.0)
+    ('‖∂L/∂h‖ 5.00e-01', 'no gradient path', '‖∂‖ 0.00e+00')
     """
-    if norm == 0:
+    if unreached:
         return "no gradient path"
     return f"‖∂L/∂{symbol}‖ {short_norm(norm)}" if symbol else f"‖∂‖ {short_norm(norm)}"
 
@@ -316,6 +318,7 @@ class _Planner:
         self.tokens = self.read_tokens(tokens)
         self.padding = self.read_padding()
         self.namer = Namer(graph, self.initial_states())
+        self.no_path = self.find_unreached()
         norms = [e.grad_norm for e in graph.edges if e.grad_norm]
         norms += [n.grad.norm for n in graph.nodes.values() if n.grad is not None and n.grad.norm > 0]
         self.scale = (math.log10(min(norms)), math.log10(max(norms))) if norms else None
@@ -415,8 +418,9 @@ class _Planner:
                 heat[n.layer][step] = n.grad.norm
         top = {t: max(by_layer[t] for by_layer in heat.values() if t in by_layer)
                for t in self.steps if any(t in by_layer for by_layer in heat.values())}
-        unreached = {t for t, n in top.items() if n == 0}
-        vanished = {t for t, n in top.items() if 0 < n < self.vanish_below}
+        unreached = {t for t, n in top.items() if n == 0 and all(
+            k in self.no_path for k, n in g.nodes.items() if self.where[k][0] == t and n.name == n.states[0])}
+        vanished = {t for t, n in top.items() if n < self.vanish_below} - unreached
         links += self.attention_links(placed)  # drawn over the layout, so added last
         for step, by_layer in self.padding.items():  # inside their step's cluster, apart from its ops
             if step not in self.detailed:
@@ -442,6 +446,27 @@ class _Planner:
             if self.where[n.key][0] is not None and layer not in states:
                 states[layer], gates[layer], labels[layer] = n.states, n.gates, dict(n.gate_labels)
         return states, gates, labels
+
+    def find_unreached(self) -> set[str]:
+        """The nodes whose gradient is exactly zero because nothing from the loss reaches them:
+        every consumer sent exactly zero, and did so either because it is unreached itself or
+        while holding a gradient that has not vanished (an op that selects, such as
+        ``out[-1]``, sends the rest nothing). A gradient that shrank step by step until it
+        became zero has vanished instead: its consumers' own gradients were already below
+        ``vanish_below``."""
+        sent: dict[str, list] = defaultdict(list)
+        for e in self.g.edges:
+            sent[e.src].append(e)
+        found: set[str] = set()
+        for key in reversed(self.order):  # consumers before what they read
+            n = self.g.nodes[key]
+            if n.grad is None or n.grad.norm != 0 or not sent[key]:
+                continue
+            if all(e.grad_norm == 0 and (e.dst in found or (self.g.nodes[e.dst].grad is not None and
+                                                             self.g.nodes[e.dst].grad.norm >= self.vanish_below))
+                   for e in sent[key]):
+                found.add(key)
+        return found
 
     # -- time: lanes, steps, which steps are detailed ----------------------------------
     @staticmethod
@@ -558,7 +583,7 @@ class _Planner:
         for lane in self.lanes_found:
             if len(lane.steps) < 2:
                 continue
-            first, second = lane.steps[0], lane.steps[1]
+            first, second = lane.steps[-1:-3:-1] if lane.reverse else lane.steps[:2]  # in the order they ran
             for layer in {layer for (step, layer) in blocks if step == first}:
                 before, after = blocks[(first, layer)], blocks.get((second, layer), [])
                 match = {self.signature(k, set(after), inputs): k for k in after}
@@ -675,12 +700,13 @@ class _Planner:
         detail = n.name if n.kind == "param" and n.name and n.name != title else n.op
         lines = [" ".join(part for part in (detail, shape_text(n.shape)) if part)]
         if norm is not None:
-            lines.append(norm_line(n.name if role in n.states else "", norm))
+            lines.append(norm_line(n.name if role in n.states else "", norm, n.key in self.no_path))
         if shared:
             lines.append("shared by every step")
         return Box(n.key, n.kind, title, lines, *self.where[n.key], n.tags.get("gate"),
                    [n.key], norm if n.kind != "const" else None, role in n.states,
-                   n.key == self.g.output, n.visit, tooltip(n, title), role=role, reads=self.reads(n))
+                   n.key == self.g.output, n.visit, tooltip(n, title), role=role, reads=self.reads(n),
+                   unreached=n.key in self.no_path)
 
     def reads(self, n: Node) -> tuple[str, ...]:
         """The states ``n`` takes from the step before, or as initial states."""
@@ -702,8 +728,9 @@ class _Planner:
         hidden = [m for m in group if m.name == m.states[0] and m.grad is not None]
         norm = hidden[0].grad.norm if hidden else None
         lines = [layer or "step"]
+        unreached = bool(hidden) and hidden[0].key in self.no_path
         if norm is not None:
-            lines.append(norm_line(hidden[0].name, norm))
+            lines.append(norm_line(hidden[0].name, norm, unreached))
         pad = self.padding.get(step, {}).get(layer)
         if pad is not None and pad.count:
             lines.append(pad.short())
@@ -714,7 +741,8 @@ class _Planner:
         return Box(key, "cell", self.labels[step], lines, step, layer, None, [m.key for m in group],
                    norm, False, False, max(visits) if visits else None,
                    [f"{layer or 'step'} at {self.labels[step]}: {len(group)} ops in one box",
-                    f"ops: {', '.join(ops)}", *([pad.describe()] if pad is not None else [])], role="cell")
+                    f"ops: {', '.join(ops)}", *([pad.describe()] if pad is not None else [])], role="cell",
+                   unreached=unreached)
 
     def padding_box(self, key: str, step: int, layer: str | None, pad: Padding) -> Box:
         """A step's (or, with a ``layer``, that layer's) stand-in for the sequences that are
@@ -733,10 +761,11 @@ class _Planner:
                  feeds: bool) -> Box:
         """A step's small copy of something every step uses (``feeds``) or that every step
         feeds, with that step's share of its gradient."""
-        lines = [norm_line("", norm)] if norm is not None else []
+        lines = [norm_line("", norm, norm == 0)] if norm is not None else []
         what = "this step's share of its gradient" if feeds else "what this step sends it"
         return Box(key, "stand_in", shared.title, lines, inside.step, inside.layer, None, [], norm,
-                   visit=visit, tooltip=[f"{shared.title}: {what}"], role="stand_in", copies=shared.key)
+                   visit=visit, tooltip=[f"{shared.title}: {what}"], role="stand_in", copies=shared.key,
+                   unreached=norm == 0)
 
     def attention_links(self, placed: dict[str, str]) -> list[Link]:
         """Edges from each source step to each decoder step that attends to it, weighted by
