@@ -109,7 +109,7 @@ class UnrolledGraph(graphviz.Source):
         if format not in FORMATS:
             raise ValueError(f"format must be one of {FORMATS}, got {format!r}")
         source_path.parent.mkdir(parents=True, exist_ok=True)
-        source_path.writetext_width(self.source, encoding="utf-8")
+        source_path.write_text(self.source, encoding="utf-8")
         data = self.pipe(format, timeout=timeout)
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out, data)
@@ -288,15 +288,17 @@ class _DotWriter:
         """An op-level step's frame (and one per layer when it has several), with its boxes."""
         p, at = self.p, self.at
         layers = p.clusters[t]
-        if t not in at.frames:
-            return set()
         full = (shared := p.step_padding(t)) is not None and shared.full
         grey = full or t in p.vanished or t in p.unreached
-        x, y = at.titles[t]
+        if t in at.titles:
+            x, y = at.titles[t]
+            label = f"label=<<B>{esc(p.step_title(t))}</B>> lp={quote(self.xy(x, y))} fontsize=13"
+        else:  # a step of one box per layer: its boxes say which step it is
+            label = 'label=""'
         self.out += [f"\tsubgraph cluster_step{t} {{",
-                     f"\t\tgraph [bb={quote(self.bb(at.frames[t]))} label=<<B>{esc(p.step_title(t))}</B>> "
-                     f"lp={quote(self.xy(x, y))} fontsize=13 "
-                     f"style={quote('rounded,filled,dashed' if full else 'rounded,filled')} color=\"#999999\" "
+                     f"\t\tgraph [bb={quote(self.bb(at.frames[t]))} {label} "
+                     f"style={quote('rounded,filled,dashed' if full else 'rounded,filled')} "
+                     f"color={quote('#999999' if t in at.titles else '#d0d0d0')} "
                      f"fillcolor={quote(PADDING_FILL if grey else '#f4f8fc')} "
                      f"fontcolor={quote('#777777' if grey else '#222222')} id={quote(f'step{t}')}]"]
         keys: set[str] = set()

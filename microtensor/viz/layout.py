@@ -38,7 +38,8 @@ TITLE_PT, SMALL_PT = 14.0, 10.0  # font sizes of a box's title and of its smalle
 _TITLE_H, _LINE_H, _BOX_PAD_X, _BOX_PAD_Y = 18.0, 12.5, 9.0, 6.0
 _MIN_W = 58.0
 _H_GAP, _V_GAP = 18.0, 24.0  # between boxes of a row, between rows of a step
-_FRAME_PAD, _FRAME_TITLE = 10.0, 24.0  # inside a step's frame; the band its title takes
+_FRAME_PAD, _FRAME_TITLE = 14.0, 24.0  # inside an op-level step's frame; the band its title takes
+_CELL_PAD = 10.0  # inside the frame of a step drawn as one box per layer
 _LAYER_GAP = 20.0  # between stacked layers of a step
 _COL_GAP = 46.0  # between the steps of a row: room for the state edges
 _STAFF_GAP = 30.0  # between the lanes of one row (a bidirectional layer's directions)
@@ -151,9 +152,10 @@ def layout(drawn: Plan, aspect: float) -> Layout:
     ...     out, _ = lstm(mt.randn(3, 1, 2))
     ...     (out[-1] ** 2).sum().backward()
     >>> p = mt.viz.plan(mt.viz.trace((out[-1] ** 2).sum(), rec), detail="op")
-    >>> c = [p.layout.rects[k].cy for k, b in p.boxes.items() if b.role == "c"]
-    >>> max(c) - min(c)  # the cell state runs along one straight line
-    0.0
+    >>> row = p.rows[0]
+    >>> c = [p.layout.rects[k].cy for k, b in p.boxes.items() if b.role == "c" and b.step in row]
+    >>> len(c) == len(row), max(c) - min(c)  # the cell state runs along one straight line
+    (True, 0.0)
     """
     return _Layouter(drawn).best(aspect)
 
@@ -217,9 +219,13 @@ class _Layouter:
         col_w = max((self.size[k][0] for k in core), default=_MIN_W) + _H_GAP
         want: dict[str, float] = {}
         middle = (max(len(gates), 1) - 1) * col_w / 2
+        reverse = p.lane_of(step).reverse  # mirrored below: its gates are placed mirrored here
         for k in core:
             g = box[k].gate
-            want[k] = gates.index(g) * col_w if g in gates else middle
+            if g in gates:
+                want[k] = (len(gates) - 1 - gates.index(g) if reverse else gates.index(g)) * col_w
+            else:
+                want[k] = middle
         lo, hi = -col_w, max(len(gates), 1) * col_w  # the ends of the state lines
         for k in core:
             if k in left or (k in top_pinned and box[k].role not in states):
@@ -272,7 +278,7 @@ class _Layouter:
             self.spread(outputs, wants, xs, order)
             for k in outputs:
                 centre[k] = (xs[k], -(rows_n - 1) * row_h - row_h)
-        if p.lane_of(step).reverse:  # mirrored: states flow right to left
+        if reverse:  # mirrored: states flow right to left, gates still in display order
             centre = {k: (-cx, cy) for k, (cx, cy) in centre.items()}
         left_edge = min(cx - self.size[k][0] / 2 for k, (cx, cy) in centre.items())
         centre = {k: (cx - left_edge, cy) for k, (cx, cy) in centre.items()}
@@ -360,8 +366,8 @@ class _Layouter:
             if t < len(lane.steps):
                 step = lane.steps[t]
                 widths += [self.blocks[(step, layer)].width for layer in self.p.clusters[step]]
-                if step in self.p.detailed:
-                    widths = [w + 2 * _FRAME_PAD for w in widths]
+                pad = _FRAME_PAD if step in self.p.detailed else _CELL_PAD
+                widths = [w + 2 * pad for w in widths]
         return max(widths, default=0.0)
 
     def pack(self, limit: float) -> Layout:
@@ -462,54 +468,47 @@ class _Layouter:
     def place_row(self, lanes: list[Lane], run: list[int], detailed: bool, cols: list[float], y: float,
                   rects: dict[str, Rect], frames: dict[int, Rect], layer_frames: dict, titles: dict,
                   row_boxes: list[Rect]) -> float:
-        """One row of time: each lane of the part a band of stacked layers, steps left to right."""
+        """One row of time: each lane of the part a band of stacked layers, steps left to right,
+        each step in its frame (op-level ones titled)."""
         p = self.p
+        pad = _FRAME_PAD if detailed else _CELL_PAD
         xs, x = {}, 0.0
         for t in run:
             xs[t] = x
             x += cols[t] + _COL_GAP
         for lane in lanes:
-            layers = list(reversed(lane.layers))  # top to bottom
-            top_y = y + (_FRAME_TITLE + _FRAME_PAD if detailed else 0.0)
             lines = {}
-            cursor = top_y
-            for layer in layers:
+            cursor = y + pad + (_FRAME_TITLE if detailed else 0.0)
+            for layer in reversed(lane.layers):  # top to bottom
                 up, down = self.row_h[layer][detailed]
                 lines[layer] = cursor + up
                 cursor += up + down + _LAYER_GAP
-            bottom = cursor - _LAYER_GAP + (_FRAME_PAD if detailed else 0.0)
+            bottom = cursor - _LAYER_GAP + pad
             for t in run:
                 if t >= len(lane.steps):
                     continue
                 step = lane.steps[t]
-                frame = None
                 for layer, keys in p.clusters[step].items():
                     b = self.blocks[(step, layer)]
-                    pad = _FRAME_PAD if detailed else 0.0
                     # Op-level steps start at their frame's start (the end, for a reverse lane); cells centre.
                     if not detailed:
                         left = xs[t] + (cols[t] - b.width) / 2
                     else:
                         left = xs[t] + cols[t] - pad - b.width if lane.reverse else xs[t] + pad
-                    block_rect = None
+                    placed = []
                     for k, (cx, cy) in b.centre.items():
                         w, h = self.size[k]
-                        r = Rect(left + cx - w / 2, lines[layer] + cy - h / 2, w, h)
-                        rects[k] = r
-                        block_rect = r if block_rect is None else block_rect.union(r)
-                    if detailed and block_rect is not None:
-                        if len(p.clusters[step]) > 1:
-                            layer_frames[(step, layer)] = block_rect.grow(6, top=18)
-                        frame = block_rect if frame is None else frame.union(block_rect)
-                if detailed and frame is not None:
-                    full = Rect(xs[t], y, cols[t], bottom - y)
-                    frames[step] = full
-                    titles[step] = (full.cx, y + _FRAME_TITLE * 0.62)
-                    row_boxes.append(full)
-                elif frame is None:
-                    for layer in p.clusters[step]:
-                        for k in p.clusters[step][layer]:
-                            row_boxes.append(rects[k])
+                        rects[k] = Rect(left + cx - w / 2, lines[layer] + cy - h / 2, w, h)
+                        placed.append(rects[k])
+                    if detailed and len(p.clusters[step]) > 1 and placed:
+                        whole = placed[0]
+                        for r in placed[1:]:
+                            whole = whole.union(r)
+                        layer_frames[(step, layer)] = whole.grow(6, top=18)
+                frames[step] = Rect(xs[t], y, cols[t], bottom - y)
+                if detailed:
+                    titles[step] = (frames[step].cx, y + _FRAME_TITLE * 0.62)
+                row_boxes.append(frames[step])
             y = bottom + _STAFF_GAP
         return y - _STAFF_GAP
 
@@ -543,12 +542,14 @@ class _Layouter:
         a, b = rects[link.src], rects[link.dst]
         sa, sb = self.p.boxes[link.src].step, self.p.boxes[link.dst].step
         if link.state and sa is not None and sb is not None and row_of.get(sa) != row_of.get(sb):
-            # It continues on the next row: a stub out of its step, and one into the next.
-            sign = -1 if self.p.lane_of(sa).reverse else 1
-            out_x = a.x if sign < 0 else a.right
-            in_x = b.right if sign < 0 else b.x
-            return [[(out_x, a.cy), (out_x + sign * _STUB, a.cy)],
-                    [(in_x - sign * _STUB, b.cy), (in_x, b.cy)]]
+            # It continues on the next row: a stub out of its step, and one into the next, each
+            # within its own step's frame.
+            fa, fb = frames[sa], frames[sb]
+            if self.p.lane_of(sa).reverse:
+                return [[(a.x, a.cy), (max(a.x - _STUB, fa.x + 2), a.cy)],
+                        [(min(b.right + _STUB, fb.right - 2), b.cy), (b.right, b.cy)]]
+            return [[(a.right, a.cy), (min(a.right + _STUB, fa.right - 2), a.cy)],
+                    [(max(b.x - _STUB, fb.x + 2), b.cy), (b.x, b.cy)]]
         if link.state and abs(a.cy - b.cy) < 1.0:  # along a state's line
             if b.cx >= a.cx:
                 return [[(a.right, a.cy), (b.x, b.cy)]]

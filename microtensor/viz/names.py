@@ -73,7 +73,7 @@ class Namer:
     >>> g = mt.viz.trace((h @ W.T).tanh().sum())
     >>> namer = Namer(g)
     >>> sorted(namer.title(k) for k in g.nodes)
-    ['W_hh', 'W_hhᵀ', 'h', 'h W_hhᵀ', 'loss', 'tanh(h W_hhᵀ)']
+    ['W_hh', 'W_hhᵀ', 'h', 'h W_hhᵀ', 'loss', 'tanh']
     """
 
     def __init__(self, graph, initial: dict[str, str] | None = None) -> None:

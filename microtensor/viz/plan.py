@@ -50,7 +50,8 @@ class Box:
     something every step uses.
 
     ``role`` says what it is in the network: a state name (``"h"``, ``"c"``), a gate name,
-    ``"loss"``, ``"param"``, ``"initial"`` (a state before the first step), ``"input"``,
+    ``"loss"``, ``"param"``, ``"initial"`` (a state before the first step), ``"constant"`` (an input
+    that needs no gradient),
     ``"cell"``, ``"stand_in"``, ``"padding"`` or ``"op"``."""
 
     key: str
@@ -160,7 +161,7 @@ class Plan:
         >>> w = mt.ones(2, 3, requires_grad=True)
         >>> for t in range(2):
         ...     with mt.scope(layer="rnn", t=t, padding=t, batch=2):
-        ...         w = w.tanh()
+        ...         w = w.tanh(); w.name = "h"
         >>> p = plan(mt.viz.trace(w.sum()), detail="op")
         >>> p.step_padding(0), p.step_padding(1).short(), p.padding_boxes(1)
         (None, 'padding 1 of 2', ['padding1'])
@@ -233,8 +234,8 @@ def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None =
     ...     with mt.scope(layer="rnn", t=t):
     ...         h = (h + w).tanh(); h.name = "h"
     >>> p = plan(mt.viz.trace(h.sum()), detail="cell", tokens="abc")
-    >>> p.rows, [p.boxes[k].title for k in sorted(p.boxes) if p.boxes[k].kind == "cell"]
-    ([[0, 1, 2]], ["t=0 · 'a'", "t=1 · 'b'", "t=2 · 'c'"])
+    >>> [t for row in p.rows for t in row], [p.boxes[k].title for k in sorted(p.boxes) if p.boxes[k].kind == "cell"]
+    ([0, 1, 2], ["t=0 · 'a'", "t=1 · 'b'", "t=2 · 'c'"])
     """
     from .layout import layout  # the layout reads plans: imported here, not at the top
 
@@ -685,7 +686,7 @@ class _Planner:
         if n.kind == "param":
             return "param"
         if n.kind == "const":
-            return "input"
+            return "constant"
         if n.name and self.where[n.key][0] is not None:
             if n.name in n.states:
                 return n.name
