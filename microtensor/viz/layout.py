@@ -186,11 +186,9 @@ class _Layouter:
         gates = p.gates.get(layer, ())
         hidden, others = states[0], set(states[1:])
         box = p.boxes
-        inside = set(keys)
         core = [k for k in keys if box[k].kind == "op" and box[k].role != "initial"]
         core_set = set(core)
         feeders = [k for k in keys if k not in core_set and box[k].kind != "padding"
-                   and (any(d in inside for d in self.outs[k]) or box[k].role != "initial")
                    and not (box[k].kind == "stand_in" and not self.outs[k])]
         outputs = [k for k in keys if box[k].kind == "stand_in" and not self.outs[k]]
         padding = [k for k in keys if box[k].kind == "padding"]

@@ -429,10 +429,12 @@ class _Planner:
             shared_pad = agreed(by_layer)
             if shared_pad is not None:
                 boxes[f"padding{step}"] = self.padding_box(f"padding{step}", step, None, shared_pad)
+                clusters[step][next(iter(clusters[step]))].append(f"padding{step}")  # on the step's floor
             else:
                 for i, (layer, pad) in enumerate(by_layer.items()):
                     if pad.count:
                         boxes[f"padding{step}_{i}"] = self.padding_box(f"padding{step}_{i}", step, layer, pad)
+                        clusters[step].setdefault(layer, []).append(f"padding{step}_{i}")
         return Plan(boxes, links, self.steps, self.detailed, clusters, drawn_layers,
                     {layer: dict(sorted(heat[layer].items())) for layer in drawn_layers if layer in heat},
                     self.scale, vanished, unreached, self.vanish_below, self.bptt_order, title,
