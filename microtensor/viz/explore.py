@@ -33,7 +33,7 @@ from .trace import Graph, Node
 _HERE = Path(__file__).parent
 #: The strip's cells are at least this many pixels wide on a page 1,440 pixels wide; beyond
 #: that many steps, a cell stands for several (the largest norm among them).
-MIN_CELL_PX, STRIP_PX = 4, 1000
+MIN_CELL_PX, STRIP_PX = 4, 760
 
 
 class Explorer:
