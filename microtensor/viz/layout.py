@@ -346,13 +346,16 @@ class _Layouter:
             widths += [self.column_width(lane_group, t) for lane_group in [self.group(lane)]
                        for t in range(len(lane.steps))]
         if not widths:
-            return self.pack(math.inf)
+            return self.pack(math.inf)  # nothing recurrent: no state continues on another row
         lo, hi = max(widths), sum(w + _COL_GAP for w in widths)
         band = [self.size[k][0] + _H_GAP for k in self.upstream]
         lo = max(lo, min(hi, max(band, default=0.0)))
         tries = [self.pack(lo * (hi / lo) ** (i / 23)) for i in range(24)] if hi > lo else [self.pack(lo)]
         fitting = [t for t in tries if t.aspect <= 2.5] or [t for t in tries if t.aspect <= 4] or tries
-        return min(fitting, key=lambda t: abs(math.log(t.aspect / aspect)))
+        chosen = min(fitting, key=lambda t: abs(math.log(t.aspect / aspect)))
+        for i, link in enumerate(p.links):
+            link.wrap = len(chosen.paths[i]) == 2
+        return chosen
 
     def group(self, lane: Lane) -> list[Lane]:
         """The lanes drawn together with ``lane``: its part's directions."""
@@ -446,8 +449,6 @@ class _Layouter:
         width = max((r.right for r in every), default=1.0)
         height = max((r.bottom for r in every), default=1.0)
         paths = {i: self.path(link, rects, row_of, frames) for i, link in enumerate(p.links)}
-        for i, link in enumerate(p.links):
-            link.wrap = len(paths[i]) == 2
         return Layout(rects, frames, layer_frames, paths, rows, width, height, self.home(rects, frames, rows),
                       titles)
 
