@@ -2,12 +2,14 @@
 
 import re
 import shutil
+import xml.etree.ElementTree as ET
 
 import pytest
 
 from microtensor.viz.__main__ import main
 
 HAS_GRAPHVIZ = bool(shutil.which("dot") or shutil.which("graphviz-pure"))
+SVG = "{http://www.w3.org/2000/svg}"
 
 
 @pytest.mark.parametrize("model", ["rnn", "lstm", "gru"])
@@ -15,8 +17,10 @@ def test_cli_writes_the_dot_source_for_each_model(tmp_path, model, capsys):
     out = tmp_path / "g.dot"
     assert main(["--model", model, "--steps", "3", "--layers", "2", "--out", str(out)]) == 0
     source = out.read_text()
-    assert "cluster_t0" in source and "cluster_t2" in source
-    assert f"{model}.l1" in source  # both layers are drawn, with their names
+    steps = re.findall(r"\tsubgraph cluster_step(\d) \{\n\t\tgraph \[[^\n]*label=<<B>t=(\d)</B>>", source)
+    assert steps == [("0", "0"), ("1", "1"), ("2", "2")]  # every step framed and titled, in order
+    layers = re.findall(r"\tsubgraph cluster_step0_l\d \{\n\t\tgraph \[[^\n]*label=<([^>]*)>", source)
+    assert layers == [f"{model}.l0", f"{model}.l1"]  # both layers are drawn, with their names
     assert "wrote" in capsys.readouterr().out
 
 
@@ -24,7 +28,13 @@ def test_cli_writes_the_dot_source_for_each_model(tmp_path, model, capsys):
 def test_cli_renders_svg_with_a_window_and_reports_norms(tmp_path, capsys):
     out = tmp_path / "long.svg"
     assert main(["--model", "rnn", "--steps", "40", "--window", "30:33", "--out", str(out)]) == 0
-    assert out.read_text().lstrip().startswith("<?xml")
+    svg = out.read_text()
+    assert svg.lstrip().startswith("<?xml")
+    # the window's steps are titled frames, op by op, with the data attribute a script reads
+    titled = {g.get("data-step"): "".join(t.text for t in g.iter(f"{SVG}text"))
+              for g in ET.fromstring(svg).iter(f"{SVG}g") if g.get("class") == "cluster"}
+    assert {step: title for step, title in titled.items() if title} == {
+        "30": "t=30", "31": "t=31", "32": "t=32"}
     assert (tmp_path / "long.dot").exists()
     printed = capsys.readouterr().out
     assert "||dL/dh_t||: t=39:" in printed and "t=0:" in printed
@@ -114,7 +124,8 @@ def test_cli_draws_a_packed_batch_with_its_padding(tmp_path, capsys):
                  "--out", str(out)]) == 0
     source = out.read_text()
     # One sequence is padding at t=2, 3 (row 1), two at t=4 (rows 1, 2).
-    assert re.findall(r'label="t=(\d) · padding (\d) of 3"', source) == [("2", "1"), ("3", "1"), ("4", "2")]
+    assert re.findall(r"label=<<B>t=(\d) · padding (\d) of 3</B>>", source) == [
+        ("2", "1"), ("3", "1"), ("4", "2")]
     assert len(re.findall(r"\tpadding\d+ \[", source)) == 3 and "rows 1, 2" in source
     assert "packed sequences of lengths 5, 2, 4" in source
     out = tmp_path / "plain.dot"

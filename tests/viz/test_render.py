@@ -1,6 +1,7 @@
 """Finding the Graphviz program and running it safely; real renders with every engine installed."""
 
 import os
+import re
 import shutil
 import stat
 import sys
@@ -8,6 +9,7 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import microtensor as mt
@@ -24,7 +26,7 @@ def fake_program(tmp_path, body):
     return path
 
 
-def small_graph():
+def small_graph(title=None):
     w = mt.ones(2, requires_grad=True)
     w.name = "w"
     h = mt.zeros(2)
@@ -35,7 +37,23 @@ def small_graph():
                 h.name = "h"
         loss = h.sum()
         loss.backward()
-    return mt.viz.draw_graph(loss, rec)
+    return mt.viz.draw_graph(loss, rec, title=title)
+
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def elements(root, cls):
+    """id -> the SVG group of each node, edge or cluster."""
+    return {g.get("id"): g for g in root.iter(f"{SVG}g") if g.get("class") == cls}
+
+
+def outline(g):
+    """(centre x, centre y, width, height) of a node's or cluster's outline, in Graphviz's coordinates."""
+    shape = next(el for el in g.iter() if el.tag in (f"{SVG}polygon", f"{SVG}path"))
+    numbers = [float(v) for v in re.findall(r"-?[\d.]+", shape.get("points") or shape.get("d"))]
+    xs, ys = numbers[0::2], numbers[1::2]
+    return (max(xs) + min(xs)) / 2, (max(ys) + min(ys)) / 2, max(xs) - min(xs), max(ys) - min(ys)
 
 
 @pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program installed (optional tool)")
@@ -47,11 +65,90 @@ def test_real_render_writes_valid_svg_png_and_the_dot_source(tmp_path, program):
     root = ET.parse(svg).getroot()
     assert root.tag.endswith("svg")
     titles = [el.text for el in root.iter() if el.tag.endswith("title")]
-    assert "cluster_t0" in titles and "cluster_t2" in titles
+    assert "cluster_step0" in titles and "cluster_step2" in titles
     assert (tmp_path / "g.dot").read_text() == dot.source
     png = dot.render_to(tmp_path / "g.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "image/svg+xml" in dot._repr_mimebundle_()
+
+
+@pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program installed (optional tool)")
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_the_program_draws_every_box_where_the_layout_pinned_it(program):
+    dot = small_graph()
+    dot.program = program
+    nodes = elements(ET.fromstring(dot.svg()), "node")
+    at = dot.plan.layout
+    assert set(dot.plan.boxes) <= set(nodes)
+    shifts = []
+    for key in dot.plan.boxes:
+        r = at.rects[key]
+        cx, cy, w, h = outline(nodes[key])
+        assert (w, h) == (pytest.approx(r.w, abs=1.5), pytest.approx(r.h, abs=1.5)), key
+        shifts.append((cx - r.cx, cy - r.cy))  # (both y down: Graphviz's SVG negates DOT's y)
+    # neato -n2 keeps every pinned point: the whole picture moves at most as one.
+    assert np.ptp(np.array(shifts), axis=0) == pytest.approx([0, 0], abs=1)
+
+
+@pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program installed (optional tool)")
+@pytest.mark.parametrize("program", PROGRAMS)
+def test_nothing_is_cut_off_at_the_edges_of_the_picture(tmp_path, program):
+    image = pytest.importorskip("PIL.Image", reason="Pillow (matplotlib's dependency) reads the PNG")
+    dot = small_graph(title="LSTM: 1 layer(s), 4 steps")  # the command line's kind of title
+    dot.program = program
+    pixels = np.asarray(image.open(dot.render_to(tmp_path / "g.png")).convert("L"))
+    assert (pixels < 128).any()
+    edges = {"left": pixels[:, :2], "right": pixels[:, -2:], "top": pixels[:2], "bottom": pixels[-2:]}
+    assert {side: int(band.min()) for side, band in edges.items()} == dict.fromkeys(edges, 255)
+
+
+@pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program installed (optional tool)")
+def test_the_svg_carries_the_data_contract(tmp_path):
+    dot = small_graph()
+    drawn = dot.plan
+    for root in (ET.fromstring(dot.svg()), ET.fromstring(dot.pipe("svg")),
+                 ET.parse(dot.render_to(tmp_path / "g.svg")).getroot()):
+        nodes = elements(root, "node")
+        for key, box in drawn.boxes.items():
+            g = nodes[key]
+            assert g.get("data-kind") == box.kind and g.get("data-role") == box.role, key
+            assert g.get("data-step") == (None if box.step is None else str(box.step)), key
+            assert g.get("data-layer") == box.layer, key
+        assert {b.role for b in drawn.boxes.values()} >= {"h", "loss", "param"}
+        drawn_edges = elements(root, "edge")
+        for link in drawn.links:  # one edge, or two for a state continued on the next row
+            ids = [k for k in (link.key, f"{link.key}__out", f"{link.key}__in") if k in drawn_edges]
+            assert ids in ([link.key], [f"{link.key}__out", f"{link.key}__in"]), link.key
+            for key in ids:
+                g = drawn_edges[key]
+                attrs = (g.get("data-src"), g.get("data-dst"), g.get("data-kind"))
+                assert attrs == (link.src, link.dst, link.kind), key
+        assert sorted(link.kind for link in drawn.links).count("state") == 2
+        frames = elements(root, "cluster")
+        steps = {k: g.get("data-step") for k, g in frames.items()}
+        assert steps == {f"step{t}": str(t) for t in drawn.detailed}
+
+
+@pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program installed (optional tool)")
+def test_the_svg_says_each_boxs_direction_and_each_layer_frames_layer():
+    mt.manual_seed(0)
+    rnn = mt.nn.RNN(3, 4, num_layers=2, bidirectional=True, dtype=mt.float64)
+    out, _ = rnn(mt.randn(2, 1, 3, dtype=mt.float64))
+    dot = mt.viz.draw_graph(out.sum(), detail="op")
+    drawn = dot.plan
+    root = ET.fromstring(dot.svg())
+    nodes = elements(root, "node")
+    directions = {(g.get("data-layer"), g.get("data-direction")) for key, g in nodes.items()
+                  if key in drawn.boxes and g.get("data-step") is not None}
+    assert directions == {("rnn.l0", "forward"), ("rnn.l1", "forward"),
+                          ("rnn.l0_reverse", "reverse"), ("rnn.l1_reverse", "reverse")}
+    layer_frames = {}
+    for key, g in elements(root, "cluster").items():
+        if "_l" in key:
+            layer_frames.setdefault(g.get("data-step"), []).append(g.get("data-layer"))
+    assert set(layer_frames) == {str(t) for t in drawn.steps}
+    for step, layers in layer_frames.items():  # one frame per layer of the step, named by it
+        assert sorted(layers) == sorted({b.layer for b in drawn.boxes.values() if str(b.step) == step})
 
 
 def test_explicit_program_wins_and_a_bad_one_is_named(tmp_path, monkeypatch):
@@ -62,6 +159,16 @@ def test_explicit_program_wins_and_a_bad_one_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("MICROTENSOR_DOT", str(tmp_path / "nope"))
     with pytest.raises(mt.viz.GraphvizNotFoundError, match="MICROTENSOR_DOT names .*nope"):
         render_mod.find_dot()
+
+
+def test_the_picture_is_drawn_pinned_by_neato_n2(tmp_path):
+    fake = fake_program(tmp_path, "sys.stdin.read(); "
+                                  "sys.stdout.write('<svg><!-- ' + ' '.join(sys.argv[1:]) + ' --></svg>')")
+    g = small_graph()
+    g.program = fake
+    assert "<!-- -Kneato -n2 -Tsvg -->" in g.svg()
+    assert g.pipe("png") == b"<svg><!-- -Kneato -n2 -Tpng --></svg>"
+    assert mt.viz.run_dot("digraph {}", "svg", program=fake) == b"<svg><!-- -Tsvg --></svg>"  # not pinned
 
 
 def test_dot_on_path_comes_before_graphviz_pure(tmp_path, monkeypatch):
@@ -206,8 +313,11 @@ def test_render_pipe_view_and_jupyter_use_the_finder(tmp_path, only_graphviz_pur
     viewed = g.view(tmp_path / "view.gv")
     assert opened == [Path(viewed)] and Path(viewed).exists()
     assert "</svg>" in g._repr_mimebundle_()["image/svg+xml"]
-    with pytest.raises(ValueError, match="only the dot layout"):
-        g.pipe("svg", engine="neato")
+    assert g.pipe("svg", engine="neato") == g.pipe("svg")  # laid out already: neato -n2 draws it
+    with pytest.raises(ValueError, match="laid out already"):
+        g.pipe("svg", engine="circo")
+    with pytest.raises(ValueError, match="renderer= is not supported"):
+        g.pipe("svg", renderer="cairo")
 
 
 def test_render_file_never_writes_through_a_placed_symlink(tmp_path):
@@ -239,6 +349,7 @@ def test_a_failed_render_leaves_no_temporary_and_keeps_the_old_picture(tmp_path,
 
 
 @pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program installed (optional tool)")
+@pytest.mark.filterwarnings("ignore:trace. the graph has steps:UserWarning")  # its state is not named h
 def test_control_characters_in_names_still_give_well_formed_svg_and_html(tmp_path):
     name = "bell\x07 nul\x00 esc\x1b del\x7f"
     w = mt.ones(2, requires_grad=True)
