@@ -5,7 +5,7 @@ design: one template per cell, straight lines through time, time wrapped into ro
 writer pins every box, step frame and edge at its place, so Graphviz draws exactly the
 layout (``neato -n2``: no layout of its own), with either program, system Graphviz or
 graphviz-pure. Gradient norms colour and size boxes and edges on one log scale, exactly
-zero ("no gradient path") and vanished (below ``vanish_below``) apart; a step where some
+zero ("no gradient (exactly 0)") and vanished (below ``vanish_below``) apart; a step where some
 of the batch's sequences are padding holds a grey dashed "padding" box and says so in its
 title; the legend states the scale and what was elided.
 
@@ -31,8 +31,19 @@ import graphviz
 from ..tensor import Tensor
 from .layout import SMALL_PT, TITLE_PT, Rect, text_width
 from .layout import Path as Polyline
-from .plan import (ATTENTION_COLOURS, DARK, NO_PATH, PADDING_FILL, PADDING_INK, PALETTE, VANISHED, Box, Link,
-                   Plan, plan)
+from .plan import (
+    ATTENTION_COLOURS,
+    DARK,
+    NO_GRADIENT,
+    PADDING_FILL,
+    PADDING_INK,
+    PALETTE,
+    VANISHED,
+    Box,
+    Link,
+    Plan,
+    plan,
+)
 from .record import Recording
 from .render import FORMATS, run_dot, write_atomic
 from .trace import Graph, trace
@@ -289,7 +300,7 @@ class _DotWriter:
         p, at = self.p, self.at
         layers = p.clusters[t]
         full = (shared := p.step_padding(t)) is not None and shared.full
-        grey = full or t in p.vanished or t in p.unreached
+        grey = full or t in p.vanished or t in p.no_gradient
         if t in at.titles:
             x, y = at.titles[t]
             label = f"label=<<B>{esc(p.step_title(t))}</B>> lp={quote(self.xy(x, y))} fontsize=13"
@@ -333,7 +344,7 @@ class _DotWriter:
                                     "id": box.key, "pos": self.xy(r.cx, r.cy) + "!",
                                     "width": f"{r.w / 72:.3f}",
                                     "height": f"{r.h / 72:.3f}", "tooltip": "\n".join(box.tooltip)}
-        fill = p.colour(box.norm, box.unreached)
+        fill = p.colour(box.norm, box.no_gradient)
         pad = p.layer_padding(box.step, box.layer)
         if box.kind == "padding":
             attrs.update(style="dashed,filled", fillcolor=PADDING_FILL, color=PADDING_INK,
@@ -356,7 +367,7 @@ class _DotWriter:
             attrs["penwidth"] = str(max(float(attrs.get("penwidth", 1)), p.width(box.norm)))
             if fill in DARK:
                 attrs["fontcolor"] = "white"
-            if fill == NO_PATH:
+            if fill == NO_GRADIENT:
                 attrs.update(style=f"{attrs.get('style', 'filled')},dashed", color="#999999")
         if pad is not None and box.kind == "cell":  # a step drawn as one box per layer
             attrs["style"] = "rounded,filled,dashed"
@@ -370,10 +381,10 @@ class _DotWriter:
         p = self.p
         attrs: dict[str, object] = {}
         colour = p.colour(link.norm)
-        if colour and colour != NO_PATH:
+        if colour and colour != NO_GRADIENT:
             attrs.update(color=colour, penwidth=str(p.width(link.norm)))
         if link.norm is not None:
-            attrs["tooltip"] = f"gradient norm {link.norm:.2e}" if link.norm else "no gradient path"
+            attrs["tooltip"] = f"gradient norm {link.norm:.2e}" if link.norm else "no gradient (exactly 0)"
         backward = p.bptt_order
         if link.attention is not None:
             shades = len(ATTENTION_COLOURS)
@@ -429,7 +440,7 @@ class _DotWriter:
     def title(self) -> None:
         if self.p.title:
             w = text_width(self.p.title, 15) + 8
-            self.out.append(f"\ttitle [shape=plaintext style=\"\" fontsize=15 width={w / 72:.3f} height=0.3 "
+            self.out.append(f"\ttitle [shape=plaintext style=\"\" fontsize=15 fixedsize=false width={w / 72:.3f} height=0.3 "
                             f"pos={quote(self.xy(w / 2, 12) + '!')} label=<<B>{esc(self.p.title)}</B>>]")
 
     def legend(self) -> None:
@@ -439,7 +450,7 @@ class _DotWriter:
         if p.scale:
             lo, hi = p.scale
             swatches = "".join(f"<TD BGCOLOR='{c}' WIDTH='16'> </TD>" for c in PALETTE)
-            keys = [f"<FONT COLOR='#777777'>□</FONT> no gradient path (exactly 0)",
+            keys = ["<FONT COLOR='#777777'>□</FONT> no gradient (exactly 0, not faded)",
                     f"<FONT COLOR='{VANISHED}'>■</FONT> vanished (below {p.vanish_below:g})"]
             if p.padding:
                 keys.append(f"<FONT COLOR='{PADDING_INK}'>▭</FONT> padding (dashed)")
@@ -450,7 +461,7 @@ class _DotWriter:
             return
         w = max(text_width(line, 10) for line in lines) + 16
         h = 16 * len(lines) + 8
-        self.out.append(f"\tlegend [shape=plaintext style=\"\" fontsize=10 id=\"legend\" width={w / 72:.3f} "
+        self.out.append(f"\tlegend [shape=plaintext style=\"\" fontsize=10 fixedsize=false id=\"legend\" width={w / 72:.3f} "
                         f"height={h / 72:.3f} pos={quote(self.xy(w / 2, self.at.height + 14 + h / 2) + '!')} "
                         f"label=<<TABLE BORDER='0' CELLBORDER='0' CELLSPACING='1'>{rows}</TABLE>>]")
 

@@ -25,7 +25,7 @@ from .dot import UnrolledGraph, draw_graph, esc
 from .layout import TITLE_PT, text_width
 from .names import subscript
 from .padding import Padding
-from .plan import NO_PATH, PADDING_FILL, PALETTE, VANISHED, Plan, ranges
+from .plan import NO_GRADIENT, PADDING_FILL, PALETTE, VANISHED, Plan, ranges
 from .record import Recording, Summary
 from .render import write_atomic
 from .trace import Graph, Node
@@ -109,7 +109,7 @@ def _node(n: Node) -> dict[str, Any]:
             "tags": tags, "value": _stats(n.value), "grad": _stats(n.grad)}
 
 
-def status(p: Plan, norm: float | None, unreached: bool = False) -> str:
+def status(p: Plan, norm: float | None, no_gradient: bool = False) -> str:
     """How a gradient norm is shown: ``"none"`` (not recorded), ``"zero"`` (no path from the
     loss reaches it), ``"vanished"`` (below ``vanish_below``, underflow to zero included) or
     ``"flow"``.
@@ -119,12 +119,12 @@ def status(p: Plan, norm: float | None, unreached: bool = False) -> str:
     >>> with mt.viz.record() as rec:
     ...     (w * 2).sum().backward()
     >>> p = mt.viz.draw_graph((w * 2).sum(), rec).plan
-    >>> [status(p, x) for x in (None, 1e-9, 0.0, 1.0)], status(p, 0.0, unreached=True)
+    >>> [status(p, x) for x in (None, 1e-9, 0.0, 1.0)], status(p, 0.0, no_gradient=True)
     (['none', 'vanished', 'vanished', 'flow'], 'zero')
     """
     if norm is None:
         return "none"
-    return "zero" if unreached else "vanished" if norm < p.vanish_below else "flow"
+    return "zero" if no_gradient else "vanished" if norm < p.vanish_below else "flow"
 
 
 def strip(p: Plan) -> dict[str, Any]:
@@ -155,20 +155,20 @@ def strip(p: Plan) -> dict[str, Any]:
                 share = max((x.count / x.batch for x in pad if x is not None and x.count), default=0.0)
                 visits = [done[(layer, s)] for s in steps if (layer, s) in done]
                 cells.append({"col": c, "steps": steps, "t": [p.position[s] for s in steps], "norm": _num(norm),
-                              "status": status(p, norm, all(s in p.unreached for s in steps)), "padding": share,
+                              "status": status(p, norm, all(s in p.no_gradient for s in steps)), "padding": share,
                               "visit": max(visits) if visits else None})
             label = (layer or "step") + (" ←" if lane.reverse else "")
             rows.append({"layer": layer or "", "label": label, "lane": lane.name, "cells": cells,
                          "plot": [[p.position[s], math.log10(norms[s])] for s in lane.steps
                                   if norms.get(s, 0) > 0]})
             faded = [p.position[s] for s in lane.steps
-                     if s in norms and norms[s] < p.vanish_below and s not in p.unreached]
+                     if s in norms and norms[s] < p.vanish_below and s not in p.no_gradient]
             if faded:  # walking back from the loss, where it first drops below the threshold
                 falls.append(f"{label}: ‖∂L/∂h_t‖ falls below {p.vanish_below:g} at "
                              f"t={min(faded) if lane.reverse else max(faded)}")
-            zero = [p.position[s] for s in lane.steps if s in norms and s in p.unreached]
+            zero = [p.position[s] for s in lane.steps if s in norms and s in p.no_gradient]
             if zero:
-                falls.append(f"{label}: no gradient path (exactly 0) at t={ranges(zero)}")
+                falls.append(f"{label}: no gradient (exactly 0) at t={ranges(zero)}")
     step_ticks = _ticks(length)
     ticks = [{"col": t // per_cell, "label": f"t={t}" if i == 0 else str(t)} for i, t in enumerate(step_ticks)]
     bar = []
@@ -253,7 +253,7 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     for key, box in p.boxes.items():
         entry: dict[str, Any] = {"title": box.title, "kind": box.kind, "role": box.role, "step": box.step,
                                  "layer": box.layer, "direction": box.direction, "visit": box.visit,
-                                 "norm": _num(box.norm), "status": status(p, box.norm, box.unreached)}
+                                 "norm": _num(box.norm), "status": status(p, box.norm, box.no_gradient)}
         if box.kind in ("stand_in", "padding"):
             entry["note"] = box.tooltip[-1] if box.kind == "padding" else box.tooltip[0]
         else:
@@ -277,7 +277,7 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
             "layers": [layer or "" for layer in p.layers],
             "heat": [[_num(p.heat.get(layer, {}).get(t)) for t in p.steps] for layer in p.layers],
             "strip": strip(p), "scale": list(p.scale) if p.scale else None, "vanishBelow": p.vanish_below,
-            "palette": list(PALETTE), "vanished": VANISHED, "noPath": NO_PATH,
+            "palette": list(PALETTE), "vanished": VANISHED, "noPath": NO_GRADIENT,
             "boxes": boxes, "nodes": traced, "links": links, "targets": targets, "home": home,
             "detailed": sorted(p.detailed),
             "padding": {t: {"text": p.padding_text(t), "layers": {layer or "": _padding(pad)

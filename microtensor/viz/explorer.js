@@ -165,7 +165,7 @@
           "data-t": cell.t[0], "data-layer": row.layer, "data-status": cell.status }, stripSvg);
         rect.setAttribute("fill", cell.status === "zero" ? "url(#no-path)" : colour(cell.norm));
         const tip = el("title", {}, rect);
-        const what = cell.status === "zero" ? "no gradient path (exactly 0)" :
+        const what = cell.status === "zero" ? "no gradient (exactly 0)" :
           cell.status === "vanished" ? `vanished (below ${D.vanishBelow})` : `‖∂L/∂h‖ ${fmt(cell.norm)}`;
         const at = cell.t.length > 1 ? `t=${cell.t[0]}…${cell.t[cell.t.length - 1]}` : D.stepNames[cell.steps[0]];
         tip.textContent = `${row.label} ${at}: ${what}${padText(cell) ? " · " + padText(cell) : ""}`;
@@ -195,7 +195,7 @@
         text.textContent = mark.label;
       }
       const keys = el("text", { x: bx, y: 38, class: "bar-label" }, stripSvg);
-      keys.innerHTML = `<tspan fill="${D.vanished}">■</tspan> vanished  <tspan fill="#999">▨</tspan> no path`;
+      keys.innerHTML = `<tspan fill="${D.vanished}">■</tspan> vanished  <tspan fill="#999">▨</tspan> exactly 0`;
     }
     viewport = el("rect", { class: "viewport", y: 0, height: axisY, x: LABEL_W, width: 0 }, stripSvg);
     stripGeometry = { cw, cellsW };
@@ -409,13 +409,14 @@
     frame = f;
     const upTo = f < 0 ? -1 : frames[f];
     if (current) nodeEls[current].classList.remove("current");
+    if (litUpTo === 0) current = null;
     let newest = null;
     while (litUpTo < litOrder.length && litOrder[litUpTo][1].visit <= upTo) {
-      const [k] = litOrder[litUpTo++];
+      const [k, box] = litOrder[litUpTo++];
       nodeEls[k].classList.add("lit");
-      newest = k;
+      if (box.kind !== "stand_in") newest = k;  // a stand-in lights with the box it copies
     }
-    if (newest === null && litUpTo > 0) newest = litOrder[litUpTo - 1][0];
+    if (newest === null) newest = current;
     while (edgeUpTo < edgeOrder.length && D.links[edgeOrder[edgeUpTo].id].visit <= upTo) {
       edgeOrder[edgeUpTo++].classList.add("lit");
     }

@@ -30,8 +30,9 @@ PALETTE = ("#fcf0b2", "#fec488", "#fd9869", "#f56b5c", "#dc4869", "#b73779", "#9
 DARK = PALETTE[5:]  # fills that need white text
 #: Below ``vanish_below`` but not zero: the gradient got there and faded.
 VANISHED = "#c8c8c8"
-#: Exactly zero: no path from the loss reaches it (nothing faded: nothing was ever sent).
-NO_PATH = "#ffffff"
+#: Exactly zero, without fading: no path from the loss reaches it (``out[-1]`` reads one step),
+#: or a factor on its path is exactly zero (``f ⊙ c₀`` with ``c₀ = 0``: nothing to forget yet).
+NO_GRADIENT = "#ffffff"
 #: Padding: the fill of a step (or box) that is padding for every sequence, and the outline
 #: and text of padding stand-ins.
 PADDING_FILL, PADDING_INK = "#eeeeee", "#8c8c8c"
@@ -71,7 +72,7 @@ class Box:
     direction: str | None = None  # "forward" or "reverse", in a bidirectional layer
     reads: tuple[str, ...] = ()  # the states it reads from the step before (or as initial states)
     copies: str | None = None  # a stand-in: the key of the shared box it stands for
-    unreached: bool = False  # its gradient is exactly zero because no path from the loss reaches it
+    no_gradient: bool = False  # its gradient is exactly zero, and did not fade there (see NO_GRADIENT)
 
 
 @dataclass
@@ -126,7 +127,7 @@ class Plan:
     heat: dict[str | None, dict[int, float]]  # layer -> step -> ||dL/dh_t||, for layers that have it
     scale: tuple[float, float] | None  # log10 of the smallest and largest gradient norm shown
     vanished: set[int]  # steps whose gradient fell below vanish_below, but not to zero
-    unreached: set[int]  # steps no gradient reached at all (exactly zero: no path from the loss)
+    no_gradient: set[int]  # steps whose gradient is exactly zero without having faded (see NO_GRADIENT)
     vanish_below: float
     bptt_order: bool
     title: str | None
@@ -190,7 +191,7 @@ class Plan:
         """A step frame's title: ``t=3 · 'e'``, with its padding and how its gradient ended."""
         shared = self.step_padding(step)
         padded = [shared.short()] if shared else ["padding by layer"] if step in self.padding else []
-        ending = ["no gradient path"] if step in self.unreached else \
+        ending = ["no gradient (exactly 0)"] if step in self.no_gradient else \
             ["gradient vanished"] if step in self.vanished else []
         return " · ".join([self.labels[step], *padded, *ending])
 
@@ -201,14 +202,14 @@ class Plan:
         frac = 1.0 if hi <= lo else (math.log10(max(norm, 1e-300)) - lo) / (hi - lo)
         return min(max(frac, 0.0), 1.0)
 
-    def colour(self, norm: float | None, unreached: bool = False) -> str | None:
-        """A box's fill for gradient ``norm``: ``NO_PATH`` where no path from the loss reaches
-        it, ``VANISHED`` below ``vanish_below`` (a gradient that underflowed to exactly zero
+    def colour(self, norm: float | None, no_gradient: bool = False) -> str | None:
+        """A box's fill for gradient ``norm``: ``NO_GRADIENT`` where it is exactly zero without
+        having faded, ``VANISHED`` below ``vanish_below`` (a gradient that shrank to exactly zero
         included), else the palette on the picture's log scale."""
         if norm is None or self.scale is None:
             return None
-        if unreached:
-            return NO_PATH
+        if no_gradient:
+            return NO_GRADIENT
         if norm < self.vanish_below:
             return VANISHED
         return PALETTE[round(self.position_on_scale(norm) * (len(PALETTE) - 1))]
@@ -297,14 +298,14 @@ def _run(run: list[int]) -> str:
     return str(run[0]) if len(run) == 1 else f"{run[0]}…{run[-1]}"
 
 
-def norm_line(symbol: str, norm: float, unreached: bool = False) -> str:
-    """A box's gradient line; one that no path from the loss reaches says so.
+def norm_line(symbol: str, norm: float, no_gradient: bool = False) -> str:
+    """A box's gradient line; an exact zero that did not fade says so.
 
-    >>> norm_line("h", 0.5), norm_line("", 0.0, unreached=True), norm_line("", 0.0)
-    ('‖∂L/∂h‖ 5.00e-01', 'no gradient path', '‖∂‖ 0.00e+00')
+    >>> norm_line("h", 0.5), norm_line("", 0.0, no_gradient=True), norm_line("", 0.0)
+    ('‖∂L/∂h‖ 5.00e-01', 'no gradient (exactly 0)', '‖∂‖ 0.00e+00')
     """
-    if unreached:
-        return "no gradient path"
+    if no_gradient:
+        return "no gradient (exactly 0)"
     return f"‖∂L/∂{symbol}‖ {short_norm(norm)}" if symbol else f"‖∂‖ {short_norm(norm)}"
 
 
@@ -319,7 +320,7 @@ class _Planner:
         self.tokens = self.read_tokens(tokens)
         self.padding = self.read_padding()
         self.namer = Namer(graph, self.initial_states())
-        self.no_path = self.find_unreached()
+        self.exact_zeros = self.find_exact_zeros()
         norms = [e.grad_norm for e in graph.edges if e.grad_norm]
         norms += [n.grad.norm for n in graph.nodes.values() if n.grad is not None and n.grad.norm > 0]
         self.scale = (math.log10(min(norms)), math.log10(max(norms))) if norms else None
@@ -419,9 +420,9 @@ class _Planner:
                 heat[n.layer][step] = n.grad.norm
         top = {t: max(by_layer[t] for by_layer in heat.values() if t in by_layer)
                for t in self.steps if any(t in by_layer for by_layer in heat.values())}
-        unreached = {t for t, n in top.items() if n == 0 and all(
-            k in self.no_path for k, n in g.nodes.items() if self.where[k][0] == t and n.name == n.states[0])}
-        vanished = {t for t, n in top.items() if n < self.vanish_below} - unreached
+        no_gradient = {t for t, n in top.items() if n == 0 and all(
+            k in self.exact_zeros for k, n in g.nodes.items() if self.where[k][0] == t and n.name == n.states[0])}
+        vanished = {t for t, n in top.items() if n < self.vanish_below} - no_gradient
         links += self.attention_links(placed)  # drawn over the layout, so added last
         for step, by_layer in self.padding.items():  # inside their step's cluster, apart from its ops
             if step not in self.detailed:
@@ -437,8 +438,8 @@ class _Planner:
                         clusters[step].setdefault(layer, []).append(f"padding{step}_{i}")
         return Plan(boxes, links, self.steps, self.detailed, clusters, drawn_layers,
                     {layer: dict(sorted(heat[layer].items())) for layer in drawn_layers if layer in heat},
-                    self.scale, vanished, unreached, self.vanish_below, self.bptt_order, title,
-                    self.notes(vanished, unreached), self.labels, {k: w[0] for k, w in self.where.items()},
+                    self.scale, vanished, no_gradient, self.vanish_below, self.bptt_order, title,
+                    self.notes(vanished, no_gradient), self.labels, {k: w[0] for k, w in self.where.items()},
                     lanes, self.position, self.tokens, *self.declarations(), self.padding)
 
     def declarations(self) -> tuple[dict, dict, dict]:
@@ -450,11 +451,11 @@ class _Planner:
                 states[layer], gates[layer], labels[layer] = n.states, n.gates, dict(n.gate_labels)
         return states, gates, labels
 
-    def find_unreached(self) -> set[str]:
-        """The nodes whose gradient is exactly zero because nothing from the loss reaches them:
-        every consumer sent exactly zero, and did so either because it is unreached itself or
-        while holding a gradient that has not vanished (an op that selects, such as
-        ``out[-1]``, sends the rest nothing). A gradient that shrank step by step until it
+    def find_exact_zeros(self) -> set[str]:
+        """The nodes whose gradient is exactly zero without having faded: every consumer sent
+        exactly zero, either being such a node itself or while holding a gradient that has not
+        vanished (an op that selects, such as ``out[-1]``, sends the rest nothing; ``f ⊙ c₀``
+        sends ``f`` nothing while ``c₀ = 0``). A gradient that shrank step by step until it
         became zero has vanished instead: its consumers' own gradients were already below
         ``vanish_below``."""
         sent: dict[str, list] = defaultdict(list)
@@ -589,10 +590,13 @@ class _Planner:
             first, second = lane.steps[-1:-3:-1] if lane.reverse else lane.steps[:2]  # in the order they ran
             for layer in {layer for (step, layer) in blocks if step == first}:
                 before, after = blocks[(first, layer)], blocks.get((second, layer), [])
-                match = {self.signature(k, set(after), inputs): k for k in after}
+                later_sigs = [self.signature(k, set(after), inputs) for k in after]
                 own = set(before)
-                for k in before:
-                    later = match.get(self.signature(k, own, inputs))
+                sigs = [self.signature(k, own, inputs) for k in before]
+                match = {sig: k for sig, k in zip(later_sigs, after)
+                         if later_sigs.count(sig) == 1 and sigs.count(sig) == 1}  # never a guess
+                for k, sig in zip(before, sigs):
+                    later = match.get(sig)
                     if later is None:
                         continue
                     for index, src in inputs[later].items():
@@ -604,11 +608,13 @@ class _Planner:
         return found
 
     def signature(self, key: str, block: set[str], inputs: dict[str, dict[int, str]]) -> tuple:
-        """What an op is within its step, the same in every step: its op, name, gate and the
-        ops it reads inside the step, input by input (what it reads from outside: not)."""
+        """What an op is within its step, the same in every step: its op, name, gate, the ops it
+        reads inside the step and what it reads that no step owns (a weight), input by input."""
         n = self.g.nodes[key]
         reads = tuple((i, self.g.nodes[s].op, self.g.nodes[s].name, self.g.nodes[s].tags.get("gate"))
-                      for i, s in sorted(inputs[key].items()) if s in block)
+                      if s in block else (i, s)
+                      for i, s in sorted(inputs[key].items())
+                      if s in block or self.where[s][0] is None and self.g.nodes[s].kind != "const")
         return n.op, n.name, n.tags.get("gate"), reads
 
     def layer_order(self, boxes: dict[str, Box]) -> list[str | None]:
@@ -703,13 +709,13 @@ class _Planner:
         detail = n.name if n.kind == "param" and n.name and n.name != title else n.op
         lines = [" ".join(part for part in (detail, shape_text(n.shape)) if part)]
         if norm is not None:
-            lines.append(norm_line(n.name if role in n.states else "", norm, n.key in self.no_path))
+            lines.append(norm_line(n.name if role in n.states else "", norm, n.key in self.exact_zeros))
         if shared:
             lines.append("shared by every step")
         return Box(n.key, n.kind, title, lines, *self.where[n.key], n.tags.get("gate"),
                    [n.key], norm if n.kind != "const" else None, role in n.states,
                    n.key == self.g.output, n.visit, tooltip(n, title), role=role, reads=self.reads(n),
-                   unreached=n.key in self.no_path)
+                   no_gradient=n.key in self.exact_zeros)
 
     def reads(self, n: Node) -> tuple[str, ...]:
         """The states ``n`` takes from the step before, or as initial states."""
@@ -731,9 +737,9 @@ class _Planner:
         hidden = [m for m in group if m.name == m.states[0] and m.grad is not None]
         norm = hidden[0].grad.norm if hidden else None
         lines = [layer or "step"]
-        unreached = bool(hidden) and hidden[0].key in self.no_path
+        no_gradient = bool(hidden) and hidden[0].key in self.exact_zeros
         if norm is not None:
-            lines.append(norm_line(hidden[0].name, norm, unreached))
+            lines.append(norm_line(hidden[0].name, norm, no_gradient))
         pad = self.padding.get(step, {}).get(layer)
         if pad is not None and pad.count:
             lines.append(pad.short())
@@ -745,7 +751,7 @@ class _Planner:
                    norm, False, False, max(visits) if visits else None,
                    [f"{layer or 'step'} at {self.labels[step]}: {len(group)} ops in one box",
                     f"ops: {', '.join(ops)}", *([pad.describe()] if pad is not None else [])], role="cell",
-                   unreached=unreached)
+                   no_gradient=no_gradient)
 
     def padding_box(self, key: str, step: int, layer: str | None, pad: Padding) -> Box:
         """A step's (or, with a ``layer``, that layer's) stand-in for the sequences that are
@@ -768,7 +774,7 @@ class _Planner:
         what = "this step's share of its gradient" if feeds else "what this step sends it"
         return Box(key, "stand_in", shared.title, lines, inside.step, inside.layer, None, [], norm,
                    visit=visit, tooltip=[f"{shared.title}: {what}"], role="stand_in", copies=shared.key,
-                   unreached=norm == 0)
+                   no_gradient=norm == 0)
 
     def attention_links(self, placed: dict[str, str]) -> list[Link]:
         """Edges from each source step to each decoder step that attends to it, weighted by
@@ -818,7 +824,7 @@ class _Planner:
             lanes.setdefault(prefix, []).append(self.position[step])
         return "; ".join(f"{lane}t={ranges(ts)}" for lane, ts in lanes.items()) or "none"
 
-    def notes(self, vanished: set[int], unreached: set[int]) -> list[str]:
+    def notes(self, vanished: set[int], no_gradient: set[int]) -> list[str]:
         cells = [t for t in self.steps if t not in self.detailed]
         notes = []
         if cells:
@@ -826,8 +832,8 @@ class _Planner:
                          f"(op detail for {self.name_steps(self.detailed)})")
         if vanished:
             notes.append(f"gradient below {self.vanish_below:g} (vanished) at {self.name_steps(vanished)}")
-        if unreached:
-            notes.append(f"no gradient path from the loss (exactly zero) at {self.name_steps(unreached)}")
+        if no_gradient:
+            notes.append(f"no gradient (exactly 0) at {self.name_steps(no_gradient)}")
         if self.padding:
             notes.append(f"padding (greyed, dashed) at {self.name_steps(self.padding)}")
         if self.bptt_order:

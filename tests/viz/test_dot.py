@@ -87,7 +87,8 @@ def test_one_titled_frame_per_step_in_time_order_with_every_box_pinned(tiny_rnn)
         assert [left[t] for t in row] == sorted(left[t] for t in row)
     for t in range(4):
         h = next(k for k, b in drawn.boxes.items() if b.step == t and b.role == "h")
-        inputs = [k for k, b in drawn.boxes.items() if b.step == t and b.kind == "const"]  # x_t
+        inputs = [k for k, b in drawn.boxes.items()  # x_t (h₀, also a constant, stands on h's line)
+                  if b.step == t and b.kind == "const" and b.role != "initial"]
         y = {k: pos(drawn_boxes[k])[1] for k in [h, *inputs]}  # DOT's y runs up
         assert inputs and all(y[k] < y[h] for k in inputs)
 
@@ -141,7 +142,7 @@ def test_shared_weights_get_stand_ins_not_one_edge_per_step(tiny_rnn):
     assert "shared by every step" in boxes(dot.source)[w_key]
     shares = dot.graph.weight_shares()["W_hh"]
     stand_ins = re.findall(r"\t(proxy\d+) \[label=<<B>W_hh</B><BR/><FONT POINT-SIZE='\d+'>"
-                           r"(?:‖∂‖ ([0-9.e+-]+)|no gradient path)<", dot.source)
+                           r"(?:‖∂‖ ([0-9.e+-]+)|no gradient \(exactly 0\))<", dot.source)
     assert len(stand_ins) == 5
     assert {dot.plan.boxes[k].step for k, _ in stand_ins} == set(range(5))  # one in each step
     assert all(dot.plan.boxes[k].copies == w_key for k, _ in stand_ins)
@@ -165,7 +166,7 @@ def test_vanished_steps_are_greyed_and_say_so(tiny_rnn):
     norms = dot.graph.step_norms("h")
     vanished = [t for t, n in norms.items() if n < 1e-4]
     assert vanished and vanished[-1] < 11
-    assert dot.plan.vanished == set(vanished) and dot.plan.unreached == set()
+    assert dot.plan.vanished == set(vanished) and dot.plan.no_gradient == set()
     found = frames(dot.source)
     assert set(found) == set(range(12))
     for t, (title, attrs) in found.items():
@@ -181,29 +182,30 @@ def test_steps_no_gradient_path_reaches_say_so_apart_from_vanished():
         loss = (out[1] ** 2).sum()  # steps 2 and 3 do not matter to the loss at all
         loss.backward()
     dot = mt.viz.draw_graph(loss, rec, detail="op")
-    assert dot.plan.unreached == {2, 3} and dot.plan.vanished == set()
+    assert dot.plan.no_gradient == {2, 3} and dot.plan.vanished == set()
     assert {t: title for t, (title, _) in frames(dot.source).items()} == {
-        0: "t=0", 1: "t=1", 2: "t=2 · no gradient path", 3: "t=3 · no gradient path"}
-    assert "no gradient path from the loss (exactly zero) at t=2…3" in dot.source
+        0: "t=0", 1: "t=1", 2: "t=2 · no gradient (exactly 0)", 3: "t=3 · no gradient (exactly 0)"}
+    assert "no gradient (exactly 0) at t=2…3" in dot.source
     for t in (2, 3):
         h = next(b for b in dot.plan.boxes.values() if b.step == t and b.role == "h")
-        assert h.unreached and "no gradient path" in h.lines
+        assert h.no_gradient and "no gradient (exactly 0)" in h.lines
 
 
-def test_a_gradient_that_is_zero_because_a_state_is_zero_still_has_a_path():
+def test_an_exact_zero_says_no_gradient_whether_nothing_reads_it_or_a_factor_is_zero():
     # With zero initial states, ∂L/∂f at t=0 is ∂L/∂(f ⊙ c₀) ⊙ c₀ = 0 exactly, and so is W_hh's share
-    # of it (h₀ W_hhᵀ): the loss reaches them (f ⊙ c₀ and h₀ W_hhᵀ have gradients), nothing selects
-    # them away. The outputs of t=0 and t=1 do have no path: the loss reads out[-1] only.
+    # of it (h₀ W_hhᵀ): nothing to forget yet. The outputs of t=0 and t=1 get exactly zero too: the
+    # loss reads out[-1] only. Neither faded, so neither is "vanished", and neither claims a cause.
     dot = mt.viz.draw_graph(*lstm_picture(), detail="op")
     drawn = dot.plan
     first = {b.title: b for b in drawn.boxes.values() if b.step == 0}
     assert first["f ⊙ c₀"].norm > 0 and first["h₀ W_hhᵀ"].norm > 0
     stacked = next(k for k, b in drawn.boxes.items() if b.title == "outputs y (stacked)" and b.step is None)
-    assert {b.step: b.unreached for b in drawn.boxes.values() if b.copies == stacked} == {0: True, 1: True}
+    assert {b.step: b.no_gradient for b in drawn.boxes.values() if b.copies == stacked} == {0: True, 1: True}
     for name in ("forget", "f pre-activation", "W_hhᵀ"):
         box = first[name]
-        assert box.norm == 0
-        assert not box.unreached and "no gradient path" not in boxes(dot.source)[box.key], name
+        assert box.norm == 0 and box.no_gradient, name
+        assert "no gradient (exactly 0)" in boxes(dot.source)[box.key], name
+    assert "path" not in dot.source.replace("neato", "")  # a zero says what it is, not why
 
 
 def test_cell_level_is_one_box_per_step_titled_with_the_step(tiny_rnn):

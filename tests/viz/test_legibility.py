@@ -271,14 +271,14 @@ def test_the_loss_is_drawn_joined_to_the_last_step(detail, bptt_order):
 def test_exact_zero_is_no_gradient_path_and_auto_detail_follows_the_gradient_per_direction():
     drawn = mt.viz.draw_graph(*recorded("LSTM", 1, True, 10)).plan
     forward, reverse = drawn.lanes
-    assert reverse.reverse and set(reverse.steps[:9]) == drawn.unreached  # out[-1] reads t=9 only
+    assert reverse.reverse and set(reverse.steps[:9]) == drawn.no_gradient  # out[-1] reads t=9 only
     assert not drawn.vanished
-    assert all("no gradient path" in drawn.step_title(s) and "vanished" not in drawn.step_title(s)
-               for s in drawn.unreached & drawn.detailed)
+    assert all("no gradient (exactly 0)" in drawn.step_title(s) and "vanished" not in drawn.step_title(s)
+               for s in drawn.no_gradient & drawn.detailed)
     assert drawn.detailed == set(forward.steps[-6:]) | {reverse.steps[-1]}
     # Gradient that shrinks until it is exactly zero has vanished: it is not "no path".
     long = mt.viz.draw_graph(*recorded("LSTM", 1, False, 1000, batch=1)).plan
-    assert not long.unreached and len(long.vanished) > 700
+    assert not long.no_gradient and len(long.vanished) > 700
 
 
 def test_the_palette_orders_steps_by_norm_in_lightness():
@@ -306,7 +306,7 @@ def test_the_strip_explains_itself(page):
     by = {(layer, t): (x, status) for layer, t, x, status in xs}
     assert all(by[("lstm.l0", t)][0] == by[("lstm.l0_reverse", t)][0] for t in range(10))
     assert [by[("lstm.l0_reverse", t)][1] for t in range(10)] == ["zero"] * 9 + ["flow"]
-    assert "no gradient path (exactly 0) at t=0…8" in page.text_content("#falls")
+    assert "no gradient (exactly 0) at t=0…8" in page.text_content("#falls")
     # No empty rows: the seq2seq strip has one row per recurrent layer that carries h.
     open_explorer(page, mt.viz.explore(*translate_pass()))
     rows = page.eval_on_selector_all(".strip-label", "els => els.map(e => e.textContent)")
