@@ -277,7 +277,7 @@ class _DotWriter:
     def write(self) -> str:
         p = self.p
         self.out += ["digraph unrolled {",
-                     "\t// Every position is pinned: draw it with  neato -n2 -Tsvg  (dot would lay it out anew).",
+                     "\t// Every position is pinned: draw it with  neato -n2 -Tsvg  (dot lays it out anew).",
                      "\tgraph [layout=neato splines=line outputorder=edgesfirst fontname=Helvetica]",
                      f"\tnode [fontname=Helvetica fontsize={_pt(TITLE_PT)} fixedsize=true shape=box "
                      "style=filled fillcolor=white]",
@@ -325,7 +325,8 @@ class _DotWriter:
                 lx = frame.x + 6 + text_width(layer or "", 10) / 2
                 self.out += [f"\tsubgraph cluster_step{t}_l{i} {{",
                              f"\t\tgraph [bb={quote(self.bb(frame))} label=<{label}> fontsize=10 "
-                             f"lp={quote(self.xy(lx, frame.y + 9))} style=\"rounded,dashed\" color=\"#bbbbbb\" "
+                             f"lp={quote(self.xy(lx, frame.y + 9))} style=\"rounded,dashed\" "
+                             "color=\"#bbbbbb\" "
                              f"fontcolor=\"#666666\" id={quote(f'step{t}_l{i}')}]"]
             for key in members:
                 if key not in keys:
@@ -410,9 +411,11 @@ class _DotWriter:
             self.out.append(f"\t{name} [shape=point style=invis width=0.01 height=0.01 label=\"\" "
                             f"pos={quote(self.xy(x, y) + '!')}]")
         self.out.append(f"\t{link.src} -> {link.key}_a" + _attrs(
-            {"id": f"{link.key}__out", **attrs, "style": "dashed", **self.spline(out, True if backward else None)}))
+            {"id": f"{link.key}__out", **attrs, "style": "dashed",
+             **self.spline(out, True if backward else None)}))
         self.out.append(f"\t{link.key}_b -> {link.dst}" + _attrs(
-            {"id": f"{link.key}__in", **attrs, "style": "dashed", **self.spline(into, False if backward is False else None)}))
+            {"id": f"{link.key}__in", **attrs, "style": "dashed",
+             **self.spline(into, False if backward is False else None)}))
 
     def spline(self, path: Polyline, backward: bool | None) -> dict[str, str]:
         """DOT's ``pos`` of an edge: straight segments as a B-spline, with the arrowhead at the
@@ -428,8 +431,8 @@ class _DotWriter:
             prefix.append(f"{'s' if backward else 'e'},{self.xy(tx, ty)}")
         control = [pts[0]]
         for (ax, ay), (bx, by) in zip(pts, pts[1:]):
-            control += [(ax + (bx - ax) / 3, ay + (by - ay) / 3), (ax + 2 * (bx - ax) / 3, ay + 2 * (by - ay) / 3),
-                        (bx, by)]
+            dx, dy = bx - ax, by - ay
+            control += [(ax + dx / 3, ay + dy / 3), (ax + 2 * dx / 3, ay + 2 * dy / 3), (bx, by)]
         attrs = {"pos": " ".join(prefix + [self.xy(x, y) for x, y in control])}
         if backward is None:
             attrs["arrowhead"] = "none"
@@ -440,7 +443,8 @@ class _DotWriter:
     def title(self) -> None:
         if self.p.title:
             w = text_width(self.p.title, 15) + 8
-            self.out.append(f"\ttitle [shape=plaintext style=\"\" fontsize=15 fixedsize=false width={w / 72:.3f} height=0.3 "
+            self.out.append(f"\ttitle [shape=plaintext style=\"\" fontsize=15 fixedsize=false "
+                            f"width={w / 72:.3f} height=0.3 "
                             f"pos={quote(self.xy(w / 2, 12) + '!')} label=<<B>{esc(self.p.title)}</B>>]")
 
     def legend(self) -> None:
@@ -461,7 +465,8 @@ class _DotWriter:
             return
         w = max(text_width(line, 10) for line in lines) + 16
         h = 16 * len(lines) + 8
-        self.out.append(f"\tlegend [shape=plaintext style=\"\" fontsize=10 fixedsize=false id=\"legend\" width={w / 72:.3f} "
+        self.out.append(f"\tlegend [shape=plaintext style=\"\" fontsize=10 fixedsize=false id=\"legend\" "
+                        f"width={w / 72:.3f} "
                         f"height={h / 72:.3f} pos={quote(self.xy(w / 2, self.at.height + 14 + h / 2) + '!')} "
                         f"label=<<TABLE BORDER='0' CELLBORDER='0' CELLSPACING='1'>{rows}</TABLE>>]")
 

@@ -154,8 +154,9 @@ def strip(p: Plan) -> dict[str, Any]:
                 pad = [p.padding.get(s, {}).get(layer) for s in steps]
                 share = max((x.count / x.batch for x in pad if x is not None and x.count), default=0.0)
                 visits = [done[(layer, s)] for s in steps if (layer, s) in done]
-                cells.append({"col": c, "steps": steps, "t": [p.position[s] for s in steps], "norm": _num(norm),
-                              "status": status(p, norm, all(s in p.no_gradient for s in steps)), "padding": share,
+                zero = all(s in p.no_gradient for s in steps)
+                cells.append({"col": c, "steps": steps, "t": [p.position[s] for s in steps],
+                              "norm": _num(norm), "status": status(p, norm, zero), "padding": share,
                               "visit": max(visits) if visits else None})
             label = (layer or "step") + (" ←" if lane.reverse else "")
             rows.append({"layer": layer or "", "label": label, "lane": lane.name, "cells": cells,
@@ -170,7 +171,8 @@ def strip(p: Plan) -> dict[str, Any]:
             if zero:
                 falls.append(f"{label}: no gradient (exactly 0) at t={ranges(zero)}")
     step_ticks = _ticks(length)
-    ticks = [{"col": t // per_cell, "label": f"t={t}" if i == 0 else str(t)} for i, t in enumerate(step_ticks)]
+    ticks = [{"col": t // per_cell, "label": f"t={t}" if i == 0 else str(t)}
+             for i, t in enumerate(step_ticks)]
     bar = []
     if p.scale:
         lo, hi = p.scale
@@ -182,7 +184,8 @@ def strip(p: Plan) -> dict[str, Any]:
             bar = [{"at": 0.0, "label": f"{10 ** lo:.2g}"}, {"at": 1.0, "label": f"{10 ** hi:.2g}"}]
     note = f"each cell: {per_cell} steps (the largest norm among them)" if per_cell > 1 else ""
     return {"rows": rows, "columns": columns, "perCell": per_cell, "ticks": ticks, "bar": bar,
-            "falls": falls, "note": note, "threshold": math.log10(p.vanish_below) if p.vanish_below > 0 else None}
+            "falls": falls, "note": note,
+            "threshold": math.log10(p.vanish_below) if p.vanish_below > 0 else None}
 
 
 def _ticks(length: int) -> list[int]:
@@ -211,7 +214,8 @@ def captions(p: Plan) -> dict[str, str]:
         s = box.role
         has_next = 0 <= nxt < len(lane.steps)
         hidden = p.states.get(box.layer, ("h",))[0]
-        direct = f"∂L/∂y{subscript(t)}" if s == hidden else f"∂L/∂h{subscript(t)} · ∂h{subscript(t)}/∂{s}{subscript(t)}"
+        i = subscript(t)
+        direct = f"∂L/∂y{i}" if s == hidden else f"∂L/∂h{i} · ∂h{i}/∂{s}{i}"
         where = f"{p.labels[box.step]}: "
         if has_next:
             found[key] = (f"{where}∂L/∂{s}{subscript(t)} = {direct} + ∂L/∂{s}{subscript(nxt)} · "

@@ -411,7 +411,8 @@ class _Layouter:
                 parts.append(self.group(lane))
         for lanes in parts:
             length = max(len(lane.steps) for lane in lanes)
-            detailed = [any(t < len(l.steps) and l.steps[t] in p.detailed for l in lanes) for t in range(length)]
+            detailed = [any(t < len(lane.steps) and lane.steps[t] in p.detailed for lane in lanes)
+                        for t in range(length)]
             cols = [self.column_width(lanes, t) for t in range(length)]
             runs: list[list[int]] = []
             for t in range(length):  # runs of one level of detail, each cut into rows of equal length
@@ -487,7 +488,7 @@ class _Layouter:
                 if t >= len(lane.steps):
                     continue
                 step = lane.steps[t]
-                for layer, keys in p.clusters[step].items():
+                for layer in p.clusters[step]:
                     b = self.blocks[(step, layer)]
                     # Op-level steps start at their frame's start (the end, for a reverse lane); cells centre.
                     if not detailed:

@@ -134,7 +134,7 @@ class Namer:
         if n.op in FUNCTIONS and len(names) == 1 and names[0]:
             return f"{FUNCTIONS[n.op]}({names[0]})"
         if n.op in OPERATORS and len(names) == 2 and all(names):
-            return f" {OPERATORS[n.op]} ".join(names).replace("  ", " ") if OPERATORS[n.op] else " ".join(names)
+            return f" {OPERATORS[n.op]} ".join(names) if OPERATORS[n.op] else " ".join(names)
         return None
 
     def short(self, key: str) -> str | None:

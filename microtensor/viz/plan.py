@@ -235,7 +235,7 @@ def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None =
     ...     with mt.scope(layer="rnn", t=t):
     ...         h = (h + w).tanh(); h.name = "h"
     >>> p = plan(mt.viz.trace(h.sum()), detail="cell", tokens="abc")
-    >>> [t for row in p.rows for t in row], [p.boxes[k].title for k in sorted(p.boxes) if p.boxes[k].kind == "cell"]
+    >>> [t for row in p.rows for t in row], [b.title for b in p.boxes.values() if b.kind == "cell"]
     ([0, 1, 2], ["t=0 · 'a'", "t=1 · 'b'", "t=2 · 'c'"])
     """
     from .layout import layout  # the layout reads plans: imported here, not at the top
@@ -403,7 +403,8 @@ class _Planner:
                 clusters[box.step].setdefault(box.layer, []).append(key)
         for t in self.steps:
             clusters[t] = {layer: clusters[t][layer] for layer in order if layer in clusters[t]}
-        lanes = [Lane(part, reverse, steps, [layer for layer in order if layer in self.lane_layers[(part, reverse)]])
+        lanes = [Lane(part, reverse, steps,
+                      [layer for layer in order if layer in self.lane_layers[(part, reverse)]])
                  for (part, reverse), steps in self.lane_steps.items()]
         bidirectional = {lane.part for lane in lanes if lane.reverse}
         for box in boxes.values():
@@ -421,7 +422,8 @@ class _Planner:
         top = {t: max(by_layer[t] for by_layer in heat.values() if t in by_layer)
                for t in self.steps if any(t in by_layer for by_layer in heat.values())}
         no_gradient = {t for t, n in top.items() if n == 0 and all(
-            k in self.exact_zeros for k, n in g.nodes.items() if self.where[k][0] == t and n.name == n.states[0])}
+            k in self.exact_zeros for k, n in g.nodes.items()
+            if self.where[k][0] == t and n.name == n.states[0])}
         vanished = {t for t, n in top.items() if n < self.vanish_below} - no_gradient
         links += self.attention_links(placed)  # drawn over the layout, so added last
         for step, by_layer in self.padding.items():  # inside their step's cluster, apart from its ops
@@ -466,9 +468,11 @@ class _Planner:
             n = self.g.nodes[key]
             if n.grad is None or n.grad.norm != 0 or not sent[key]:
                 continue
-            if all(e.grad_norm == 0 and (e.dst in found or (self.g.nodes[e.dst].grad is not None and
-                                                             self.g.nodes[e.dst].grad.norm >= self.vanish_below))
-                   for e in sent[key]):
+            def holding(dst: str) -> bool:  # a gradient that has not vanished
+                grad = self.g.nodes[dst].grad
+                return grad is not None and grad.norm >= self.vanish_below
+
+            if all(e.grad_norm == 0 and (e.dst in found or holding(e.dst)) for e in sent[key]):
                 found.add(key)
         return found
 
@@ -512,7 +516,8 @@ class _Planner:
                 step = offset[k] + t
                 self.where[key] = (step, layer)
                 if step not in self.labels:
-                    self.labels[step] = (f"{k[0]}{' (reverse)' if k[1] else ''} · " if named else "") + f"t={t}"
+                    prefix = f"{k[0]}{' (reverse)' if k[1] else ''} · " if named else ""
+                    self.labels[step] = f"{prefix}t={t}"
                     self.position[step] = t
         for k in order:
             self.lane_steps[k] = [s for s in range(offset[k], offset[k] + length[k]) if s in self.labels]
@@ -820,7 +825,7 @@ class _Planner:
         lanes: dict[str, list[int]] = {}
         for step in sorted(steps):
             lane = next(lane for lane in self.lanes_found if step in lane.steps)
-            prefix = f"{lane.part}{' (reverse)' if lane.reverse else ''} · " if len(self.lanes_found) > 1 else ""
+            prefix = f"{lane.name} · " if len(self.lanes_found) > 1 else ""
             lanes.setdefault(prefix, []).append(self.position[step])
         return "; ".join(f"{lane}t={ranges(ts)}" for lane, ts in lanes.items()) or "none"
 

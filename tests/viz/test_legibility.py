@@ -102,7 +102,8 @@ MEASURE = """() => {
   let visible = 0;
   for (const g of svg.querySelectorAll('g.node')) {
     const r = rect(g);
-    const shown = r.right > panel.left && r.left < panel.right && r.bottom > panel.top && r.top < panel.bottom;
+    const shown = r.right > panel.left && r.left < panel.right
+      && r.bottom > panel.top && r.top < panel.bottom;
     if (shown && r.width > 0) visible += 1;
     const t = g.querySelector('text[font-weight="bold"]');
     if (!t) continue;
@@ -111,8 +112,8 @@ MEASURE = """() => {
     if (shown && tr.height > 0) heights.push(tr.height);
   }
   heights.sort((a, b) => a - b);
-  return {states, orders, titles, visible, median: heights.length ? heights[Math.floor(heights.length / 2)] : 0,
-          shownTitles: heights.length, errors: []};
+  const median = heights.length ? heights[Math.floor(heights.length / 2)] : 0;
+  return {states, orders, titles, visible, median, shownTitles: heights.length};
 }"""
 
 
@@ -310,7 +311,8 @@ def test_the_strip_explains_itself(page):
     # No empty rows: the seq2seq strip has one row per recurrent layer that carries h.
     open_explorer(page, mt.viz.explore(*translate_pass()))
     rows = page.eval_on_selector_all(".strip-label", "els => els.map(e => e.textContent)")
-    cells = page.eval_on_selector_all(".heat-cell", "els => els.map(e => [e.dataset.layer, e.dataset.status])")
+    cells = page.eval_on_selector_all(".heat-cell",
+                                      "els => els.map(e => [e.dataset.layer, e.dataset.status])")
     assert all(any(layer == row.rstrip(" ←") and status != "none" for layer, status in cells) for row in rows)
     assert page.errors == []
 
@@ -320,8 +322,8 @@ def test_the_replay_starts_from_nothing_and_lights_exactly_what_the_gradient_rea
     open_explorer(page, explorer)
     page.click("#forward")  # a fresh page: ▶| starts from nothing, at the loss
     assert page.locator("g.node.lit").count() == 1
-    assert page.evaluate("window.explorer.current()") == next(k for k, b in explorer.drawing.plan.boxes.items()
-                                                             if b.output)
+    loss = next(k for k, b in explorer.drawing.plan.boxes.items() if b.output)
+    assert page.evaluate("window.explorer.current()") == loss
     page.click("#play")
     page.wait_for_function("!window.explorer.playing()", timeout=30_000)
     assert page.evaluate("window.explorer.litCount()") == page.evaluate("window.explorer.nodeCount")
@@ -343,7 +345,9 @@ def test_the_replay_starts_from_nothing_and_lights_exactly_what_the_gradient_rea
       }
       const cur = document.querySelector('g.node.current');
       const r = cur.getBoundingClientRect(), p = document.getElementById('graph').getBoundingClientRect();
-      return [bad, r.left >= p.left - 1 && r.right <= p.right + 1 && r.top >= p.top - 1 && r.bottom <= p.bottom + 1,
+      const inView = r.left >= p.left - 1 && r.right <= p.right + 1 && r.top >= p.top - 1
+        && r.bottom <= p.bottom + 1;
+      return [bad, inView,
               document.getElementById('caption').textContent];
     }"""
     captions = set()
@@ -353,7 +357,8 @@ def test_the_replay_starts_from_nothing_and_lights_exactly_what_the_gradient_rea
         captions.add(caption)
         page.click("#forward")
     assert any("∂L/∂h₃ = ∂L/∂y₃ + ∂L/∂h₄ · ∂h₄/∂h₃" in c for c in captions)
-    assert "frame" in page.get_attribute("#status", "title") and "lit" in page.get_attribute("#status", "title")
+    explained = page.get_attribute("#status", "title")
+    assert "frame" in explained and "lit" in explained
     assert page.errors == []
 
 
@@ -367,7 +372,8 @@ def test_classic_gate_names_fit_their_boxes_and_a_strip_click_always_highlights_
         return [t.textContent, t.width <= box.width + 0.5]; })""")
     assert fits and all(ok for _, ok in fits)
     labels = page.eval_on_selector_all("text.gate-label", "els => els.map(e => e.textContent)")
-    assert {"forget gate", "learn gate: ignore", "learn gate: new", "use gate", "remember gate"} <= set(labels)
+    classic = {"forget gate", "learn gate: ignore", "learn gate: new", "use gate", "remember gate"}
+    assert classic <= set(labels)
     cell_step = min(set(explorer.drawing.plan.steps) - explorer.drawing.plan.detailed)
     page.click(f'.heat-cell[data-step="{cell_step}"][data-layer="lstm.l1"]')
     assert page.locator(f'#graph-svg .focus[data-step="{cell_step}"]').count() >= 1
