@@ -3,7 +3,7 @@
 from . import functional, init, utils
 from .activation import ReLU, Sigmoid, Tanh
 from .attention import Attention
-from .cells import GRUCell, LSTMCell, RNNCell
+from .cells import GRUCell, LSTMCell, RNNCell, gate
 from .containers import ModuleDict, ModuleList
 from .layers import Dropout, Embedding, Linear
 from .loss import CrossEntropyLoss, MSELoss, NLLLoss
@@ -14,5 +14,6 @@ from .recurrent import GRU, LSTM, RNN
 __all__ = [
     "GRU", "LSTM", "RNN", "Attention", "CrossEntropyLoss", "Dropout", "Embedding", "GRUCell",
     "LSTMCell", "LayerNorm", "Linear", "MSELoss", "Module", "ModuleDict", "ModuleList", "NLLLoss",
-    "Parameter", "RNNCell", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "init", "utils",
+    "Parameter", "RNNCell", "ReLU", "Sequential", "Sigmoid", "Tanh", "functional", "gate", "init",
+    "utils",
 ]

@@ -17,13 +17,16 @@ Each cell class declares its step (and its fused step, from ``fused.py``); the
 sequence layers in ``recurrent.py`` name the cell they unroll. See ``RNNCellBase``
 for what a new cell declares.
 
-Each gate is computed inside ``mt.scope(gate=...)`` and its tensor is named, so
-a rendered graph shows the gates; without a renderer this costs a few
-attribute stores per step.
+Each gate is computed inside ``gate(name)`` (``mt.nn.gate``) and its tensor is named,
+and each step is tagged with its cell (``cell=LSTMCell``), whose declarations say which
+states and gates a step has, so a rendered graph shows the gates and finds the states.
+Without a renderer this costs a few attribute stores per step.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, Protocol
 
 from ..autograd import scope
@@ -42,6 +45,36 @@ class Step(Protocol):
 
     def __call__(self, x_proj: Tensor, state: tuple[Tensor, ...], weight_hh_t: Tensor,
                  bias_hh: Tensor | None = None, **options: Any) -> tuple[Tensor, ...]: ...
+
+
+class CellDeclaration(Protocol):
+    """What a step's ``cell`` scope tag carries for the renderer: every ``RNNCellBase``
+    subclass, or any object with these three attributes (see ``RNNCellBase``)."""
+
+    state_names: tuple[str, ...]
+    gate_names: tuple[str, ...]
+    gate_labels: Mapping[str, str]
+
+
+class gate(scope):  # noqa: N801 - used like a function, as mt.scope
+    """``with gate("forget"):`` names the gate computed inside; the same tag as
+    ``mt.scope(gate="forget")``. ``mt.viz.trace`` gives the tensor that leaves the block the
+    gate's name (unless it has a name of its own), so the gate is a named box in a picture.
+
+    >>> import microtensor as mt
+    >>> x = mt.ones(2, requires_grad=True)
+    >>> with mt.scope(t=0), mt.nn.gate("forget"):
+    ...     f = x.sigmoid()
+    >>> dict(f.grad_fn.scope)
+    {'t': 0, 'gate': 'forget'}
+    """
+
+    __slots__ = ()
+
+    def __init__(self, name: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"gate: the name must be a str, got {name!r}")
+        self.tags = (("gate", name),)  # what scope(gate=name) holds, without its keyword dict (hot path)
 
 
 def _named(tensor: Tensor, name: str) -> Tensor:
@@ -100,13 +133,13 @@ def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh_t: Tensor,
     gates = x_proj + h @ weight_hh_t
     if bias_hh is not None:
         gates = gates + bias_hh
-    with scope(gate="input"):
+    with gate("input"):
         i = _named(gates[..., :size].sigmoid(), "input")
-    with scope(gate="forget"):
+    with gate("forget"):
         f = _named(gates[..., size:2 * size].sigmoid(), "forget")
-    with scope(gate="candidate"):
+    with gate("candidate"):
         g = _named(gates[..., 2 * size:3 * size].tanh(), "candidate")
-    with scope(gate="output"):
+    with gate("output"):
         o = _named(gates[..., 3 * size:].sigmoid(), "output")
     c = _named(f * c + i * g, "c")
     return _named(o * c.tanh(), "h"), c
@@ -129,11 +162,11 @@ def gru_step(x_proj: Tensor, state: tuple[Tensor], weight_hh_t: Tensor,
     h_proj = h @ weight_hh_t
     if bias_hh is not None:
         h_proj = h_proj + bias_hh
-    with scope(gate="reset"):
+    with gate("reset"):
         r = _named((x_proj[..., :size] + h_proj[..., :size]).sigmoid(), "reset")
-    with scope(gate="update"):
+    with gate("update"):
         z = _named((x_proj[..., size:2 * size] + h_proj[..., size:2 * size]).sigmoid(), "update")
-    with scope(gate="new"):
+    with gate("new"):
         n = _named((x_proj[..., 2 * size:] + r * h_proj[..., 2 * size:]).tanh(), "new")
     return (_named(n + z * (h - n), "h"),)  # (1 - z) * n + z * h, one op fewer
 
@@ -197,19 +230,27 @@ class RNNCellBase(Module):
     - ``fused_step`` (optional): the same step as one op, for ``fused=True`` layers;
     - ``folds_hidden_bias``: True if ``bias_hh`` only adds to the same sum as ``bias_ih``
       (then ``x_proj`` holds both and the step gets ``bias_hh=None``);
-    - ``step_options``: names of the module's attributes passed to the step as keywords.
+    - ``step_options``: names of the module's attributes passed to the step as keywords;
+    - ``gate_names`` (for the renderer): the gates a step computes, each inside ``gate(name)``,
+      in the order a picture shows them left to right (LSTM: forget, input, candidate, output,
+      the order of the classic explanation);
+    - ``gate_labels`` (for the renderer): the classic explanation's words for gates and states,
+      ``{"forget": "forget gate", ...}``, where it has any.
 
     ``weight_ih`` (gates * hidden_size, input_size), ``weight_hh`` (gates * hidden_size,
     hidden_size), ``bias_ih`` and ``bias_hh`` (gates * hidden_size), all drawn from
     U(-1/sqrt(hidden_size), 1/sqrt(hidden_size)) as PyTorch.
 
-    A cell does not know the timestep, so it tags its ops with its layer name only;
-    wrap a call in ``mt.scope(t=t)`` to add the step.
+    The cell tags its ops with its layer name and ``cell=`` its class, whose declarations
+    tell the renderer the step's states and gates. A cell does not know the timestep; wrap
+    a call in ``mt.scope(t=t)`` to add the step.
 
     >>> import microtensor as mt
     >>> cell = mt.nn.GRUCell(2, 3)
     >>> isinstance(cell, RNNCellBase), cell.gates, cell.state_names, cell.weight_ih.shape
     (True, 3, ('h',), (9, 2))
+    >>> cell.gate_names, dict(cell(mt.ones(1, 2)).grad_fn.scope)["cell"].__name__
+    (('reset', 'update', 'new'), 'GRUCell')
     """
 
     gates = 1
@@ -220,6 +261,11 @@ class RNNCellBase(Module):
     fused_step: Step | None = None
     folds_hidden_bias = True
     step_options: tuple[str, ...] = ()
+    #: The gates a step computes inside ``gate(name)``, in display order (left to right).
+    gate_names: tuple[str, ...] = ()
+    #: Display labels of gates and states in the classic explanation; read-only, as every
+    #: subclass that declares none shares it.
+    gate_labels: Mapping[str, str] = MappingProxyType({})
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -244,7 +290,7 @@ class RNNCellBase(Module):
     def forward(self, input: Tensor, hx: Any = None) -> Any:  # noqa: A002
         state = self._states(input, hx)
         options = {name: getattr(self, name) for name in self.step_options}
-        with scope(layer=scope_label(self)):
+        with scope(layer=scope_label(self), cell=type(self)):
             if self.folds_hidden_bias:
                 x_proj = project(input, self.weight_ih, _sum_biases(self.bias_ih, self.bias_hh))
                 state = self.step(x_proj, state, self.weight_hh.T, None, **options)
@@ -288,14 +334,42 @@ def check_declaration(cls: type) -> None:
     name = cls.__name__
     if not isinstance(cls.gates, int) or cls.gates < 1:
         raise TypeError(f"{name}: gates must be a positive int, got {cls.gates!r}")
-    names = cls.state_names
-    if not (isinstance(names, tuple) and names and all(isinstance(n, str) for n in names)):
-        raise TypeError(f"{name}: state_names must be a non-empty tuple of str, got {names!r}")
+    check_cell_names(name, cls)
     if not callable(getattr(cls, "step", None)):
         raise TypeError(f"{name}: declare step, the function that computes one step "
                         "(see RNNCellBase)")
     if cls.fused_step is not None and not callable(cls.fused_step):
         raise TypeError(f"{name}: fused_step must be a function or None, got {cls.fused_step!r}")
+
+
+def check_cell_names(owner: str, cell: Any) -> None:
+    """Check the names a cell declares for the renderer (a ``CellDeclaration``): ``state_names``
+    a non-empty tuple of str, ``gate_names`` a tuple of distinct str, ``gate_labels`` a mapping
+    from those names to str. A one-line ``TypeError`` starts with ``owner``: a cell class's name
+    when it is created, the ``cell`` scope tag when ``mt.viz.trace`` reads one.
+
+    >>> from types import SimpleNamespace
+    >>> check_cell_names("Loop", SimpleNamespace(state_names=("a",), gate_names=("keep",),
+    ...                                          gate_labels={"kept": "keep gate"}))
+    Traceback (most recent call last):
+    ...
+    TypeError: Loop: gate_labels labels 'kept', which is neither a gate nor a state ('keep', 'a')
+    """
+    for attribute in ("state_names", "gate_names", "gate_labels"):
+        if not hasattr(cell, attribute):
+            raise TypeError(f"{owner}: declare {attribute} (see RNNCellBase)")
+    states, gates, labels = cell.state_names, cell.gate_names, cell.gate_labels
+    if not (isinstance(states, tuple) and states and all(isinstance(n, str) for n in states)):
+        raise TypeError(f"{owner}: state_names must be a non-empty tuple of str, got {states!r}")
+    if not (isinstance(gates, tuple) and all(isinstance(n, str) for n in gates)
+            and len(set(gates)) == len(gates)):
+        raise TypeError(f"{owner}: gate_names must be a tuple of distinct str, got {gates!r}")
+    if not (isinstance(labels, Mapping) and all(isinstance(v, str) for v in labels.values())):
+        raise TypeError(f"{owner}: gate_labels must map names to str, got {labels!r}")
+    for key in labels:
+        if key not in gates and key not in states:
+            raise TypeError(f"{owner}: gate_labels labels {key!r}, which is neither a gate nor a "
+                            f"state {(*gates, *states)}")
 
 
 class RNNCell(RNNCellBase):
@@ -341,6 +415,14 @@ class LSTMCell(RNNCellBase):
 
     gates = 4
     state_names = ("h", "c")
+    gate_names = ("forget", "input", "candidate", "output")  # forget, learn, remember, use
+    gate_labels = MappingProxyType({
+        "forget": "forget gate",  # f: how much long-term memory (c) to keep
+        "input": "learn gate: ignore",  # i: how much of the new information to let in
+        "candidate": "learn gate: new",  # g: the new information
+        "output": "use gate",  # o: what of the memory to use now
+        "c": "remember gate",  # the long-term memory: what the forget and learn gates keep
+    })
     step = staticmethod(lstm_step)
     fused_step = staticmethod(fused.lstm_step)
 
@@ -359,6 +441,7 @@ class GRUCell(RNNCellBase):
     """
 
     gates = 3
+    gate_names = ("reset", "update", "new")
     step = staticmethod(gru_step)
     fused_step = staticmethod(fused.gru_step)
     folds_hidden_bias = False  # bias_hh's n rows sit inside the reset gate's product

@@ -7,9 +7,10 @@ outputs and gradients.
 Per layer, the input projection ``x @ W_ih.T + b`` is computed for every
 timestep in one matmul; the loop then does one ``h @ W_hh.T`` per step (see
 ``cells.py``; with ``fused=True``, each step is one op, see ``fused.py``). Each
-step runs inside ``mt.scope(layer="lstm.l0", t=t)`` (``"lstm.l0_reverse"`` for the
-second direction of a bidirectional layer), so a rendered graph groups its ops by
-layer, direction and time.
+step runs inside ``mt.scope(layer="lstm.l0", t=t, cell=LSTMCell)`` (``"lstm.l0_reverse"``
+for the second direction of a bidirectional layer), so a rendered graph groups its ops by
+layer, direction and time, and reads the step's states and gates from the cell's
+declarations.
 
 A ``PackedSequence`` input runs packed: the input projection covers the real steps
 only, and at step ``t`` the first ``batch_sizes[t]`` sequences (the longest, as
@@ -20,6 +21,7 @@ there, a tuple) and ``batch`` (the batch size), so a rendered graph can show the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -40,7 +42,9 @@ class RNNBase(Module):
     handling, packed sequences, dropout between layers, and the loop over time.
 
     A subclass declares one thing, ``cell``: the ``RNNCellBase`` subclass whose ``step``
-    (and ``fused_step``), ``gates``, ``state_names`` and options it unrolls.
+    (and ``fused_step``), ``gates``, ``state_names`` and options it unrolls; every step is
+    tagged ``cell=`` that class, and its ``gate_names`` and ``gate_labels`` are copied here
+    with the others.
 
     ``fused=True`` runs each step as one op with a hand-written backward (the cell's
     ``fused_step``, from ``fused.py``): the same numbers, less engine overhead per step, but
@@ -56,6 +60,8 @@ class RNNBase(Module):
     >>> lstm = mt.nn.LSTM(2, 3, num_layers=2)
     >>> isinstance(lstm, RNNBase), lstm.gates, lstm.state_names, lstm.weight_ih_l1.shape
     (True, 4, ('h', 'c'), (12, 3))
+    >>> lstm.gate_names
+    ('forget', 'input', 'candidate', 'output')
     >>> mt.nn.GRU(2, 3, fused=True)
     GRU(2, 3, fused=True)
     """
@@ -63,6 +69,8 @@ class RNNBase(Module):
     cell: type[RNNCellBase]
     gates: int
     state_names: tuple[str, ...]
+    gate_names: tuple[str, ...]
+    gate_labels: Mapping[str, str]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -72,6 +80,7 @@ class RNNBase(Module):
                             f"the layer unrolls, got {cell!r}")
         # Class attributes, so whoever reads the declarations (the renderer) finds them here.
         cls.gates, cls.state_names = cell.gates, cell.state_names
+        cls.gate_names, cls.gate_labels = cell.gate_names, cell.gate_labels
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
@@ -203,8 +212,8 @@ class RNNBase(Module):
         caller's batch row of each packed row, ``rows``; return the outputs in the same
         layout and the final state."""
         weight_ih, weight_hh, bias_ih, bias_hh = self._layer_parameters(name)
-        label = f"{label}.{name}"
-        with scope(layer=label):
+        label, cell = f"{label}.{name}", self.cell
+        with scope(layer=label, cell=cell):
             if self.cell.folds_hidden_bias and bias_ih is not None:
                 x_proj, bias_hh = project(x, weight_ih, bias_ih + bias_hh), None
             else:
@@ -215,7 +224,7 @@ class RNNBase(Module):
         options = {option: getattr(self, option) for option in self.cell.step_options}
 
         def run(t: int, x_t: Tensor, state: tuple, **tags: Any) -> tuple:
-            with scope(layer=label, t=t, **tags):
+            with scope(layer=label, t=t, cell=cell, **tags):
                 return step(x_t, state, weight_hh_t, bias_hh, **options)
 
         if batch_sizes is None:

@@ -161,7 +161,7 @@ def test_lstm_cell_tags_gates_and_names_states():
         h, c = model[0](x)
     assert (h.name, c.name) == ("h", "c")
     by_name = {fn.name: fn.tags for fn in _nodes(h) if fn.name}
-    assert by_name["forget"] == {"t": 4, "layer": "0", "gate": "forget"}
+    assert by_name["forget"] == {"t": 4, "layer": "0", "cell": nn.LSTMCell, "gate": "forget"}
     assert {"input", "forget", "candidate", "output", "c", "h"} <= set(by_name)
     assert all(fn.tags["layer"] == "0" for fn in _nodes(h))
 
@@ -171,7 +171,7 @@ def test_gru_cell_names_its_gates():
     gates = {fn.tags.get("gate") for fn in _nodes(h)}
     assert gates == {None, "reset", "update", "new"}
     assert {"reset", "update", "new", "h"} <= {fn.name for fn in _nodes(h)}
-    assert dict(h.grad_fn.scope) == {"layer": "grucell"}  # a standalone cell's label
+    assert dict(h.grad_fn.scope) == {"layer": "grucell", "cell": nn.GRUCell}  # a standalone cell
 
 
 def test_state_names_say_which_states_each_cell_carries():
@@ -179,3 +179,24 @@ def test_state_names_say_which_states_each_cell_carries():
     assert nn.LSTMCell.state_names == ("h", "c")
     cell = nn.LSTMCell(2, 3)
     assert len(cell(mt.ones(1, 2))) == len(cell.state_names)
+
+
+def test_gate_names_declare_the_gates_each_step_computes_in_display_order():
+    assert nn.LSTMCell.gate_names == ("forget", "input", "candidate", "output")
+    assert nn.GRUCell.gate_names == ("reset", "update", "new") and nn.RNNCell.gate_names == ()
+    for cell in (nn.RNNCell, nn.LSTMCell, nn.GRUCell):
+        out = cell(2, 3)(mt.randn(1, 2, requires_grad=True))
+        h = out[0] if isinstance(out, tuple) else out
+        assert {fn.tags.get("gate") for fn in _nodes(h)} - {None} == set(cell.gate_names)
+        assert all(fn.cell is cell for fn in _nodes(h))  # every op of the step carries its cell
+    for layer in (nn.RNN, nn.LSTM, nn.GRU):  # the sequence layers copy the declarations
+        assert (layer.gate_names, layer.gate_labels) == (layer.cell.gate_names, layer.cell.gate_labels)
+
+
+def test_gate_labels_are_the_classic_explanation_and_read_only():
+    assert dict(nn.LSTMCell.gate_labels) == {
+        "forget": "forget gate", "input": "learn gate: ignore", "candidate": "learn gate: new",
+        "output": "use gate", "c": "remember gate"}
+    assert dict(nn.GRUCell.gate_labels) == dict(nn.RNNCell.gate_labels) == {}
+    with pytest.raises(TypeError):
+        nn.RNNCell.gate_labels["h"] = "shared by every cell that declares none"

@@ -250,8 +250,8 @@ def test_steps_are_tagged_with_layer_time_and_gate():
     model = Model()
     output, _ = model.lstm(mt.randn(3, 2, 3))
     tags = [fn.tags for fn in _nodes(output)]
-    assert {"layer": "lstm.l1", "t": 2, "gate": "forget"} in tags
-    assert {"layer": "lstm.l0", "t": 0, "gate": "candidate"} in tags
+    assert {"layer": "lstm.l1", "t": 2, "cell": nn.LSTMCell, "gate": "forget"} in tags
+    assert {"layer": "lstm.l0", "t": 0, "cell": nn.LSTMCell, "gate": "candidate"} in tags
     assert {(t.get("layer"), t.get("t")) for t in tags} >= {
         (f"lstm.l{k}", t) for k in range(2) for t in range(3)}
     named = {(fn.tags.get("t"), fn.name) for fn in _nodes(output) if fn.name}
