@@ -263,8 +263,11 @@ def main(argv: list[str] | None = None) -> int:
     two = two_lengths(make_strips(test_images, test_labels, 8, np.random.default_rng([args.seed, 7]),
                                   lengths=(1, 2), max_gap=args.max_gap))
     shown = " and ".join(f"“{' '.join(c)}”" for c in two.captions())
+    first, longest = two.captions()[0], max(len(c) for c in two.captions()) + 1
+    words = ["<s>", *first, *["·"] * (longest - 1 - len(first))]  # what each decoder step reads
     written += draw_unrolled(model, two.batch(), out / "graph.svg",
-                             f"Captioning {shown}: encoder over columns, decoder, attention, padding greyed")
+                             f"Captioning {shown}: encoder over columns, decoder, attention, padding greyed",
+                             {"decoder": words})
     say("Wrote " + ", ".join(str(p) for p in written if p is not None))
     return stop.exit_code  # 0, or 128 + the signal that stopped training early
 

@@ -562,13 +562,15 @@ def draw_training_graph(run: Run, path: Path, steps: int = 8) -> None:
         loss = F.cross_entropy(logits.reshape(targets.size, -1), targets.reshape(-1))
         loss.backward()
     run.model.zero_grad()
-    picture = mt.viz.draw_graph(loss, recording, detail="auto",
+    chars = list(run.vocab.decode(inputs[0]))  # each step labelled with the character it reads
+    picture = mt.viz.draw_graph(loss, recording, detail="auto", tokens=chars,
                                 title=f"{run.settings['cell'].upper()} unrolled over "
                                       f"{inputs.shape[1]} characters")
     try:
         say(f"wrote {picture.render_to(path)}")
-        explorer = mt.viz.explore(loss, recording,
-                                  title=f"{run.settings['cell'].upper()}: one training chunk")
+        explorer = mt.viz.explore(loss, recording, tokens=chars,
+                                  title=f"{run.settings['cell'].upper()}: one training chunk "
+                                        f"{''.join(chars)!r}")
         say(f"wrote {explorer.save(path.with_suffix('.html'))} (the interactive explorer)")
     except mt.viz.GraphvizNotFoundError:
         say(f"wrote {path.with_suffix('.dot')}; no Graphviz program is installed to render "

@@ -118,19 +118,20 @@ def explain_gradients(loss: mt.Tensor, recording: mt.viz.Recording) -> None:
         say(f"  {weight} gets the sum of one gradient per step: {parts}")
 
 
-def draw(loss: mt.Tensor, recording: mt.viz.Recording, stem: Path, title: str,
+def draw(loss: mt.Tensor, recording: mt.viz.Recording, stem: Path, title: str, words: list[str],
          small_png: Path | None = None) -> list[Path]:
-    """Render the unrolled graph as ``stem``.svg and .png (and the .dot); the files written."""
-    graph = mt.viz.draw_graph(loss, recording, detail="op", title=title)
+    """Render the unrolled graph as ``stem``.svg and .png (and the .dot), each step labelled with
+    the word it reads; the files written."""
+    graph = mt.viz.draw_graph(loss, recording, detail="op", title=title, tokens=words)
     written = []
     try:
         for suffix in (".svg", ".png"):
             written.append(graph.render_to(stem.with_suffix(suffix)))
-        page = mt.viz.explore(loss, recording, detail="op", title=title)
+        page = mt.viz.explore(loss, recording, detail="op", title=title, tokens=words)
         written.append(page.save(stem.with_suffix(".html")))
         if small_png is not None:  # the same picture at a lower resolution
             small = graph.source.replace("{", f"{{\n\tgraph [dpi={README_DPI}]", 1)
-            small_png.write_bytes(mt.viz.run_dot(small, "png", program=graph.program))
+            small_png.write_bytes(mt.viz.run_dot(small, "png", program=graph.program, pinned=True))
             written.append(small_png)
     except mt.viz.GraphvizNotFoundError:
         say(f"  no Graphviz program found, so only the source was written: "
@@ -181,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         say(f" {title}: loss {loss.item():.3f}")
         explain_gradients(loss, recording)
         stem = out / f"{model.cell}_graph"
-        written += draw(loss, recording, stem, f"{title} reading “{' '.join(soup)}”",
+        written += draw(loss, recording, stem, f"{title} reading “{' '.join(soup)}”", soup[:-1],
                         small_png=out / "lstm_graph_small.png" if model is lstm else None)
     say("\nWrote " + ", ".join(str(p) for p in written))
     return 0

@@ -102,16 +102,17 @@ def train(model: Seq2Seq, next_batch: Callable[[], Batch], evaluate: Callable[[]
     return history
 
 
-def draw_unrolled(model: Seq2Seq, batch: Batch, path: Path, title: str) -> list[Path]:
+def draw_unrolled(model: Seq2Seq, batch: Batch, path: Path, title: str,
+                  tokens: dict[str, list[str]] | None = None) -> list[Path]:
     """Record one forward and backward pass on ``batch`` and draw it unrolled, coloured by
-    gradient, with attention edges and padding; returns the files written (the .dot source
-    always)."""
+    gradient, with attention edges and padding, each step labelled with its word (``tokens``,
+    per lane); returns the files written (the .dot source always)."""
     model.zero_grad()
     with mt.viz.record(keep_values=True) as recording:  # the kept weights become attention edges
         loss = model.loss(batch)
         loss.backward()
     model.zero_grad()
-    picture = mt.viz.draw_graph(loss, recording, detail="auto", title=title)
+    picture = mt.viz.draw_graph(loss, recording, detail="auto", title=title, tokens=tokens)
     try:
         return [path.with_suffix(".dot"), picture.render_to(path)]
     except mt.viz.GraphvizNotFoundError:
@@ -195,6 +196,23 @@ def example_rows(test: NumberPairs, count: int, seed: int) -> list[int]:
     chosen = [int(r) for r in np.flatnonzero(np.isin(test.numbers, EXAMPLES))][:count]
     rest = [r for r in np.random.default_rng(seed).permutation(len(test)) if r not in chosen]
     return chosen + [int(r) for r in rest[:count - len(chosen)]]
+
+
+def step_words(test: NumberPairs, pair: list[int]) -> dict[str, list[str]]:
+    """The words each step of the picture reads, from the pair's first example: the English
+    one per encoder step, and per decoder step the French word before (``<s>`` first);
+    "·" where that example is padding.
+
+    >>> words = step_words(NumberPairs.build([86, 7071]), [0, 1])
+    >>> words["encoder"], words["decoder"]
+    (['eighty', 'six', '·', '·', '·'], ['<s>', 'quatre', 'vingt', 'six', '·', '·'])
+    """
+    english = max(len(test.english[r]) for r in pair)
+    french = max(len(test.french[r]) for r in pair) + 1
+    first = pair[0]
+    words = ["<s>", *test.french[first]]
+    return {"encoder": [*test.english[first], *["·"] * (english - len(test.english[first]))],
+            "decoder": [*words, *["·"] * (french - len(words))]}
 
 
 def unequal_pair(test: NumberPairs, rows: list[int]) -> list[int]:
@@ -342,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         shown_pairs = " and ".join(f"“{' '.join(test.english[r])}” → “{' '.join(test.french[r])}”"
                                    for r in pair)
         written += draw_unrolled(attention_model, test.batch(pair), out / "graph.svg",
-                                 f"{shown_pairs}: encoder, decoder, attention, padding greyed")
+                                 f"{shown_pairs}: encoder, decoder, attention, padding greyed",
+                                 step_words(test, pair))
     written.append(plot_training({NAMES[n]: h for n, h in histories.items()}, out / "loss.png",
                                  "English → French number words: training loss and held-out accuracy"))
     say("Wrote " + ", ".join(str(p) for p in written if p is not None))

@@ -236,7 +236,7 @@ def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None =
     ...         h = (h + w).tanh(); h.name = "h"
     >>> p = plan(mt.viz.trace(h.sum()), detail="cell", tokens="abc")
     >>> [t for row in p.rows for t in row], [b.title for b in p.boxes.values() if b.kind == "cell"]
-    ([0, 1, 2], ["t=0 · 'a'", "t=1 · 'b'", "t=2 · 'c'"])
+    ([0, 1, 2], ['t=0 · ‘a’', 't=1 · ‘b’', 't=2 · ‘c’'])
     """
     from .layout import layout  # the layout reads plans: imported here, not at the top
 
@@ -296,6 +296,17 @@ def ranges(steps: Iterable[int]) -> str:
 
 def _run(run: list[int]) -> str:
     return str(run[0]) if len(run) == 1 else f"{run[0]}…{run[-1]}"
+
+
+def quoted(token: str) -> str:
+    """A step's token in a label: in quotes, so a space shows; escaped if it does not print.
+
+    >>> quoted("e"), quoted(" ")
+    ('‘e’', '‘ ’')
+    >>> print(quoted(chr(10)))
+    '\\n'
+    """
+    return f"‘{token}’" if token.isprintable() else repr(token)
 
 
 def norm_line(symbol: str, norm: float, no_gradient: bool = False) -> str:
@@ -541,7 +552,7 @@ class _Planner:
                                  f"got {len(words)} tokens")
             for step in lane.steps:
                 found[step] = str(words[self.position[step]])
-                self.labels[step] += f" · {found[step]!r}"
+                self.labels[step] += " · " + quoted(found[step])
         if isinstance(tokens, Mapping):
             unknown = set(tokens) - {lane.part for lane in self.lanes_found}
             if unknown:

@@ -64,7 +64,7 @@ def test_bad_arguments_exit_2_with_one_line(argv, reason, tmp_path, capsys):
 def test_the_unrolled_graph_is_two_strips_of_different_lengths_with_padding(tmp_path):
     assert caption.main([*TINY, "--out", str(tmp_path)]) == 0
     source = (tmp_path / "graph.dot").read_text()
-    title = re.search(r"labelloc=t label=<(.*?)>", source).group(1)
+    title = re.search(r"\ttitle \[[^\n]*label=<<B>(.*?)</B>>", source).group(1)
     assert title.count("“") == 2 and title.endswith("padding greyed")
     assert {"encoder", "decoder"} <= set(re.findall(r"(encoder|decoder)[^\n]*?padding 1 of 2", source))
 

@@ -30,7 +30,8 @@ def test_short_run_trains_both_models_and_draws_their_graphs(tmp_path, capsys):
 
     rnn_dot = (tmp_path / "rnn_graph.dot").read_text()
     lstm_dot = (tmp_path / "lstm_graph.dot").read_text()
-    assert "cluster_t0" in rnn_dot and "cluster_t1" in rnn_dot
+    assert "cluster_step0" in rnn_dot and "cluster_step1" in rnn_dot
+    assert "t=0 · ‘soup’" in rnn_dot and "t=1 · ‘is’" in rnn_dot  # each step labelled with its word
     assert "forget" in lstm_dot and "forget" not in rnn_dot  # the LSTM's gates are drawn
     if graphviz_available():
         for name in ("rnn_graph.svg", "lstm_graph.svg"):

@@ -66,10 +66,11 @@ def test_bad_arguments_exit_2_with_one_line(argv, reason, tmp_path, capsys):
 def test_the_unrolled_graph_is_two_numbers_of_different_lengths_with_padding_and_attention(tmp_path):
     assert translate.main([*TINY, "--out", str(tmp_path)]) == 0
     source = (tmp_path / "graph.dot").read_text()
-    title = re.search(r"labelloc=t label=<(.*?)>", source).group(1)
+    title = re.search(r"\ttitle \[[^\n]*label=<<B>(.*?)</B>>", source).group(1)
     assert title.count("→") == 2 and title.endswith("padding greyed")
     # The encoder's packed steps and the decoder's masked ones are both drawn as padding (in a
     # step's title, or on its cell), and the kept attention weights as edges.
     padded = re.findall(r"(encoder|decoder)[^\n]*?padding 1 of 2", source)
     assert {"encoder", "decoder"} <= set(padded)
     assert "__attention" in source
+    assert "decoder · t=0 · ‘&lt;s&gt;’" in source  # each step labelled with the word it reads

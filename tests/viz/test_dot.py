@@ -309,8 +309,8 @@ def test_a_step_of_several_layers_frames_each_layer():
 
 def test_tokens_label_the_steps():
     dot = mt.viz.draw_graph(*lstm_picture(), detail="auto", max_op_steps=2, tokens=["s", "o", "p"])
-    assert {t: title for t, (title, _) in frames(dot.source).items()} == {1: "t=1 · 'o'", 2: "t=2 · 'p'"}
-    assert re.search(r"\tcell\d+ \[label=<<B>t=0 · &#x27;s&#x27;</B>", dot.source)
+    assert {t: title for t, (title, _) in frames(dot.source).items()} == {1: "t=1 · ‘o’", 2: "t=2 · ‘p’"}
+    assert re.search(r"\tcell\d+ \[label=<<B>t=0 · ‘s’</B>", dot.source)
     with pytest.raises(ValueError, match="tokens"):
         mt.viz.draw_graph(*lstm_picture(), tokens=["too", "few"])
 
