@@ -507,4 +507,25 @@ def annotate(svg: str, drawn: Plan) -> str:
         extra = "".join(f' {k}="{esc(v)}"' for k, v in attrs.items() if v is not None)
         return f'{match.group(0)}{extra}'
 
-    return _ELEMENT.sub(data, svg)
+    return _centre_text(_ELEMENT.sub(data, svg))
+
+
+_NODE_START = re.compile(r'<g id="[^"]+" class="node"')
+_SHAPE = re.compile(r'<(?:path|polygon)[^>]*?(?: d| points)="([^"]+)"')
+_START_TEXT = re.compile(r'text-anchor="start" x="[-\d.]+"')
+
+
+def _centre_text(svg: str) -> str:
+    """Each box's lines centred on the box itself: Graphviz places them by its own estimate of
+    the text's width, which a browser's font does not match (the title would lean left)."""
+    parts = _NODE_START.split(svg)
+    heads = _NODE_START.findall(svg)
+    out = [parts[0]]
+    for head, body in zip(heads, parts[1:]):
+        shape = _SHAPE.search(body)
+        if shape:
+            xs = [float(x) for x in re.findall(r"(-?[\d.]+),-?[\d.]+", shape.group(1))]
+            if xs:
+                body = _START_TEXT.sub(f'text-anchor="middle" x="{(min(xs) + max(xs)) / 2:.2f}"', body)
+        out += [head, body]
+    return "".join(out)

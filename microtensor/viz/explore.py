@@ -227,16 +227,15 @@ def captions(p: Plan) -> dict[str, str]:
 
 
 def gate_labels(p: Plan) -> dict[str, dict[str, Any]]:
-    """Each gate (and named state) box's classic label, with the font size that fits its box."""
+    """Each gate (and named state) box's classic label, with the font size that fits its box
+    (the layout sized it for both names, so this is the title's size unless a box is narrow)."""
     found = {}
     for key, box in p.boxes.items():
-        labels = p.gate_labels.get(box.layer, {})
-        if box.step is None or box.role not in labels:
+        if box.classic is None:
             continue
-        label = labels[box.role]
         room = p.layout.rects[key].w - 12
-        size = min(TITLE_PT, TITLE_PT * room / max(text_width(label, TITLE_PT, bold=True), 1.0))
-        found[key] = {"label": label, "size": round(size, 1)}
+        size = min(TITLE_PT, TITLE_PT * room / max(text_width(box.classic, TITLE_PT, bold=True), 1.0))
+        found[key] = {"label": box.classic, "size": round(size, 1)}
     return found
 
 

@@ -208,7 +208,7 @@
   let viewport = null, stripGeometry = null;
   stripSvg.addEventListener("click", (e) => {
     const step = e.target.dataset ? e.target.dataset.step : undefined;
-    if (step !== undefined) selectStep(Number(step));
+    if (step !== undefined) selectStep(Number(step), e.target.dataset.layer);
   });
   function overview() {
     // The strip shows which steps the graph's view holds: it is the overview of the unroll.
@@ -256,11 +256,14 @@
     $("falls").textContent = [...S.falls, S.note].filter(Boolean).join(" · ");
   }
 
-  function selectStep(step) {
+  function selectStep(step, layer) {
+    // Highlight the step and show it: the layer that was clicked, where the step has several.
     for (const c of heatCells) c.rect.classList.toggle("selected", c.cell.steps.includes(step));
     for (const e of svg.querySelectorAll(".focus")) e.classList.remove("focus");
     for (const e of svg.querySelectorAll(`[data-step="${step}"]`)) e.classList.add("focus");
-    const region = idsBox(D.targets[step] || []);
+    const own = layer && [...svg.querySelectorAll(`g.cluster[data-step="${step}"][data-layer]`)]
+      .find((e) => e.dataset.layer === layer);
+    const region = own ? rootBox(own) : idsBox(D.targets[step] || []);
     if (region) fit(region, 12.5, null);
     const keys = Object.keys(D.boxes).filter((k) => D.boxes[k].step === step && D.boxes[k].members);
     const byLayer = {};
@@ -364,13 +367,17 @@
     if (!title) continue;
     nodeEls[key].dataset.gate = D.boxes[key].role;
     title.classList.add("gate-label");
-    gateLabels.push({ title, classic, original: title.textContent, size: title.getAttribute("font-size") });
+    const shape = nodeEls[key].querySelector("path, polygon").getBBox();
+    gateLabels.push({ title, classic, original: title.textContent, size: title.getAttribute("font-size"),
+      x: title.getAttribute("x"), anchor: title.getAttribute("text-anchor"), centre: shape.x + shape.width / 2 });
   }
   function nameGates(mode) {
     for (const g of gateLabels) {
       const classic = mode === "classic";
       g.title.textContent = classic ? g.classic.label : g.original;
       g.title.setAttribute("font-size", classic ? g.classic.size : g.size);
+      g.title.setAttribute("x", classic ? g.centre : g.x);  // centred in its box, as Graphviz centres titles
+      g.title.setAttribute("text-anchor", classic ? "middle" : g.anchor);
     }
   }
   $("gate-names").addEventListener("change", (e) => nameGates(e.target.value));

@@ -137,7 +137,8 @@ def box_size(box: Box) -> tuple[float, float]:
     >>> box_size(Box("k", "op", "h", ["Tanh (2, 8)", "‖∂L/∂h‖ 1.00e+00"]))[1]
     55.0
     """
-    wide = max([text_width(box.title, TITLE_PT, bold=True)]
+    titles = [box.title, box.classic] if box.classic else [box.title]  # the page can switch names
+    wide = max([text_width(title, TITLE_PT, bold=True) for title in titles]
                + [text_width(line, SMALL_PT) for line in box.lines])
     return max(_MIN_W, wide + 2 * _BOX_PAD_X), _TITLE_H + _LINE_H * len(box.lines) + 2 * _BOX_PAD_Y
 

@@ -73,6 +73,7 @@ class Box:
     reads: tuple[str, ...] = ()  # the states it reads from the step before (or as initial states)
     copies: str | None = None  # a stand-in: the key of the shared box it stands for
     no_gradient: bool = False  # its gradient is exactly zero, and did not fade there (see NO_GRADIENT)
+    classic: str | None = None  # its name in the classic explanation (``forget gate``), if the cell has one
 
 
 @dataclass
@@ -731,7 +732,8 @@ class _Planner:
         return Box(n.key, n.kind, title, lines, *self.where[n.key], n.tags.get("gate"),
                    [n.key], norm if n.kind != "const" else None, role in n.states,
                    n.key == self.g.output, n.visit, tooltip(n, title), role=role, reads=self.reads(n),
-                   no_gradient=n.key in self.exact_zeros)
+                   no_gradient=n.key in self.exact_zeros,
+                   classic=n.gate_labels.get(role) if self.where[n.key][0] is not None else None)
 
     def reads(self, n: Node) -> tuple[str, ...]:
         """The states ``n`` takes from the step before, or as initial states."""

@@ -369,7 +369,7 @@ def test_classic_gate_names_fit_their_boxes_and_a_strip_click_always_highlights_
     fits = page.eval_on_selector_all("g.node[data-gate]", """els => els.map(g => {
         const t = g.querySelector('text.gate-label').getBoundingClientRect();
         const box = g.querySelector('path, polygon').getBoundingClientRect();
-        return [t.textContent, t.width <= box.width + 0.5]; })""")
+        return [t.textContent, t.left >= box.left - 0.5 && t.right <= box.right + 0.5]; })""")
     assert fits and all(ok for _, ok in fits)
     labels = page.eval_on_selector_all("text.gate-label", "els => els.map(e => e.textContent)")
     classic = {"forget gate", "learn gate: ignore", "learn gate: new", "use gate", "remember gate"}
