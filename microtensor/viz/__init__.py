@@ -42,10 +42,10 @@ from .plan import Plan, plan
 from .plots import plot_step_norms
 from .record import Recording, Summary, record
 from .render import GraphvizNotFoundError, RenderError, find_dot, render_file, run_dot
-from .trace import Edge, Graph, Node, state_names, trace
+from .trace import Edge, Graph, Node, trace
 
 __all__ = [
     "Edge", "Explorer", "Graph", "GraphvizNotFoundError", "Node", "Padding", "Plan", "Recording",
     "RenderError", "Summary", "UnrolledGraph", "draw_graph", "explore", "find_dot", "plan", "plot_step_norms",
-    "record", "render_file", "run_dot", "state_names", "trace",
+    "record", "render_file", "run_dot", "trace",
 ]

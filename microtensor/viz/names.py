@@ -40,10 +40,10 @@ def parameter_name(name: str) -> str:
     """A recurrent layer's parameter by its textbook symbol (the full name stays in the box's
     small line and tooltip).
 
-    >>> parameter_name("weight_hh_l0"), parameter_name("bias_ih_l1_reverse"), parameter_name("emb")
+    >>> parameter_name("weight_hh_l0"), parameter_name("rnn.bias_ih_l1_reverse"), parameter_name("emb")
     ('W_hh', 'b_ih', 'emb')
     """
-    match = _PARAMETER.fullmatch(name)
+    match = _PARAMETER.fullmatch(name.rpartition(".")[2])  # "rnn.weight_hh_l0": a module's own
     if match is None:
         return name
     return f"{'W' if match.group(1) == 'weight' else 'b'}_{match.group(2)}"

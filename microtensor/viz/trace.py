@@ -22,7 +22,6 @@ import numpy as np
 
 from ..autograd import Function
 from ..nn.cells import CellDeclaration, check_cell_names
-from ..nn.module import Module
 from ..tensor import Tensor
 from .padding import Padding
 from .record import Recording, Summary
@@ -30,34 +29,6 @@ from .record import Recording, Summary
 #: The states of a step with no ``cell`` tag: a hand-written loop names its hidden state
 #: ``h`` (``h.name = "h"``).
 UNTAGGED_STATES = ("h",)
-
-
-def state_names() -> tuple[str, ...]:
-    """The names recurrent modules give their states, as they declare them in ``state_names``
-    (``("h",)``, ``("h", "c")``): the hidden state first, then the others. Read from every
-    class defined so far, so the answer changes as cells are defined; ``Node.states`` reads
-    a step's own ``cell`` tag instead.
-
-    >>> {"h", "c"} <= set(state_names())
-    True
-    """
-    declared, todo = [], [Module]
-    while todo:
-        cls = todo.pop()
-        todo.extend(cls.__subclasses__())
-        declared.append(tuple(cls.__dict__.get("state_names", ())))
-    hidden = {names[0] for names in declared if names}
-    others = {name for names in declared for name in names[1:]} - hidden
-    return (*sorted(hidden), *sorted(others))
-
-
-def hidden_state() -> str:
-    """The first of ``state_names()``: ``'h'`` until a cell names its state otherwise.
-
-    >>> hidden_state() in state_names()
-    True
-    """
-    return state_names()[0]
 
 
 @dataclass
