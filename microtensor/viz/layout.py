@@ -113,18 +113,16 @@ class Layout:
     """Where a plan's boxes, step frames and edges go.
 
     ``paths[i]`` draws ``plan.links[i]``: one polyline, or two for a state that continues
-    on the next row (a stub out of its step, a stub into the next). ``home`` is the first
-    view a page opens on: the last steps, where the gradient enters."""
+    on the next row (a stub out of its step, a stub into the next)."""
 
     rects: dict[str, Rect]
-    frames: dict[int, Rect]  # each op-level step: the frame of its lane's part of the step
+    frames: dict[int, Rect]  # each step's frame
     layer_frames: dict[tuple[int, str | None], Rect]  # op-level steps of several layers: each layer
     paths: dict[int, list[Path]]
     rows: list[list[int]]
     width: float
     height: float
-    home: Rect
-    titles: dict[int, tuple[float, float]] = field(default_factory=dict)  # each frame's title position
+    titles: dict[int, tuple[float, float]] = field(default_factory=dict)  # op-level frames' title positions
 
     @property
     def aspect(self) -> float:
@@ -451,8 +449,7 @@ class _Layouter:
         width = max((r.right for r in every), default=1.0)
         height = max((r.bottom for r in every), default=1.0)
         paths = {i: self.path(link, rects, row_of, frames) for i, link in enumerate(p.links)}
-        return Layout(rects, frames, layer_frames, paths, rows, width, height, self.home(rects, frames, rows),
-                      titles)
+        return Layout(rects, frames, layer_frames, paths, rows, width, height, titles)
 
     @staticmethod
     def cut(run: list[int], cols: list[float], limit: float) -> list[list[int]]:
@@ -556,18 +553,6 @@ class _Layouter:
                 return [[(a.right, a.cy), (b.x, b.cy)]]
             return [[(a.x, a.cy), (b.right, b.cy)]]
         return [[clip(a, b.cx, b.cy), clip(b, a.cx, a.cy)]]
-
-    def home(self, rects: dict[str, Rect], frames: dict[int, Rect], rows: list[list[int]]) -> Rect:
-        """The first view: the loss and the last steps before it."""
-        p = self.p
-        loss = [rects[k] for k, b in p.boxes.items() if b.output and k in rects]
-        last = rows[-1][-2:] if rows else []
-        around = [frames[s] for s in last if s in frames] or \
-            [rects[k] for s in last for keys in p.clusters[s].values() for k in keys]
-        region = None
-        for r in loss + around:
-            region = r if region is None else region.union(r)
-        return region.grow(12) if region is not None else Rect(0, 0, 1, 1)
 
 
 @dataclass

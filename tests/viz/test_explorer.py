@@ -17,7 +17,6 @@ import pytest
 
 import microtensor as mt
 
-CHROMIUM = "/usr/bin/chromium"
 HAS_GRAPHVIZ = bool(shutil.which("dot") or shutil.which("graphviz-pure"))
 pytestmark = pytest.mark.skipif(not HAS_GRAPHVIZ, reason="no Graphviz program (dot or graphviz-pure) found")
 
@@ -76,22 +75,6 @@ def test_jupyter_shows_the_page_in_a_frame():
 
 
 # ------------------------------------------------------------------ in the browser
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright (Python package) not installed")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        yield chromium
-        chromium.close()
-
-
 def open_page(browser, path):
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     errors = []

@@ -8,7 +8,6 @@ gates in one order, titles tall enough to read on load, names that mean somethin
 replay whose lit boxes and edges are exactly those the gradient has reached.
 """
 
-import os
 import shutil
 
 import numpy as np
@@ -17,7 +16,6 @@ import pytest
 import microtensor as mt
 from microtensor.viz.plan import PALETTE
 
-CHROMIUM = "/usr/bin/chromium"
 PROGRAMS = [p for p in ("dot", "graphviz-pure") if shutil.which(p)]
 pytestmark = pytest.mark.skipif(not PROGRAMS, reason="no Graphviz program (dot or graphviz-pure) found")
 BARE_OPS = {"Permute", "Index", "Stack", "Reshape", "Transpose"}
@@ -39,22 +37,14 @@ def recorded(model, layers, bidirectional, steps, batch=2):
 
 
 @pytest.fixture(scope="module")
-def page():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright (Python package) not installed")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"])
-        tab = browser.new_page(viewport={"width": 1440, "height": 900})
-        tab.errors = []
-        tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
-        tab.on("pageerror", lambda e: tab.errors.append(str(e)))
-        yield tab
-        browser.close()
+def page(browser):
+    """One tab at 1440x900, collecting console errors."""
+    tab = browser.new_page(viewport={"width": 1440, "height": 900})
+    tab.errors = []
+    tab.on("console", lambda m: tab.errors.append(m.text) if m.type == "error" else None)
+    tab.on("pageerror", lambda e: tab.errors.append(str(e)))
+    yield tab
+    tab.close()
 
 
 def open_explorer(tab, explorer):
