@@ -176,62 +176,78 @@ class _Layouter:
 
     # -- one step of one layer --------------------------------------------------------
     def block(self, step: int, layer: str | None, keys: list[str]) -> _Block:
-        """The template: each box's centre relative to the start of the hidden-state line."""
-        p = self.p
-        if step not in p.detailed:
+        """The template: each box's centre relative to the start of the hidden-state line (x to
+        the right, y down), from the step's own structure and its cell's declaration."""
+        if step not in self.p.detailed:
             w, h = self.size[keys[0]]
             return _Block({keys[0]: (w / 2, 0.0)}, w, h / 2, h / 2)
-        states = p.states.get(layer, ("h",))
-        gates = p.gates.get(layer, ())
-        hidden, others = states[0], set(states[1:])
-        box = p.boxes
+        box = self.p.boxes
         core = [k for k in keys if box[k].kind == "op" and box[k].role != "initial"]
-        core_set = set(core)
-        feeders = [k for k in keys if k not in core_set and box[k].kind != "padding"
-                   and not (box[k].kind == "stand_in" and not self.outs[k])]
-        outputs = [k for k in keys if box[k].kind == "stand_in" and not self.outs[k]]
-        padding = [k for k in keys if box[k].kind == "padding"]
+        pins = self.pins(core, self.p.states.get(layer, ("h",)))
+        row = self.rows(core, pins)
+        reverse = self.p.lane_of(step).reverse  # mirrored at the end: its gates are placed mirrored here
+        x = self.columns(core, row, pins, self.p.gates.get(layer, ()), reverse, keys)
+        row_h = max((self.size[k][1] for k in core), default=_TITLE_H) + _V_GAP
+        centre = {k: (x[k], -row[k] * row_h) for k in core}
+        self.around(keys, centre, pins, row_h, max(row.values(), default=0) + 1)
+        if reverse:  # mirrored: states flow right to left, gates still in display order
+            centre = {k: (-cx, cy) for k, (cx, cy) in centre.items()}
+        left_edge = min(cx - self.size[k][0] / 2 for k, (cx, cy) in centre.items())
+        centre = {k: (cx - left_edge, cy) for k, (cx, cy) in centre.items()}
+        return _Block(centre, max(cx + self.size[k][0] / 2 for k, (cx, cy) in centre.items()),
+                      max(-cy + self.size[k][1] / 2 for k, (cx, cy) in centre.items()),
+                      max(cy + self.size[k][1] / 2 for k, (cx, cy) in centre.items()))
 
-        top_pinned = {k for k in core if box[k].role in others or others.intersection(box[k].reads)}
-        right = {k for k in core if box[k].role in states}
-        # Rows: the longest path from the step's inputs, not counting what comes from the top line
-        # (tanh(c) reads c, yet belongs low, beside h).
+    def pins(self, core: list[str], states: tuple[str, ...]) -> _Pins:
+        """Where the state lines hold boxes: the hidden state's line along the bottom (what reads
+        ``h_{t-1}`` first at its left end, ``h_t`` at its right end), the other states' along
+        the top (``f ⊙ c`` left, ``c`` right)."""
+        box, hidden, others = self.p.boxes, states[0], set(states[1:])
+        top = {k for k in core if box[k].role in others or others.intersection(box[k].reads)}
+        return _Pins(hidden, {k for k in core if hidden in box[k].reads},
+                     {k for k in core if box[k].role in states}, top)
+
+    def rows(self, core: list[str], pins: _Pins) -> dict[str, int]:
+        """Each box's row, 0 at the bottom: the longest path from the step's inputs, not counting
+        what comes from the top line (tanh(c) reads c, yet belongs low, beside h); the hidden
+        state on row 0, the top line above everything else."""
         row: dict[str, int] = {}
         for k in core:  # keys come in forward order
-            if k in top_pinned:
-                continue
-            preds = [row[s] + 1 for s in self.ins[k] if s in row and s not in top_pinned]
-            row[k] = max(preds, default=0)
-        left = {k for k in core if hidden in box[k].reads and row.get(k) == 0}
+            if k not in pins.top:
+                row[k] = max((row[s] + 1 for s in self.ins[k] if s in row and s not in pins.top), default=0)
+        pins.left = {k for k in pins.left if row.get(k) == 0}  # what reads h first, on h's line
         for k in core:
-            if box[k].role == hidden:
+            if self.p.boxes[k].role == pins.hidden:
                 row[k] = 0
         compress = {r: i for i, r in enumerate(sorted(set(row.values())))}
         row = {k: compress[r] for k, r in row.items()}
-        top = (max(row.values(), default=-1) + 1) if top_pinned else None
-        for k in top_pinned:
-            row[k] = top
+        top = max(row.values(), default=-1) + 1
+        return {**row, **dict.fromkeys(pins.top, top)}
 
-        # Columns: each gate's boxes in the gate's column; other boxes between their neighbours.
+    def columns(self, core: list[str], row: dict[str, int], pins: _Pins, gates: tuple[str, ...],
+                reverse: bool, keys: list[str]) -> dict[str, float]:
+        """Each box's x: a gate's boxes in the gate's column (display order), the ends of the state
+        lines at the ends, everything else between its neighbours; then each row spread out so
+        no two boxes overlap, and the hidden state last, as the step's right end."""
+        box = self.p.boxes
         col_w = max((self.size[k][0] for k in core), default=_MIN_W) + _H_GAP
-        want: dict[str, float] = {}
         middle = (max(len(gates), 1) - 1) * col_w / 2
-        reverse = p.lane_of(step).reverse  # mirrored below: its gates are placed mirrored here
+        lo, hi = -col_w, max(len(gates), 1) * col_w
+        want: dict[str, float] = {}
         for k in core:
             g = box[k].gate
-            if g in gates:
+            if k in pins.left or (k in pins.top and k not in pins.right):
+                want[k] = lo
+            elif k in pins.right:
+                want[k] = hi
+            elif g in gates:
                 want[k] = (len(gates) - 1 - gates.index(g) if reverse else gates.index(g)) * col_w
             else:
                 want[k] = middle
-        lo, hi = -col_w, max(len(gates), 1) * col_w  # the ends of the state lines
-        for k in core:
-            if k in left or (k in top_pinned and box[k].role not in states):
-                want[k] = lo
-            elif k in right:
-                want[k] = hi
-        fixed = {k for k in core if box[k].gate in gates or k in left or k in right or k in top_pinned}
-        neighbours = {k: [m for m in self.ins[k] + self.outs[k] if m in core_set] for k in core}
-        for _ in range(4):
+        fixed = {k for k in core if box[k].gate in gates or k in pins.left | pins.right | pins.top}
+        inside = set(core)
+        neighbours = {k: [m for m in self.ins[k] + self.outs[k] if m in inside] for k in core}
+        for _ in range(4):  # a few sweeps of barycentres: enough for a cell's handful of rows
             for k in core:
                 if k not in fixed and neighbours[k]:
                     want[k] = sum(want[m] for m in neighbours[k]) / len(neighbours[k])
@@ -239,61 +255,53 @@ class _Layouter:
         order = {k: i for i, k in enumerate(keys)}
         for r in sorted(set(row.values())):
             self.spread([k for k in core if row[k] == r], want, x, order)
-        hidden_out = [k for k in core if box[k].role == hidden]
-        for k in hidden_out:  # the step's right end: the hidden state leaves from here
-            others_right = [x[m] + self.size[m][0] / 2 for m in core if m not in hidden_out]
-            x[k] = max([*others_right, x[k] - self.size[k][0] / 2]) + _H_GAP + self.size[k][0] / 2
-        rows_n = max(row.values(), default=0) + 1
-        row_h = max((self.size[k][1] for k in core), default=_TITLE_H) + _V_GAP
-        centre = {k: (x[k], -row[k] * row_h) for k in core}
+        hidden = [k for k in core if box[k].role == pins.hidden]
+        right_end = max((x[m] + self.size[m][0] / 2 for m in core if m not in hidden), default=0.0)
+        for k in hidden:  # the step's right end: the hidden state leaves from here
+            x[k] = max(right_end, x[k] - self.size[k][0] / 2) + _H_GAP + self.size[k][0] / 2
+        return x
 
-        # Initial states stand left of the op that reads them; other inputs on a row below.
+    def around(self, keys: list[str], centre: dict[str, tuple[float, float]], pins: _Pins, row_h: float,
+               rows: int) -> None:
+        """What is not an op of the step: an initial state left of the op that reads it; other
+        inputs (the step's slice of the input projection, stand-ins of shared weights, its
+        padding at the far left) on a row below; its outputs' stand-ins on a row above."""
+        box = self.p.boxes
+        order = {k: i for i, k in enumerate(keys)}
         for k in keys:
-            if box[k].role == "initial":
-                readers = [m for m in self.outs[k] if m in left or m in top_pinned]
-                if readers:
-                    m = readers[0]
-                    centre[k] = (centre[m][0] - self.size[m][0] / 2 - _H_GAP - self.size[k][0] / 2,
-                                 centre[m][1])
-        low = [k for k in feeders if k not in centre] + padding
-        if low:
-            wants = {k: (sum(centre[m][0] for m in self.outs[k] if m in centre)
-                         / max(1, sum(m in centre for m in self.outs[k]))) if k not in padding else -1e9
-                     for k in low}
-            for k in low:
-                if wants[k] == 0 and not any(m in centre for m in self.outs[k]) and k not in padding:
-                    wants[k] = middle
+            on_a_line = pins.left | pins.top
+            readers = [m for m in self.outs[k] if m in on_a_line] if box[k].role == "initial" else []
+            if readers:
+                m = readers[0]
+                centre[k] = (centre[m][0] - self.size[m][0] / 2 - _H_GAP - self.size[k][0] / 2, centre[m][1])
+        low = [k for k in keys if k not in centre and (box[k].kind == "padding" or self.outs[k])]
+        high = [k for k in keys if k not in centre and k not in low]
+        leftmost = min((cx - self.size[k][0] for k, (cx, _) in centre.items()), default=0.0)
+
+        def mean_x(neighbours: list[str]) -> float:
+            xs = [centre[m][0] for m in neighbours if m in centre]
+            return sum(xs) / len(xs) if xs else leftmost
+
+        for group, y_of in ((low, lambda h: (row_h - _V_GAP) / 2 + _V_GAP + h / 2),
+                            (high, lambda h: -rows * row_h)):
+            if not group:
+                continue
+            want = {k: leftmost if box[k].kind == "padding"
+                    else mean_x(self.outs[k] if group is low else self.ins[k]) for k in group}
             xs: dict[str, float] = {}
-            self.spread(low, wants, xs, order)
-            feed_h = max(self.size[k][1] for k in low)
-            for k in low:  # the feeders' row, under row 0
-                centre[k] = (xs[k], (row_h - _V_GAP) / 2 + _V_GAP + feed_h / 2)
-        if outputs:
-            wants = {k: sum(centre[s][0] for s in self.ins[k] if s in centre)
-                     / max(1, sum(s in centre for s in self.ins[k])) for k in outputs}
-            xs = {}
-            self.spread(outputs, wants, xs, order)
-            for k in outputs:
-                centre[k] = (xs[k], -(rows_n - 1) * row_h - row_h)
-        if reverse:  # mirrored: states flow right to left, gates still in display order
-            centre = {k: (-cx, cy) for k, (cx, cy) in centre.items()}
-        left_edge = min(cx - self.size[k][0] / 2 for k, (cx, cy) in centre.items())
-        centre = {k: (cx - left_edge, cy) for k, (cx, cy) in centre.items()}
-        width = max(cx + self.size[k][0] / 2 for k, (cx, cy) in centre.items())
-        up = max(-cy + self.size[k][1] / 2 for k, (cx, cy) in centre.items())
-        down = max(cy + self.size[k][1] / 2 for k, (cx, cy) in centre.items())
-        return _Block(centre, width, up, down)
+            self.spread(group, want, xs, order)
+            height = max(self.size[k][1] for k in group)
+            for k in group:
+                centre[k] = (xs[k], y_of(height))
 
     def spread(self, keys: list[str], want: dict[str, float], x: dict[str, float],
-                  order: dict[str, int]) -> None:
+               order: dict[str, int]) -> None:
         """Left to right by wanted position, each as near its wish as the one before allows."""
         edge = -math.inf
         for k in sorted(keys, key=lambda k: (want[k], order.get(k, 0))):
-            w = self.size[k][0]
-            x[k] = max(want[k] if math.isfinite(want[k]) and abs(want[k]) < 1e8 else edge + w / 2,
-                       edge + _H_GAP + w / 2) if math.isfinite(edge) else \
-                (want[k] if abs(want[k]) < 1e8 else w / 2)
-            edge = x[k] + w / 2
+            half = self.size[k][0] / 2
+            x[k] = max(want[k], edge + _H_GAP + half)
+            edge = x[k] + half
 
     def layer_height(self, layer: str | None) -> tuple[float, float]:
         """How far the layer's boxes reach above and below its hidden-state line, over all its
@@ -553,6 +561,18 @@ class _Layouter:
                 return [[(a.right, a.cy), (b.x, b.cy)]]
             return [[(a.x, a.cy), (b.right, b.cy)]]
         return [[clip(a, b.cx, b.cy), clip(b, a.cx, a.cy)]]
+
+
+@dataclass
+class _Pins:
+    """The boxes a step's state lines hold: ``left`` reads the hidden state first (left end of
+    the bottom line), ``right`` are the states the step computes (right ends), ``top`` the
+    boxes of the other states' line (the LSTM's ``f ⊙ c`` and ``c``)."""
+
+    hidden: str
+    left: set[str]
+    right: set[str]
+    top: set[str]
 
 
 @dataclass
