@@ -275,13 +275,14 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
         targets[t] = [f"step{t}"] if t in p.layout.frames else \
             [k for keys in p.clusters[t].values() for k in keys]
     home = [k for s in (p.rows[-1][-2:] if p.rows else []) for k in targets[s]]  # the first view:
-    home += [k for k, b in p.boxes.items() if b.output]  # the last steps and the loss
+    home += p.layout.head  # the last steps and what they feed, up to the loss
     return {"steps": p.steps, "stepNames": p.labels, "positions": p.position,
             "layers": [layer or "" for layer in p.layers],
             "heat": [[_num(p.heat.get(layer, {}).get(t)) for t in p.steps] for layer in p.layers],
             "strip": strip(p), "scale": list(p.scale) if p.scale else None, "vanishBelow": p.vanish_below,
             "palette": list(PALETTE), "vanished": VANISHED, "noPath": NO_GRADIENT,
             "boxes": boxes, "nodes": traced, "links": links, "targets": targets, "home": home,
+            "loss": [k for k, b in p.boxes.items() if b.output],
             "detailed": sorted(p.detailed),
             "padding": {t: {"text": p.padding_text(t), "layers": {layer or "": _padding(pad)
                                                                   for layer, pad in by_layer.items()}}

@@ -78,14 +78,16 @@
   }
   function fit(region, minTitlePx, anchor) {
     // Show ``region`` as large as fits, but never so small that a title is under minTitlePx:
-    // then the part around ``anchor`` (where the loss is) is shown.
+    // then its right end (where the loss is), at the height of ``anchor`` (the loss), is shown.
     const r = svg.getBoundingClientRect();
     let k = Math.min(r.width / (region.w * 1.06), r.height / (region.h * 1.06));
     k = Math.max(k, minTitlePx / 14);
     const w = r.width / k, h = r.height / k;
     let x = region.x + region.w / 2 - w / 2, y = region.y + region.h / 2 - h / 2;
-    if (anchor && w < region.w) x = Math.min(region.x + region.w, anchor.x + anchor.w + 20) - w;
-    if (anchor && h < region.h) y = Math.max(region.y, Math.min(anchor.y + anchor.h / 2 - h / 2, region.y + region.h - h));
+    if (anchor && w < region.w) x = region.x + region.w + 12 / k - w;
+    if (anchor && h < region.h) {
+      y = Math.max(region.y, Math.min(anchor.y + anchor.h / 2 - h / 2, region.y + region.h - h));
+    }
     setView({ x, y, w, h });
   }
   function idsBox(ids) {
@@ -94,7 +96,7 @@
   }
   function home() {
     const region = idsBox(D.home);
-    if (region) fit(region, 12.5, idsBox(D.home.slice(-1))); else setView({ ...whole });
+    if (region) fit(region, 12.5, idsBox(D.loss)); else setView({ ...whole });
   }
   function keepInView(element) {
     const b = rootBox(element);

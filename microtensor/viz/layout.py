@@ -122,6 +122,7 @@ class Layout:
     rows: list[list[int]]
     width: float
     height: float
+    head: list[str]  # what the steps feed (the outputs, the loss), beside the last step
     titles: dict[int, tuple[float, float]] = field(default_factory=dict)  # op-level frames' title positions
 
     @property
@@ -457,7 +458,7 @@ class _Layouter:
         width = max((r.right for r in every), default=1.0)
         height = max((r.bottom for r in every), default=1.0)
         paths = {i: self.path(link, rects, row_of, frames) for i, link in enumerate(p.links)}
-        return Layout(rects, frames, layer_frames, paths, rows, width, height, titles)
+        return Layout(rects, frames, layer_frames, paths, rows, width, height, self.head, titles)
 
     @staticmethod
     def cut(run: list[int], cols: list[float], limit: float) -> list[list[int]]:
@@ -537,7 +538,8 @@ class _Layouter:
         y = top
         for line, h in zip(rows, heights):
             x = x0
-            for k in line:
+            # What a step feeds first, nearest the step: its edge stays short and clear.
+            for k in sorted(line, key=lambda k: not any(s not in head for s in self.ins[k])):
                 w, bh = self.size[k]
                 rects[k] = Rect(x, y + (h - bh) / 2, w, bh)
                 x += w + _H_GAP
