@@ -316,22 +316,10 @@ class _Layouter:
 
     # -- outside the steps ----------------------------------------------------------------
     def outside(self) -> tuple[list[str], list[str]]:
-        """Timeless boxes: those that feed some step (weights, the input projection: the band
-        above the rows), and the rest (outputs, the loss: beside the last step)."""
-        p = self.p
-        timeless = [k for k, b in p.boxes.items() if b.step is None]
-        feeds = {k for k, b in p.boxes.items() if b.step is not None}
-        feeds |= {b.copies for b in p.boxes.values() if b.copies and self.outs[b.key]}
-        changed = True
-        todo = set(timeless)
-        while changed:
-            changed = False
-            for k in list(todo):
-                if any(d in feeds for d in self.outs[k]):
-                    feeds.add(k)
-                    todo.discard(k)
-                    changed = True
-        return [k for k in timeless if k in feeds], [k for k in timeless if k not in feeds]
+        """Boxes outside the steps: those that feed some step (weights, the input projection:
+        the band above the rows), and the rest (outputs, the loss: beside the last step)."""
+        timeless = [k for k, b in self.p.boxes.items() if b.step is None]
+        return [k for k in timeless if k in self.p.band], [k for k in timeless if k not in self.p.band]
 
     def dag_rows(self, keys: list[str], downward: bool) -> list[list[str]]:
         """Boxes outside the steps in rows by the longest path among them."""

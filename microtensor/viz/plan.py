@@ -138,6 +138,7 @@ class Plan:
     lanes: list[Lane]
     position: dict[int, int]  # each step's t within its lane
     tokens: dict[int, str]  # each step's input token, where the caller gave them
+    band: set[str]  # boxes outside the steps that feed them (weights, the input projection)
     states: dict[str | None, tuple[str, ...]]  # each layer's state names, hidden state first
     gates: dict[str | None, tuple[str, ...]]  # each layer's gates in display order
     gate_labels: dict[str | None, dict[str, str]]  # each layer's classic names of gates and states
@@ -454,7 +455,8 @@ class _Planner:
                     {layer: dict(sorted(heat[layer].items())) for layer in drawn_layers if layer in heat},
                     self.scale, vanished, no_gradient, self.vanish_below, self.bptt_order, title,
                     self.notes(vanished, no_gradient), self.labels, {k: w[0] for k, w in self.where.items()},
-                    lanes, self.position, self.tokens, *self.declarations(), self.padding)
+                    lanes, self.position, self.tokens, {k for k in upstream if k in boxes},
+                    *self.declarations(), self.padding)
 
     def declarations(self) -> tuple[dict, dict, dict]:
         """Each layer's states, gates and classic labels, as its cell declares them."""
