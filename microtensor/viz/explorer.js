@@ -80,7 +80,7 @@
     // Show ``region`` as large as fits, but never so small that a title is under minTitlePx:
     // then its right end (where the loss is), at the height of ``anchor`` (the loss), is shown.
     const r = svg.getBoundingClientRect();
-    let k = Math.min(r.width / (region.w * 1.06), r.height / (region.h * 1.06));
+    let k = Math.min(r.width / (region.w * 1.06), r.height / (region.h * 1.06), 20 / 14);  // titles at most 20 px
     k = Math.max(k, minTitlePx / 14);
     const w = r.width / k, h = r.height / k;
     let x = region.x + region.w / 2 - w / 2, y = region.y + region.h / 2 - h / 2;
