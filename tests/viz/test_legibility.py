@@ -382,3 +382,30 @@ def test_lines_too_small_to_read_are_hidden_not_drawn_as_noise(page):
     assert page.eval_on_selector(small, "e => getComputedStyle(e).display") == "none"
     page.click("#home")
     assert page.eval_on_selector(small, "e => getComputedStyle(e).display") != "none"
+
+
+def test_a_cell_of_ones_own_draws_like_the_built_in_ones(page):
+    from test_cell_declarations import define_a_cell, readme_mgu
+
+    for layer in (readme_mgu()["MGU"](3, 4, bidirectional=True, dtype=mt.float64),
+                  define_a_cell()[1](3, 4, dtype=mt.float64)):
+        mt.manual_seed(0)
+        with mt.viz.record() as rec:
+            out, _ = layer(mt.randn(5, 2, 3, dtype=mt.float64))
+            loss = (out[-1] ** 2).sum()
+            loss.backward()
+        explorer = mt.viz.explore(loss, rec, detail="op")
+        drawn = explorer.drawing.plan
+        hidden = layer.state_names[0]
+        gates = set(layer.gate_names)
+        for key, box in drawn.boxes.items():
+            assert box.role != "op" or box.gate not in gates or box.title != box.gate  # gates have roles
+        assert {b.role for b in drawn.boxes.values()} >= {hidden, *gates}
+        for row in drawn.rows:  # the state runs along one line, step to step
+            ys = {round(drawn.layout.rects[k].cy, 3) for k, b in drawn.boxes.items()
+                  if b.role == hidden and b.step in row}
+            assert len(ys) == 1
+        assert set(drawn.heat) == set(drawn.layers)  # a heat strip row per layer and direction
+        check_reads(open_explorer(page, explorer), explorer)
+        assert page.locator(".heat-cell").count() == 5 * len(drawn.layers)
+    assert page.errors == []
