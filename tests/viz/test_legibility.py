@@ -398,7 +398,7 @@ def test_a_cell_of_ones_own_draws_like_the_built_in_ones(page):
         drawn = explorer.drawing.plan
         hidden = layer.state_names[0]
         gates = set(layer.gate_names)
-        for key, box in drawn.boxes.items():
+        for box in drawn.boxes.values():
             assert box.role != "op" or box.gate not in gates or box.title != box.gate  # gates have roles
         assert {b.role for b in drawn.boxes.values()} >= {hidden, *gates}
         for row in drawn.rows:  # the state runs along one line, step to step
