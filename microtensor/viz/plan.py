@@ -381,12 +381,7 @@ class _Planner:
         # lane's last step by a real edge, at every level of detail: that is where the gradient
         # enters.
         last_steps = {lane.steps[-1] for lane in self.lanes_found}
-        upstream = {a for a, b in joined if step_of[b] is not None and step_of[a] is None}
-        while True:
-            more = {a for a, b in joined if b in upstream and step_of[a] is None} - upstream
-            if not more:
-                break
-            upstream |= more
+        upstream = self.upstream(joined, step_of)
 
         boxes: dict[str, Box] = {}
         for where, group in members.items():
@@ -427,36 +422,62 @@ class _Planner:
                     box.direction = "reverse" if reverse else "forward"
         drawn_layers = [layer for lane in lanes for layer in reversed(lane.layers)]
 
-        heat: dict[str | None, dict[int, float]] = defaultdict(dict)
-        for n in g.nodes.values():
-            step = self.where[n.key][0]
-            if step is not None and n.grad is not None and n.name == n.states[0]:
-                heat[n.layer][step] = n.grad.norm
-        top = {t: max(by_layer[t] for by_layer in heat.values() if t in by_layer)
-               for t in self.steps if any(t in by_layer for by_layer in heat.values())}
-        no_gradient = {t for t, n in top.items() if n == 0 and all(
-            k in self.exact_zeros for k, n in g.nodes.items()
-            if self.where[k][0] == t and n.name == n.states[0])}
-        vanished = {t for t, n in top.items() if n < self.vanish_below} - no_gradient
+        heat = self.heat()
+        vanished, no_gradient = self.endings(heat)
         links += self.attention_links(placed)  # drawn over the layout, so added last
-        for step, by_layer in self.padding.items():  # inside their step's cluster, apart from its ops
-            if step not in self.detailed:
-                continue
-            shared_pad = agreed(by_layer)
-            if shared_pad is not None:
-                boxes[f"padding{step}"] = self.padding_box(f"padding{step}", step, None, shared_pad)
-                clusters[step][next(iter(clusters[step]))].append(f"padding{step}")  # on the step's floor
-            else:
-                for i, (layer, pad) in enumerate(by_layer.items()):
-                    if pad.count:
-                        boxes[f"padding{step}_{i}"] = self.padding_box(f"padding{step}_{i}", step, layer, pad)
-                        clusters[step].setdefault(layer, []).append(f"padding{step}_{i}")
+        self.add_padding_boxes(boxes, clusters)
         return Plan(boxes, links, self.steps, self.detailed, clusters, drawn_layers,
                     {layer: dict(sorted(heat[layer].items())) for layer in drawn_layers if layer in heat},
                     self.scale, vanished, no_gradient, self.vanish_below, self.bptt_order, title,
                     self.notes(vanished, no_gradient), self.labels, {k: w[0] for k, w in self.where.items()},
                     lanes, self.position, self.tokens, {k for k in upstream if k in boxes},
                     *self.declarations(), self.padding)
+
+    @staticmethod
+    def upstream(joined: dict[tuple[str, str], object], step_of: dict[str, int | None]) -> set[str]:
+        """The drawn boxes outside the steps that feed some step, directly or through others."""
+        found = {a for a, b in joined if step_of[b] is not None and step_of[a] is None}
+        while True:
+            more = {a for a, b in joined if b in found and step_of[a] is None} - found
+            if not more:
+                return found
+            found |= more
+
+    def heat(self) -> dict[str | None, dict[int, float]]:
+        """``||dL/dh_t||`` by layer and step, from each step's own hidden state."""
+        heat: dict[str | None, dict[int, float]] = defaultdict(dict)
+        for n in self.g.nodes.values():
+            step = self.where[n.key][0]
+            if step is not None and n.grad is not None and n.name == n.states[0]:
+                heat[n.layer][step] = n.grad.norm
+        return heat
+
+    def endings(self, heat: dict[str | None, dict[int, float]]) -> tuple[set[int], set[int]]:
+        """The steps whose gradient (the largest over their layers) vanished, and those where it
+        is exactly zero without having faded."""
+        top = {t: max(by_layer[t] for by_layer in heat.values() if t in by_layer)
+               for t in self.steps if any(t in by_layer for by_layer in heat.values())}
+        no_gradient = {t for t, n in top.items() if n == 0 and all(
+            k in self.exact_zeros for k, n in self.g.nodes.items()
+            if self.where[k][0] == t and n.name == n.states[0])}
+        return {t for t, n in top.items() if n < self.vanish_below} - no_gradient, no_gradient
+
+    def add_padding_boxes(self, boxes: dict[str, Box],
+                          clusters: dict[int, dict[str | None, list[str]]]) -> None:
+        """Each op-level step with padding gets its padding box (one per layer where its layers
+        run different batches), on the step's floor beside its ops."""
+        for step, by_layer in self.padding.items():
+            if step not in self.detailed:
+                continue
+            shared = agreed(by_layer)
+            if shared is not None:
+                boxes[f"padding{step}"] = self.padding_box(f"padding{step}", step, None, shared)
+                clusters[step][next(iter(clusters[step]))].append(f"padding{step}")
+                continue
+            for i, (layer, pad) in enumerate(by_layer.items()):
+                if pad.count:
+                    boxes[f"padding{step}_{i}"] = self.padding_box(f"padding{step}_{i}", step, layer, pad)
+                    clusters[step].setdefault(layer, []).append(f"padding{step}_{i}")
 
     def declarations(self) -> tuple[dict, dict, dict]:
         """Each layer's states, gates and classic labels, as its cell declares them."""
