@@ -106,7 +106,8 @@ def draw_unrolled(model: Seq2Seq, batch: Batch, path: Path, title: str,
                   tokens: dict[str, list[str]] | None = None) -> list[Path]:
     """Record one forward and backward pass on ``batch`` and draw it unrolled, coloured by
     gradient, with attention edges and padding, each step labelled with its word (``tokens``,
-    per lane); returns the files written (the .dot source always)."""
+    per lane), as a picture and as the explorer's page; returns the files written (the .dot
+    source always)."""
     model.zero_grad()
     with mt.viz.record(keep_values=True) as recording:  # the kept weights become attention edges
         loss = model.loss(batch)
@@ -114,7 +115,9 @@ def draw_unrolled(model: Seq2Seq, batch: Batch, path: Path, title: str,
     model.zero_grad()
     picture = mt.viz.draw_graph(loss, recording, detail="auto", title=title, tokens=tokens)
     try:
-        return [path.with_suffix(".dot"), picture.render_to(path)]
+        written = [path.with_suffix(".dot"), picture.render_to(path)]
+        page = mt.viz.explore(loss, recording, title=title, tokens=tokens)  # the same, to play
+        return [*written, page.save(path.with_suffix(".html"))]
     except mt.viz.GraphvizNotFoundError:
         say(f"no Graphviz program found, so only {path.with_suffix('.dot')} was written "
             f"(pip install 'microtensor[render]' to get pictures)")

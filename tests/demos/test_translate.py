@@ -74,3 +74,5 @@ def test_the_unrolled_graph_is_two_numbers_of_different_lengths_with_padding_and
     assert {"encoder", "decoder"} <= set(padded)
     assert "__attention" in source
     assert "decoder · t=0 · ‘&lt;s&gt;’" in source  # each step labelled with the word it reads
+    if (tmp_path / "graph.svg").exists():  # rendered: the explorer's page is there too
+        assert (tmp_path / "graph.html").read_text().rstrip().endswith("</html>")
