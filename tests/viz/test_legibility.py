@@ -387,6 +387,13 @@ def test_lines_too_small_to_read_are_hidden_not_drawn_as_noise(page):
 def test_a_cell_of_ones_own_draws_like_the_built_in_ones(page):
     from test_cell_declarations import define_a_cell, readme_mgu
 
+    def lstm_drawing():
+        drawn = mt.viz.draw_graph(*recorded("LSTM", 2, True, 5), detail="op").plan
+        rects = drawn.layout.rects
+        return sorted((-1 if b.step is None else b.step, b.title, b.role,
+                       tuple(round(v, 3) for v in vars(rects[k]).values())) for k, b in drawn.boxes.items())
+
+    before = lstm_drawing()
     for layer in (readme_mgu()["MGU"](3, 4, bidirectional=True, dtype=mt.float64),
                   define_a_cell()[1](3, 4, dtype=mt.float64)):
         mt.manual_seed(0)
@@ -408,4 +415,5 @@ def test_a_cell_of_ones_own_draws_like_the_built_in_ones(page):
         assert set(drawn.heat) == set(drawn.layers)  # a heat strip row per layer and direction
         check_reads(open_explorer(page, explorer), explorer)
         assert page.locator(".heat-cell").count() == 5 * len(drawn.layers)
+    assert lstm_drawing() == before  # defining cells changes nothing in the built-in LSTM's picture
     assert page.errors == []
