@@ -111,6 +111,11 @@ class Namer:
             return f"{symbol(consumers[0].name)} pre-activation"  # what a gate or state squashes
         if len({c.tags.get("gate") for c in consumers} - {None}) > 1:
             return "pre-activations"  # of every gate at once, before the slices
+        state = self.g.nodes[inputs[0]] if n.op == "Index" and inputs else None
+        if state is not None and state.name and state.name in state.states:
+            # A packed batch: the rows that go on to the next step, or those whose sequence ended.
+            going = any(c.step is not None for c in consumers)
+            return f"{state.name}, {'running' if going else 'ended'} rows"
         if n.op == "Stack" and inputs and all(self.g.nodes[k].name == self.g.nodes[k].states[0]
                                              for k in inputs):
             return "outputs y (stacked)"

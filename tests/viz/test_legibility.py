@@ -242,6 +242,9 @@ def test_boxes_inside_a_step_say_what_the_tensor_is():
     first = next(b for b in drawn.boxes.values() if b.title == "f pre-activation")
     assert first.lines[0] == "Index (2, 4)"  # the op class stays, as the small second line
     assert all(b.title != "input" for b in drawn.boxes.values() if b.role == "constant" and b.step == 0)
+    # A packed batch: the rows that go on at a step where a sequence ends, and those that end.
+    packed = {b.title for b in mt.viz.draw_graph(*packed_pass(), detail="op").plan.boxes.values()}
+    assert {"h, running rows", "c, running rows", "h, ended rows"} <= packed
 
 
 @pytest.mark.parametrize("detail", ["auto", "op", "cell"])
