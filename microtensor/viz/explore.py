@@ -25,7 +25,7 @@ from .dot import UnrolledGraph, draw_graph, esc
 from .layout import TITLE_PT, text_width
 from .names import subscript
 from .padding import Padding
-from .plan import NO_GRADIENT, PADDING_FILL, PALETTE, VANISHED, Plan, ranges
+from .plan import PADDING_FILL, PALETTE, VANISHED, Plan, ranges
 from .record import Recording, Summary
 from .render import write_atomic
 from .trace import Graph, Node
@@ -109,24 +109,6 @@ def _node(n: Node) -> dict[str, Any]:
             "tags": tags, "value": _stats(n.value), "grad": _stats(n.grad)}
 
 
-def status(p: Plan, norm: float | None, no_gradient: bool = False) -> str:
-    """How a gradient norm is shown: ``"none"`` (not recorded), ``"zero"`` (no path from the
-    loss reaches it), ``"vanished"`` (below ``vanish_below``, underflow to zero included) or
-    ``"flow"``.
-
-    >>> import microtensor as mt
-    >>> w = mt.ones(2, requires_grad=True)
-    >>> with mt.viz.record() as rec:
-    ...     (w * 2).sum().backward()
-    >>> p = mt.viz.draw_graph((w * 2).sum(), rec).plan
-    >>> [status(p, x) for x in (None, 1e-9, 0.0, 1.0)], status(p, 0.0, no_gradient=True)
-    (['none', 'vanished', 'vanished', 'flow'], 'zero')
-    """
-    if norm is None:
-        return "none"
-    return "zero" if no_gradient else "vanished" if norm < p.vanish_below else "flow"
-
-
 def strip(p: Plan) -> dict[str, Any]:
     """The heat strip: one row per layer (and direction) that has ``||dL/dh_t||``, in the graph's
     order, one column per position ``t`` (several, when there are more than fit at
@@ -156,7 +138,8 @@ def strip(p: Plan) -> dict[str, Any]:
                 visits = [done[(layer, s)] for s in steps if (layer, s) in done]
                 zero = all(s in p.no_gradient for s in steps)
                 cells.append({"col": c, "steps": steps, "t": [p.position[s] for s in steps],
-                              "norm": _num(norm), "status": status(p, norm, zero), "padding": share,
+                              "norm": _num(norm), "status": p.status(norm, zero), "padding": share,
+                              "fill": p.colour(norm, zero) or "#ffffff",
                               "visit": max(visits) if visits else None})
             label = (layer or "step") + (" ←" if lane.reverse else "")
             rows.append({"layer": layer or "", "label": label, "lane": lane.name, "cells": cells,
@@ -256,7 +239,7 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     for key, box in p.boxes.items():
         entry: dict[str, Any] = {"title": box.title, "kind": box.kind, "role": box.role, "step": box.step,
                                  "layer": box.layer, "direction": box.direction, "visit": box.visit,
-                                 "norm": _num(box.norm), "status": status(p, box.norm, box.no_gradient)}
+                                 "norm": _num(box.norm), "status": p.status(box.norm, box.no_gradient)}
         if box.kind in ("stand_in", "padding"):
             entry["note"] = box.tooltip[-1] if box.kind == "padding" else box.tooltip[0]
         else:
@@ -279,8 +262,8 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     return {"steps": p.steps, "stepNames": p.labels, "positions": p.position,
             "layers": [layer or "" for layer in p.layers],
             "heat": [[_num(p.heat.get(layer, {}).get(t)) for t in p.steps] for layer in p.layers],
-            "strip": strip(p), "scale": list(p.scale) if p.scale else None, "vanishBelow": p.vanish_below,
-            "palette": list(PALETTE), "vanished": VANISHED, "noPath": NO_GRADIENT,
+            "strip": strip(p), "vanishBelow": p.vanish_below,
+            "palette": list(PALETTE), "vanished": VANISHED,
             "boxes": boxes, "nodes": traced, "links": links, "targets": targets, "home": home,
             "loss": [k for k, b in p.boxes.items() if b.output],
             "detailed": sorted(p.detailed),

@@ -30,14 +30,9 @@
   }
 
   // ---------------------------------------------------------------- colours
-  function colour(norm) {
-    if (norm === null || norm === undefined || !D.scale) return "#ffffff";
-    if (norm < D.vanishBelow) return D.vanished;
-    const [lo, hi] = D.scale;
-    let frac = hi <= lo ? 1 : (Math.log10(Math.max(norm, 1e-300)) - lo) / (hi - lo);
-    frac = Math.min(Math.max(frac, 0), 1);
-    return D.palette[Math.round(frac * (D.palette.length - 1))];
-  }
+  // A strip cell's fill comes from Python (the picture's palette and scale); exact zeros are
+  // hatched instead.
+  const fill = (cell) => (cell.status === "zero" ? "url(#no-path)" : cell.fill);
 
   // ---------------------------------------------------------------- view
   const base = svg.viewBox.baseVal;
@@ -165,7 +160,7 @@
         const rect = el("rect", { x: LABEL_W + cell.col * cw, y: y + 1, width: Math.max(cw - (cw > 6 ? 1 : 0), 1),
           height: ROW_H - 2, class: `heat-cell ${cell.status}`, "data-step": cell.steps[0],
           "data-t": cell.t[0], "data-layer": row.layer, "data-status": cell.status }, stripSvg);
-        rect.setAttribute("fill", cell.status === "zero" ? "url(#no-path)" : colour(cell.norm));
+        rect.setAttribute("fill", fill(cell));
         const tip = el("title", {}, rect);
         const what = cell.status === "zero" ? "no gradient (exactly 0)" :
           cell.status === "vanished" ? `vanished (below ${D.vanishBelow})` : `‖∂L/∂h‖ ${fmt(cell.norm)}`;
@@ -432,7 +427,7 @@
     for (const c of heatCells) {
       const visit = c.cell.visit;
       c.rect.setAttribute("fill", visit !== null && visit !== undefined && visit <= upTo ?
-        (c.cell.status === "zero" ? "url(#no-path)" : colour(c.cell.norm)) : "#ffffff");
+        fill(c.cell) : "#ffffff");
     }
     current = newest;
     if (current) {

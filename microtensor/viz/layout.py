@@ -337,10 +337,7 @@ class _Layouter:
     def best(self, aspect: float) -> Layout:
         """Of row widths from one step to all of them, the picture nearest ``aspect``."""
         p = self.p
-        widths = []
-        for lane in p.lanes:
-            widths += [self.column_width(lane_group, t) for lane_group in [self.group(lane)]
-                       for t in range(len(lane.steps))]
+        widths = [self.column_width(self.group(lane), t) for lane in p.lanes for t in range(len(lane.steps))]
         if not widths:
             return self.pack(math.inf)  # nothing recurrent: no state continues on another row
         lo, hi = max(widths), sum(w + _COL_GAP for w in widths)

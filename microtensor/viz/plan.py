@@ -114,7 +114,16 @@ class Lane:
     @property
     def name(self) -> str:
         """``encoder (reverse)``; ``""`` for the only lane of a one-directional model."""
-        return self.part + (" (reverse)" if self.reverse else "")
+        return lane_name(self.part, self.reverse)
+
+
+def lane_name(part: str, reverse: bool) -> str:
+    """How a lane is called in labels.
+
+    >>> lane_name("encoder", True), lane_name("lstm", False)
+    ('encoder (reverse)', 'lstm')
+    """
+    return part + (" (reverse)" if reverse else "")
 
 
 @dataclass
@@ -204,16 +213,31 @@ class Plan:
         frac = 1.0 if hi <= lo else (math.log10(max(norm, 1e-300)) - lo) / (hi - lo)
         return min(max(frac, 0.0), 1.0)
 
+    def status(self, norm: float | None, no_gradient: bool = False) -> str:
+        """How a gradient norm is shown: ``"none"`` (not recorded), ``"zero"`` (exactly zero
+        without having faded), ``"vanished"`` (below ``vanish_below``, a gradient that shrank
+        to exactly zero included) or ``"flow"``.
+
+        >>> import microtensor as mt
+        >>> w = mt.ones(2, requires_grad=True)
+        >>> with mt.viz.record() as rec:
+        ...     (w * 2).sum().backward()
+        >>> p = mt.viz.draw_graph((w * 2).sum(), rec).plan
+        >>> [p.status(x) for x in (None, 1e-9, 0.0, 1.0)], p.status(0.0, no_gradient=True)
+        (['none', 'vanished', 'vanished', 'flow'], 'zero')
+        """
+        if norm is None:
+            return "none"
+        return "zero" if no_gradient else "vanished" if norm < self.vanish_below else "flow"
+
     def colour(self, norm: float | None, no_gradient: bool = False) -> str | None:
-        """A box's fill for gradient ``norm``: ``NO_GRADIENT`` where it is exactly zero without
-        having faded, ``VANISHED`` below ``vanish_below`` (a gradient that shrank to exactly zero
-        included), else the palette on the picture's log scale."""
+        """A box's fill for gradient ``norm``, by its ``status``: ``NO_GRADIENT``, ``VANISHED``,
+        or the palette on the picture's log scale."""
         if norm is None or self.scale is None:
             return None
-        if no_gradient:
-            return NO_GRADIENT
-        if norm < self.vanish_below:
-            return VANISHED
+        shown = self.status(norm, no_gradient)
+        if shown != "flow":
+            return NO_GRADIENT if shown == "zero" else VANISHED
         return PALETTE[round(self.position_on_scale(norm) * (len(PALETTE) - 1))]
 
     def width(self, norm: float | None) -> float:
@@ -551,7 +575,7 @@ class _Planner:
                 step = offset[k] + t
                 self.where[key] = (step, layer)
                 if step not in self.labels:
-                    prefix = f"{k[0]}{' (reverse)' if k[1] else ''} · " if named else ""
+                    prefix = f"{lane_name(*k)} · " if named else ""
                     self.labels[step] = f"{prefix}t={t}"
                     self.position[step] = t
         for k in order:
