@@ -25,11 +25,12 @@ from .dtypes import (
 )
 from .functions import *  # noqa: F403 - mt.exp, mt.sum...: the table in functions.py
 from . import functions
+from .errors import DtypeError, ShapeError
 from .serialization import CheckpointError, load, save
 from . import nn, optim, viz
 
 __all__ = [
-    "CheckpointError", "Function", "Tensor", "arange", "bool", "can_cast", "detect_anomaly",
+    "CheckpointError", "DtypeError", "Function", "ShapeError", "Tensor", "arange", "bool", "can_cast", "detect_anomaly",
     "device", "enable_grad", "eye", "float16", "float32", "float64", "from_numpy", "full",
     "get_default_dtype", "grad", "int8", "int16", "int32", "int64", "is_grad_enabled", "load",
     "manual_seed", "nn", "no_grad", "observe", "ones", "ones_like", "optim", "promote_types",
