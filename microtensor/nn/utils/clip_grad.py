@@ -10,6 +10,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ...dtypes import get_default_dtype
 from ...tensor import Tensor
 
 
@@ -18,6 +19,20 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     if isinstance(parameters, Tensor):
         parameters = [parameters]
     return [p.grad for p in parameters if p.grad is not None]
+
+
+def _opmath(dtype: np.dtype) -> np.dtype:
+    """The dtype PyTorch computes in for ``dtype`` (``opmath_type``): float32 for half."""
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def _vector_norm(values: np.ndarray, norm_type: float) -> np.ndarray:
+    """``torch.linalg.vector_norm``: the norm of ``values`` accumulated in float32 for float16
+    (its squares overflow half past 256 and underflow it below 2.4e-4), returned as a 0-d
+    array of ``values``' dtype, so a norm past half's range is inf, as in PyTorch."""
+    with np.errstate(over="ignore", under="ignore"):  # inf and 0 are the answers then
+        norm = np.linalg.norm(values.astype(_opmath(values.dtype), copy=False).ravel(), norm_type)
+        return np.asarray(norm).astype(values.dtype)
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
@@ -29,6 +44,13 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     (PyTorch's formula). ``norm_type`` may be ``float('inf')`` (the largest magnitude).
     Returns the norm before clipping, as a 0-d tensor.
 
+    As PyTorch: each gradient's norm is accumulated in float32 for float16 gradients (so
+    ``[300, 400]`` in half has norm 500, not inf) and rounded to the gradient's dtype; the
+    norms of gradients of different dtypes are promoted together (float16 and float32 give
+    a float32 norm), and the result has that dtype (the default dtype if no parameter has a
+    gradient). The scaling runs in float32 for float16 gradients and each gradient keeps its
+    dtype.
+
     >>> import microtensor as mt
     >>> from microtensor.nn.utils import clip_grad_norm_
     >>> w = mt.zeros(2, requires_grad=True)
@@ -37,6 +59,10 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     5.0
     >>> [round(g, 4) for g in w.grad.tolist()]
     [0.6, 0.8]
+    >>> h = mt.zeros(2, dtype=mt.float16, requires_grad=True)
+    >>> h.grad = mt.tensor([300.0, 400.0], dtype=mt.float16)
+    >>> clip_grad_norm_(h, max_norm=1.0)
+    tensor(500., dtype=float16)
     """
     norm_type = float(norm_type)
     if not norm_type > 0:
@@ -45,21 +71,30 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
     grads = _grads(parameters)
     if not grads:
-        return Tensor(np.zeros((), dtype=np.float32))
+        return Tensor(np.zeros((), dtype=get_default_dtype()))
     # Per-gradient norms, then the norm of those: the same number as the norm of the
-    # concatenation, without building it.
-    norms = np.array([np.linalg.norm(g.data.ravel(), norm_type) for g in grads])
-    # An array, not numpy's scalar: Tensor() would turn a float64 scalar into float32.
-    total = np.asarray(np.linalg.norm(norms, norm_type))  # the gradients' dtype, as PyTorch
+    # concatenation, without building it. Each norm keeps its gradient's dtype and they
+    # are promoted when stacked (torch.stack), so a half norm that overflowed stays inf.
+    dtype = np.result_type(*(g.dtype for g in grads))
+    norms = np.stack([_vector_norm(g.data, norm_type) for g in grads]).astype(dtype)
+    total = _vector_norm(norms, norm_type)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
             f"clip_grad_norm_: the total norm of order {norm_type} of the gradients is "
             f"{total}, so they cannot be clipped; pass error_if_nonfinite=False to scale "
             "them by it anyway")
-    scale = min(max_norm / (float(total) + 1e-6), 1.0)
-    if scale != 1.0:  # also true for a nan norm: nan spreads to the gradients, as in PyTorch
-        for g in grads:
-            g.mul_(scale)
+    # PyTorch's arithmetic step by step, each rounded to the norm's dtype (computed in
+    # float32 for half): max_norm / (total + 1e-6) is reciprocal(total + 1e-6) * max_norm.
+    wide = _opmath(dtype).type
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        denominator = (total.astype(wide) + wide(1e-6)).astype(dtype)
+        reciprocal = (wide(1) / denominator.astype(wide)).astype(dtype)
+        coef = np.minimum((reciprocal.astype(wide) * wide(max_norm)).astype(dtype), 1)
+        if coef != 1:  # also true for a nan norm: nan spreads to the gradients, as in PyTorch
+            for g in grads:
+                # The coefficient meets each gradient in the gradient's compute dtype.
+                wide = _opmath(g.dtype).type
+                g.copy_((g.data.astype(wide) * wide(coef)).astype(g.dtype))
     return Tensor(total)
 
 
