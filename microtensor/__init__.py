@@ -30,10 +30,10 @@ from .serialization import CheckpointError, load, save
 from . import nn, optim, viz
 
 __all__ = [
-    "CheckpointError", "DtypeError", "Function", "ShapeError", "Tensor", "arange", "bool", "can_cast", "detect_anomaly",
-    "device", "enable_grad", "eye", "float16", "float32", "float64", "from_numpy", "full",
-    "get_default_dtype", "grad", "int8", "int16", "int32", "int64", "is_grad_enabled", "load",
-    "manual_seed", "nn", "no_grad", "observe", "ones", "ones_like", "optim", "promote_types",
-    "rand", "randint", "randn", "result_type", "save", "scope", "set_default_dtype", "tensor",
-    "uint8", "viz", "zeros", "zeros_like", *functions.__all__,
+    "CheckpointError", "DtypeError", "Function", "ShapeError", "Tensor", "arange", "bool",
+    "can_cast", "detect_anomaly", "device", "enable_grad", "eye", "float16", "float32", "float64",
+    "from_numpy", "full", "get_default_dtype", "grad", "int16", "int32", "int64", "int8",
+    "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "observe", "ones", "ones_like",
+    "optim", "promote_types", "rand", "randint", "randn", "result_type", "save", "scope",
+    "set_default_dtype", "tensor", "uint8", "viz", "zeros", "zeros_like", *functions.__all__,
 ]

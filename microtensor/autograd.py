@@ -31,7 +31,7 @@ import gc
 import inspect
 import math
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -39,7 +39,9 @@ import numpy as np
 
 from . import versions
 from .dtypes import get_default_dtype, result_type
+from .errors import DtypeError, ShapeError
 from .lazy import LazyGrad, OuterGrad, SparseGrad  # noqa: F401 - the forms ops return, as mt.autograd.X
+from .summation import cascaded_sum
 
 if TYPE_CHECKING:
     from .tensor import Tensor
@@ -73,18 +75,9 @@ class _GradMode:
     def __call__(self, fn: Callable) -> Callable:
         mode = type(self)
         if inspect.isgeneratorfunction(fn):
-            # The mode must hold while the generator runs, not only while it is created.
             @functools.wraps(fn)
             def generator(*args: Any, **kwargs: Any) -> Any:
-                steps = fn(*args, **kwargs)
-                with mode():
-                    reply = yield next(steps)
-                while True:
-                    try:
-                        with mode():
-                            reply = yield steps.send(reply)
-                    except StopIteration as stop:
-                        return stop.value
+                return (yield from _in_mode(mode, fn(*args, **kwargs)))
 
             return generator
 
@@ -94,6 +87,30 @@ class _GradMode:
                 return fn(*args, **kwargs)
 
         return wrapper
+
+
+def _in_mode(mode: type[_GradMode], steps: Generator) -> Generator:
+    """Drive ``steps`` with ``mode`` on while its own code runs, and only then: between two
+    ``yield``s the caller runs in its own mode (PyTorch's rule). ``send``, ``throw`` and
+    ``close`` reach the generator inside the mode too."""
+    try:
+        with mode():
+            request = next(steps)
+        while True:
+            try:
+                reply = yield request
+            except GeneratorExit:
+                with mode():
+                    steps.close()
+                raise
+            except BaseException as err:  # noqa: BLE001 - thrown in by the caller: pass it on
+                with mode():
+                    request = steps.throw(err)
+            else:
+                with mode():
+                    request = steps.send(reply)
+    except StopIteration as stop:  # the generator returned: so does this one, with its value
+        return stop.value
 
 
 class no_grad(_GradMode):  # noqa: N801 - PyTorch's name
@@ -359,7 +376,9 @@ class Function:
                                f"(shape {out.shape})")
         # A view's writes must be seen by its base and the other way round: see inplace.py.
         result = inplace.view_of(out, inputs[0], cls, kwargs) if fn.is_view else Tensor._wrap(out)
-        if True not in needs:
+        # Only floating point values have a gradient: an op whose result is integer or bool (a
+        # cast, a comparison) ends the graph there, as in PyTorch.
+        if True not in needs or result.data.dtype.kind not in "fc":
             return result
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
         # values, and it rescans every tracked object of a large live graph on each pass.
@@ -389,11 +408,11 @@ def promote(arrays: list, rule: str) -> list:
         return arrays
     present = [a for a in arrays if a is not None]
     if rule == "numeric" and any(_scalar_or_array_kind(a) == "b" for a in present):
-        raise TypeError("Subtraction, the `-` operator, with a bool tensor is not supported; "
+        raise DtypeError("Subtraction, the `-` operator, with a bool tensor is not supported; "
                         "use `^` (logical xor) or `~` (logical not) instead")
     if rule == "same":
         kinds = {np.asarray(a).dtype for a in present}
-        raise TypeError(f"expected both operands to have the same dtype, but got "
+        raise DtypeError(f"expected both operands to have the same dtype, but got "
                         f"{' and '.join(sorted(str(k) for k in kinds))}; convert one with .to()")
     dtype = result_type(*present)
     if rule == "float" and dtype.kind != "f":
@@ -443,12 +462,22 @@ def _agree(arrays: list, rule: str) -> bool:
     return True
 
 
+# What an op's forward raised -> what Function.apply raises, first match.
+_ERROR_KINDS = ((IndexError, IndexError), (OverflowError, OverflowError),
+                (ArithmeticError, ArithmeticError),
+                (ValueError, ShapeError), (TypeError, DtypeError), (RuntimeError, RuntimeError))
+
+
 def _forward_error(cls: type, inputs: tuple, err: Exception) -> Exception:
-    """Re-raise numpy's complaint with the op's name and its inputs' shapes and dtypes."""
+    """Re-raise numpy's complaint with the op's name and its inputs' shapes and dtypes.
+
+    numpy's ValueErrors here are about shapes (broadcasting, matmul, reshape) and its
+    TypeErrors about dtypes, which PyTorch raises as RuntimeError: hence ``ShapeError`` and
+    ``DtypeError``, which are both. An error already of one of the four kinds keeps it.
+    """
     described = ", ".join(f"{x.shape} {x.dtype}" if isinstance(x, Tensor) else repr(x)
                           for x in inputs)
-    kind = next(k for k in (IndexError, TypeError, ValueError, ArithmeticError, RuntimeError)
-                if isinstance(err, k))
+    kind = next(raised for caught, raised in _ERROR_KINDS if isinstance(err, caught))
     message = str(err)
     if not message.startswith(f"{cls.__name__}:"):
         message = f"{cls.__name__}: {message}"
@@ -481,11 +510,11 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: Function, index: int) -> np.
         return grad.reshape(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-    return np.asarray(grad.sum(axis=axes).reshape(shape))  # a full reduction gives a numpy scalar
+    return cascaded_sum(grad, axes).reshape(shape)
 
 
-def _shape_error(grad: np.ndarray, shape: tuple, op: Function, index: int) -> ValueError:
-    return ValueError(f"{type(op).__name__}.backward returned a gradient of shape {grad.shape} "
+def _shape_error(grad: np.ndarray, shape: tuple, op: Function, index: int) -> ShapeError:
+    return ShapeError(f"{type(op).__name__}.backward returned a gradient of shape {grad.shape} "
                       f"for input {index}, which has shape {shape} and is not broadcast to it")
 
 
@@ -493,7 +522,7 @@ def _as_tuple(grads: Any, n: int, fn: Function) -> Sequence:
     if not isinstance(grads, (tuple, list)):
         grads = (grads,)
     if len(grads) != n:
-        raise ValueError(f"{type(fn).__name__}.backward returned {len(grads)} gradients "
+        raise ShapeError(f"{type(fn).__name__}.backward returned {len(grads)} gradients "
                          f"for {n} inputs")
     return grads
 
@@ -520,15 +549,20 @@ def _topological_order(roots: list[Function]) -> list[Function]:
 
 
 def _run_hooks(hooks: list | None, grad: np.ndarray) -> np.ndarray:
+    """``grad`` after each hook in turn; a hook may change its values, not its shape or dtype."""
     for hook in hooks or ():
         changed = hook(Tensor._wrap(grad))
         if changed is not None:
             new = changed.data if isinstance(changed, Tensor) else np.asarray(changed)
+            name = getattr(hook, "__name__", type(hook).__name__)
             if new.shape != grad.shape:
-                name = getattr(hook, "__qualname__", type(hook).__name__)
-                raise RuntimeError(f"hook {name!r} returned a gradient of shape {new.shape} for a "
-                                   f"tensor of shape {grad.shape}; a hook may change the "
-                                   "gradient's values, not its shape")
+                raise ShapeError(f"hook {name!r} returned a gradient of shape {new.shape} for a "
+                                 f"tensor of shape {grad.shape}; a hook may change the "
+                                 "gradient's values, not its shape")
+            if new.dtype != grad.dtype:
+                raise DtypeError(f"hook {name!r} has changed the type of value (was "
+                                 f"{grad.dtype} got {new.dtype}); a hook may change the "
+                                 "gradient's values, not its dtype")
             grad = new
     return grad
 
@@ -722,7 +756,7 @@ def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
     g = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
                    dtype=root.dtype)
     if g.shape != root.shape:
-        raise ValueError(f"{what}: gradient has shape {g.shape} but the output has shape "
+        raise ShapeError(f"{what}: gradient has shape {g.shape} but the output has shape "
                          f"{root.shape}")
     return g
 
@@ -753,7 +787,7 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
         grad_outputs = [grad_outputs] * len(outputs)
     if len(grad_outputs) != len(outputs):
-        raise ValueError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
+        raise ShapeError(f"grad: {len(grad_outputs)} grad_outputs for {len(outputs)} outputs")
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")

@@ -83,8 +83,12 @@ def promote_types(type1: Any, type2: Any) -> np.dtype:
     return np.promote_types(a, b)  # within a category numpy's table is PyTorch's
 
 
-def _scalar_dtype(value: Any) -> np.dtype:
-    """The dtype a Python number stands for: bool, int64, or the default float dtype."""
+def scalar_dtype(value: Any) -> np.dtype:
+    """The dtype a Python number stands for: bool, int64, or the default float dtype.
+
+    >>> scalar_dtype(True), scalar_dtype(3)
+    (dtype('bool'), dtype('int64'))
+    """
     if isinstance(value, (builtins.bool, np.bool_)):
         return bool
     if isinstance(value, numbers.Integral):
@@ -119,7 +123,7 @@ def result_type(*operands: Any) -> np.dtype:
             else:
                 zero = data.dtype if zero is None else promote_types(zero, data.dtype)
         else:
-            kind = _scalar_dtype(data)
+            kind = scalar_dtype(data)
             scalar = kind if scalar is None else promote_types(scalar, kind)
     return _lift(dims, _lift(zero, scalar))
 

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from . import ops as F
+from .errors import DtypeError, ShapeError
 from .tensor import Tensor, _operand
 
 
@@ -23,7 +24,7 @@ def cat(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     (3, 3)
     """
     if not tensors:
-        raise ValueError("cat: expected a non-empty sequence of tensors")
+        raise ShapeError("cat: expected a non-empty sequence of tensors")
     return F.Cat.apply(*[_as_tensor(t) for t in tensors], dim=dim)
 
 
@@ -35,7 +36,7 @@ def stack(tensors: Sequence[Tensor], dim: int = 0) -> Tensor:
     (3, 2)
     """
     if not tensors:
-        raise ValueError("stack: expected a non-empty sequence of tensors")
+        raise ShapeError("stack: expected a non-empty sequence of tensors")
     return F.Stack.apply(*[_as_tensor(t) for t in tensors], dim=dim)
 
 
@@ -49,7 +50,7 @@ def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Te
     """
     mask = np.asarray(_as_tensor(condition).data)
     if mask.dtype != np.bool_:
-        raise TypeError(f"where: condition must be a bool tensor, got dtype {mask.dtype}")
+        raise DtypeError(f"where: condition must be a bool tensor, got dtype {mask.dtype}")
     return F.Where.apply(_operand(input), _operand(other), condition=mask)
 
 

@@ -34,6 +34,7 @@ from . import versions
 from .autograd import Function, _state, no_grad
 from .dims import broadcasts_to
 from .dtypes import can_cast
+from .errors import DtypeError, ShapeError
 from .tensor import Tensor
 
 
@@ -164,10 +165,10 @@ def _refuse_leaf(tensor: Tensor, op: str) -> None:
 def _write(tensor: Tensor, result: Tensor, op: str) -> None:
     """Copy ``result`` into ``tensor``'s memory (PyTorch's casting rule) and bump the version."""
     if not can_cast(result.dtype, tensor.dtype):
-        raise TypeError(f"{op}: result type {result.dtype} can't be cast to the desired output "
+        raise DtypeError(f"{op}: result type {result.dtype} can't be cast to the desired output "
                         f"type {tensor.dtype}")
     if not broadcasts_to(result.shape, tensor.shape):
-        raise ValueError(f"{op}: the result has shape {result.shape} but the tensor being "
+        raise ShapeError(f"{op}: the result has shape {result.shape} but the tensor being "
                          f"modified in place has shape {tensor.shape}")
     if not tensor.data.flags.writeable:
         raise RuntimeError(f"{op}: this tensor cannot be written in place (an expand()ed view, "

@@ -16,7 +16,10 @@ import numpy as np
 from . import autograd, versions
 from . import ops as F
 from .dims import broadcasts_to, wrap_dim, wrap_dims
-from .dtypes import as_dtype, get_default_dtype, result_type
+from .dtypes import as_dtype, get_default_dtype, promote_types, result_type, scalar_dtype
+from .errors import DtypeError, ShapeError
+from .hooks import RemovableHandle
+from .summation import accumulation_dtype
 
 Scalar = int | float | bool
 
@@ -113,14 +116,14 @@ class Tensor:
     [2.0, 4.0, 6.0]
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_name", "_hooks", "__weakref__")
+    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_name", "_hooks", "__weakref__")
     # Make numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
         self.data = _to_array(data, dtype)
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.grad_fn: autograd.Function | None = None
         self._name = name
         self._hooks: list | None = None
@@ -133,7 +136,7 @@ class Tensor:
         """Wrap an op's result without copying or converting (the per-op fast path)."""
         t = object.__new__(Tensor)
         t.data = array if type(array) is np.ndarray else np.asarray(array)
-        t.grad = t.grad_fn = t._name = t._hooks = None
+        t._grad = t.grad_fn = t._name = t._hooks = None
         t.requires_grad = False
         return t
 
@@ -206,7 +209,7 @@ class Tensor:
 
     def item(self) -> Scalar:
         if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+            raise ShapeError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.item()
 
     def tolist(self) -> Any:
@@ -276,10 +279,39 @@ class Tensor:
         """
         return Tensor._wrap(self.data)
 
+    @property
+    def grad(self) -> Tensor | None:
+        """The gradient ``backward()`` accumulated here (None until one arrives). It may be
+        assigned a tensor of this tensor's shape and dtype, or None, as in PyTorch.
+
+        >>> import microtensor as mt
+        >>> x = mt.ones(3, requires_grad=True)
+        >>> x.grad = mt.zeros(2)
+        Traceback (most recent call last):
+        ...
+        microtensor.errors.ShapeError: attempting to assign a gradient of shape (2,) to a tensor
+        of shape (3,); they must be the same
+        """
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: Tensor | None) -> None:
+        if value is not None:
+            if not isinstance(value, Tensor):
+                raise TypeError(f"assigned grad expected to be a Tensor or None but got grad of "
+                                f"type {type(value).__name__}")
+            if value.shape != self.shape:
+                raise ShapeError(f"attempting to assign a gradient of shape {value.shape} to a "
+                                 f"tensor of shape {self.shape}; they must be the same")
+            if value.dtype != self.dtype:
+                raise DtypeError(f"attempting to assign a gradient of dtype {value.dtype} to a "
+                                 f"tensor of dtype {self.dtype}; convert it with .to()")
+        self._grad = value
+
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only; floating point only)."""
         if requires_grad and self.data.dtype.kind not in "fc":
-            raise TypeError(f"only floating point tensors can require gradients, "
+            raise DtypeError(f"only floating point tensors can require gradients, "
                             f"got dtype {self.data.dtype}")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach()")
@@ -295,22 +327,24 @@ class Tensor:
         # Weakly: a node must not own its output tensor (that would be a reference cycle).
         self.grad_fn.retained = weakref.ref(self)
 
-    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> Callable[[], None]:
+    def register_hook(self, hook: Callable[[Tensor], Tensor | None]) -> RemovableHandle:
         """Call ``hook(grad)`` when this tensor's gradient is computed; a returned tensor
-        replaces the gradient. Returns a function that removes the hook.
+        replaces the gradient (same shape and dtype). Returns a handle whose ``remove()``
+        takes the hook out.
 
         >>> import microtensor as mt
         >>> x = mt.ones(2, requires_grad=True)
-        >>> remove = x.register_hook(lambda g: g * 2)
+        >>> handle = x.register_hook(lambda g: g * 2)
         >>> x.sum().backward()
         >>> x.grad.tolist()
         [2.0, 2.0]
+        >>> handle.remove()
         """
         if not self.requires_grad:
             raise RuntimeError("cannot register a hook on a tensor that does not require grad")
         hooks = self._hook_list()
         hooks.append(hook)
-        return lambda: hooks.remove(hook) if hook in hooks else None
+        return RemovableHandle(hooks, hook)
 
     def _hook_list(self) -> list:
         if self.grad_fn is not None:
@@ -443,7 +477,7 @@ class Tensor:
         """
         mask = np.asarray(_raw(mask))
         if mask.dtype != np.bool_:
-            raise TypeError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
+            raise DtypeError(f"masked_fill: mask must be a bool tensor, got dtype {mask.dtype}")
         if isinstance(value, Tensor) and value.ndim:
             raise RuntimeError(f"masked_fill only supports a 0-dimensional value tensor, but got "
                                f"one with {value.ndim} dimension(s)")
@@ -459,31 +493,43 @@ class Tensor:
         return F.Minimum.apply(self, _tensor_operand(other, "minimum"))
 
     # ------------------------------------------------------------- reductions
-    def sum(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
-        """Sum over ``dim`` (an int, a tuple, or None for all).
+    def sum(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+            dtype: Any = None) -> Tensor:
+        """Sum over ``dim`` (an int, a tuple, or None for all), in ``dtype`` if given (the
+        input is cast to it first). Integers and bools sum to int64. As PyTorch, the sum is
+        cascaded along every axis and float16 is accumulated in float32 (``summation.py``).
 
         >>> import microtensor as mt
         >>> mt.ones(2, 3).sum(dim=1).tolist()
         [3.0, 3.0]
+        >>> mt.ones(3000, dtype=mt.float16).sum().item()  # float16 alone stops at 2048
+        3000.0
         """
-        return F.Sum.apply(self, dim=dim, keepdim=keepdim)
+        return F.Sum.apply(self, dim=dim, keepdim=keepdim,
+                           dtype=None if dtype is None else as_dtype(dtype))
 
-    def mean(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
-        """Mean over ``dim``; composed as ``sum / count``.
+    def mean(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
+             dtype: Any = None) -> Tensor:
+        """Mean over ``dim``, in ``dtype`` if given; composed as ``sum / count``, both in the
+        dtype sums accumulate in (float32 for float16, which cannot even hold a count of
+        70,000), then rounded once.
 
         >>> import microtensor as mt
         >>> mt.arange(4.0).mean().item()
         1.5
+        >>> round(mt.full((70000,), 0.1, dtype=mt.float16).mean().item(), 4)
+        0.1
         """
-        if self.dtype.kind != "f":
-            raise TypeError(f"mean(): could not infer output dtype: the input must be floating "
-                            f"point, got {self.dtype}; convert it with .float() or .to(dtype)")
+        out_dtype = self.dtype if dtype is None else as_dtype(dtype)
+        if out_dtype.kind not in "fc":
+            raise DtypeError(f"mean(): could not infer output dtype: the input must be floating "
+                             f"point, got {out_dtype}; convert it with .float() or pass dtype=")
         axes = wrap_dims(dim, self.ndim)
         count = self.data.size if axes is None else math.prod(self.shape[a] for a in axes)
-        if count:
-            return self.sum(dim, keepdim) / count
+        acc = accumulation_dtype(out_dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # an empty mean is nan, as PyTorch
-            return self.sum(dim, keepdim) / count
+            mean = self.to(out_dtype).sum(dim, keepdim, dtype=acc) / count
+        return mean.to(out_dtype)
 
     def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
         """The largest value; with ``dim``, ``(values, indices)`` along it, as PyTorch.
@@ -676,7 +722,7 @@ class Tensor:
         """Pick ``self[..., index[...], ...]`` along ``dim`` (PyTorch's gather)."""
         index = np.asarray(_raw_index(index))
         if index.dtype.kind not in "iu":
-            raise TypeError(f"gather: index must be integers, got {index.dtype}")
+            raise DtypeError(f"gather: index must be integers, got {index.dtype}")
         return F.Gather.apply(self, index=index, dim=dim)
 
     def split(self, split_size_or_sections: int | Sequence[int], dim: int = 0) -> tuple[Tensor, ...]:
@@ -690,14 +736,14 @@ class Tensor:
         n = self.shape[dim]
         if isinstance(split_size_or_sections, int):
             if split_size_or_sections < 0 or (split_size_or_sections == 0 and n):
-                raise ValueError(f"split: size must be positive, got {split_size_or_sections}")
+                raise ShapeError(f"split: size must be positive, got {split_size_or_sections}")
             split_size_or_sections = max(split_size_or_sections, 1)
             sizes = [min(split_size_or_sections, n - s)
                      for s in range(0, n, split_size_or_sections)] or [0]  # empty: one empty piece
         else:
             sizes = list(split_size_or_sections)
             if sum(sizes) != n:
-                raise ValueError(f"split: sizes {sizes} do not add up to {n} (dim {dim})")
+                raise ShapeError(f"split: sizes {sizes} do not add up to {n} (dim {dim})")
         lead = (slice(None),) * dim
         starts = np.cumsum([0, *sizes[:-1]])
         return tuple(self[(*lead, slice(s, s + k))] for s, k in zip(starts, sizes))
@@ -705,7 +751,7 @@ class Tensor:
     def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
         """Split into ``chunks`` nearly equal pieces, as ``torch.chunk``."""
         if chunks <= 0:
-            raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+            raise ShapeError(f"chunk: chunks must be positive, got {chunks}")
         n = self.shape[wrap_dim(dim, self.ndim)]
         if n == 0:  # as PyTorch: ``chunks`` empty pieces
             return self.split([0] * chunks, dim)
@@ -805,7 +851,7 @@ class Tensor:
         src = _operand(src)
         shape = np.shape(_raw(src))
         if not broadcasts_to(shape, self.shape):
-            raise ValueError(f"copy_: a source of shape {shape} does not broadcast to the "
+            raise ShapeError(f"copy_: a source of shape {shape} does not broadcast to the "
                              f"tensor's shape {self.shape}")
         return inplace.modify(self, "copy_", lambda t: F.SetItem.apply(t, src, index=...), src)
 
@@ -813,7 +859,7 @@ class Tensor:
         index, value = _raw_index(index), _operand(value)
         parts = _refuse_negative_steps(index)
         if isinstance(value, Tensor) and value.dtype != self.dtype and _index_put(parts, value):
-            raise TypeError(f"Index put requires the source and destination dtypes match, got "
+            raise DtypeError(f"Index put requires the source and destination dtypes match, got "
                             f"{self.dtype} for the destination and {value.dtype} for the source")
         inplace.modify(self, "__setitem__", lambda t: F.SetItem.apply(t, value, index=index),
                        value)
@@ -893,7 +939,7 @@ def _scaled(tensor: Tensor, other: Any, alpha: Scalar) -> Any:
         return other
     dtype = result_type(tensor, other)
     if dtype.kind in "iub" and isinstance(alpha, float):
-        raise TypeError("For integral input tensors, argument alpha must not be a floating point "
+        raise DtypeError("For integral input tensors, argument alpha must not be a floating point "
                         "number.")
     if dtype.kind == "b":
         alpha = bool(alpha)
@@ -903,7 +949,7 @@ def _scaled(tensor: Tensor, other: Any, alpha: Scalar) -> Any:
 
 def _refuse_bool_arg(x: Tensor, op: str) -> None:
     if x.dtype == np.bool_:
-        raise TypeError(f"{op}(): does not support bool input")
+        raise DtypeError(f"{op}(): does not support bool input")
 
 
 def _tensor_operand(x: Any, op: str) -> Tensor:
@@ -916,7 +962,7 @@ def _no_bool_pow(base: Any, exponent: Any) -> tuple[Any, Any]:
     """PyTorch has no pow kernel for bool exponent tensors (a bool tensor to a Python bool works)."""
     if (isinstance(exponent, Tensor) and exponent.dtype == np.bool_
             and (isinstance(base, bool) or isinstance(base, Tensor) and base.dtype == np.bool_)):
-        raise TypeError("pow is not supported between two bool tensors")
+        raise DtypeError("pow is not supported between two bool tensors")
     return base, exponent
 
 
@@ -934,6 +980,9 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
     if isinstance(data, (np.ndarray, np.generic)):  # numpy arrays and scalars keep their dtype
         array = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
     else:
+        if isinstance(data, (list, tuple)) and _holds_tensors(data):
+            data, inferred = _numbers_in(data)
+            dtype = dtype or inferred
         try:
             array = np.array(data, dtype=dtype)
         except (ValueError, TypeError) as err:
@@ -944,6 +993,34 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
         raise TypeError(f"tensors hold numbers; got data of dtype {array.dtype} "
                         f"from {type(data).__name__}")
     return array
+
+
+def _holds_tensors(data: list | tuple) -> bool:
+    return any(isinstance(x, Tensor) or isinstance(x, (list, tuple)) and _holds_tensors(x)
+               for x in data)
+
+
+def _numbers_in(data: list | tuple) -> tuple[list, np.dtype]:
+    """``torch.tensor``'s rule for tensors inside a list: each holds one element and stands
+    for a number of its dtype; the list's dtype is every number's dtype promoted together
+    (Python floats counting as the default dtype, ints as int64)."""
+    dtype = None
+
+    def number(x: Any) -> Any:
+        nonlocal dtype
+        if isinstance(x, (list, tuple)):
+            return [number(v) for v in x]
+        if isinstance(x, Tensor):
+            if x.data.size != 1:
+                raise ValueError(f"tensor(): a tensor inside a list stands for one number, but "
+                                 f"this one has shape {x.shape}; join tensors with mt.stack")
+            kind, x = x.dtype, x.data.item()
+        else:
+            kind = scalar_dtype(x)
+        dtype = kind if dtype is None else promote_types(dtype, kind)
+        return x
+
+    return number(data), dtype
 
 
 # Last: inplace.py subclasses Tensor (its views), so it needs the class defined first.

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
 from . import init
 from .module import Module
@@ -49,16 +50,17 @@ def check_input(layer: str, input: Tensor, ndims: tuple[int, ...], shapes: str, 
     >>> check_input("GRU", mt.zeros(5, 2, 4), (2, 3), "(seq, batch, 3)", 3, mt.float32)
     Traceback (most recent call last):
     ...
-    ValueError: GRU: expected input of shape (seq, batch, 3) with input_size 3, got (5, 2, 4)
+    microtensor.errors.ShapeError: GRU: expected input of shape (seq, batch, 3) with input_size 3,
+    got (5, 2, 4)
     """
     if not isinstance(input, Tensor):
         raise TypeError(f"{layer}: input must be a Tensor, got {type(input).__name__}")
     if input.ndim not in ndims or input.shape[-1] != input_size:
-        raise ValueError(f"{layer}: expected input of shape {shapes} with input_size "
+        raise ShapeError(f"{layer}: expected input of shape {shapes} with input_size "
                          f"{input_size}, got {input.shape}")
     if input.dtype != dtype:
-        raise TypeError(f"{layer}: input has dtype {input.dtype} but the parameters have "
-                        f"{dtype}; convert the input, or the model with .to(dtype)")
+        raise DtypeError(f"{layer}: input has dtype {input.dtype} but the parameters have "
+                         f"{dtype}; convert the input, or the model with .to(dtype)")
 
 
 def check_state(layer: str, what: str, state: Any, shape: tuple, dtype: Any) -> None:
@@ -68,15 +70,15 @@ def check_state(layer: str, what: str, state: Any, shape: tuple, dtype: Any) -> 
     >>> check_state("LSTM", "c0", mt.zeros(1, 3), (1, 2, 3), mt.float32)
     Traceback (most recent call last):
     ...
-    ValueError: LSTM: expected c0 of shape (1, 2, 3), got (1, 3)
+    microtensor.errors.ShapeError: LSTM: expected c0 of shape (1, 2, 3), got (1, 3)
     """
     if not isinstance(state, Tensor):
         raise TypeError(f"{layer}: {what} must be a Tensor, got {type(state).__name__}")
     if state.shape != shape:
-        raise ValueError(f"{layer}: expected {what} of shape {shape}, got {state.shape}")
+        raise ShapeError(f"{layer}: expected {what} of shape {shape}, got {state.shape}")
     if state.dtype != dtype:
-        raise TypeError(f"{layer}: {what} has dtype {state.dtype} but the parameters have "
-                        f"{dtype}")
+        raise DtypeError(f"{layer}: {what} has dtype {state.dtype} but the parameters have "
+                         f"{dtype}")
 
 
 def reset_uniform(module: Module, hidden_size: int) -> None:

@@ -5,12 +5,13 @@ sums them down to each input's shape, and brings mixed dtypes to one before
 import numpy as np
 
 from ..autograd import Function
+from ..errors import DtypeError
 
 
 def _refuse_bool(op: str, x: np.ndarray) -> None:
     """PyTorch has no arithmetic meaning for some ops on bools (use ``~``, ``^`` instead)."""
     if x.dtype.kind == "b":
-        raise TypeError(f"{op} is not supported on bool tensors")
+        raise DtypeError(f"{op} is not supported on bool tensors")
 
 
 # ---------------------------------------------------------------- arithmetic

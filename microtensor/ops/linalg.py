@@ -5,6 +5,7 @@ import math
 import numpy as np
 
 from ..autograd import Function
+from ..errors import DtypeError, ShapeError
 from ..lazy import OuterGrad
 
 
@@ -13,9 +14,9 @@ class MatMul(Function):
 
     def forward(self, a, b):
         if a.dtype.kind == "b":
-            raise TypeError("matmul is not supported on bool tensors")
+            raise DtypeError("matmul is not supported on bool tensors")
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"both arguments to matmul need to be at least 1D, but they are "
+            raise ShapeError(f"both arguments to matmul need to be at least 1D, but they are "
                              f"{a.ndim}D and {b.ndim}D")
         need_a, need_b = self.needs_input_grad
         # Each gradient needs only the other operand.

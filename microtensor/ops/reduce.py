@@ -1,13 +1,22 @@
 """Reductions and the normalising ops built on them (logsumexp, softmax).
 
 Every ``dim`` goes through ``wrap_dims``/``wrap_dim``: PyTorch's range checks, negative
-dims, and 0-d tensors (whose dims 0 and -1 name no numpy axis, so reduce nothing).
+dims, and 0-d tensors (whose dims 0 and -1 name no numpy axis, so reduce nothing). Every sum
+goes through ``cascaded_sum``, and the ops that sum inside compute float16 in float32
+(``widened``), rounding once at the end: PyTorch's accuracy (see ``summation.py``).
 """
 
 import numpy as np
 
 from ..autograd import Function
 from ..dims import wrap_dims
+from ..errors import DtypeError
+from ..summation import accumulation_dtype, cascaded_sum
+
+
+def widened(x):
+    """``x`` in the dtype its sums run in: float16 as float32, anything else as it is."""
+    return x.astype(accumulation_dtype(x.dtype), copy=False)
 
 
 def _keep(grad, dim, keepdim):
@@ -19,16 +28,17 @@ def _keep(grad, dim, keepdim):
 
 def _refuse_integers(op, x):
     if x.dtype.kind not in "fc":
-        raise TypeError(f"{op} needs a floating point tensor, got dtype {x.dtype}; "
+        raise DtypeError(f"{op} needs a floating point tensor, got dtype {x.dtype}; "
                         "convert it with .float() or .to(dtype)")
 
 
 class Sum(Function):
-    def forward(self, x, dim=None, keepdim=False):
+    def forward(self, x, dim=None, keepdim=False, dtype=None):
         dim = wrap_dims(dim, x.ndim)
         self.shape, self.dim, self.keepdim = x.shape, dim, keepdim
-        out = x.sum(axis=dim, keepdims=keepdim)
-        return out if x.dtype.kind == "f" else out.astype(np.int64, copy=False)  # as PyTorch
+        if dtype is None and x.dtype.kind not in "fc":
+            dtype = np.int64  # as PyTorch: integers and bools sum to int64
+        return cascaded_sum(x, dim, keepdim, dtype)
 
     def backward(self, grad):
         return np.broadcast_to(_keep(grad, self.dim, self.keepdim), self.shape)
@@ -65,46 +75,53 @@ class LogSumExp(Function):
     def forward(self, x, dim, keepdim=False):
         dim = wrap_dims(dim, x.ndim)
         # initial=-inf: an empty reduction is log(0) = -inf, as PyTorch, not an error.
-        shift = np.max(x, axis=dim, keepdims=True, initial=-np.inf)
+        wide = widened(x)
+        shift = np.max(wide, axis=dim, keepdims=True, initial=-np.inf)
         shift = np.where(np.isfinite(shift), shift, 0)  # rows of -inf stay -inf, not nan
         with np.errstate(divide="ignore"):
-            out = np.log(np.exp(x - shift).sum(axis=dim, keepdims=True)) + shift
+            out = np.log(cascaded_sum(np.exp(wide - shift), dim, keepdims=True)) + shift
+        out = out.astype(x.dtype, copy=False)
         self.save_for_backward(x, out)
         self.dim, self.keepdim = dim, keepdim
         return out if keepdim else np.squeeze(out, axis=dim)
 
     def backward(self, grad):
         x, out = self.saved_tensors
-        return _keep(grad, self.dim, self.keepdim) * np.exp(x - out)
+        return _keep(grad, self.dim, self.keepdim) * np.exp(widened(x) - out)
 
 
 class Softmax(Function):
     def forward(self, x, dim):
         self.dim = dim = wrap_dims(dim, x.ndim)
         _refuse_integers("softmax", x)
-        e = np.exp(x - np.max(x, axis=dim, keepdims=True, initial=-np.inf))
-        out = e / e.sum(axis=dim, keepdims=True)
+        wide = widened(x)
+        e = np.exp(wide - np.max(wide, axis=dim, keepdims=True, initial=-np.inf))
+        out = (e / cascaded_sum(e, dim, keepdims=True)).astype(x.dtype, copy=False)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        return out * (grad - (grad * out).sum(axis=self.dim, keepdims=True))
+        out, grad = widened(out), widened(grad)
+        return out * (grad - cascaded_sum(grad * out, self.dim, keepdims=True))
 
 
 class LogSoftmax(Function):
     def forward(self, x, dim):
         self.dim = dim = wrap_dims(dim, x.ndim)
         _refuse_integers("log_softmax", x)
-        shifted = x - np.max(x, axis=dim, keepdims=True, initial=-np.inf)
-        out = shifted - np.log(np.exp(shifted).sum(axis=dim, keepdims=True))
+        wide = widened(x)
+        shifted = wide - np.max(wide, axis=dim, keepdims=True, initial=-np.inf)
+        out = shifted - np.log(cascaded_sum(np.exp(shifted), dim, keepdims=True))
+        out = out.astype(x.dtype, copy=False)
         self.save_for_backward(out)
         return out
 
     def backward(self, grad):
         (out,) = self.saved_tensors
-        d = np.exp(out)  # grad - softmax * grad.sum(), in one temporary
-        d *= -grad.sum(axis=self.dim, keepdims=True)
+        grad = widened(grad)
+        d = np.exp(widened(out))  # grad - softmax * grad.sum(), in one temporary
+        d *= -cascaded_sum(grad, self.dim, keepdims=True)
         d += grad
         return d
 
@@ -120,9 +137,9 @@ class NLLLoss(Function):
         self.scale = 1.0  # "sum"; "mean" of no rows is nan, as PyTorch's
         if reduction == "mean":
             self.scale = 1.0 / picked.size if picked.size else np.nan
-        return np.asarray(-picked.sum() * self.scale, dtype=x.dtype)
+        return np.asarray(-cascaded_sum(widened(picked)) * self.scale, dtype=x.dtype)
 
     def backward(self, grad):
         out = np.zeros(self.shape, grad.dtype)
-        out[self.index] = -grad * self.scale
+        out[self.index] = -widened(grad) * self.scale
         return out

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..dims import broadcasts_to, wrap_dim
+from ..errors import ShapeError
 from ..lazy import OuterGrad, SparseGrad
 
 
@@ -107,7 +108,7 @@ class Gather(Function):
                              f"size {x.shape[dim] if x.ndim else 1}")
         if index.ndim != x.ndim or any(i > n for d, (i, n) in enumerate(zip(index.shape, x.shape))
                                        if d != dim):
-            raise ValueError(f"gather: index of shape {index.shape} does not fit input of shape "
+            raise ShapeError(f"gather: index of shape {index.shape} does not fit input of shape "
                              f"{x.shape} along dims other than {dim}")
         self.shape, self.index, self.dim = x.shape, index, dim
         # The output has the index's shape, as torch.gather: cut the other dims down to it.

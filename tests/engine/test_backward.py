@@ -200,10 +200,25 @@ def test_non_leaf_hook_changes_what_flows_upstream():
 
 def test_hook_removal():
     x = leaf([1.0])
-    remove = x.register_hook(lambda g: g * 100)
-    remove()
+    handle = x.register_hook(lambda g: g * 100)
+    handle.remove()
+    handle.remove()  # a second remove does nothing, as PyTorch's RemovableHandle
     (x * 1).sum().backward()
     assert x.grad.tolist() == [1.0]
+
+
+def test_a_hook_handle_removes_its_own_registration_and_works_as_a_context_manager():
+    x = leaf([1.0])
+    double = lambda g: g * 2  # noqa: E731 - one function registered twice
+    first, _ = x.register_hook(double), x.register_hook(double)
+    first.remove()
+    (x * 1).sum().backward()
+    assert x.grad.tolist() == [2.0]  # the second registration still runs
+    y = leaf([1.0])
+    with y.register_hook(lambda g: g * 100):
+        (y * 1).sum().backward()
+    (y * 1).sum().backward()
+    assert y.grad.tolist() == [101.0]
 
 
 def test_hook_on_tensor_without_grad_raises():
