@@ -23,6 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, OuterGrad
+from ..summation import cascaded_sum
 from ..tensor import Tensor
 
 
@@ -187,7 +188,7 @@ class GRUStep(Function):
         return (np.concatenate([d_rz, d_n], axis=1) if need_x else None,
                 d_h,
                 OuterGrad(h, d_h_proj) if need_w else None,
-                d_h_proj.sum(axis=0) if need_b else None)
+                cascaded_sum(d_h_proj, 0) if need_b else None)
 
 
 # ------------------------------------------------- the steps, as cells.py has them

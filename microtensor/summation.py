@@ -1,0 +1,82 @@
+"""How the engine adds many numbers: as accurately as PyTorch does, along every axis.
+
+numpy's sum is pairwise (its rounding error grows as log n) only along the axis it walks
+through in memory, the last one of a C-ordered array. Along any other axis it adds one row at a
+time, so the error grows with n: a million float32 rows of 0.1 sum to 1% more than they
+should. It also accumulates float16 in float16, which stops counting at 2048 (2048 + 1 rounds
+back to 2048). PyTorch sums in cascades along every axis and accumulates half in float32.
+
+``cascaded_sum`` does the same. Each reduced axis longer than ``BLOCK`` (except the one numpy
+already sums pairwise) is folded first: blocks of ``BLOCK`` rows are added up, then the block
+sums, until no more than ``BLOCK`` remain. The error grows as ``BLOCK`` times the number of
+folds (log n to the base ``BLOCK``), not as n. The folds reshape an axis into blocks, which is
+always a view, so nothing is copied but the partial sums.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+#: Rows added one at a time before a fold. Short enough that a float32 block sum is off by
+#: about ``BLOCK * 6e-8 = 8e-6`` at worst, long enough that the folds cost no more than numpy's
+#: own pass over the rows.
+BLOCK = 128
+
+
+def accumulation_dtype(dtype: np.dtype) -> np.dtype:
+    """The dtype sums of ``dtype`` are kept in while they run (PyTorch's ``acc_type`` on CPU).
+
+    >>> import numpy as np
+    >>> accumulation_dtype(np.dtype(np.float16)), accumulation_dtype(np.dtype(np.float32))
+    (dtype('float32'), dtype('float32'))
+    """
+    return np.dtype(np.float32) if dtype == np.float16 else dtype
+
+
+def cascaded_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
+                 keepdims: bool = False, dtype: np.dtype | None = None) -> np.ndarray:
+    """``x.sum(axis, keepdims=keepdims)`` as PyTorch computes it: cascaded along every axis,
+    float16 accumulated in float32, the result in ``dtype`` (default: ``x``'s). Integers and
+    bools are exact and go to numpy as they are.
+
+    >>> import numpy as np
+    >>> cascaded_sum(np.ones((3000, 2), np.float16), axis=0).tolist()
+    [3000.0, 3000.0]
+    >>> int(cascaded_sum(np.full((10**6, 2), 0.1, np.float32), axis=0)[0])  # numpy's: 100958
+    100000
+    """
+    out_dtype = np.dtype(dtype or x.dtype)
+    if out_dtype.kind not in "fc":
+        return np.asarray(np.sum(x, axis=axis, keepdims=keepdims, dtype=out_dtype))
+    if x.dtype != out_dtype:  # PyTorch's dtype=: the input is cast first, then summed
+        x = x.astype(out_dtype)
+    acc = accumulation_dtype(out_dtype)
+    axes = tuple(range(x.ndim)) if axis is None else _positive(axis, x.ndim)
+    if len(axes) == x.ndim and x.flags.c_contiguous:  # one run through memory: all pairwise
+        total = np.sum(x.reshape(-1), dtype=acc)
+        return np.asarray(total, dtype=out_dtype).reshape((1,) * x.ndim if keepdims else ())
+    for a in axes:
+        if x.shape[a] > BLOCK and not (a == x.ndim - 1 and x.strides[a] == x.itemsize):
+            x = _fold(x, a, acc)
+    out = np.sum(x, axis=axes, keepdims=keepdims, dtype=acc)
+    return np.asarray(out, dtype=out_dtype)
+
+
+def _fold(x: np.ndarray, axis: int, acc: np.dtype) -> np.ndarray:
+    """``x`` with ``axis`` shortened to at most ``BLOCK`` partial sums that add up to the same."""
+    while (n := x.shape[axis]) > BLOCK:
+        blocks = n // BLOCK
+        lead, end = (slice(None),) * axis, blocks * BLOCK
+        split = x[(*lead, slice(0, end))].reshape(
+            x.shape[:axis] + (blocks, BLOCK) + x.shape[axis + 1:])
+        partial = np.sum(split, axis=axis + 1, dtype=acc)
+        if end < n:  # the rows that fill no whole block make one more partial sum
+            rest = np.sum(x[(*lead, slice(end, None))], axis=axis, keepdims=True, dtype=acc)
+            partial = np.concatenate([partial, rest], axis=axis)
+        x = partial
+    return x
+
+
+def _positive(axis: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    return tuple(int(a) % ndim if ndim else 0 for a in axes)
