@@ -9,11 +9,15 @@ import numpy as np
 
 from ..creation import generator
 from ..dtypes import promote_types
+from ..errors import DtypeError, ShapeError
 from ..functions import where
 from ..ops import NLLLoss
 from ..tensor import Tensor, _raw
 
 _REDUCTIONS = ("mean", "sum", "none")
+#: The dtypes PyTorch takes class indices in (``Long or Byte``); narrower signed ones and bool
+#: are refused there, so they are here: a target built with the wrong dtype is a bug upstream.
+_CLASS_INDEX_DTYPES = (np.dtype(np.int64), np.dtype(np.uint8))
 
 
 def _reduce(losses: Tensor, reduction: str, op: str) -> Tensor:
@@ -36,12 +40,16 @@ def _class_targets(input: Tensor, target: Any, ignore_index: int,  # noqa: A002
     """Check integer class targets against scores (C,), (N, C) or (N, C, d1, ...), the
     classes along dim 1 as PyTorch; return the targets and where they are not ignored."""
     target = np.asarray(_raw(target))
-    if target.dtype.kind not in "iu":
-        raise TypeError(f"{op}: target must hold integer class indices, got dtype {target.dtype}")
+    if target.dtype not in _CLASS_INDEX_DTYPES:
+        raise DtypeError(f"{op}: target must hold integer class indices as int64 (or uint8), got "
+                         f"dtype {target.dtype}; convert it with .long()")
     _check_scores(input, op)
+    if target.dtype == np.uint8 and input.ndim > 2:  # PyTorch's nll_loss2d takes int64 only
+        raise DtypeError(f"{op}: uint8 class targets are taken only with input (C,) or (N, C), "
+                         f"as PyTorch; for input {input.shape} convert the target with .long()")
     expected = (*input.shape[:1], *input.shape[2:]) if input.ndim >= 2 else ()
     if input.ndim == 0 or target.shape != expected:
-        raise ValueError(f"{op}: expected input (N, C) with target (N,), input (C,) with a 0-d "
+        raise ShapeError(f"{op}: expected input (N, C) with target (N,), input (C,) with a 0-d "
                          f"target, or input (N, C, d1, ...) with target (N, d1, ...); got input "
                          f"{input.shape} and target {target.shape}")
     classes = input.shape[1 if input.ndim >= 2 else 0]
@@ -55,15 +63,29 @@ def _class_targets(input: Tensor, target: Any, ignore_index: int,  # noqa: A002
     return target, valid
 
 
+def _weight_tensor(weight: Any, classes: int, op: str) -> Tensor:
+    """``weight`` as a tensor (a list as ``mt.tensor`` reads it, an array in its own dtype),
+    checked to hold one number per class."""
+    weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+    if weight.shape != (classes,):
+        raise ShapeError(f"{op}: weight must be a floating tensor of shape ({classes},), one per "
+                         f"class; got shape {weight.shape} and dtype {weight.dtype}")
+    return weight
+
+
 def _class_weights(weight: Any, classes: int, dtype: np.dtype, op: str) -> np.ndarray | None:
-    """A manual rescaling weight per class, as a constant array (no gradient, as PyTorch)."""
+    """A manual rescaling weight per class, as a constant array (no gradient, as PyTorch).
+
+    It must have the scores' dtype: PyTorch refuses a float64 weight for float32 scores
+    ("expected scalar type Float but found Double") rather than promote or round it."""
     if weight is None:
         return None
-    weight = np.asarray(_raw(weight))
-    if weight.shape != (classes,) or weight.dtype.kind != "f":
-        raise ValueError(f"{op}: weight must be a floating tensor of shape ({classes},), one per "
-                         f"class; got shape {weight.shape} and dtype {weight.dtype}")
-    return weight.astype(dtype, copy=False)
+    weight = _weight_tensor(weight, classes, op).data
+    if weight.dtype != dtype:
+        raise DtypeError(f"{op}: weight has dtype {weight.dtype} but the input {dtype}; class "
+                         f"weights must have the input's dtype, as in PyTorch: pass "
+                         f"weight.to(mt.{dtype})")
+    return weight
 
 
 def _classes_last(input: Tensor) -> Tensor:  # noqa: A002
@@ -86,6 +108,8 @@ def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int =
     ``input`` is (N, C), (C,) with a 0-d target, or (N, C, d1, ...) with target (N, d1, ...).
     ``"mean"`` divides the sum by the total weight of the targets not ignored (their count
     without ``weight``), so padding does not dilute the loss; it is nan if all are ignored.
+    As PyTorch requires, ``target`` is int64 (or uint8 for input (C,) or (N, C)) and
+    ``weight`` (C,) has the input's dtype; other dtypes are a ``DtypeError`` (a ``RuntimeError``).
 
     >>> import microtensor as mt
     >>> logp = mt.tensor([[0.0, -2.0], [-1.0, -3.0]])
@@ -130,9 +154,13 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     With integer targets, ``weight`` and ``ignore_index`` act as in ``nll_loss``, and
     ``label_smoothing`` ``e`` mixes in the loss against the uniform distribution:
     ``(1 - e) * nll + e / C * sum_c -weight[c] * log_softmax(input)[c]``, averaged with the same
-    denominator. A floating ``target`` of the input's shape holds probabilities instead
-    (smoothed the same way); ``"mean"`` then divides by the number of rows, and
-    ``ignore_index`` does not apply.
+    denominator. Class indices are int64 (or uint8 for input (C,) or (N, C)), and ``weight``
+    has the input's dtype, as PyTorch requires (other dtypes are a ``DtypeError``).
+
+    A floating ``target`` of the input's shape holds probabilities instead (smoothed the same
+    way); ``"mean"`` then divides by the number of rows (nan for none), ``weight`` is
+    multiplied in with type promotion (and gets a gradient), and ``ignore_index`` must be
+    negative: PyTorch refuses one that could name a class.
 
     >>> import microtensor as mt
     >>> logits = mt.zeros(2, 4, requires_grad=True)
@@ -152,8 +180,18 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
     _check_scores(input, op)
     class_dim = 1 if input.ndim >= 2 else 0
     classes = input.shape[class_dim]
+    target_dtype = np.asarray(_raw(target)).dtype
+    if tuple(np.shape(_raw(target))) == input.shape and target_dtype.kind != "f":
+        # PyTorch tells the two kinds of target apart by shape, then checks the dtype.
+        raise DtypeError(f"{op}: a target of the input's shape {input.shape} holds class "
+                         f"probabilities and must be floating point, got dtype {target_dtype}; "
+                         f"class indices have no class dimension")
     log_probs = input.log_softmax(class_dim)
-    if np.asarray(_raw(target)).dtype.kind == "f":
+    if target_dtype.kind == "f":
+        if ignore_index >= 0:
+            raise DtypeError(f"{op}: ignore_index={ignore_index} is not supported for a floating "
+                             f"point (probability) target, as in PyTorch; leave it at -100, or "
+                             f"pass class indices as int64")
         return _soft_cross_entropy(log_probs, target, weight, reduction, label_smoothing)
     if label_smoothing == 0.0:
         return _nll_loss(log_probs, target, weight, ignore_index, reduction, op)
@@ -176,18 +214,21 @@ def _soft_cross_entropy(log_probs: Tensor, target: Any, weight: Any, reduction: 
     """Cross-entropy against class probabilities (a floating target shaped like the input)."""
     op = "cross_entropy"
     if tuple(np.shape(_raw(target))) != log_probs.shape:
-        raise ValueError(f"{op}: a floating target holds class probabilities and must have the "
-                         f"input's shape {log_probs.shape}, got {np.shape(_raw(target))}")
+        raise ShapeError(f"{op}: a floating target holds class probabilities and must have the "
+                         f"input's shape {log_probs.shape}, got {np.shape(_raw(target))} (class "
+                         f"indices must be int64)")
     class_dim = 1 if log_probs.ndim >= 2 else 0
     classes = log_probs.shape[class_dim]
     if label_smoothing:
         target = target * (1 - label_smoothing) + label_smoothing / classes
-    weights = _class_weights(weight, classes, log_probs.dtype, op)
-    if weights is not None:
-        log_probs = log_probs * weights.reshape(classes, *[1] * (log_probs.ndim - class_dim - 1))
+    if weight is not None:  # a factor like any other here: promoted with the input, as PyTorch
+        weight = _weight_tensor(weight, classes, op)
+        log_probs = log_probs * weight.reshape(classes, *[1] * (log_probs.ndim - class_dim - 1))
     losses = -(log_probs * target).sum(class_dim)
     if reduction == "mean":
-        return losses.sum() / max(log_probs.data.size // classes, 1)
+        if not log_probs.data.size:  # no rows: PyTorch's mean is nan, not 0
+            return losses.sum() * float("nan")
+        return losses.sum() / (log_probs.data.size // classes)
     return _reduce(losses, reduction, op)
 
 

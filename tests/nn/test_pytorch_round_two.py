@@ -141,3 +141,253 @@ def test_clip_matches_pytorch(norm_type, dtypes, seed):
     for p, q in zip(ours, theirs):
         np.testing.assert_allclose(p.grad.data, q.grad.numpy(),
                                    rtol=1e-3 if p.dtype == mt.float16 else 1e-6)
+
+
+# ------------------------------------------- 8: dtype and target checks PyTorch makes
+
+FLOATS = [mt.float16, mt.float32, mt.float64]
+
+
+def test_layer_norm_refuses_an_input_of_another_dtype_than_its_parameters():
+    norm = mt.nn.LayerNorm(4)  # float32 weight and bias
+    with pytest.raises(mt.DtypeError, match=r"LayerNorm: .*input float64.*weight and bias "
+                                            r"float32.*\.to\(mt\.float32\)"):
+        norm(mt.ones(2, 4, dtype=mt.float64))
+    with pytest.raises(RuntimeError, match="LayerNorm"):  # what PyTorch's users catch
+        norm.double()(mt.ones(2, 4))
+    with pytest.raises(RuntimeError, match="LayerNorm: .*input float64.*weight float32"):
+        mt.nn.LayerNorm(4, bias=False)(mt.ones(2, 4, dtype=mt.float64))
+    with pytest.raises(RuntimeError, match="LayerNorm: .*input float32.*float16"):
+        mt.nn.LayerNorm(4, dtype=mt.float16)(mt.ones(2, 4))
+
+
+def test_layer_norm_without_parameters_takes_any_floating_input():
+    out = mt.nn.LayerNorm(4, elementwise_affine=False)(mt.ones(2, 4, dtype=mt.float64))
+    assert out.dtype == mt.float64
+
+
+def test_layer_norm_refuses_integer_input():
+    for affine in (True, False):
+        with pytest.raises(mt.DtypeError, match="LayerNorm: .*floating point.*int64"):
+            mt.nn.LayerNorm(4, elementwise_affine=affine)(mt.ones(2, 4, dtype=mt.int64))
+
+
+def test_layer_norm_refuses_a_weight_and_bias_of_two_dtypes():
+    norm = mt.nn.LayerNorm(4)
+    norm.bias = mt.nn.Parameter(mt.zeros(4, dtype=mt.float64))
+    with pytest.raises(mt.DtypeError, match="LayerNorm: .*weight float32.*bias float64"):
+        norm(mt.ones(2, 4))
+
+
+def test_layer_norm_half_input_with_float_parameters_stays_half():
+    # PyTorch's mixed precision on the CPU: float16 input, float32 weight and bias, float16 out.
+    norm = mt.nn.LayerNorm(4)
+    x = mt.tensor([[1.0, 2.0, 3.0, 4.0]], dtype=mt.float16, requires_grad=True)
+    out = norm(x)
+    assert out.dtype == mt.float16
+    assert out.tolist() == [[-1.341796875, -0.447265625, 0.447265625, 1.341796875]]
+    out.sum().backward()
+    assert x.grad.dtype == mt.float16 and norm.weight.grad.dtype == mt.float32
+
+
+def test_layer_norm_function_checks_weight_and_bias_apart():
+    from microtensor.nn.normalization import layer_norm
+    x = mt.ones(2, 4)
+    with pytest.raises(mt.DtypeError, match="layer_norm: .*input float32.*weight float64"):
+        layer_norm(x, (4,), mt.ones(4, dtype=mt.float64))
+    with pytest.raises(mt.DtypeError, match="layer_norm: .*input float32.*bias float64"):
+        layer_norm(x, (4,), None, mt.zeros(4, dtype=mt.float64))
+    assert layer_norm(x, (4,), mt.ones(4), mt.zeros(4)).dtype == mt.float32
+
+
+@pytest.mark.parametrize("x_dtype", FLOATS)
+@pytest.mark.parametrize("w_dtype", [None, *FLOATS])
+@pytest.mark.parametrize("b_dtype", [None, *FLOATS])
+def test_layer_norm_dtypes_as_pytorch(x_dtype, w_dtype, b_dtype):
+    torch = oracle()
+    from microtensor.nn.normalization import layer_norm
+    rng = np.random.default_rng(0)
+    x, w, b = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(4)
+
+    def ours():
+        return layer_norm(mt.tensor(x, dtype=x_dtype), (4,),
+                          None if w_dtype is None else mt.tensor(w, dtype=w_dtype),
+                          None if b_dtype is None else mt.tensor(b, dtype=b_dtype))
+
+    def theirs():
+        def t(a, d):
+            return None if d is None else torch.tensor(a, dtype=getattr(torch, str(d)))
+        return torch.nn.functional.layer_norm(t(x, x_dtype), (4,), t(w, w_dtype), t(b, b_dtype))
+
+    try:
+        expected = theirs()
+    except RuntimeError:
+        with pytest.raises(RuntimeError):
+            ours()
+        return
+    out = ours()
+    assert str(out.dtype) == str(expected.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(out.data.astype(np.float64), expected.double().numpy(),
+                               rtol={mt.float16: 2e-3, mt.float32: 1e-5, mt.float64: 1e-12}[x_dtype],
+                               atol=1e-3 if x_dtype == mt.float16 else 1e-6)
+
+
+def scores_and_classes(dtype=mt.float32):
+    return mt.tensor([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]], dtype=dtype), mt.tensor([2, 0])
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss",
+                                  "label_smoothing"])
+def test_class_weight_must_have_the_input_dtype(loss):
+    scores, classes = scores_and_classes()
+
+    def call(weight):
+        if loss == "label_smoothing":
+            return mt.nn.functional.cross_entropy(scores, classes, weight, label_smoothing=0.1)
+        if loss[0].isupper():
+            return getattr(mt.nn, loss)(weight)(scores, classes)
+        return getattr(mt.nn.functional, loss)(scores, classes, weight)
+
+    op = "nll_loss" if "nll" in loss.lower() else "cross_entropy"
+    with pytest.raises(mt.DtypeError, match=rf"{op}: weight has dtype float64 but the input "
+                                            r"float32.*weight\.to\(mt\.float32\)"):
+        call(mt.ones(3, dtype=mt.float64))
+    with pytest.raises(RuntimeError, match=f"{op}: weight has dtype int64"):
+        call(mt.ones(3, dtype=mt.int64))
+    assert call(mt.ones(3)).dtype == mt.float32
+
+
+def test_class_weight_of_the_wrong_shape_is_a_runtime_error_too():
+    scores, classes = scores_and_classes()
+    with pytest.raises(mt.ShapeError, match=r"nll_loss: weight must be a floating tensor of shape"):
+        mt.nn.functional.nll_loss(scores, classes, mt.ones(2))
+
+
+def test_class_weight_as_a_list_reads_as_mt_tensor_does():
+    # A list of Python floats is float32 (the default dtype), so it fits float32 scores.
+    scores, classes = scores_and_classes()
+    out = mt.nn.functional.cross_entropy(scores, classes, [1.0, 2.0, 0.5])
+    assert out.item() == mt.nn.functional.cross_entropy(scores, classes,
+                                                        mt.tensor([1.0, 2.0, 0.5])).item()
+    probs = mt.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    with pytest.raises(mt.ShapeError, match=r"cross_entropy: weight must be .* shape \(3,\)"):
+        mt.nn.functional.cross_entropy(scores, probs, mt.ones(2))
+
+
+def test_class_weight_with_probability_targets_promotes_as_pytorch():
+    # No check there: PyTorch multiplies weight into the loss, so float64 weight gives float64.
+    scores = scores_and_classes()[0]
+    probs = mt.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    out = mt.nn.functional.cross_entropy(scores, probs, mt.tensor([1.0, 2.0, 0.5], dtype=mt.float64))
+    assert out.dtype == mt.float64
+    assert out.item() == pytest.approx(2.06423556804657, rel=1e-6)
+    out = mt.nn.functional.cross_entropy(scores, probs, mt.tensor([1, 2, 1]))  # int: promoted
+    assert out.dtype == mt.float32
+
+
+def test_probability_targets_refuse_an_ignore_index():
+    scores = scores_and_classes()[0]
+    probs = mt.tensor([[0.2, 0.3, 0.5], [1.0, 0.0, 0.0]])
+    for call in (lambda: mt.nn.functional.cross_entropy(scores, probs, ignore_index=1),
+                 lambda: mt.nn.CrossEntropyLoss(ignore_index=0)(scores, probs)):
+        with pytest.raises(RuntimeError, match=r"cross_entropy: ignore_index=[01] is not supported "
+                                               r"for a floating point \(probability\) target"):
+            call()
+    # A negative ignore_index never names a class: PyTorch lets it pass (it has nothing to do).
+    same = mt.nn.functional.cross_entropy(scores, probs, ignore_index=-1)
+    assert same.item() == mt.nn.functional.cross_entropy(scores, probs).item()
+
+
+def test_probability_targets_of_no_rows_average_to_nan():
+    out = mt.nn.functional.cross_entropy(mt.zeros(0, 3), mt.zeros(0, 3))
+    assert math.isnan(out.item())
+
+
+def test_an_integer_target_of_the_input_shape_is_refused_as_pytorch():
+    with pytest.raises(mt.DtypeError, match=r"cross_entropy: a target of the input's shape "
+                                            r"\(2, 3\) holds class probabilities.*int64"):
+        mt.nn.functional.cross_entropy(mt.zeros(2, 3), mt.zeros(2, 3, dtype=mt.int64))
+
+
+@pytest.mark.parametrize("dtype", [mt.int32, mt.int16, mt.int8, mt.bool])
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss", "CrossEntropyLoss", "NLLLoss"])
+def test_class_targets_must_be_int64_or_uint8(dtype, loss):
+    scores, classes = scores_and_classes()
+    call = getattr(mt.nn, loss)() if loss[0].isupper() else getattr(mt.nn.functional, loss)
+    op = "nll_loss" if "nll" in loss.lower() else "cross_entropy"
+    with pytest.raises(mt.DtypeError, match=rf"{op}: target must hold integer class indices as "
+                                            rf"int64 \(or uint8\), got dtype {dtype}.*\.long\(\)"):
+        call(scores, classes.to(dtype))
+    with pytest.raises(RuntimeError, match="cross_entropy: target"):  # smoothed and weighted too
+        mt.nn.functional.cross_entropy(scores, classes.to(dtype), mt.ones(3), label_smoothing=0.1)
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_uint8_class_targets_are_taken_for_one_or_two_dims_only(loss):
+    fn = getattr(mt.nn.functional, loss)
+    scores, classes = scores_and_classes()
+    assert fn(scores, classes.to(mt.uint8)).item() == fn(scores, classes).item()
+    assert fn(scores[0], classes[0].to(mt.uint8)).item() == fn(scores[0], classes[0]).item()
+    with pytest.raises(mt.DtypeError, match=rf"{loss}: .*uint8 .*only with input \(C,\) or \(N, C\)"):
+        fn(scores.reshape(2, 3, 1), classes.reshape(2, 1).to(mt.uint8))
+
+
+@pytest.mark.parametrize("target_dtype", ["int64", "uint8", "int32", "int16", "int8", "bool"])
+@pytest.mark.parametrize("input_shape", [(3,), (2, 3), (2, 3, 2)])
+@pytest.mark.parametrize("weight_dtype", [None, "float32", "float64"])
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_class_target_and_weight_checks_as_pytorch(target_dtype, input_shape, weight_dtype, loss):
+    torch = oracle()
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(input_shape).astype(np.float32)
+    target = rng.integers(0, 2, (*input_shape[:1], *input_shape[2:]) if len(input_shape) > 1 else ())
+    w = None if weight_dtype is None else rng.random(3).astype(weight_dtype)
+    try:
+        expected = getattr(torch.nn.functional, loss)(
+            torch.tensor(x), torch.tensor(target.astype(target_dtype)),
+            None if w is None else torch.tensor(w))
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match=loss):
+            getattr(mt.nn.functional, loss)(mt.tensor(x), mt.tensor(target.astype(target_dtype)),
+                                            None if w is None else mt.tensor(w))
+        return
+    out = getattr(mt.nn.functional, loss)(mt.tensor(x), mt.tensor(target.astype(target_dtype)),
+                                          None if w is None else mt.tensor(w))
+    assert out.dtype == mt.float32
+    np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-6)
+
+
+@pytest.mark.parametrize("ignore_index", [-100, -1, 0, 2])
+@pytest.mark.parametrize("weight_dtype", [None, "float32", "float64", "int64"])
+@pytest.mark.parametrize("target_dtype", ["float32", "float64"])
+def test_probability_target_checks_as_pytorch(ignore_index, weight_dtype, target_dtype):
+    torch = oracle()
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, 3)).astype(np.float32)
+    p = rng.dirichlet(np.ones(3), size=2).astype(target_dtype)
+    w = None if weight_dtype is None else (rng.random(3) * 3).astype(weight_dtype)
+
+    def call(lib, tensor):
+        return lib.nn.functional.cross_entropy(tensor(x), tensor(p), None if w is None else tensor(w),
+                                               ignore_index=ignore_index)
+
+    try:
+        expected = call(torch, torch.tensor)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="cross_entropy: ignore_index"):
+            call(mt, mt.tensor)
+        return
+    out = call(mt, mt.tensor)
+    assert str(out.dtype) == str(expected.dtype).removeprefix("torch.")
+    np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-6)
+
+
+def test_probability_target_weight_gets_pytorch_gradient():
+    torch = oracle()
+    rng = np.random.default_rng(3)
+    x, p, w = rng.standard_normal((2, 3)), rng.dirichlet(np.ones(3), size=2), rng.random(3)
+    weight = mt.tensor(w, requires_grad=True)
+    mt.nn.functional.cross_entropy(mt.tensor(x), mt.tensor(p), weight).backward()
+    t_weight = torch.tensor(w, requires_grad=True)
+    torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(p), t_weight).backward()
+    np.testing.assert_allclose(weight.grad.data, t_weight.grad.numpy(), rtol=1e-12)
