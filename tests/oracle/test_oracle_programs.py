@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from itertools import zip_longest
 
 import numpy as np
 import torch
@@ -271,3 +272,208 @@ def test_casts_in_differentiated_programs(program: Program) -> None:
     for name in [n for n in program.names if n in theirs_ns and theirs_ns[n].is_leaf]:
         assert_same_grad(f"program:\n{source}\ngradient of {name}", mine_ns[name].grad,
                          theirs_ns[name].grad, dtype)
+
+
+# ------------------------------------------------------------- hooks and .grad assignments
+
+
+def other_shapes(shape: tuple[int, ...]) -> list[tuple[int, ...]]:
+    """The tensor's shape, and ones that are not it (fewer, more or permuted sides)."""
+    return [shape, shape, (), (1,), (1, *shape), shape[::-1] if len(shape) > 1 else (shape[0] + 1,)]
+
+
+def gradient_value(draw, shape: tuple[int, ...], dtype: str) -> str:
+    """What is assigned to ``.grad`` or returned by a hook: a tensor of a drawn dtype and shape
+    (the tensor's own mostly), or a Python list or float (PyTorch: TypeError)."""
+    kind = draw(st.sampled_from(["tensor", "tensor", "tensor", "list", "float"]))
+    if kind == "list":
+        return repr([0.5] * math.prod(shape))
+    if kind == "float":
+        return "0.5"
+    target = draw(st.sampled_from([dtype, dtype, *DTYPES]))
+    return f"m.full({draw(st.sampled_from(other_shapes(shape)))}, 2, dtype=m.{target})"
+
+
+def draw_hook(draw, program: Program, shape: tuple[int, ...], dtype: str) -> bool:
+    """A hook on the leaf or the intermediate: it observes (returns None), scales the gradient,
+    casts it, or returns a drawn value in its place."""
+    target = draw(st.sampled_from(["x", "y"]))
+    kind = draw(st.sampled_from(["none", "scale", "cast", "replace", "sum", "unsqueeze"]))
+    body = {"none": "None", "scale": "g * 3", "sum": "g.sum()", "unsqueeze": "g[None]"}.get(kind)
+    if kind == "cast":
+        body = f"g.to(m.{draw(st.sampled_from(DTYPES))})"
+    elif kind == "replace":
+        body = gradient_value(draw, shape, dtype)
+    return program.add(f"{program.fresh()} = {target}.register_hook(lambda g: {body})")
+
+
+def draw_assignment(draw, program: Program, shape: tuple[int, ...], dtype: str) -> bool:
+    """``.grad`` of the leaf or the intermediate set to None or to a drawn value, named first
+    so that its value after a later backward (which adds to it in place) is compared too."""
+    target = draw(st.sampled_from(["x", "x", "y"]))
+    if draw(st.integers(0, 3)) == 0:
+        return program.add(f"{target}.grad = None")
+    name = program.fresh()
+    return (program.add(f"{name} = {gradient_value(draw, shape, dtype)}")
+            and program.add(f"{target}.grad = {name}"))
+
+
+def draw_remove(draw, program: Program) -> bool:
+    handles = [n for n in program.names if not isinstance(program.shadow[n], torch.Tensor)]
+    if not handles:
+        return True
+    return program.add(f"{draw(st.sampled_from(handles))}.remove()")
+
+
+def draw_hook_backward(draw, program: Program, shape: tuple[int, ...]) -> bool:
+    """From the leaf directly or through the intermediate; the graph is kept for the next one."""
+    size = math.prod(shape)
+    weights = np.array(draw(st.lists(st.sampled_from([-1.0, 0.5, 2.0, 1.0]), min_size=size,
+                                     max_size=size))).reshape(shape)
+    src = draw(st.sampled_from(["x", "y", "y"]))
+    return program.add(f"({src} * m.tensor({literal(weights)}, dtype=x.dtype)).sum()"
+                       f".backward(retain_graph=True)")
+
+
+@st.composite
+def hook_programs(draw) -> Program:
+    program = Program()
+    dtype = draw(st.sampled_from(FLOATS))
+    shape = draw(st.sampled_from([(3,), (2, 3)]))
+    data = np.array(draw(st.lists(LEAF_VALUES, min_size=math.prod(shape),
+                                  max_size=math.prod(shape)))).reshape(shape)
+    program.add(f"x = m.tensor({literal(data)}, dtype=m.{dtype}, requires_grad=True)")
+    program.add(f"y = x * {draw(st.sampled_from(['2', 'x']))}")
+    ok = True
+    for _ in range(draw(st.integers(1, 6))):
+        step = draw(st.sampled_from(["hook", "hook", "assign", "assign", "remove", "backward"]))
+        if step == "hook":
+            ok = draw_hook(draw, program, shape, dtype)
+        elif step == "assign":
+            ok = draw_assignment(draw, program, shape, dtype)
+        elif step == "remove":
+            ok = draw_remove(draw, program)
+        else:
+            ok = draw_hook_backward(draw, program, shape)
+        if not ok:
+            break
+    if ok:  # a backward pass last, now and then a second
+        for _ in range(draw(st.integers(1, 2))):
+            if not draw_hook_backward(draw, program, shape):
+                break
+    return program
+
+
+@settings(max_examples=5 * settings.default.max_examples)
+@given(program=hook_programs())
+def test_hooks_and_grad_assignments(program: Program) -> None:
+    source = program.source()
+    mine, theirs = execute(mt, program.lines), execute(torch, program.lines)
+    assert_same_stop(source, mine, theirs)
+    mine_ns, theirs_ns = mine[0], theirs[0]
+    dtype = dtype_name(theirs_ns["x"])
+    for name in ("x", "y"):
+        with warnings.catch_warnings():  # PyTorch warns when a non-leaf's .grad is read
+            warnings.simplefilter("ignore", UserWarning)
+            theirs_grad = theirs_ns[name].grad
+        assert_same_grad(f"program:\n{source}\ngradient of {name}", mine_ns[name].grad,
+                         theirs_grad, dtype)
+    # The tensors assigned to .grad: backward adds to the one it finds in place.
+    for name in [n for n in program.names if isinstance(theirs_ns.get(n), torch.Tensor)]:
+        assert_same_grad(f"program:\n{source}\n{name}", mine_ns[name], theirs_ns[name],
+                         dtype_name(theirs_ns[name]))
+
+
+# ----------------------------------------------------------- grad mode across generators
+
+
+class Thrown(Exception):  # noqa: N818 - what the caller throws into the generator
+    pass
+
+
+def decorated(lib, spelling: str, segments: list[str], on_throw: str, log: list):
+    """A generator function under the drawn decorator (``no_grad()``, or bare ``no_grad``).
+    Its code logs the mode it runs in at each resumption: each segment yields plainly or
+    inside its own ``with no_grad()``/``enable_grad()``; a thrown ``Thrown`` is caught and
+    the generator goes on, returns or raises it again; ``finally`` logs the mode at closing."""
+    name = spelling.rstrip("()")
+    decorator = getattr(lib, name)() if spelling.endswith("()") else getattr(lib, name)
+
+    def mode() -> bool:
+        return lib.is_grad_enabled()
+
+    @decorator
+    def steps():
+        log.append(("start", mode()))
+        try:
+            for i, segment in enumerate(segments):
+                try:
+                    if segment == "plain":
+                        got = yield i
+                    else:
+                        with getattr(lib, segment)():
+                            got = yield i
+                            log.append(("inside its own " + segment, mode()))
+                    log.append(("resumed", got, mode()))
+                except Thrown:
+                    log.append(("caught", mode()))
+                    if on_throw == "return":
+                        return "returned after the throw"
+                    if on_throw == "raise":
+                        raise
+            return "ran to the end"
+        finally:
+            log.append(("finally", mode()))
+
+    return steps
+
+
+def drive(lib, spelling: str, segments: list[str], on_throw: str,
+          actions: list[tuple[str, bool]]) -> list:
+    """Run the caller's actions, each in its drawn mode; log every outcome and the caller's
+    mode during (and after) the action. Everything runs inside ``enable_grad`` so that a mode
+    the generator leaked cannot outlive the test."""
+    log: list = []
+    try:
+        function = decorated(lib, spelling, segments, on_throw, log)
+    except Exception as err:  # noqa: BLE001 - compared with PyTorch's
+        return [("decorating raised", type(err).__name__)]
+    with lib.enable_grad():
+        generator = function()
+        for i, (action, caller_enabled) in enumerate(actions):
+            with lib.enable_grad() if caller_enabled else lib.no_grad():
+                try:
+                    if action == "next":
+                        outcome = ("yielded", next(generator))
+                    elif action == "send":
+                        outcome = ("yielded", generator.send(f"sent at action {i}"))
+                    elif action == "throw":
+                        outcome = ("yielded", generator.throw(Thrown()))
+                    else:
+                        outcome = ("closed", generator.close())
+                except StopIteration as stop:
+                    outcome = ("stopped", stop.value)
+                except Exception as err:  # noqa: BLE001 - compared with PyTorch's
+                    outcome = ("raised", type(err).__name__)
+                log.append((action, *outcome, "caller's mode", lib.is_grad_enabled()))
+            log.append(("after the action's block", lib.is_grad_enabled()))
+        generator.close()
+        log.append(("after close", lib.is_grad_enabled()))
+    log.append(("after all", lib.is_grad_enabled()))
+    return log
+
+
+@given(spelling=st.sampled_from(["no_grad()", "enable_grad()", "no_grad", "enable_grad"]),
+       segments=st.lists(st.sampled_from(["plain", "plain", "no_grad", "enable_grad"]), min_size=1,
+                         max_size=4),
+       on_throw=st.sampled_from(["continue", "return", "raise"]),
+       actions=st.lists(st.tuples(st.sampled_from(["next", "next", "send", "send", "throw", "close"]),
+                                  st.booleans()), min_size=1, max_size=6))
+def test_grad_mode_across_generators(spelling: str, segments: list[str], on_throw: str,
+                                     actions: list[tuple[str, bool]]) -> None:
+    mine = drive(mt, spelling, segments, on_throw, actions)
+    theirs = drive(torch, spelling, segments, on_throw, actions)
+    assert mine == theirs, "\n".join(
+        [f"@{spelling} over segments {segments}, on a throw: {on_throw}; actions {actions}",
+         f"{'microtensor':<60} PyTorch"]
+        + [f"{m!s:<60} {t}" for m, t in zip_longest(mine, theirs, fillvalue="")])
