@@ -21,6 +21,7 @@ import numpy as np
 #: about ``BLOCK * 6e-8 = 8e-6`` at worst, long enough that the folds cost no more than numpy's
 #: own pass over the rows.
 BLOCK = 128
+_FLOAT32 = np.dtype(np.float32)
 
 
 def accumulation_dtype(dtype: np.dtype) -> np.dtype:
@@ -30,7 +31,7 @@ def accumulation_dtype(dtype: np.dtype) -> np.dtype:
     >>> accumulation_dtype(np.dtype(np.float16)), accumulation_dtype(np.dtype(np.float32))
     (dtype('float32'), dtype('float32'))
     """
-    return np.dtype(np.float32) if dtype == np.float16 else dtype
+    return _FLOAT32 if dtype.char == "e" else dtype  # e: float16
 
 
 def cascaded_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
@@ -45,6 +46,11 @@ def cascaded_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
     >>> int(cascaded_sum(np.full((10**6, 2), 0.1, np.float32), axis=0)[0])  # numpy's: 100958
     100000
     """
+    # The common case first, kept cheap: it runs for every bias gradient of every step.
+    # (dtype chars: f float32, d float64, F and D complex; e, float16, takes the long way.)
+    if (dtype is None or dtype == x.dtype) and x.dtype.char in "fdFD" and (
+            not x.shape or max(x.shape) <= BLOCK or not _needs_folding(x, axis)):
+        return np.asarray(x.sum(axis=axis, keepdims=keepdims))
     out_dtype = np.dtype(dtype or x.dtype)
     if out_dtype.kind not in "fc":
         return np.asarray(np.sum(x, axis=axis, keepdims=keepdims, dtype=out_dtype))
@@ -56,10 +62,21 @@ def cascaded_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
         total = np.sum(x.reshape(-1), dtype=acc)
         return np.asarray(total, dtype=out_dtype).reshape((1,) * x.ndim if keepdims else ())
     for a in axes:
-        if x.shape[a] > BLOCK and not (a == x.ndim - 1 and x.strides[a] == x.itemsize):
+        if _foldable(x, a):
             x = _fold(x, a, acc)
     out = np.sum(x, axis=axes, keepdims=keepdims, dtype=acc)
     return np.asarray(out, dtype=out_dtype)
+
+
+def _foldable(x: np.ndarray, axis: int) -> bool:
+    """Whether numpy would add ``axis`` up one row at a time, over more than ``BLOCK`` rows."""
+    return x.shape[axis] > BLOCK and not (axis == x.ndim - 1 and x.strides[axis] == x.itemsize)
+
+
+def _needs_folding(x: np.ndarray, axis: int | tuple[int, ...] | None) -> bool:
+    if axis is None:
+        return not x.flags.c_contiguous and any(_foldable(x, a) for a in range(x.ndim))
+    return any(_foldable(x, a) for a in _positive(axis, x.ndim))
 
 
 def _fold(x: np.ndarray, axis: int, acc: np.dtype) -> np.ndarray:
