@@ -277,17 +277,23 @@ class Module:
         for _, buffer in self.named_buffers(recurse=recurse):
             yield buffer
 
-    def _state_tensors(self) -> Iterator[tuple[str, Tensor]]:
+    def _state_tensors(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """What ``state_dict`` holds, in PyTorch's order: each module's parameters, then its
-        persistent buffers, then its submodules'."""
-        for path, module in self.named_modules():
-            prefix = f"{path}." if path else ""
-            for name, param in module._parameters.items():
-                if param is not None:
-                    yield prefix + name, param
-            for name, buffer in module._buffers.items():
-                if buffer is not None and name not in module._non_persistent:
-                    yield prefix + name, buffer
+        persistent buffers, then each submodule's in turn, depth first.
+
+        Nothing is deduplicated, as in PyTorch: a module or tensor reachable by two paths
+        (weight tying, ``self.shared = self.out``) is listed under each, so a state_dict
+        PyTorch wrote loads strictly and each name can be reported missing on its own.
+        ``parameters()`` still gives it once, so an optimizer steps it once."""
+        for name, param in self._parameters.items():
+            if param is not None:
+                yield prefix + name, param
+        for name, buffer in self._buffers.items():
+            if buffer is not None and name not in self._non_persistent:
+                yield prefix + name, buffer
+        for name, module in self._modules.items():
+            if module is not None:  # no cycle can get here: assigning one recurses in _set_path
+                yield from module._state_tensors(f"{prefix}{name}.")
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """``(name, submodule)`` for the direct submodules.
@@ -437,6 +443,9 @@ class Module:
         """Every parameter and persistent buffer by dotted name, detached: the tensors share
         memory with the module's (as in PyTorch), so ``{k: v.clone() for ...}`` is a snapshot.
 
+        As PyTorch's, a module or parameter reachable under two names (weight tying) is
+        written under both, the two entries sharing memory; ``load_state_dict`` expects both.
+
         >>> import microtensor as mt
         >>> list(mt.nn.Linear(2, 1).state_dict())
         ['weight', 'bias']
@@ -450,7 +459,8 @@ class Module:
         Everything is checked before anything is copied, so a failed load leaves the
         model as it was: with ``strict``, missing and unexpected keys; always, shapes and
         dtypes. Values are cast to each parameter's (or buffer's) dtype. Returns the missing and
-        unexpected keys (both empty under ``strict``).
+        unexpected keys (both empty under ``strict``). A tied module or parameter has a key per
+        name, as in ``state_dict``; each is copied in that order, so the last one wins.
 
         >>> import numpy as np, microtensor as mt
         >>> layer = mt.nn.Linear(2, 1)

@@ -391,3 +391,102 @@ def test_probability_target_weight_gets_pytorch_gradient():
     t_weight = torch.tensor(w, requires_grad=True)
     torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(p), t_weight).backward()
     np.testing.assert_allclose(weight.grad.data, t_weight.grad.numpy(), rtol=1e-12)
+
+
+# ------------------------------------------ 9: state_dict of tied modules and parameters
+
+def tied_module_model(lib):
+    """An output layer reachable under two names (``shared`` is ``out``), with a buffer."""
+    class Tied(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = lib.nn.Embedding(5, 3)
+            self.out = lib.nn.Linear(3, 5)
+            self.out.register_buffer("scale", lib.ones(5))
+            self.shared = self.out
+            self.norm = lib.nn.LayerNorm(3)
+    return Tied()
+
+
+def tied_parameter_model(lib):
+    """Two layers holding one weight (``a.weight`` is ``b.weight``)."""
+    class TiedWeight(lib.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = lib.nn.Linear(3, 3)
+            self.b = lib.nn.Linear(3, 3)
+            self.a.weight = self.b.weight
+    return TiedWeight()
+
+
+def repeated_in_sequential(lib):
+    layer = lib.nn.Linear(2, 2)
+    return lib.nn.Sequential(layer, lib.nn.Tanh(), layer)
+
+
+TIED_KEYS = ["embed.weight", "out.weight", "out.bias", "out.scale", "shared.weight",
+             "shared.bias", "shared.scale", "norm.weight", "norm.bias"]
+
+
+def test_state_dict_names_a_tied_module_under_each_name():
+    model = tied_module_model(mt)
+    state = model.state_dict()
+    assert list(state) == TIED_KEYS  # PyTorch 2.13's keys, in its order
+    assert np.shares_memory(state["shared.weight"].data, model.out.weight.data)
+    # parameters() and named_parameters() still give each parameter once, under its first name
+    assert [n for n, _ in model.named_parameters()] == ["embed.weight", "out.weight", "out.bias",
+                                                        "norm.weight", "norm.bias"]
+    assert len(list(model.parameters())) == 5
+
+
+def test_state_dict_names_a_tied_parameter_under_each_name():
+    model = tied_parameter_model(mt)
+    assert list(model.state_dict()) == ["a.weight", "a.bias", "b.weight", "b.bias"]
+    assert [n for n, _ in model.named_parameters()] == ["a.weight", "a.bias", "b.bias"]
+    assert list(repeated_in_sequential(mt).state_dict()) == ["0.weight", "0.bias", "2.weight",
+                                                             "2.bias"]
+
+
+def test_load_state_dict_takes_both_names_of_a_tied_module_and_misses_either():
+    model = tied_module_model(mt)
+    state = {k: v.data.copy() for k, v in model.state_dict().items()}
+    assert model.load_state_dict(state) == ([], [])  # strict
+    state["out.weight"][:] = 1.0
+    state["shared.weight"][:] = 2.0  # the later key wins, as PyTorch loads them in this order
+    model.load_state_dict(state)
+    assert (model.out.weight.data == 2.0).all()
+    del state["shared.weight"]
+    with pytest.raises(RuntimeError, match="missing key: shared.weight"):
+        model.load_state_dict(state)
+    assert model.load_state_dict(state, strict=False) == (["shared.weight"], [])
+
+
+@pytest.mark.parametrize("build", [tied_module_model, tied_parameter_model, repeated_in_sequential])
+def test_tied_state_dict_as_pytorch_and_loads_strictly(build):
+    torch = oracle()
+    torch.manual_seed(0)
+    theirs = build(torch)
+    ours = build(mt)
+    expected = theirs.state_dict()
+    assert list(ours.state_dict()) == list(expected)
+    assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
+    assert ours.load_state_dict({k: v.numpy() for k, v in expected.items()}) == ([], [])
+    for name, value in ours.state_dict().items():
+        np.testing.assert_array_equal(value.data, expected[name].numpy())
+    partial = {k: v.numpy() for k, v in list(expected.items())[:-1]}  # one key short
+    assert tuple(ours.load_state_dict(partial, strict=False)) == tuple(
+        theirs.load_state_dict({k: torch.tensor(v) for k, v in partial.items()}, strict=False))
+
+
+@pytest.mark.parametrize("build", [tied_module_model, tied_parameter_model])
+def test_tied_state_dict_survives_save_and_load(build, tmp_path):
+    model = build(mt)
+    for p in model.parameters():
+        p.data[...] = np.random.default_rng(0).standard_normal(p.shape)
+    mt.save({"model": model.state_dict()}, tmp_path / "tied.ckpt")
+    saved = mt.load(tmp_path / "tied.ckpt")["model"]
+    assert list(saved) == list(model.state_dict())
+    fresh = build(mt)
+    assert fresh.load_state_dict(saved) == ([], [])
+    for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
+        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
