@@ -31,8 +31,9 @@ def _reduce(losses: Tensor, reduction: str, op: str) -> Tensor:
 
 
 def _check_scores(input: Tensor, op: str) -> None:  # noqa: A002
-    if input.dtype.kind != "f":
-        raise TypeError(f"{op}: input must hold floating point scores, got dtype {input.dtype}")
+    if input.dtype.kind != "f":  # PyTorch: a NotImplementedError, which is a RuntimeError
+        raise DtypeError(f"{op}: input must hold floating point scores, got dtype {input.dtype}; "
+                         "convert it with .float()")
 
 
 def _class_targets(input: Tensor, target: Any, ignore_index: int,  # noqa: A002

@@ -393,6 +393,13 @@ def test_probability_target_weight_gets_pytorch_gradient():
     np.testing.assert_allclose(weight.grad.data, t_weight.grad.numpy(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
+def test_integer_scores_are_a_runtime_error_too(loss):
+    with pytest.raises(mt.DtypeError, match=rf"{loss}: input must hold floating point scores, "
+                                            r"got dtype int64; convert it with \.float\(\)"):
+        getattr(mt.nn.functional, loss)(mt.zeros(3, 4, dtype=mt.int64), mt.tensor([0, 1, 2]))
+
+
 # ------------------------------------------ 9: state_dict of tied modules and parameters
 
 def tied_module_model(lib):
@@ -490,3 +497,4 @@ def test_tied_state_dict_survives_save_and_load(build, tmp_path):
     assert fresh.load_state_dict(saved) == ([], [])
     for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
         np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+
