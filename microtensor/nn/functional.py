@@ -7,12 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from ..autograd import is_grad_enabled
 from ..creation import generator
 from ..dtypes import promote_types
 from ..errors import DtypeError, ShapeError
 from ..functions import where
 from ..ops import NLLLoss
 from ..tensor import Tensor, _raw
+from .normalization import layer_norm  # noqa: F401 - F.layer_norm, as PyTorch's
 
 _REDUCTIONS = ("mean", "sum", "none")
 #: The dtypes PyTorch takes class indices in (``Long or Byte``); narrower signed ones and bool
@@ -81,7 +83,11 @@ def _class_weights(weight: Any, classes: int, dtype: np.dtype, op: str) -> np.nd
     ("expected scalar type Float but found Double") rather than promote or round it."""
     if weight is None:
         return None
-    weight = _weight_tensor(weight, classes, op).data
+    weight = _weight_tensor(weight, classes, op)
+    if weight.requires_grad and is_grad_enabled():  # refused, not silently left without .grad
+        raise RuntimeError(f"{op}: not differentiable with respect to weight, so the weight "
+                           "cannot require grad (as in PyTorch); pass weight.detach()")
+    weight = weight.data
     if weight.dtype != dtype:
         raise DtypeError(f"{op}: weight has dtype {weight.dtype} but the input {dtype}; class "
                          f"weights must have the input's dtype, as in PyTorch: pass "

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import microtensor as mt
+import microtensor.nn.functional as F
 from microtensor.nn.utils import clip_grad_norm_
 
 TORCH_MISSING = "the PyTorch oracle extra (pip install -e '.[oracle]') is not installed"
@@ -498,3 +499,15 @@ def test_tied_state_dict_survives_save_and_load(build, tmp_path):
     for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
         np.testing.assert_array_equal(a.data, b.data, err_msg=name)
 
+
+
+@pytest.mark.parametrize("target", [mt.tensor([0, 1]), mt.tensor([0, -100])])
+def test_a_class_weight_that_requires_grad_is_refused_as_pytorch(target):
+    weight = mt.ones(3, requires_grad=True)
+    scores = mt.zeros(2, 3)
+    with pytest.raises(RuntimeError, match="not differentiable with respect to weight"):
+        F.cross_entropy(scores, target, weight=weight)
+    with pytest.raises(RuntimeError, match="not differentiable with respect to weight"):
+        F.nll_loss(scores, target, weight=weight)
+    with mt.no_grad():  # nothing is recorded, so nothing is refused, as in PyTorch
+        assert F.cross_entropy(scores, target, weight=weight).item() == pytest.approx(np.log(3))

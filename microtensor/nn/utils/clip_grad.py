@@ -11,6 +11,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ...dtypes import get_default_dtype
+from ...summation import accumulation_dtype
 from ...tensor import Tensor
 
 
@@ -21,17 +22,12 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
     return [p.grad for p in parameters if p.grad is not None]
 
 
-def _opmath(dtype: np.dtype) -> np.dtype:
-    """The dtype PyTorch computes in for ``dtype`` (``opmath_type``): float32 for half."""
-    return np.dtype(np.float32) if dtype == np.float16 else dtype
-
-
 def _vector_norm(values: np.ndarray, norm_type: float) -> np.ndarray:
     """``torch.linalg.vector_norm``: the norm of ``values`` accumulated in float32 for float16
     (its squares overflow half past 256 and underflow it below 2.4e-4), returned as a 0-d
     array of ``values``' dtype, so a norm past half's range is inf, as in PyTorch."""
     with np.errstate(over="ignore", under="ignore"):  # inf and 0 are the answers then
-        norm = np.linalg.norm(values.astype(_opmath(values.dtype), copy=False).ravel(), norm_type)
+        norm = np.linalg.norm(values.astype(accumulation_dtype(values.dtype), copy=False).ravel(), norm_type)
         return np.asarray(norm).astype(values.dtype)
 
 
@@ -85,7 +81,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
             "them by it anyway")
     # PyTorch's arithmetic step by step, each rounded to the norm's dtype (computed in
     # float32 for half): max_norm / (total + 1e-6) is reciprocal(total + 1e-6) * max_norm.
-    wide = _opmath(dtype).type
+    wide = accumulation_dtype(dtype).type
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         denominator = (total.astype(wide) + wide(1e-6)).astype(dtype)
         reciprocal = (wide(1) / denominator.astype(wide)).astype(dtype)
@@ -93,7 +89,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         if coef != 1:  # also true for a nan norm: nan spreads to the gradients, as in PyTorch
             for g in grads:
                 # The coefficient meets each gradient in the gradient's compute dtype.
-                wide = _opmath(g.dtype).type
+                wide = accumulation_dtype(g.dtype).type
                 g.copy_((g.data.astype(wide) * wide(coef)).astype(g.dtype))
     return Tensor(total)
 
