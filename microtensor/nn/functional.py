@@ -13,6 +13,7 @@ from ..dtypes import promote_types
 from ..errors import DtypeError, ShapeError
 from ..functions import where
 from ..ops import NLLLoss
+from ..summation import accumulation_dtype, cascaded_sum
 from ..tensor import Tensor, _raw
 from .normalization import layer_norm  # noqa: F401 - F.layer_norm, as PyTorch's
 
@@ -103,8 +104,15 @@ def _classes_last(input: Tensor) -> Tensor:  # noqa: A002
 
 
 def _weighted_mean(losses: Tensor, total: float) -> Tensor:
-    """``losses.sum() / total``; nan when every target is ignored (0 / 0), as PyTorch."""
-    return losses.sum() / total if total else losses.sum() * float("nan")
+    """``losses.sum() / total``, both in the dtype sums accumulate in (float32 for float16)
+    and rounded once, as PyTorch; nan when every target is ignored (0 / 0)."""
+    loss_sum = losses.sum(dtype=accumulation_dtype(losses.dtype))
+    return (loss_sum / total if total else loss_sum * float("nan")).to(losses.dtype)
+
+
+def _total(weights: np.ndarray) -> float:
+    """The total weight of the targets, added up without float16's rounding."""
+    return float(cascaded_sum(weights, dtype=accumulation_dtype(weights.dtype)))
 
 
 def nll_loss(input: Tensor, target: Any, weight: Any = None, ignore_index: int = -100,  # noqa: A002
@@ -147,7 +155,7 @@ def _nll_loss(input: Tensor, target: Any, weight: Any, ignore_index: int,  # noq
     per_target = np.asarray(per_target, dtype=input.dtype)
     losses = -picked * per_target
     if reduction == "mean":
-        return _weighted_mean(losses, float(per_target.sum()))
+        return _weighted_mean(losses, _total(per_target))
     return _reduce(losses, reduction, "nll_loss")
 
 
@@ -209,7 +217,7 @@ def cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
         log_probs = log_probs * weights.reshape(classes, *[1] * (input.ndim - class_dim - 1))
     smooth = -log_probs.sum(class_dim) * valid.astype(input.dtype)
     if reduction == "mean":
-        total = valid.sum() if weights is None else weights[target[valid]].sum()
+        total = valid.sum() if weights is None else _total(weights[target[valid]])
         smooth = _weighted_mean(smooth, float(total))
     else:
         smooth = _reduce(smooth, reduction, op)

@@ -310,3 +310,17 @@ def test_python_ints_out_of_a_dtype_range_compare_by_value_and_refuse_arithmetic
     assert (small == 257).tolist() == [False, False]
     with pytest.raises(OverflowError, match="Add: Python integer 200 out of bounds for int8"):
         mt.tensor([1, 2], dtype=mt.int8) + 200
+
+
+def test_a_float16_loss_mean_over_more_targets_than_float16_counts_exactly():
+    """4,999 targets (one ignored): float16 holds 4,999 as 5,000, so the denominator is
+    added up in float32 and the mean divided there, rounded once (PyTorch's own half result,
+    0.6948, is 2 ulps further from ln 2 than this)."""
+    scores = mt.zeros(5000, 2, dtype=mt.float16)
+    target = mt.zeros(5000, dtype=mt.int64)
+    target[0] = -100
+    weight = mt.ones(2, dtype=mt.float16)
+    for loss in (F.cross_entropy(scores, target), F.cross_entropy(scores, target, weight=weight),
+                 F.cross_entropy(scores, target, weight=weight, label_smoothing=0.1)):
+        assert loss.dtype == mt.float16
+        assert loss.item() == float(np.float16(np.log(2)))
