@@ -229,6 +229,22 @@ for _name in ("sum", "mean", "amax", "amin"):
     row(_name, lambda lib, x, n=_name, **kw: getattr(x, n)(**kw), reduction())
 for _name in ("sum", "mean"):
     row(f"mt.{_name}", lambda lib, x, n=_name, **kw: getattr(lib.m, n)(x, **kw), reduction())
+
+
+def with_dtype(draw, dtypes):
+    """A reduction's ``dtype=``: the input is cast to it first, then reduced (PyTorch's mean
+    refuses integer and bool ones). inf and nan become 0 when cast to an integer dtype:
+    float-to-integer overflow is out of the oracle's scope (see ``storable``)."""
+    (x,), kw = reduction()(draw, dtypes)
+    dtype = draw(st.sampled_from(DTYPES))
+    if dtype in ("int32", "int64") and x.array.dtype.kind == "f":
+        x = Arr(np.where(np.isfinite(x.array), x.array, 0).astype(x.array.dtype))
+    return (x,), {**kw, "dtype": DType(dtype)}
+
+
+for _name in ("sum", "mean"):
+    row(f"{_name}_dtype", lambda lib, x, n=_name, **kw: getattr(x, n)(**kw), with_dtype)
+    row(f"mt.{_name}_dtype", lambda lib, x, n=_name, **kw: getattr(lib.m, n)(x, **kw), with_dtype)
 for _name in ("max", "min"):
     # x.max() (all elements) and x.max(dim, keepdim) -> (values, indices)
     row(_name, lambda lib, x, n=_name, **kw: getattr(x, n)(**kw), reduction(tuples=False))
