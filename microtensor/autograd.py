@@ -61,9 +61,14 @@ _state = _State()
 
 # --------------------------------------------------------------------- grad modes
 class _GradMode:
-    """Base of ``no_grad``/``enable_grad``: a context manager and a decorator."""
+    """Base of ``no_grad``/``enable_grad``: a context manager and a decorator, called
+    (``@no_grad()``) or bare (``@no_grad``), as PyTorch's."""
 
     enabled: bool
+
+    def __new__(cls, fn: Callable | None = None) -> Any:
+        mode = super().__new__(cls)
+        return mode if fn is None else mode(fn)  # bare: decorate fn right away
 
     def __enter__(self) -> None:
         self._prev = _state.grad_enabled
@@ -553,8 +558,11 @@ def _run_hooks(hooks: list | None, grad: np.ndarray) -> np.ndarray:
     for hook in hooks or ():
         changed = hook(Tensor._wrap(grad))
         if changed is not None:
-            new = changed.data if isinstance(changed, Tensor) else np.asarray(changed)
             name = getattr(hook, "__name__", type(hook).__name__)
+            if not isinstance(changed, Tensor):
+                raise TypeError(f"hook {name!r} returned a {type(changed).__name__}; a hook "
+                                "returns a tensor (the new gradient) or None")
+            new = changed.data
             if new.shape != grad.shape:
                 raise ShapeError(f"hook {name!r} returned a gradient of shape {new.shape} for a "
                                  f"tensor of shape {grad.shape}; a hook may change the "

@@ -6,21 +6,23 @@ time, so the error grows with n: a million float32 rows of 0.1 sum to 1% more th
 should. It also accumulates float16 in float16, which stops counting at 2048 (2048 + 1 rounds
 back to 2048). PyTorch sums in cascades along every axis and accumulates half in float32.
 
-``cascaded_sum`` does the same. Each reduced axis longer than ``BLOCK`` (except the one numpy
+``cascaded_sum`` does the same. Each reduced axis longer than ``SHORT`` (except the one numpy
 already sums pairwise) is folded first: blocks of ``BLOCK`` rows are added up, then the block
 sums, until no more than ``BLOCK`` remain. The error grows as ``BLOCK`` times the number of
-folds (log n to the base ``BLOCK``), not as n. The folds reshape an axis into blocks, which is
-always a view, so nothing is copied but the partial sums.
+folds (log n to the base ``BLOCK``), not as n, as PyTorch's does. The folds reshape an axis
+into blocks, which is always a view, so nothing is copied but the partial sums.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-#: Rows added one at a time before a fold. Short enough that a float32 block sum is off by
-#: about ``BLOCK * 6e-8 = 8e-6`` at worst, long enough that the folds cost no more than numpy's
-#: own pass over the rows.
-BLOCK = 128
+#: Rows added one at a time within a fold: PyTorch's cascade adds 16 rows per level too.
+BLOCK = 16
+#: Axes up to this long are left to numpy, row by row: each fold costs a few numpy calls,
+#: which would double the cost of the bias gradient of every step of a small batch, for an
+#: error of at most ``SHORT`` roundings (float32: 8e-6 of the sum of magnitudes).
+SHORT = 128
 _FLOAT32 = np.dtype(np.float32)
 
 
@@ -49,7 +51,7 @@ def cascaded_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
     # The common case first, kept cheap: it runs for every bias gradient of every step.
     # (dtype chars: f float32, d float64, F and D complex; e, float16, takes the long way.)
     if (dtype is None or dtype == x.dtype) and x.dtype.char in "fdFD" and (
-            not x.shape or max(x.shape) <= BLOCK or not _needs_folding(x, axis)):
+            not x.shape or max(x.shape) <= SHORT or not _needs_folding(x, axis)):
         return np.asarray(x.sum(axis=axis, keepdims=keepdims))
     out_dtype = np.dtype(dtype or x.dtype)
     if out_dtype.kind not in "fc":
@@ -69,8 +71,8 @@ def cascaded_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
 
 
 def _foldable(x: np.ndarray, axis: int) -> bool:
-    """Whether numpy would add ``axis`` up one row at a time, over more than ``BLOCK`` rows."""
-    return x.shape[axis] > BLOCK and not (axis == x.ndim - 1 and x.strides[axis] == x.itemsize)
+    """Whether numpy would add ``axis`` up one row at a time, over more than ``SHORT`` rows."""
+    return x.shape[axis] > SHORT and not (axis == x.ndim - 1 and x.strides[axis] == x.itemsize)
 
 
 def _needs_folding(x: np.ndarray, axis: int | tuple[int, ...] | None) -> bool:

@@ -505,8 +505,13 @@ class Tensor:
         >>> mt.ones(3000, dtype=mt.float16).sum().item()  # float16 alone stops at 2048
         3000.0
         """
-        return F.Sum.apply(self, dim=dim, keepdim=keepdim,
-                           dtype=None if dtype is None else as_dtype(dtype))
+        if dtype is not None:
+            dtype = as_dtype(dtype)
+            if dtype.kind not in "fc" and self.requires_grad and autograd.is_grad_enabled():
+                raise DtypeError(f"sum(dtype={dtype}): autograd does not support dtype {dtype}, "
+                                 "and this tensor requires grad; detach() it first, as in "
+                                 "PyTorch")
+        return F.Sum.apply(self, dim=dim, keepdim=keepdim, dtype=dtype)
 
     def mean(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
              dtype: Any = None) -> Tensor:

@@ -16,7 +16,7 @@ or parameter shared between two parents keeps the name of its last assignment.
 from __future__ import annotations
 
 from collections import OrderedDict, namedtuple
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -229,11 +229,7 @@ class Module:
         >>> [n for n, _ in mt.nn.LSTM(2, 3).named_parameters()]
         ['weight_ih_l0', 'weight_hh_l0', 'bias_ih_l0', 'bias_hh_l0']
         """
-        seen: set[int] = set()
-        for name, param in self._all_named_parameters(prefix, recurse):
-            if id(param) not in seen:
-                seen.add(id(param))
-                yield name, param
+        yield from _once(self._all_named_parameters(prefix, recurse))
 
     def _all_named_parameters(self, prefix: str = "", recurse: bool = True
                               ) -> Iterator[tuple[str, Parameter]]:
@@ -255,17 +251,17 @@ class Module:
             yield param
 
     def named_buffers(self, prefix: str = "", recurse: bool = True) -> Iterator[tuple[str, Tensor]]:
-        """``(dotted name, buffer)`` pairs of this module and (with ``recurse``) those below.
+        """``(dotted name, buffer)`` pairs of this module and (with ``recurse``) those below,
+        each buffer once even if registered twice.
 
         >>> import microtensor as mt
         >>> [n for n, _ in mt.nn.CrossEntropyLoss(mt.ones(3)).named_buffers()]
         ['weight']
         """
         modules = self.named_modules(prefix) if recurse else [(prefix, self)]
-        for path, module in modules:
-            for name, buffer in module._buffers.items():
-                if buffer is not None:
-                    yield (f"{path}.{name}" if path else name), buffer
+        yield from _once(((f"{path}.{name}" if path else name), buffer)
+                         for path, module in modules
+                         for name, buffer in module._buffers.items() if buffer is not None)
 
     def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
         """Every buffer of this module and (with ``recurse``) its submodules.
@@ -296,15 +292,14 @@ class Module:
                 yield from module._state_tensors(f"{prefix}{name}.")
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
-        """``(name, submodule)`` for the direct submodules.
+        """``(name, submodule)`` for the direct submodules, each once even if registered twice.
 
         >>> import microtensor as mt
         >>> [n for n, _ in mt.nn.Sequential(mt.nn.Linear(2, 2), mt.nn.Dropout()).named_children()]
         ['0', '1']
         """
-        for name, module in self._modules.items():
-            if module is not None:
-                yield name, module
+        yield from _once((name, module) for name, module in self._modules.items()
+                         if module is not None)
 
     def children(self) -> Iterator[Module]:
         """The direct submodules.
@@ -556,3 +551,13 @@ class Sequential(Module):
 
     def __iter__(self) -> Iterator[Module]:
         return iter(self._modules.values())
+
+
+def _once(pairs: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """The ``(name, thing)`` pairs whose thing was not given before under another name
+    (PyTorch's ``remove_duplicate``): a tied module or tensor counts once."""
+    seen: set[int] = set()
+    for name, thing in pairs:
+        if id(thing) not in seen:
+            seen.add(id(thing))
+            yield name, thing

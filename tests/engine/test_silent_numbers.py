@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import microtensor as mt
 import microtensor.nn.functional as F
-from microtensor.summation import BLOCK, cascaded_sum
+from microtensor.summation import BLOCK, SHORT, cascaded_sum
 
 NOT_FLOAT = [mt.bool, mt.uint8, mt.int8, mt.int16, mt.int32, mt.int64]
 
@@ -128,7 +128,7 @@ def test_the_bias_gradient_over_a_million_rows_is_accurate():
 @st.composite
 def arrays_and_axes(draw):
     sides = draw(st.lists(st.sampled_from([1, 2, 3, 0]), max_size=2))
-    long_side = draw(st.sampled_from([BLOCK - 1, BLOCK + 1, 3 * BLOCK + 5, BLOCK**2 + 7]))
+    long_side = draw(st.sampled_from([SHORT - 1, SHORT + 1, 3 * SHORT + 5, SHORT * BLOCK + 7]))
     shape = tuple(draw(st.permutations([*sides, long_side])))  # one long side, anywhere
     seed = draw(st.integers(0, 2**32 - 1))
     array = np.random.default_rng(seed).uniform(-1, 1, shape)
@@ -148,11 +148,12 @@ def test_cascaded_sum_is_numpys_sum_in_shape_and_dtype_and_closer_in_value(case,
     assert found.shape == plain.shape and found.dtype == plain.dtype
     exact = np.sum(x.astype(np.float64), axis=axes, keepdims=keepdims)
     n = x.size // max(exact.size, 1)
-    # Block sums of BLOCK rows, then at most log_BLOCK(n) more levels, each adding its own
-    # rounding, plus the final rounding to dtype: a bound of that form, not numpy's n * eps.
+    # Up to SHORT rows one at a time; past that block sums of BLOCK rows, then at most
+    # log_BLOCK(n) more levels, each adding its own rounding; the short sides (at most 3 x 3)
+    # are added one at a time at the end; then the rounding to dtype. Not numpy's n * eps.
     eps = np.finfo(np.float32 if dtype == np.float16 else dtype).eps
-    bound = 2 * BLOCK * eps * (1 + np.log(max(n, 2)) / np.log(BLOCK)) * np.sum(
-        np.abs(x.astype(np.float64)), axis=axes, keepdims=keepdims)
+    rounds = min(n, SHORT) + 9 * BLOCK * (1 + np.log(max(n, 2)) / np.log(BLOCK))
+    bound = 2 * rounds * eps * np.sum(np.abs(x.astype(np.float64)), axis=axes, keepdims=keepdims)
     bound = bound + np.abs(exact) * np.finfo(dtype).eps
     assert np.all(np.abs(found.astype(np.float64) - exact) <= bound)
 
@@ -324,3 +325,37 @@ def test_a_float16_loss_mean_over_more_targets_than_float16_counts_exactly():
                  F.cross_entropy(scores, target, weight=weight, label_smoothing=0.1)):
         assert loss.dtype == mt.float16
         assert loss.item() == float(np.float16(np.log(2)))
+
+
+# ------------------------------------------------- found by the oracle's new strategies
+@pytest.mark.parametrize("mode, inside", [(mt.no_grad, False), (mt.enable_grad, True)])
+def test_grad_modes_decorate_bare_as_pytorchs(mode, inside):
+    @mode
+    def plain():
+        return mt.is_grad_enabled()
+
+    @mode
+    def steps():
+        yield mt.is_grad_enabled()
+
+    with mt.enable_grad() if not inside else mt.no_grad():
+        assert plain() is inside and list(steps()) == [inside]
+
+
+@pytest.mark.parametrize("returned", [[1.0, 1.0], 2.0, np.ones(2, np.float32)],
+                         ids=["list", "float", "ndarray"])
+def test_a_hook_that_returns_no_tensor_is_a_type_error(returned):
+    x = mt.ones(2, requires_grad=True)
+    x.register_hook(lambda g: returned)
+    with pytest.raises(TypeError, match=r"hook '<lambda>' returned a .*; a hook returns a tensor"):
+        x.sum().backward()
+
+
+@pytest.mark.parametrize("dtype", NOT_FLOAT, ids=str)
+def test_an_integer_sum_of_a_tensor_that_requires_grad_is_refused(dtype):
+    x = mt.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match=f"autograd does not support dtype {np.dtype(dtype)}"):
+        x.sum(dtype=dtype)
+    with mt.no_grad():
+        assert x.sum(dtype=dtype).dtype == dtype
+    assert x.detach().sum(dtype=dtype).dtype == dtype

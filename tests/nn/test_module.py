@@ -311,3 +311,16 @@ def test_sequential_applies_in_order_and_indexes():
     assert list(seq) == [first, second]
     with pytest.raises(TypeError, match="argument 1 is a function"):
         nn.Sequential(first, lambda x: x)
+
+
+def test_tied_children_and_buffers_are_listed_once_as_in_pytorch():
+    model = mt.nn.Module()
+    model.out = mt.nn.Linear(2, 2)
+    model.shared = model.out
+    model.register_buffer("a", mt.zeros(2))
+    model.register_buffer("b", model.a)
+    assert [n for n, _ in model.named_children()] == ["out"]
+    assert len(list(model.children())) == 1
+    assert [n for n, _ in model.named_buffers()] == ["a"]
+    assert list(model.state_dict()) == ["a", "b", "out.weight", "out.bias", "shared.weight",
+                                        "shared.bias"]
