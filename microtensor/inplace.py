@@ -42,23 +42,37 @@ def view_of(array: np.ndarray, source: Tensor, op: type, options: dict) -> View:
     """The output of view op ``op`` (with ``options``) on ``source``: a ``View`` of its memory."""
     # Tensor._wrap's fields, set through the slots: View's properties would cost a call each.
     view = object.__new__(View)
-    view.data, view.grad, view._name, view._hooks = array, None, None, None
+    view.data, view._grad, view._name, view._hooks = array, None, None, None
     _GRAD_FN.__set__(view, None)
     _REQUIRES_GRAD.__set__(view, False)
     parent = source if isinstance(source, View) else None
     view.base = source if parent is None else parent.base
     view.parent, view.op, view.options = parent, op, options
-    view.base_fn = view.base.grad_fn
+    view.base_fn, view.made_at = view.base.grad_fn, versions.clock
     return view
 
 
 def refresh(view: View) -> None:
     """Rebuild a view's ``grad_fn`` from its base after the base's graph was changed by an
     in-place write (through the base or another view), so gradients see that write."""
+    if view.base.grad_fn is not view.base_fn and _state.grad_enabled:
+        _rebuild(view)
+
+
+def _joins_late(view: View) -> bool:
+    """Whether a view made before its leaf base required grad joins the graph now. Such a
+    view is a leaf of its own in PyTorch (its gradient stops there), unless the memory was
+    written in place since: then PyTorch rebuilds it from the base, in the graph."""
     base = view.base
-    if base.grad_fn is view.base_fn or not _state.grad_enabled:
-        return
-    view.base_fn = base.grad_fn
+    return (base.grad_fn is None and base.requires_grad and _state.grad_enabled
+            and versions.written_since(base.data, view.made_at))
+
+
+def _rebuild(view: View) -> None:
+    """The view's ``grad_fn`` made anew by applying its view ops to the base."""
+    base = view.base
+    own_leaf = _get_grad_fn(view) is None and _get_requires_grad(view)  # requires_grad_()'d
+    view.base_fn, view.made_at = base.grad_fn, versions.clock
     fresh = base
     for op, options in view.steps():
         fresh = op.apply(fresh, **options)
@@ -66,6 +80,14 @@ def refresh(view: View) -> None:
     _REQUIRES_GRAD.__set__(view, fresh.requires_grad)
     if fresh.grad_fn is not None:
         fresh.grad_fn.name = view._name
+        if own_leaf:  # its gradient has nowhere to go now: PyTorch's backward refuses
+            fresh.grad_fn.hooks = [_moved_leaf]
+
+
+def _moved_leaf(grad: Tensor) -> None:
+    raise RuntimeError("leaf variable has been moved into the graph interior: a view made a "
+                       "leaf with requires_grad_() was rebuilt from its base, which an "
+                       "in-place write recorded in the graph since; clone() the view first")
 
 
 # The plain attributes underneath View's properties.
@@ -76,14 +98,16 @@ _get_grad_fn, _get_requires_grad = _GRAD_FN.__get__, _REQUIRES_GRAD.__get__
 class View(Tensor):
     """A tensor that aliases another's memory, and how it was made: its ``base`` (never itself
     a view), the view op and options that made it from its ``parent`` view (None when made
-    from the base directly), and the base's ``grad_fn`` when its own was made.
+    from the base directly), the base's ``grad_fn`` when its own was made, and the write clock
+    then (``made_at``: a view made before its leaf base required grad joins the graph once
+    the memory is written in place, ``_joins_late``).
 
     Reading ``grad_fn`` or ``requires_grad`` first takes in any in-place write made through
     the base or another view since (``refresh``), as PyTorch's views do. Tensors that are not
     views pay nothing for this.
     """
 
-    __slots__ = ("base", "parent", "op", "options", "base_fn")
+    __slots__ = ("base", "parent", "op", "options", "base_fn", "made_at")
 
     def steps(self) -> list[tuple[type, dict]]:
         """The view ops from the base to this view, first to last."""
@@ -98,7 +122,11 @@ class View(Tensor):
         base = self.base  # checked here first, as it is read on every op
         if base.grad_fn is not self.base_fn:
             refresh(self)
-        return _get_grad_fn(self)
+        fn = _get_grad_fn(self)
+        if fn is None and _joins_late(self):
+            _rebuild(self)
+            fn = _get_grad_fn(self)
+        return fn
 
     @grad_fn.setter
     def grad_fn(self, fn: Function | None) -> None:
@@ -109,9 +137,14 @@ class View(Tensor):
         base = self.base
         if base.grad_fn is not self.base_fn:
             refresh(self)
+        if _get_requires_grad(self):
+            return True
+        if _joins_late(self):
+            _rebuild(self)
+            return True
         # A leaf base that came to require grad after the view was made: PyTorch then makes
         # the view a leaf that requires grad itself (its gradient stops there).
-        return _get_requires_grad(self) or base.grad_fn is None and base.requires_grad
+        return base.grad_fn is None and base.requires_grad
 
     @requires_grad.setter
     def requires_grad(self, value: bool) -> None:
@@ -155,7 +188,10 @@ def _old_value(tensor: Tensor) -> Tensor:
 
 def _refuse_leaf(tensor: Tensor, op: str) -> None:
     base = tensor.base if isinstance(tensor, View) else tensor
-    if base.grad_fn is None and base.requires_grad:
+    # A view may be a leaf that requires grad itself (requires_grad_() on a view of a tensor
+    # that did not): PyTorch refuses writes to it as to a view of a leaf.
+    if base.grad_fn is None and base.requires_grad or (
+            tensor.grad_fn is None and tensor.requires_grad):
         what = "a leaf tensor" if base is tensor else "a view of a leaf tensor"
         raise RuntimeError(
             f"{op}: {what} that requires grad cannot be modified in place while the graph is "

@@ -25,7 +25,9 @@ class Reshape(Function):
                 f"view size is not compatible with input tensor's size and stride (shape "
                 f"{x.shape} cannot be viewed as {shape} without a copy); use .reshape(...) "
                 "instead") from None
-        self.is_view = np.may_share_memory(out, x)
+        # numpy's view names the array that owns the memory as its base; an empty tensor's
+        # reshape is a view too, as in PyTorch, though it shares no bytes.
+        self.is_view = out.base is not None and (out.base is x or out.base is x.base)
         return out
 
     def backward(self, grad):

@@ -134,3 +134,21 @@ def test_zero_fill_copy_and_augmented_assignment():
     x.copy_(mt.tensor([1.0, 2.0, 3.0]))
     assert x.tolist() == [1.0, 2.0, 3.0]
     assert x.zero_().tolist() == [0.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("written", [False, True])
+def test_a_view_made_before_its_leaf_base_required_grad(written):
+    """PyTorch: such a view is a leaf of its own (its gradient stops there), unless the memory
+    was written in place since, which rebuilds it from the base, in the graph (found by the
+    oracle's dev profile)."""
+    base = mt.tensor([1.0, 2.0, 3.0], dtype=mt.float64)
+    view = base.reshape(-1)
+    if written:
+        with mt.no_grad():
+            base.add_(0.0)
+    base.requires_grad_()
+    assert view.requires_grad and view.is_leaf is not written
+    (view * 2).sum().backward()
+    assert (base.grad is not None) is written
+    if written:
+        assert base.grad.tolist() == [2.0, 2.0, 2.0]

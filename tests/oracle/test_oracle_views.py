@@ -58,6 +58,11 @@ class Program:
                 # leaves undefined; out of the oracle's scope, so the step is dropped.
                 self.lines.pop()
                 return True
+            if "function that returns multiple views" in str(err):
+                # A write to (or a use after a write of) a piece of split: ordinary views here,
+                # on purpose (README, "Where microtensor differs from PyTorch"); dropped.
+                self.lines.pop()
+                return True
             return False
         return True
 
@@ -158,13 +163,27 @@ def draw_retain_grad(draw, program: Program) -> bool:
     return program.add(f"{name}.retain_grad()")
 
 
-def operand(draw, program: Program, shape: tuple[int, ...]) -> str:
-    """A scalar, or a tensor of the program whose shape broadcasts to ``shape``."""
-    fits = [n for n in program.names
-            if _broadcasts_to(tuple(program.shadow[n].shape), shape)]
+def operand(draw, program: Program, shape: tuple[int, ...], written: torch.Tensor) -> str:
+    """A scalar, or a tensor of the program whose shape broadcasts to ``shape`` and that does
+    not partly overlap the ``written`` memory."""
+    fits = _readable(program, shape, written)
     if fits and draw(st.booleans()):
         return draw(st.sampled_from(fits))
     return repr(draw(NICE))
+
+
+def _readable(program: Program, shape: tuple[int, ...], written: torch.Tensor) -> list[str]:
+    return [n for n in program.names if _broadcasts_to(tuple(program.shadow[n].shape), shape)
+            and not _partly_overlaps(program.shadow[n], written)]
+
+
+def _partly_overlaps(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Whether ``a`` and ``b`` share memory without being the same elements in the same order.
+    An in-place op that reads one while writing the other then answers by PyTorch's loop
+    order (undefined: it refuses some such overlaps, not all); microtensor reads the old
+    values. Out of the oracle's scope."""
+    same = a.data_ptr() == b.data_ptr() and a.shape == b.shape and a.stride() == b.stride()
+    return not same and np.shares_memory(a.detach().numpy(), b.detach().numpy())
 
 
 def _broadcasts_to(shape: tuple[int, ...], target: tuple[int, ...]) -> bool:
@@ -178,29 +197,32 @@ def draw_inplace(draw, program: Program) -> bool:
     # Mostly a tensor that may be written (a leaf that requires grad may not, outside no_grad).
     writable = [n for n in program.names if n not in program.leaves]
     dst = draw(st.sampled_from(writable if writable and draw(st.integers(0, 3)) else program.names))
-    shape = tuple(program.shadow[dst].shape)
+    written = program.shadow[dst]
+    shape = tuple(written.shape)
     kind = draw(st.sampled_from(["add_", "mul_", "sub_", "add_alpha", "zero_", "fill_", "copy_",
                                  "+=", "-=", "*=", "setitem", "setitem"]))
     if kind in ("add_", "mul_", "sub_"):
-        line = f"{dst}.{kind}({operand(draw, program, shape)})"
+        line = f"{dst}.{kind}({operand(draw, program, shape, written)})"
     elif kind == "add_alpha":
-        line = f"{dst}.add_({operand(draw, program, shape)}, alpha={draw(NICE)!r})"
+        line = f"{dst}.add_({operand(draw, program, shape, written)}, alpha={draw(NICE)!r})"
     elif kind == "zero_":
         line = f"{dst}.zero_()"
     elif kind == "fill_":
         line = f"{dst}.fill_({draw(NICE)!r})"
     elif kind == "copy_":
-        fits = [n for n in program.names if _broadcasts_to(tuple(program.shadow[n].shape), shape)]
+        fits = _readable(program, shape, written)
+        if not fits:
+            return True  # nothing to copy from that does not overlap: draw another step
         line = f"{dst}.copy_({draw(st.sampled_from(fits))})"
     elif kind in ("+=", "-=", "*="):
-        line = f"{dst} {kind} {operand(draw, program, shape)}"
+        line = f"{dst} {kind} {operand(draw, program, shape, written)}"
     else:
         index = setitem_index(draw, shape)
         try:
             region = tuple(eval(f"{dst}[{index}]", program.shadow).shape)  # noqa: S307 - our own index
         except RuntimeError:  # PyTorch refuses to read this view any more: the step will fail
             region = ()
-        line = f"{dst}[{index}] = {operand(draw, program, region)}"
+        line = f"{dst}[{index}] = {operand(draw, program, region, written)}"
     if draw(st.integers(0, 3)) == 0:
         line = f"with m.no_grad():\n    {line}"
     return program.add(line)
@@ -300,6 +322,11 @@ def test_views_and_inplace_programs(program: Program, seed: int) -> None:
             errors.append(None)
         except Exception as err:  # noqa: BLE001 - compared with PyTorch
             errors.append(err)
+    if errors[0] is None and "function that returns multiple views" in str(errors[1]):
+        # The pieces of split are ordinary views here, on purpose (README, "Where microtensor
+        # differs from PyTorch"): PyTorch refuses a backward through one whose base was
+        # written in place; microtensor rebases it as any view.
+        return
     assert (errors[0] is None) == (errors[1] is None), (
         f"program:\n{source}\nbackward from {outputs}: microtensor {errors[0]!r}, PyTorch {errors[1]!r}")
     if errors[1] is not None:
