@@ -152,3 +152,26 @@ def test_a_view_made_before_its_leaf_base_required_grad(written):
     assert (base.grad is not None) is written
     if written:
         assert base.grad.tolist() == [2.0, 2.0, 2.0]
+
+
+def test_a_view_made_a_leaf_refuses_in_place_writes_as_pytorch():
+    view = mt.zeros(3, dtype=mt.float64).reshape(-1)
+    view.requires_grad_()
+    with pytest.raises(RuntimeError, match="a view of a leaf tensor that requires grad"):
+        view.zero_()
+
+
+def test_a_view_made_a_leaf_and_moved_into_the_graph_is_refused_by_backward():
+    base = mt.zeros(4, dtype=mt.float64)
+    written, leaf_view = base.reshape(-1), base.reshape(-1)
+    leaf_view.requires_grad_()
+    written.copy_(leaf_view)  # recorded: the base is rebuilt, and the leaf view with it
+    with pytest.raises(RuntimeError, match="leaf variable has been moved into the graph interior"):
+        (leaf_view * 1).sum().backward()
+
+
+def test_the_reshape_of_an_empty_tensor_is_a_view_as_pytorch():
+    empty = mt.zeros(0, 3)
+    view = empty.reshape(-1)
+    empty.requires_grad_()
+    assert view.requires_grad  # a view made before its leaf base required grad
