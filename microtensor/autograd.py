@@ -631,7 +631,7 @@ class _Backward:
         if fn.hooks:
             grad = _run_hooks(fn.hooks, grad)
         if fn.retained is not None and (t := fn.retained()) is not None:
-            t.grad = Tensor._wrap(grad.copy())
+            t._grad = Tensor._wrap(grad.copy())  # conformed already: past .grad's checks
         if self.observer is not None:
             self.observer.backward(fn, grad)
         if self.wanted:
@@ -742,12 +742,14 @@ def _check_backward_finite(grad: np.ndarray, fn: Function, index: int) -> None:
 
 
 def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
-    if leaf.grad is None:
+    # ``_grad``, past the checks of assigning ``.grad``: the engine conformed ``grad`` to the
+    # leaf's shape and dtype already, and this runs for every leaf of every backward.
+    if leaf._grad is None:
         # Own the array: an op may hand the same array to several inputs, and
         # optimizers and clipping later modify .grad in place.
-        leaf.grad = Tensor._wrap(np.array(grad, dtype=leaf.data.dtype, copy=True))
+        leaf._grad = Tensor._wrap(np.array(grad, dtype=leaf.data.dtype, copy=True))
     else:
-        leaf.grad.data = np.asarray(leaf.grad.data + grad)  # 0-d: + gives a numpy scalar
+        leaf._grad.data = np.asarray(leaf._grad.data + grad)  # 0-d: + gives a numpy scalar
 
 
 def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
