@@ -376,6 +376,12 @@ class Function:
             out = fn.forward(*arrays, **kwargs) if kwargs else fn.forward(*arrays)
         except (ValueError, IndexError, TypeError, ArithmeticError, RuntimeError) as err:
             raise _forward_error(cls, inputs, err) from err
+        if type(out) is not np.ndarray:
+            # numpy gives 0-d results as scalars. The tensor holds an array, and what the op
+            # saved must be that very array, so that writes to it are seen (versions.py).
+            scalar, out = out, np.asarray(out)
+            if fn.saved:
+                fn.saved = tuple(out if kept is scalar else kept for kept in fn.saved)
         if _state.anomaly:
             _check_finite(out, f"{cls.__name__} produced nan/inf in its forward output "
                                f"(shape {out.shape})")
