@@ -78,3 +78,14 @@ def test_a_second_backward_after_an_optimizer_step_says_the_graph_was_freed():
     mt.optim.SGD([w], lr=0.1).step()  # an in-place write: the clock moves
     with pytest.raises(RuntimeError, match="backward through the graph a second time"):
         loss.backward()
+
+
+def test_a_write_to_a_saved_zero_dimensional_output_is_seen_by_backward():
+    """numpy gives 0-d results as scalars; the output Exp saves must still be the tensor's
+    own array (found by the oracle's dev profile)."""
+    x = mt.tensor([0.0, 1.0], dtype=mt.float64, requires_grad=True)
+    y = x.sum().exp()
+    with mt.no_grad():
+        y.add_(0.0)
+    with pytest.raises(RuntimeError, match="Exp: a tensor of shape \\(\\) that it saved"):
+        y.backward()
