@@ -15,7 +15,9 @@ moved onto the result. A write through a view also rebases the *base*: its new n
 (``CopySlices``, PyTorch's name) sends the gradient of the written region to the
 op and the rest to the base's old node, so gradients flow to what was written and not
 to what was overwritten. Other views of that base regenerate their ``grad_fn`` from the
-new base the next time they are used (``refresh``), as PyTorch's views do.
+new base the next time they are used (``refresh``), as PyTorch's views do; so do views
+whose memory was written in place (under ``no_grad`` too) since their graph was made, while
+their base requires grad.
 
 A leaf that requires grad (and any view of one) may be written only under ``no_grad``.
 
@@ -53,19 +55,15 @@ def view_of(array: np.ndarray, source: Tensor, op: type, options: dict) -> View:
 
 
 def refresh(view: View) -> None:
-    """Rebuild a view's ``grad_fn`` from its base after the base's graph was changed by an
-    in-place write (through the base or another view), so gradients see that write."""
-    if view.base.grad_fn is not view.base_fn and _state.grad_enabled:
-        _rebuild(view)
-
-
-def _joins_late(view: View) -> bool:
-    """Whether a view made before its leaf base required grad joins the graph now. Such a
-    view is a leaf of its own in PyTorch (its gradient stops there), unless the memory was
-    written in place since: then PyTorch rebuilds it from the base, in the graph."""
+    """Rebuild a view's ``grad_fn`` from its base if its graph is older than the base's:
+    the base's graph was changed by an in-place write (through the base or another view), or
+    its memory was written in place since, while the base requires grad. PyTorch rebuilds its
+    views on both; in the second case a view made before its leaf base required grad, a leaf
+    of its own until then (its gradient stopping there), joins the graph."""
     base = view.base
-    return (base.grad_fn is None and base.requires_grad and _state.grad_enabled
-            and versions.written_since(base.data, view.made_at))
+    if _state.grad_enabled and (base.grad_fn is not view.base_fn or base.requires_grad
+                                and versions.written_since(base.data, view.made_at)):
+        _rebuild(view)
 
 
 def _rebuild(view: View) -> None:
@@ -98,13 +96,12 @@ _get_grad_fn, _get_requires_grad = _GRAD_FN.__get__, _REQUIRES_GRAD.__get__
 class View(Tensor):
     """A tensor that aliases another's memory, and how it was made: its ``base`` (never itself
     a view), the view op and options that made it from its ``parent`` view (None when made
-    from the base directly), the base's ``grad_fn`` when its own was made, and the write clock
-    then (``made_at``: a view made before its leaf base required grad joins the graph once
-    the memory is written in place, ``_joins_late``).
+    from the base directly), and the base's ``grad_fn`` and the write clock when its own was
+    made (``base_fn``, ``made_at``).
 
     Reading ``grad_fn`` or ``requires_grad`` first takes in any in-place write made through
     the base or another view since (``refresh``), as PyTorch's views do. Tensors that are not
-    views pay nothing for this.
+    views pay nothing for this, and views one comparison each until something is written.
     """
 
     __slots__ = ("base", "parent", "op", "options", "base_fn", "made_at")
@@ -119,14 +116,10 @@ class View(Tensor):
 
     @property
     def grad_fn(self) -> Function | None:
-        base = self.base  # checked here first, as it is read on every op
-        if base.grad_fn is not self.base_fn:
+        # Checked here first, as it is read on every op: the clock moves only on writes.
+        if self.base.grad_fn is not self.base_fn or versions.clock > self.made_at:
             refresh(self)
-        fn = _get_grad_fn(self)
-        if fn is None and _joins_late(self):
-            _rebuild(self)
-            fn = _get_grad_fn(self)
-        return fn
+        return _get_grad_fn(self)
 
     @grad_fn.setter
     def grad_fn(self, fn: Function | None) -> None:
@@ -135,12 +128,9 @@ class View(Tensor):
     @property
     def requires_grad(self) -> bool:
         base = self.base
-        if base.grad_fn is not self.base_fn:
+        if base.grad_fn is not self.base_fn or versions.clock > self.made_at:
             refresh(self)
         if _get_requires_grad(self):
-            return True
-        if _joins_late(self):
-            _rebuild(self)
             return True
         # A leaf base that came to require grad after the view was made: PyTorch then makes
         # the view a leaf that requires grad itself (its gradient stops there).

@@ -14,6 +14,7 @@ ends the program), then replayed from its source in both libraries; a failure pr
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 
 import numpy as np
@@ -53,31 +54,25 @@ class Program:
         try:
             exec(line, self.shadow)  # noqa: S102 - the oracle's own generated statements
         except Exception as err:  # noqa: BLE001 - a rejected step is part of the program
+            read_graphs(self.shadow)
             if "refer to a single memory location" in str(err):
                 # A copy from memory that overlaps the destination: PyTorch refuses what numpy
                 # leaves undefined; out of the oracle's scope, so the step is dropped.
-                self.lines.pop()
-                return True
+                return self._drop()
             if "function that returns multiple views" in str(err):
                 # A write to (or a use after a write of) a piece of split: ordinary views here,
                 # on purpose (README, "Where microtensor differs from PyTorch"); dropped.
-                self.lines.pop()
-                return True
-            if "a leaf Variable that requires grad" in str(err) and self._stale_view(line):
-                # A view whose base entered the graph by an in-place write since it was made:
-                # PyTorch refuses to write it as "a leaf", yet once its grad_fn is read, it
-                # is a non-leaf and may be written. Which one a program sees depends on a read,
-                # a PyTorch quirk out of the oracle's scope; dropped.
-                self.lines.pop()
-                return True
+                return self._drop()
             return False
+        read_graphs(self.shadow)
         return True
 
-    def _stale_view(self, line: str) -> bool:
-        """Whether the tensor ``line`` writes in place is a view PyTorch regenerates as a
-        non-leaf when its grad_fn is read (the read happens here, after the step failed)."""
-        target = self.shadow[line.splitlines()[-1].strip().split(".")[0].split()[0].split("[")[0]]
-        return target._base is not None and not target.is_leaf
+    def _drop(self) -> bool:
+        """Forget the last step, and the name it was to make; the program goes on."""
+        line = self.lines.pop()
+        if self.names and line.startswith(f"{self.names[-1]} = "):
+            self.names.pop()
+        return True
 
     def source(self) -> str:
         return "\n".join(self.lines)
@@ -142,9 +137,9 @@ def draw_compute(draw, program: Program) -> bool:
 
 def draw_requires_grad(draw, program: Program) -> bool:
     """Start recording from a tensor mid-program (PyTorch allows it on leaves only). Not on
-    views: whether PyTorch counts a view a leaf then depends on whether its grad_fn was read
-    since its base changed (it refreshes a view's graph lazily, on that read), a quirk out of
-    the oracle's scope."""
+    views: a view made a leaf of its own this way is a PyTorch corner whose answers (is it
+    a leaf, may it be written, where does its gradient go) depend on which of its base's
+    other views were used since; out of the oracle's scope."""
     candidates = [n for n in program.names if program.shadow[n]._base is None]
     if not candidates:
         return True
@@ -291,7 +286,21 @@ def execute(lib, program: Program) -> tuple[dict, int | None, Exception | None]:
             exec(line, namespace)  # noqa: S102 - the oracle's own generated statements
         except Exception as err:  # noqa: BLE001 - compared with PyTorch
             return namespace, i, err
+        read_graphs(namespace)
     return namespace, None, None
+
+
+def read_graphs(namespace: dict) -> None:
+    """Read every tensor's ``grad_fn``. PyTorch rebuilds a view's graph after a write to its
+    base only when that is read, and some of its checks see the graph as it was before (a
+    view whose base entered the graph by a write counts as "a leaf" until then): its answers
+    depend on which reads a program happens to make. Reading after every step makes them
+    the same whatever the program reads, and as eager as microtensor's views are."""
+    for value in namespace.values():
+        if isinstance(value, (torch.Tensor, mt.Tensor)):
+            # A split view whose base was written: PyTorch refuses to rebase it.
+            with contextlib.suppress(RuntimeError):
+                value.grad_fn  # noqa: B018 - read for its effect
 
 
 def values(t) -> np.ndarray:
