@@ -384,7 +384,8 @@ class Tensor:
         exponent = _operand(exponent)
         if self.dtype.kind in "iu" and isinstance(exponent, numbers.Integral) and exponent < 0:
             raise ValueError("Integers to negative integer powers are not allowed.")
-        return F.Pow.apply(*_no_bool_pow(self, exponent))
+        return F.Pow.apply(*_no_bool_pow(self, exponent),
+                           number_exponent=not isinstance(exponent, Tensor))
 
     def __rpow__(self, base: Tensor | float) -> Tensor:
         return F.Pow.apply(*_no_bool_pow(_operand(base), self))

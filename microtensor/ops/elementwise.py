@@ -70,10 +70,27 @@ class Neg(Function):
         return -grad
 
 
+def _power(base, exponent, number_exponent):
+    """``base ** exponent`` with PyTorch's special values. For a Python number it takes 0.5 as
+    sqrt and -0.5 as 1 / sqrt (``-inf ** 0.5`` is nan, ``-0. ** -0.5`` is -inf); for a tensor,
+    C's pow throughout (inf and inf there). numpy's own loop takes a broadcast 0.5 as sqrt."""
+    if number_exponent:
+        if exponent == 0.5:
+            return np.sqrt(base)
+        if exponent == -0.5:
+            return 1 / np.sqrt(base)
+        return np.power(base, exponent)
+    out = np.power(base, exponent)  # bool ** bool: int8, cast back by the caller
+    if np.asarray(out).dtype.kind != "f" or not np.any(exponent == 0.5):
+        return out
+    # pow(x, 0.5): +inf at -inf, +0 at -0 (adding 0.0 makes -0 +0), else sqrt.
+    return np.where(exponent == 0.5, np.where(base == -np.inf, np.inf, np.sqrt(base) + 0.0), out)
+
+
 class Pow(Function):
     promote = "common"
 
-    def forward(self, base, exponent):
+    def forward(self, base, exponent, number_exponent=False):
         dtype = np.result_type(base, exponent)  # numbers are weak: the tensor's dtype
         if dtype.kind in "iu" and np.any(np.asarray(exponent) < 0):
             # PyTorch rounds integer powers with negative exponents toward zero; numpy refuses.
@@ -81,7 +98,7 @@ class Pow(Function):
                 real = np.asarray(base, np.float64) ** exponent
             out = np.where(np.isfinite(real), np.trunc(real), 0).astype(dtype)
         else:
-            out = np.asarray(base ** exponent).astype(dtype, copy=False)  # bool ** bool: bool
+            out = np.asarray(_power(base, exponent, number_exponent)).astype(dtype, copy=False)
         self.save_for_backward(base, exponent, out if self.needs_input_grad[1] else None)
         return out
 

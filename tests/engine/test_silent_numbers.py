@@ -359,3 +359,17 @@ def test_an_integer_sum_of_a_tensor_that_requires_grad_is_refused(dtype):
     with mt.no_grad():
         assert x.sum(dtype=dtype).dtype == dtype
     assert x.detach().sum(dtype=dtype).dtype == dtype
+
+
+@pytest.mark.parametrize("exponent, expected", [
+    (0.5, [np.nan, -0.0]),                 # a number: sqrt, as PyTorch
+    (-0.5, [np.nan, -np.inf]),             # a number: 1 / sqrt
+    (mt.tensor([0.5]), [np.inf, 0.0]),     # a tensor: C's pow (found by the dev profile)
+    (mt.tensor(0.5), [np.inf, 0.0]),
+    (mt.tensor([-0.5]), [0.0, np.inf]),
+])
+def test_pow_special_values_as_pytorch(exponent, expected):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        found = (mt.tensor([-np.inf, -0.0]) ** exponent).data
+    np.testing.assert_array_equal(found, np.array(expected, np.float32))
+    assert np.signbit(found[1]) == np.signbit(expected[1])
