@@ -389,7 +389,7 @@ class Function:
         result = inplace.view_of(out, inputs[0], cls, kwargs) if fn.is_view else Tensor._wrap(out)
         # Only floating point values have a gradient: an op whose result is integer or bool (a
         # cast, a comparison) ends the graph there, as in PyTorch.
-        if True not in needs or result.data.dtype.kind not in "fc":
+        if True not in needs or out.dtype.kind not in "fc":
             return result
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
         # values, and it rescans every tracked object of a large live graph on each pass.
