@@ -32,13 +32,16 @@ import numbers
 import types
 import warnings
 from bisect import bisect_right
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from .optimizer import Optimizer
 
-__all__ = ["CosineAnnealingLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR",
-           "SequentialLR", "StepLR"]
+__all__ = ["ChainedScheduler", "ConstantLR", "CosineAnnealingLR", "CosineAnnealingWarmRestarts",
+           "CyclicLR", "ExponentialLR", "LRScheduler", "LambdaLR", "LinearLR", "MultiStepLR",
+           "MultiplicativeLR", "OneCycleLR", "PolynomialLR", "ReduceLROnPlateau", "SequentialLR",
+           "StepLR"]
 
 
 def _check_number(scheduler: str, name: str, value: Any, low: float | None = None,
@@ -241,9 +244,13 @@ class CosineAnnealingLR(LRScheduler):
     [1.0, 0.8682, 0.55, 0.2318, 0.1]
     """
 
-    def __init__(self, optimizer: Optimizer, T_max: int, eta_min: float = 0.0,  # noqa: N803
+    def __init__(self, optimizer: Optimizer, T_max: float, eta_min: float = 0.0,  # noqa: N803
                  last_epoch: int = -1) -> None:
-        _check_count("CosineAnnealingLR", "T_max", T_max)
+        # PyTorch takes a float T_max too (the half period, in epochs, need not be whole)
+        ok = isinstance(T_max, numbers.Real) and not isinstance(T_max, bool)
+        if not (ok and math.isfinite(T_max) and T_max > 0):
+            raise ValueError("CosineAnnealingLR: T_max must be a positive integer or float, "
+                             f"got {T_max!r}")
         _check_number("CosineAnnealingLR", "eta_min", eta_min, low=0)
         self.T_max, self.eta_min = T_max, eta_min
         super().__init__(optimizer, last_epoch)
@@ -308,7 +315,44 @@ class LinearLR(LRScheduler):
                 for base in self.base_lrs]
 
 
-class LambdaLR(LRScheduler):
+def _lambda_list(scheduler: str, optimizer: Any, lr_lambda: Any) -> list[Callable[[int], float]]:
+    """One callable per parameter group: ``lr_lambda`` repeated, or its list checked."""
+    groups = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
+    if isinstance(lr_lambda, (list, tuple)):
+        if len(lr_lambda) != groups:
+            raise ValueError(f"{scheduler}: expected {groups} lr_lambdas, one per parameter "
+                             f"group, got {len(lr_lambda)}")
+        lambdas = list(lr_lambda)
+    else:
+        lambdas = [lr_lambda] * groups
+    for fn in lambdas:
+        if not callable(fn):
+            raise TypeError(f"{scheduler}: lr_lambda must be callable, got {type(fn).__name__}")
+    return lambdas
+
+
+class _FunctionScheduler(LRScheduler):
+    """Shared by the schedulers built on user functions (``lr_lambdas``): ``state_dict``
+    stores None for plain functions and the attributes of callable objects, as PyTorch."""
+
+    lr_lambdas: list[Callable[[int], float]]
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
+        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+                               for fn in self.lr_lambdas]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)  # the caller's dict stays as it was
+        lambdas = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
+        super().load_state_dict(state)
+        for fn, saved in zip(self.lr_lambdas, lambdas):
+            if saved is not None:
+                fn.__dict__.update(saved)
+
+
+class LambdaLR(_FunctionScheduler):
     """``base * lr_lambda(epoch)``: any schedule as a function of the epoch (one function,
     or one per parameter group).
 
@@ -327,35 +371,11 @@ class LambdaLR(LRScheduler):
     def __init__(self, optimizer: Optimizer,
                  lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
                  last_epoch: int = -1) -> None:
-        groups = len(optimizer.param_groups) if isinstance(optimizer, Optimizer) else 0
-        if isinstance(lr_lambda, (list, tuple)):
-            if len(lr_lambda) != groups:
-                raise ValueError(f"LambdaLR: expected {groups} lr_lambdas, one per parameter "
-                                 f"group, got {len(lr_lambda)}")
-            self.lr_lambdas = list(lr_lambda)
-        else:
-            self.lr_lambdas = [lr_lambda] * groups
-        for fn in self.lr_lambdas:
-            if not callable(fn):
-                raise TypeError(f"LambdaLR: lr_lambda must be callable, got {type(fn).__name__}")
+        self.lr_lambdas = _lambda_list("LambdaLR", optimizer, lr_lambda)
         super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
-                               for fn in self.lr_lambdas]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)  # the caller's dict stays as it was
-        lambdas = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
-        super().load_state_dict(state)
-        for fn, saved in zip(self.lr_lambdas, lambdas):
-            if saved is not None:
-                fn.__dict__.update(saved)
 
 
 class SequentialLR(LRScheduler):
@@ -424,6 +444,647 @@ class SequentialLR(LRScheduler):
         inner = state.pop("_schedulers")
         if len(inner) != len(self._schedulers):
             raise ValueError(f"SequentialLR.load_state_dict: the state holds {len(inner)} "
+                             f"schedulers, this one has {len(self._schedulers)}")
+        super().load_state_dict(state)
+        for scheduler, saved in zip(self._schedulers, inner):
+            scheduler.load_state_dict(saved)
+
+
+class MultiplicativeLR(_FunctionScheduler):
+    """Multiply the rate by ``lr_lambda(epoch)`` every epoch after the first (one function,
+    or one per parameter group): the rate is the product of the factors so far.
+
+    ``state_dict`` stores None for plain functions and the attributes of callable
+    objects, as ``LambdaLR``'s.
+
+    >>> import microtensor as mt
+    >>> from microtensor.optim import SGD
+    >>> opt = SGD([mt.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = MultiplicativeLR(opt, lambda epoch: 0.5)
+    >>> scheduler.step(); scheduler.step()
+    >>> scheduler.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
+        self.lr_lambdas = _lambda_list("MultiplicativeLR", optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial:
+            return self._current()
+        return [lr * fn(self.last_epoch) for fn, lr in zip(self.lr_lambdas, self._current())]
+
+
+class MultiStepLR(LRScheduler):
+    """Multiply the rate by ``gamma`` at each epoch in ``milestones`` (a milestone listed
+    twice multiplies by ``gamma ** 2``): ``base * gamma ** (milestones passed)``.
+
+    >>> import microtensor as mt
+    >>> from microtensor.optim import SGD
+    >>> opt = SGD([mt.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = MultiStepLR(opt, milestones=[2, 4], gamma=0.5)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(opt.param_groups[0]["lr"])
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 1.0, 0.5, 0.5, 0.25, 0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, milestones: Iterable[int], gamma: float = 0.1,
+                 last_epoch: int = -1) -> None:
+        milestones = list(milestones)
+        for m in milestones:
+            if not isinstance(m, numbers.Integral) or isinstance(m, bool) or m < 0:
+                raise ValueError(f"MultiStepLR: milestones must be integers >= 0, got {m!r}")
+        _check_number("MultiStepLR", "gamma", gamma, low=0)
+        # a count per epoch, as PyTorch's Counter: order does not matter, repeats compound
+        self.milestones = Counter(int(m) for m in milestones)
+        self.gamma = gamma
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch not in self.milestones:
+            return self._current()
+        return [lr * self.gamma ** self.milestones[self.last_epoch] for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        passed = sum(n for m, n in self.milestones.items() if m <= self.last_epoch)
+        return [base * self.gamma ** passed for base in self.base_lrs]
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        # mt.load gives a Counter back as a plain dict (with its integer keys)
+        self.milestones = Counter(self.milestones)
+
+
+class ConstantLR(LRScheduler):
+    """Multiply the rate by ``factor`` for the first ``total_iters`` epochs, then restore
+    it (a constant warm-up).
+
+    >>> import microtensor as mt
+    >>> from microtensor.optim import SGD
+    >>> opt = SGD([mt.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = ConstantLR(opt, factor=0.5, total_iters=2)
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     lrs.append(opt.param_groups[0]["lr"])
+    ...     scheduler.step()
+    >>> lrs
+    [0.5, 0.5, 1.0, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, factor: float = 1.0 / 3, total_iters: int = 5,
+                 last_epoch: int = -1) -> None:
+        # PyTorch admits factor 0, then divides by it at total_iters (ZeroDivisionError)
+        if not (isinstance(factor, numbers.Real) and not isinstance(factor, bool)
+                and 0 < factor <= 1):
+            raise ValueError(f"ConstantLR: factor must be in (0, 1], got {factor!r}")
+        _check_count("ConstantLR", "total_iters", total_iters)
+        self.factor, self.total_iters = factor, total_iters
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self.last_epoch == 0:
+            return [lr * self.factor for lr in self._current()]
+        if self.last_epoch != self.total_iters:
+            return self._current()
+        return [lr * (1.0 / self.factor) for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        return [base * (self.factor + (self.last_epoch >= self.total_iters) * (1 - self.factor))
+                for base in self.base_lrs]
+
+
+class PolynomialLR(LRScheduler):
+    """Decay the rate to 0 over ``total_iters`` epochs along a polynomial:
+    ``base * (1 - min(epoch, total_iters) / total_iters) ** power``.
+
+    >>> import microtensor as mt
+    >>> from microtensor.optim import SGD
+    >>> opt = SGD([mt.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = PolynomialLR(opt, total_iters=4, power=2.0)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(opt.param_groups[0]["lr"])
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.5625, 0.25, 0.0625, 0.0, 0.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, total_iters: int = 5, power: float = 1.0,
+                 last_epoch: int = -1) -> None:
+        _check_count("PolynomialLR", "total_iters", total_iters)
+        _check_number("PolynomialLR", "power", power, low=0)
+        self.total_iters, self.power = total_iters, power
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        if self._is_initial or self.last_epoch > self.total_iters:
+            return self._current()
+        # PyTorch's recursive form: the ratio of this epoch's factor to the last one's
+        decay = ((1.0 - self.last_epoch / self.total_iters)
+                 / (1.0 - (self.last_epoch - 1) / self.total_iters)) ** self.power
+        return [lr * decay for lr in self._current()]
+
+    def _get_closed_form_lr(self) -> list[float]:
+        done = min(self.total_iters, self.last_epoch) / self.total_iters
+        return [base * (1.0 - done) ** self.power for base in self.base_lrs]
+
+
+class CosineAnnealingWarmRestarts(LRScheduler):
+    """SGDR: half a cosine from the base rate to ``eta_min`` over ``T_0`` epochs, then a
+    restart at the base rate, each period ``T_mult`` times the last:
+    ``eta_min + (base - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2``.
+
+    ``step(epoch)`` takes a fractional epoch (``epoch + i / batches``) to anneal per batch,
+    as PyTorch's (without the deprecation warning the other schedulers give).
+
+    >>> import microtensor as mt
+    >>> from microtensor.optim import SGD
+    >>> opt = SGD([mt.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = CosineAnnealingWarmRestarts(opt, T_0=2, T_mult=2)
+    >>> lrs = []
+    >>> for _ in range(7):
+    ...     lrs.append(round(opt.param_groups[0]["lr"], 4))
+    ...     scheduler.step()
+    >>> lrs
+    [1.0, 0.5, 1.0, 0.8536, 0.5, 0.1464, 1.0]
+    """
+
+    def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1,  # noqa: N803
+                 eta_min: float = 0.0, last_epoch: int = -1) -> None:
+        _check_count("CosineAnnealingWarmRestarts", "T_0", T_0)
+        if not isinstance(T_mult, numbers.Integral) or isinstance(T_mult, bool) or T_mult < 1:
+            raise ValueError("CosineAnnealingWarmRestarts: T_mult must be an integer >= 1, "
+                             f"got {T_mult!r}")
+        _check_number("CosineAnnealingWarmRestarts", "eta_min", eta_min, low=0)
+        self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
+        self.T_cur: float = last_epoch
+        super().__init__(optimizer, last_epoch)
+
+    def get_lr(self) -> list[float]:
+        return [self.eta_min + (base - self.eta_min) * (1 + math.cos(math.pi * self.T_cur / self.T_i))
+                / 2 for base in self.base_lrs]
+
+    def step(self, epoch: float | None = None) -> None:
+        """Move to the next epoch, or to ``epoch`` (which may be fractional: the position
+        within the period is then computed from it)."""
+        # PyTorch's own step: it counts no _step_count and warns about no epoch argument
+        if epoch is None and self.last_epoch < 0:
+            epoch = 0
+        if epoch is None:
+            epoch = self.last_epoch + 1
+            self.T_cur = self.T_cur + 1
+            if self.T_cur >= self.T_i:
+                self.T_cur = self.T_cur % self.T_i
+                self.T_i = self.T_i * self.T_mult
+        else:
+            if not isinstance(epoch, numbers.Real) or isinstance(epoch, bool) or epoch < 0:
+                raise ValueError("CosineAnnealingWarmRestarts.step: epoch must be a number >= 0, "
+                                 f"got {epoch!r}")
+            if epoch >= self.T_0:
+                if self.T_mult == 1:
+                    self.T_cur = epoch % self.T_0
+                else:
+                    n = int(math.log(epoch / self.T_0 * (self.T_mult - 1) + 1, self.T_mult))
+                    self.T_cur = epoch - self.T_0 * (self.T_mult ** n - 1) / (self.T_mult - 1)
+                    self.T_i = self.T_0 * self.T_mult ** n
+            else:
+                self.T_i = self.T_0
+                self.T_cur = epoch
+        self.last_epoch = math.floor(epoch)
+        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
+            group["lr"] = lr
+        self._last_lr = self._current()
+
+
+def _per_group(scheduler: str, name: str, optimizer: Optimizer, value: Any) -> list[float]:
+    """``value`` for each parameter group: a number repeated, or a list of one per group."""
+    values = list(value) if isinstance(value, (list, tuple)) else [value] * len(optimizer.param_groups)
+    if len(values) != len(optimizer.param_groups):
+        raise ValueError(f"{scheduler}: expected {len(optimizer.param_groups)} values of {name}, "
+                         f"one per parameter group, got {len(values)}")
+    for v in values:
+        _check_number(scheduler, name, v, low=0)
+    return values
+
+
+def _momentum_key(scheduler: str, optimizer: Optimizer) -> bool:
+    """Whether the cycled momentum is ``betas[0]`` (True: Adam-like) or ``momentum``."""
+    if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+        raise ValueError(f"{scheduler}: cycle_momentum needs an optimizer with momentum or betas "
+                         f"(SGD, RMSprop, Adam, AdamW), got {type(optimizer).__name__}; pass "
+                         "cycle_momentum=False")
+    return "betas" in optimizer.defaults
+
+
+def _set_momentum(group: dict[str, Any], use_beta1: bool, momentum: float) -> None:
+    if use_beta1:
+        group["betas"] = (momentum, *group["betas"][1:])
+    else:
+        group["momentum"] = momentum
+
+
+class OneCycleLR(LRScheduler):
+    """The 1cycle policy, stepped per batch: the rate rises from ``max_lr / div_factor`` to
+    ``max_lr`` over the first ``pct_start`` of ``total_steps`` (or ``epochs *
+    steps_per_epoch``), then anneals to ``initial_lr / final_div_factor`` (with
+    ``three_phase``, back to the initial rate first, then down). Momentum (``momentum``, or
+    ``betas[0]`` of Adam-like optimizers) moves the opposite way between
+    ``max_momentum`` and ``base_momentum``.
+
+    Stepping past ``total_steps`` raises ``ValueError``, as PyTorch's.
+
+    >>> import microtensor as mt
+    >>> from microtensor.optim import SGD
+    >>> opt = SGD([mt.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    >>> scheduler = OneCycleLR(opt, max_lr=1.0, total_steps=10, anneal_strategy="linear")
+    >>> lrs, momentums = [], []
+    >>> for _ in range(4):
+    ...     lrs.append(round(opt.param_groups[0]["lr"], 4))
+    ...     momentums.append(round(opt.param_groups[0]["momentum"], 4))
+    ...     scheduler.step()
+    >>> lrs, momentums
+    ([0.04, 0.52, 1.0, 0.8571], [0.95, 0.9, 0.85, 0.8643])
+    """
+
+    def __init__(self, optimizer: Optimizer, max_lr: float | Sequence[float],
+                 total_steps: int | None = None, epochs: int | None = None,
+                 steps_per_epoch: int | None = None, pct_start: float = 0.3,
+                 anneal_strategy: str = "cos", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.85,
+                 max_momentum: float | Sequence[float] = 0.95, div_factor: float = 25.0,
+                 final_div_factor: float = 1e4, three_phase: bool = False,
+                 last_epoch: int = -1) -> None:
+        name = "OneCycleLR"
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+        if total_steps is not None:
+            _check_count(name, "total_steps", total_steps)
+        elif epochs is not None and steps_per_epoch is not None:
+            _check_count(name, "epochs", epochs)
+            _check_count(name, "steps_per_epoch", steps_per_epoch)
+            total_steps = epochs * steps_per_epoch
+        else:
+            raise ValueError(f"{name}: pass total_steps, or both epochs and steps_per_epoch")
+        self.total_steps = total_steps
+        _check_number(name, "pct_start", pct_start, low=0, high=1)
+        if anneal_strategy not in ("cos", "linear"):
+            raise ValueError(f"{name}: anneal_strategy must be 'cos' or 'linear', "
+                             f"got {anneal_strategy!r}")
+        _check_number(name, "div_factor", div_factor, positive=True)
+        _check_number(name, "final_div_factor", final_div_factor, positive=True)
+        # PyTorch's phases: the step each ends at, and the group keys it anneals between
+        up = float(pct_start * total_steps) - 1
+        if three_phase:
+            phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                      (float(2 * pct_start * total_steps) - 2, "max_lr", "initial_lr",
+                       "base_momentum", "max_momentum"),
+                      (total_steps - 1, "initial_lr", "min_lr", "max_momentum", "max_momentum")]
+        else:
+            phases = [(up, "initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                      (total_steps - 1, "max_lr", "min_lr", "base_momentum", "max_momentum")]
+        self._schedule_phases = [dict(zip(("end_step", "start_lr", "end_lr", "start_momentum",
+                                           "end_momentum"), phase)) for phase in phases]
+        self._anneal_func_type = anneal_strategy
+        max_lrs = _per_group(name, "max_lr", optimizer, max_lr)
+        if last_epoch == -1:
+            for group, top in zip(optimizer.param_groups, max_lrs):
+                group["initial_lr"] = top / div_factor  # overwritten: the cycle starts here
+                group["max_lr"] = top
+                group["min_lr"] = group["initial_lr"] / final_div_factor
+        self.cycle_momentum = bool(cycle_momentum)
+        if self.cycle_momentum:
+            self.use_beta1 = _momentum_key(name, optimizer)
+            tops = _per_group(name, "max_momentum", optimizer, max_momentum)
+            bottoms = _per_group(name, "base_momentum", optimizer, base_momentum)
+            if last_epoch == -1:
+                for group, top, bottom in zip(optimizer.param_groups, tops, bottoms):
+                    _set_momentum(group, self.use_beta1, top)
+                    group["max_momentum"], group["base_momentum"] = top, bottom
+        super().__init__(optimizer, last_epoch)
+
+    def _anneal(self, start: float, end: float, pct: float) -> float:
+        if self._anneal_func_type == "cos":
+            return end + (start - end) / 2.0 * (math.cos(math.pi * pct) + 1)
+        return (end - start) * pct + start
+
+    def get_lr(self) -> list[float]:
+        step = self.last_epoch
+        if step > self.total_steps:
+            raise ValueError(f"OneCycleLR: tried to step {step} times, but total_steps is "
+                             f"{self.total_steps}")
+        lrs = []
+        for group in self.optimizer.param_groups:
+            start = 0.0
+            for i, phase in enumerate(self._schedule_phases):
+                end = phase["end_step"]
+                if step <= end or i == len(self._schedule_phases) - 1:
+                    pct = (step - start) / (end - start)
+                    lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
+                    if self.cycle_momentum:
+                        _set_momentum(group, self.use_beta1,
+                                      self._anneal(group[phase["start_momentum"]],
+                                                   group[phase["end_momentum"]], pct))
+                    break
+                start = end
+        return lrs
+
+
+class CyclicLR(LRScheduler):
+    """Cyclical learning rates, stepped per batch: the rate goes from ``base_lr`` up to
+    ``max_lr`` in ``step_size_up`` steps and back in ``step_size_down`` (default: the same),
+    the amplitude scaled per cycle (``"triangular"``: 1, ``"triangular2"``: halved each
+    cycle) or per step (``"exp_range"``: ``gamma ** step``), or by ``scale_fn``. Momentum
+    (``momentum``, or ``betas[0]``) moves the opposite way between ``max_momentum`` and
+    ``base_momentum``.
+
+    ``state_dict`` stores a ``scale_fn`` as ``LambdaLR`` stores its functions.
+
+    >>> import microtensor as mt
+    >>> from microtensor.optim import SGD
+    >>> opt = SGD([mt.zeros(1, requires_grad=True)], lr=0.1, momentum=0.9)
+    >>> scheduler = CyclicLR(opt, base_lr=0.0, max_lr=1.0, step_size_up=2)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(opt.param_groups[0]["lr"])
+    ...     scheduler.step()
+    >>> lrs, opt.param_groups[0]["momentum"]  # the top of the rate, the bottom of momentum
+    ([0.0, 0.5, 1.0, 0.5, 0.0, 0.5], 0.8)
+    """
+
+    def __init__(self, optimizer: Optimizer, base_lr: float | Sequence[float],
+                 max_lr: float | Sequence[float], step_size_up: int = 2000,
+                 step_size_down: int | None = None, mode: str = "triangular",
+                 gamma: float = 1.0, scale_fn: Callable[[float], float] | None = None,
+                 scale_mode: str = "cycle", cycle_momentum: bool = True,
+                 base_momentum: float | Sequence[float] = 0.8,
+                 max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1) -> None:
+        name = "CyclicLR"
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+        base_lrs = _per_group(name, "base_lr", optimizer, base_lr)
+        self.max_lrs = _per_group(name, "max_lr", optimizer, max_lr)
+        _check_number(name, "step_size_up", step_size_up, positive=True)
+        if step_size_down is not None:
+            _check_number(name, "step_size_down", step_size_down, positive=True)
+        if scale_fn is None and mode not in ("triangular", "triangular2", "exp_range"):
+            raise ValueError(f"{name}: mode must be 'triangular', 'triangular2' or 'exp_range' "
+                             f"(or pass scale_fn), got {mode!r}")
+        if scale_fn is not None and not callable(scale_fn):
+            raise TypeError(f"{name}: scale_fn must be callable, got {type(scale_fn).__name__}")
+        if scale_mode not in ("cycle", "iterations"):
+            raise ValueError(f"{name}: scale_mode must be 'cycle' or 'iterations', "
+                             f"got {scale_mode!r}")
+        _check_number(name, "gamma", gamma, low=0)
+        if last_epoch == -1:
+            for group, lr in zip(optimizer.param_groups, base_lrs):
+                group["lr"] = lr
+        up = float(step_size_up)
+        down = float(step_size_down) if step_size_down is not None else up
+        self.total_size = up + down
+        self.step_ratio = up / self.total_size
+        self.mode, self.gamma, self.scale_mode = mode, gamma, scale_mode
+        self._scale_fn_custom = scale_fn
+        self._init_scale_fn()
+        self.cycle_momentum = bool(cycle_momentum)
+        if self.cycle_momentum:
+            self.use_beta1 = _momentum_key(name, optimizer)
+            self.base_momentums = _per_group(name, "base_momentum", optimizer, base_momentum)
+            self.max_momentums = _per_group(name, "max_momentum", optimizer, max_momentum)
+            if last_epoch == -1:
+                for group, top, bottom in zip(optimizer.param_groups, self.max_momentums,
+                                              self.base_momentums):
+                    _set_momentum(group, self.use_beta1, top)
+                    group["max_momentum"], group["base_momentum"] = top, bottom
+        super().__init__(optimizer, last_epoch)
+        self.base_lrs = base_lrs
+
+    def _init_scale_fn(self) -> None:
+        # the built-in modes fix their scale_mode, whatever was passed (as PyTorch)
+        if self._scale_fn_custom is None:
+            self.scale_mode = "iterations" if self.mode == "exp_range" else "cycle"
+
+    def scale_fn(self, x: float) -> float:
+        """The amplitude's scale at cycle (or step) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        if self.mode == "triangular":
+            return 1.0
+        if self.mode == "triangular2":
+            return 1 / (2.0 ** (x - 1))
+        return self.gamma ** x
+
+    def get_lr(self) -> list[float]:
+        cycle = math.floor(1 + self.last_epoch / self.total_size)
+        x = 1.0 + self.last_epoch / self.total_size - cycle
+        # where in the cycle: rising from 0 to 1, then falling back
+        rising = x <= self.step_ratio
+        scale_factor = x / self.step_ratio if rising else (x - 1) / (self.step_ratio - 1)
+        scale = self.scale_fn(cycle if self.scale_mode == "cycle" else self.last_epoch)
+        lrs = [base + (top - base) * scale_factor * scale
+               for base, top in zip(self.base_lrs, self.max_lrs)]
+        if self.cycle_momentum:
+            for group, bottom, top in zip(self.optimizer.param_groups, self.base_momentums,
+                                          self.max_momentums):
+                _set_momentum(group, self.use_beta1, top - (top - bottom) * scale_factor * scale)
+        return lrs
+
+    def state_dict(self) -> dict[str, Any]:
+        state = super().state_dict()
+        fn = state.pop("_scale_fn_custom")
+        state["_scale_fn_custom"] = (None if fn is None or isinstance(fn, types.FunctionType)
+                                     else dict(fn.__dict__))
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)  # the caller's dict stays as it was
+        saved = state.pop("_scale_fn_custom", None)
+        fn = self._scale_fn_custom
+        super().load_state_dict(state)
+        self._scale_fn_custom = fn
+        if saved is not None and fn is not None:
+            fn.__dict__.update(saved)
+        self._init_scale_fn()
+
+
+class ReduceLROnPlateau(LRScheduler):
+    """Multiply the rate by ``factor`` when ``step(metrics)`` has seen no improvement for
+    more than ``patience`` epochs, then wait ``cooldown`` epochs before counting again.
+
+    Improvement (``mode="min"``; ``"max"`` mirrors it) means below ``best * (1 -
+    threshold)`` (``threshold_mode="rel"``) or ``best - threshold`` (``"abs"``). No rate
+    goes below its group's ``min_lr`` (one number, or one per group), and a reduction
+    smaller than ``eps`` is skipped.
+
+    >>> import microtensor as mt
+    >>> from microtensor.optim import SGD
+    >>> opt = SGD([mt.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = ReduceLROnPlateau(opt, factor=0.5, patience=1)
+    >>> for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 2.0]:
+    ...     scheduler.step(loss)
+    >>> scheduler.get_last_lr()
+    [0.25]
+    """
+
+    def __init__(self, optimizer: Optimizer, mode: str = "min", factor: float = 0.1,
+                 patience: int = 10, threshold: float = 1e-4, threshold_mode: str = "rel",
+                 cooldown: int = 0, min_lr: float | Sequence[float] = 0,
+                 eps: float = 1e-8) -> None:
+        name = "ReduceLROnPlateau"
+        if not (isinstance(factor, numbers.Real) and not isinstance(factor, bool)
+                and 0 <= factor < 1):
+            raise ValueError(f"{name}: factor must be in [0, 1), got {factor!r}")
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+        for option, value in (("patience", patience), ("cooldown", cooldown)):
+            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name}: {option} must be an integer >= 0, got {value!r}")
+        _check_number(name, "threshold", threshold, low=0)
+        _check_number(name, "eps", eps, low=0)
+        self.factor = factor
+        self.optimizer = optimizer
+        if isinstance(min_lr, (list, tuple)):
+            self.default_min_lr = None
+            self.min_lrs = _per_group(name, "min_lr", optimizer, min_lr)
+        else:
+            _check_number(name, "min_lr", min_lr, low=0)
+            self.default_min_lr = min_lr
+            self.min_lrs = [min_lr] * len(optimizer.param_groups)
+        self.patience, self.cooldown, self.eps = patience, cooldown, eps
+        self.last_epoch = 0
+        self._last_lr = self._current()
+        self._init_is_better(mode, threshold, threshold_mode)
+        self._reset()
+
+    def _init_is_better(self, mode: str, threshold: float, threshold_mode: str) -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"ReduceLROnPlateau: mode must be 'min' or 'max', got {mode!r}")
+        if threshold_mode not in ("rel", "abs"):
+            raise ValueError("ReduceLROnPlateau: threshold_mode must be 'rel' or 'abs', "
+                             f"got {threshold_mode!r}")
+        self.mode_worse = math.inf if mode == "min" else -math.inf
+        self.mode, self.threshold, self.threshold_mode = mode, threshold, threshold_mode
+
+    def _reset(self) -> None:
+        self.best = self.mode_worse
+        self.cooldown_counter = 0
+        self.num_bad_epochs = 0
+
+    @property
+    def in_cooldown(self) -> bool:
+        """Whether the epochs after a reduction are still being waited out."""
+        return self.cooldown_counter > 0
+
+    def _is_better(self, a: float, best: float) -> bool:
+        if self.mode == "min" and self.threshold_mode == "rel":
+            return a < best * (1.0 - self.threshold)
+        if self.mode == "min":
+            return a < best - self.threshold
+        if self.threshold_mode == "rel":
+            return a > best * (self.threshold + 1.0)
+        return a > best + self.threshold
+
+    def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
+        """Record this epoch's ``metrics`` (a number, or a one-element tensor) and reduce
+        the rates if they have stopped improving."""
+        current = float(metrics)
+        if epoch is None:
+            epoch = self.last_epoch + 1
+        else:
+            warnings.warn("The epoch parameter in scheduler.step() is deprecated, as in PyTorch; "
+                          "call step() once per epoch instead.", UserWarning, stacklevel=2)
+        self.last_epoch = epoch
+        if self._is_better(current, self.best):
+            self.best = current
+            self.num_bad_epochs = 0
+        else:
+            self.num_bad_epochs += 1
+        if self.in_cooldown:
+            self.cooldown_counter -= 1
+            self.num_bad_epochs = 0  # bad epochs during the cooldown do not count
+        if self.num_bad_epochs > self.patience:
+            self._reduce_lr()
+            self.cooldown_counter = self.cooldown
+            self.num_bad_epochs = 0
+        self._last_lr = self._current()
+
+    def _reduce_lr(self) -> None:
+        groups = self.optimizer.param_groups
+        if len(groups) != len(self.min_lrs):  # a group was added since
+            if self.default_min_lr is None:
+                raise RuntimeError(f"ReduceLROnPlateau: the optimizer has {len(groups)} parameter "
+                                   f"groups but min_lr lists {len(self.min_lrs)}; set min_lrs to "
+                                   "one value per group")
+            self.min_lrs = [self.default_min_lr] * len(groups)
+        for group, min_lr in zip(groups, self.min_lrs):
+            old = float(group["lr"])
+            new = max(old * self.factor, min_lr)
+            if old - new > self.eps:
+                group["lr"] = new
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        super().load_state_dict(state_dict)
+        self._init_is_better(self.mode, self.threshold, self.threshold_mode)
+
+
+class ChainedScheduler(LRScheduler):
+    """Step several schedulers of one optimizer together: each ``step()`` steps every one
+    in turn, so their (chainable) changes compose, e.g. a constant warm-up times a decay.
+
+    >>> import microtensor as mt
+    >>> from microtensor.optim import SGD
+    >>> opt = SGD([mt.zeros(1, requires_grad=True)], lr=1.0)
+    >>> scheduler = ChainedScheduler([ConstantLR(opt, factor=0.1, total_iters=2),
+    ...                               ExponentialLR(opt, gamma=0.5)])
+    >>> lrs = []
+    >>> for _ in range(4):
+    ...     lrs.append(round(opt.param_groups[0]["lr"], 4))
+    ...     scheduler.step()
+    >>> lrs
+    [0.1, 0.05, 0.25, 0.125]
+    """
+
+    def __init__(self, schedulers: Sequence[LRScheduler],
+                 optimizer: Optimizer | None = None) -> None:
+        schedulers = list(schedulers)
+        if not schedulers:
+            raise ValueError("ChainedScheduler: expected at least one scheduler, got none")
+        if optimizer is None:
+            optimizer = getattr(schedulers[0], "optimizer", None)
+        for i, scheduler in enumerate(schedulers):
+            if not isinstance(scheduler, LRScheduler):
+                raise TypeError(f"ChainedScheduler: schedulers[{i}] is a "
+                                f"{type(scheduler).__name__}, not a scheduler")
+            if isinstance(scheduler, ReduceLROnPlateau):
+                raise ValueError(f"ChainedScheduler: schedulers[{i}] is a ReduceLROnPlateau, "
+                                 "whose step needs the metrics; step it on its own")
+            if scheduler.optimizer is not optimizer:
+                raise ValueError(f"ChainedScheduler: schedulers[{i}] "
+                                 f"({type(scheduler).__name__}) belongs to another optimizer")
+        self._schedulers = schedulers
+        self.optimizer = optimizer
+        self._last_lr = self._current()
+
+    def step(self) -> None:  # type: ignore[override]
+        for scheduler in self._schedulers:
+            scheduler.step()
+        self._last_lr = self._current()
+
+    def state_dict(self) -> dict[str, Any]:
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
+        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
+        return state
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        inner = state.pop("_schedulers")
+        if len(inner) != len(self._schedulers):
+            raise ValueError(f"ChainedScheduler.load_state_dict: the state holds {len(inner)} "
                              f"schedulers, this one has {len(self._schedulers)}")
         super().load_state_dict(state)
         for scheduler, saved in zip(self._schedulers, inner):
