@@ -1,0 +1,230 @@
+"""NAdam against live PyTorch (many steps, options, dtypes, groups, a state_dict round trip
+mid-run), by hand, and its option errors."""
+
+import numpy as np
+import pytest
+
+import microtensor as mt
+from microtensor.optim import NAdam
+
+TORCH_MISSING = "the PyTorch oracle extra (pip install -e '.[oracle]') is not installed"
+STEPS, SAVE_AT = 60, 25
+# Relative to the largest parameter: float32 rounds each step's small differences (an fma
+# here, a reordering there) into parameters that feed the next gradient.
+RTOL = {"float32": 1e-6, "float64": 1e-14}
+
+
+def oracle():
+    """PyTorch, or skip the calling test."""
+    return pytest.importorskip("torch", reason=TORCH_MISSING)
+
+
+def make_groups(params, group_options):
+    """Group 0: a matrix and a parameter that never gets a gradient; group 1 its own options."""
+    return [{"params": [params[0], params[2]]}, {"params": [params[1]], **group_options}]
+
+
+def gradient(seed, p, t):
+    """Noise of a size that changes over the run, plus a pull towards 0 so errors feed back."""
+    noise = np.random.default_rng(seed).standard_normal(p.shape)
+    return noise * (1 + 3 * np.sin(t)) + 0.5 * p.astype(np.float64)
+
+
+def run_both(opt_name, options, group_options, dtype, save_dir=None, seed=0):
+    """(microtensor's, PyTorch's) parameter values after each step, as float64 arrays.
+
+    With ``save_dir``, both optimizers are rebuilt mid-run on fresh copies of the parameters
+    from their state dicts (ours through ``mt.save`` and ``mt.load``)."""
+    torch = oracle()
+
+    def build(lib, params):
+        return getattr(lib.optim, opt_name)(make_groups(params, group_options), **options)
+
+    rng = np.random.default_rng(seed)
+    p0 = [rng.standard_normal(s).astype(dtype) for s in [(3, 2), (4,), (2,)]]
+    ours = [mt.tensor(p, requires_grad=True) for p in p0]
+    theirs = [torch.tensor(p, requires_grad=True) for p in p0]
+    opt_ours, opt_theirs = build(mt, ours), build(torch, theirs)
+    out_ours, out_theirs = [], []
+    for t in range(STEPS):
+        if save_dir is not None and t == SAVE_AT:
+            mt.save(opt_ours.state_dict(), save_dir / "opt.npz")
+            ours = [mt.tensor(p.data, requires_grad=True) for p in ours]
+            opt_ours = build(mt, ours)
+            opt_ours.load_state_dict(mt.load(save_dir / "opt.npz"))
+            saved = opt_theirs.state_dict()
+            theirs = [p.detach().clone().requires_grad_() for p in theirs]
+            opt_theirs = build(torch, theirs)
+            opt_theirs.load_state_dict(saved)
+        for i, (a, b) in enumerate(zip(ours[:2], theirs[:2])):
+            # the same noise for both, each pulled towards its own parameter
+            a.grad = mt.tensor(gradient([seed, t, i], a.data, t).astype(dtype))
+            b.grad = torch.tensor(gradient([seed, t, i], b.detach().numpy(), t).astype(dtype))
+        opt_ours.step()
+        opt_theirs.step()
+        out_ours.append(np.concatenate([p.data.ravel() for p in ours]).astype(np.float64))
+        out_theirs.append(np.concatenate([p.detach().numpy().ravel() for p in theirs]))
+    return np.array(out_ours), np.array(out_theirs)
+
+
+def assert_close(ours, theirs, dtype):
+    scale = np.abs(theirs).max()
+    assert np.isfinite(ours).all()
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=RTOL[dtype] * scale)
+
+
+OPTIONS = [
+    ({}, {}),
+    (dict(lr=0.05), {"lr": 0.01, "betas": (0.5, 0.9), "momentum_decay": 0.1}),
+    (dict(lr=0.02, betas=(0.8, 0.99), eps=1e-3, weight_decay=0.1), {"maximize": True}),
+    (dict(lr=0.03, weight_decay=0.2, decoupled_weight_decay=True, momentum_decay=0.0),
+     {"maximize": True, "betas": (0.0, 0.9)}),
+    (dict(lr=0.03, maximize=True, weight_decay=0.05), {"decoupled_weight_decay": True}),
+]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("options, group_options", OPTIONS)
+def test_matches_pytorch(options, group_options, dtype):
+    ours, theirs = run_both("NAdam", options, group_options, dtype)
+    assert_close(ours, theirs, dtype)
+    assert (ours[:, -2:] == ours[0, -2:]).all()  # no gradient, no move
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("options, group_options", OPTIONS[1:4])
+def test_state_dict_round_trip_mid_run_matches_pytorch(options, group_options, dtype, tmp_path):
+    ours, theirs = run_both("NAdam", options, group_options, dtype, save_dir=tmp_path)
+    assert_close(ours, theirs, dtype)
+    uninterrupted, _ = run_both("NAdam", options, group_options, dtype)
+    if dtype == "float32":
+        assert np.array_equal(ours, uninterrupted)
+    else:
+        # PyTorch's load_state_dict casts mu_product to float64 here, so the product is
+        # rounded differently afterwards, in PyTorch as in microtensor
+        assert_close(ours, uninterrupted, dtype)
+
+
+def test_default_float64_keeps_mu_product_in_float64():
+    torch = oracle()
+    old_ours, old_theirs = mt.get_default_dtype(), torch.get_default_dtype()
+    mt.set_default_dtype(mt.float64)
+    torch.set_default_dtype(torch.float64)
+    try:
+        ours, theirs = run_both("NAdam", *OPTIONS[1], "float32")
+        opt = NAdam([mt.ones(1, requires_grad=True)])
+        opt.param_groups[0]["params"][0].grad = mt.ones(1)
+        opt.step()
+        assert type(opt.state[opt.param_groups[0]["params"][0]]["mu_product"]) is np.float64
+    finally:
+        mt.set_default_dtype(old_ours)
+        torch.set_default_dtype(old_theirs)
+    assert_close(ours, theirs, "float32")
+
+
+def test_state_dict_mirrors_pytorchs():
+    torch = oracle()
+    ours, theirs = mt.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)
+    opts = [NAdam([ours], lr=0.1), torch.optim.NAdam([theirs], lr=0.1)]
+    ours.grad, theirs.grad = mt.ones(2), torch.ones(2)
+    for opt in opts:
+        opt.step()
+    sd_ours, sd_theirs = (opt.state_dict() for opt in opts)
+    assert sd_ours["param_groups"] == sd_theirs["param_groups"]
+    assert list(sd_ours["state"][0]) == list(sd_theirs["state"][0])
+    assert sd_ours["state"][0]["step"] == sd_theirs["state"][0]["step"].item() == 1
+    mu_product = sd_ours["state"][0]["mu_product"]
+    assert type(mu_product) is np.float32 and sd_theirs["state"][0]["mu_product"].dtype == torch.float32
+    assert mu_product == sd_theirs["state"][0]["mu_product"].item()
+
+
+def test_loading_gives_mu_product_the_parameters_dtype():
+    torch = oracle()
+    w = mt.ones(2, dtype=mt.float64, requires_grad=True)
+    t = torch.ones(2, dtype=torch.float64, requires_grad=True)
+    opt, topt = NAdam([w]), torch.optim.NAdam([t])
+    w.grad, t.grad = mt.ones(2, dtype=mt.float64), torch.ones(2, dtype=torch.float64)
+    opt.step()
+    topt.step()
+    opt.load_state_dict(opt.state_dict())
+    topt.load_state_dict(topt.state_dict())
+    assert type(opt.state[w]["mu_product"]) is np.float64
+    assert topt.state[t]["mu_product"].dtype == torch.float64
+
+
+def test_mu_product_as_a_0d_array_or_a_number_loads():
+    w = mt.ones(3, requires_grad=True)
+    opt = NAdam([w])
+    w.grad = mt.ones(3)
+    opt.step()
+    sd = opt.state_dict()
+    for value in [np.array(0.5), mt.tensor(0.5), 0.5]:
+        sd["state"][0]["mu_product"] = value
+        opt.load_state_dict(sd)
+        assert opt.state[w]["mu_product"] == 0.5 and type(opt.state[w]["mu_product"]) is np.float32
+
+
+def test_mu_product_that_is_not_a_number_is_refused():
+    w = mt.ones(3, requires_grad=True)
+    opt = NAdam([w])
+    w.grad = mt.ones(3)
+    opt.step()
+    sd = opt.state_dict()
+    sd["state"][0]["mu_product"] = "0.5"
+    with pytest.raises(ValueError, match="NAdam.load_state_dict: state 'mu_product' of parameter "
+                                         "0 must be a number, got '0.5'"):
+        opt.load_state_dict(sd)
+
+
+def test_steps_by_hand(run):
+    # momentum_decay = 0: mu_t = b1 / 2 = 0.25 every step, so the products are 0.25**t
+    # (exact even in mu_product's float32).
+    w = mt.tensor([0.0], dtype=mt.float64, requires_grad=True)
+    opt = NAdam([w], lr=1.0, betas=(0.5, 0.5), eps=0.0, momentum_decay=0.0)
+    got = run(opt, w, [np.array([2.0]), np.array([2.0])])
+    # 1: m = 1, sqrt(v / 0.5) = 2: (0.75 / 0.75 * 2 + 0.25 / (1 - 1 / 16) * 1) / 2
+    step1 = (2 + 0.25 / (15 / 16)) / 2
+    # 2: m = 1.5, v = 3, sqrt(v / 0.75) = 2: (0.75 / (15/16) * 2 + 0.25 / (63/64) * 1.5) / 2
+    step2 = (0.75 / (15 / 16) * 2 + 0.25 / (63 / 64) * 1.5) / 2
+    np.testing.assert_allclose(np.concatenate(got), [-step1, -step1 - step2], rtol=1e-15)
+
+
+def test_decoupled_weight_decay_shrinks_the_weight(run):
+    w = mt.tensor([2.0], dtype=mt.float64, requires_grad=True)
+    run(NAdam([w], lr=0.1, weight_decay=0.5, decoupled_weight_decay=True), w, [np.zeros(1)] * 2)
+    np.testing.assert_allclose(w.item(), 2.0 * 0.95**2, rtol=1e-15)
+
+
+def test_defaults_are_torchs():
+    group = NAdam([mt.ones(1, requires_grad=True)]).param_groups[0]
+    assert {k: v for k, v in group.items() if k != "params"} == dict(
+        lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+        decoupled_weight_decay=False, maximize=False, foreach=None, capturable=False,
+        differentiable=False)
+
+
+def test_options_after_decoupled_weight_decay_are_keyword_only():
+    with pytest.raises(TypeError):
+        NAdam([mt.ones(1, requires_grad=True)], 2e-3, (0.9, 0.999), 1e-8, 0, 4e-3, False, None)
+
+
+@pytest.mark.parametrize("options, message", [
+    (dict(lr=-1e-3), "NAdam: lr must be a number >= 0, got -0.001"),
+    (dict(eps=-1.0), "NAdam: eps must be a number >= 0"),
+    (dict(weight_decay=-0.1), "NAdam: weight_decay must be a number >= 0"),
+    (dict(momentum_decay=-4e-3), "NAdam: momentum_decay must be a number >= 0, got -0.004"),
+    (dict(betas=(1.0, 0.999)), r"NAdam: beta1 must be in \[0, 1\), got 1.0"),
+    (dict(betas=(0.9, 1.0)), r"NAdam: beta2 must be in \[0, 1\)"),
+    (dict(betas=None), "NAdam: betas must be a pair"),
+    (dict(foreach=True), r"NAdam: foreach=True is not supported \(only PyTorch's default"),
+    (dict(capturable=True), "NAdam: capturable=True is not supported"),
+    (dict(differentiable=True), "NAdam: differentiable=True is not supported"),
+])
+def test_invalid_options(options, message):
+    with pytest.raises(ValueError, match=message):
+        NAdam([mt.ones(1, requires_grad=True)], **options)
+
+
+def test_invalid_group_option_names_the_optimizer():
+    with pytest.raises(ValueError, match="NAdam: momentum_decay must be"):
+        NAdam([{"params": [mt.ones(1, requires_grad=True)], "momentum_decay": -1.0}])
