@@ -4,7 +4,10 @@
 Call ``scheduler.step()`` after ``optimizer.step()``, once per epoch (or per batch, if the
 schedule counts batches). Construction already applies the value for epoch 0. The formulas,
 including PyTorch's recursive ("chainable") forms, are PyTorch 2.13's, so the curves agree
-with it to rounding (``tests/optim/test_lr_scheduler.py`` checks them against PyTorch's own).
+with it to rounding (``tests/optim/test_lr_scheduler.py`` and ``test_lr_scheduler_more.py``
+check them against PyTorch's own). ``OneCycleLR`` and ``CyclicLR`` also cycle each group's
+momentum (``betas[0]`` for Adam-like optimizers); ``ReduceLROnPlateau`` steps on a metric,
+``scheduler.step(val_loss)``.
 
 ``state_dict()`` holds everything but the optimizer, as plain numbers (``mt.save`` writes
 it); restore the optimizer and the scheduler from one checkpoint and the run continues on
@@ -784,6 +787,11 @@ class OneCycleLR(LRScheduler):
             for i, phase in enumerate(self._schedule_phases):
                 end = phase["end_step"]
                 if step <= end or i == len(self._schedule_phases) - 1:
+                    if end == start:  # PyTorch divides by zero here: the same error, said clearly
+                        raise ZeroDivisionError(
+                            f"OneCycleLR: phase {i + 1} of the schedule has no steps (it starts "
+                            f"and ends at step {end:g}); choose pct_start so that each phase has "
+                            f"at least one of the total_steps={self.total_steps}")
                     pct = (step - start) / (end - start)
                     lrs.append(self._anneal(group[phase["start_lr"]], group[phase["end_lr"]], pct))
                     if self.cycle_momentum:

@@ -452,3 +452,32 @@ def test_cycling_momentum_steers_the_optimizer():
 
     low, high = trajectory(0.0), trajectory(0.9)
     assert low[0] == high[0] and low[1] != high[1]
+
+
+@pytest.mark.parametrize("pct_start, total_steps, three_phase, fails_at",
+                         [(0.1, 10, False, 0), (1.0, 4, False, 4), (0.6, 5, True, 5)])
+def test_one_cycle_phase_without_steps_fails_where_pytorch_does(pct_start, total_steps,
+                                                                 three_phase, fails_at):
+    # PyTorch divides by zero at the first step of an empty phase; so do we, saying why
+    torch = oracle()
+    for lib, opt in ((ours_lib, build_optimizer("sgd")),
+                     (torch.optim.lr_scheduler, build_optimizer("sgd", torch))):
+        def build(lib=lib, opt=opt):
+            return lib.OneCycleLR(opt, 1.0, total_steps=total_steps, pct_start=pct_start,
+                                  three_phase=three_phase)
+
+        if fails_at == 0:
+            with pytest.raises(ZeroDivisionError):
+                build()
+            continue
+        scheduler = build()
+        for _ in range(fails_at - 1):
+            opt.step()
+            scheduler.step()
+        opt.step()
+        with pytest.raises(ZeroDivisionError):
+            scheduler.step()
+    with pytest.raises(ZeroDivisionError, match=r"OneCycleLR: phase 1 of the schedule has no "
+                                                r"steps \(it starts and ends at step 0\); choose "
+                                                "pct_start"):
+        OneCycleLR(build_optimizer("sgd"), 1.0, total_steps=10, pct_start=0.1)
