@@ -1000,7 +1000,11 @@ class ReduceLROnPlateau(LRScheduler):
     def step(self, metrics: Any, epoch: int | None = None) -> None:  # type: ignore[override]
         """Record this epoch's ``metrics`` (a number, or a one-element tensor) and reduce
         the rates if they have stopped improving."""
-        current = float(metrics)
+        try:
+            current = float(metrics)
+        except (TypeError, ValueError) as error:  # the type PyTorch's float() raises, named
+            raise type(error)("ReduceLROnPlateau.step: metrics must be a number or a one-element "
+                              f"tensor, got {metrics!r}") from None
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
