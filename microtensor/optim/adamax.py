@@ -110,6 +110,6 @@ class Adamax(Optimizer):
         exp_inf *= beta2
         np.maximum(exp_inf, np.abs(grad) + group["eps"], out=exp_inf)
         clr = group["lr"] / (1 - beta1 ** state["step"])
-        step = exp_avg / exp_inf
-        step *= -clr
+        step = exp_avg * -clr  # (value * m) / u, the order PyTorch's addcdiv_ rounds in
+        step /= exp_inf
         param.add_(step)
