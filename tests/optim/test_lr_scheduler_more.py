@@ -9,6 +9,8 @@ The PyTorch comparisons skip (with one line saying why) when PyTorch is not inst
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import microtensor as mt
 from microtensor.optim import SGD, Adagrad
@@ -484,3 +486,72 @@ def test_one_cycle_phase_without_steps_fails_where_pytorch_does(pct_start, total
                                                 r"steps \(it starts and ends at step 0\); choose "
                                                 "pct_start"):
         OneCycleLR(build_optimizer("sgd"), 1.0, total_steps=10, pct_start=0.1)
+
+
+@st.composite
+def drawn_cases(draw):
+    """(optimizer kind, steps, factory(lib, opt), metrics): a scheduler with drawn options."""
+    kind = draw(st.sampled_from(["sgd", "adam", "rmsprop", "sgd_plain"]))
+    which = draw(st.sampled_from(["cyclic", "one_cycle", "plateau", "warm_restarts",
+                                  "polynomial", "multistep", "constant", "cosine"]))
+    steps, metrics = draw(st.integers(1, 50)), None
+    momentum = kind != "sgd_plain" and draw(st.booleans())
+    lrs = st.sampled_from([0.1, 1.0, [0.3, 0.05]])
+    if which == "cyclic":
+        kw = dict(base_lr=draw(st.sampled_from([0.0, 0.01, [0.01, 0.02]])), max_lr=draw(lrs),
+                  step_size_up=draw(st.sampled_from([1, 2, 3, 7, 2.5])),
+                  step_size_down=draw(st.sampled_from([None, 1, 4])),
+                  mode=draw(st.sampled_from(["triangular", "triangular2", "exp_range"])),
+                  gamma=draw(st.floats(0.5, 1.0)), cycle_momentum=momentum,
+                  base_momentum=draw(st.floats(0.0, 0.8)), max_momentum=draw(st.floats(0.8, 0.99)))
+    elif which == "one_cycle":
+        total = draw(st.integers(4, 40))
+        steps = draw(st.integers(0, total))
+        pct = draw(st.sampled_from([0.25, 0.3, 0.5, 0.75]))
+        # a phase of no steps divides by zero (tested above): draw only schedules that have none
+        three = draw(st.booleans()) and 2 * pct * total - 2 < total - 1
+        kw = dict(max_lr=draw(lrs), total_steps=total, pct_start=pct, three_phase=three,
+                  anneal_strategy=draw(st.sampled_from(["cos", "linear"])),
+                  cycle_momentum=momentum, div_factor=draw(st.floats(1.0, 30.0)),
+                  final_div_factor=draw(st.floats(1.0, 1e4)))
+        if pct * total <= 1:
+            kw["pct_start"] = 0.5
+    elif which == "plateau":
+        metrics = draw(st.lists(st.sampled_from([0.1, 0.5, 0.5, 0.5, 0.9, 1.0]),
+                                min_size=steps, max_size=steps))
+        kw = dict(mode=draw(st.sampled_from(["min", "max"])), factor=draw(st.floats(0.0, 0.9)),
+                  patience=draw(st.integers(0, 3)), threshold=draw(st.sampled_from([0, 1e-4, 0.5])),
+                  threshold_mode=draw(st.sampled_from(["rel", "abs"])),
+                  cooldown=draw(st.integers(0, 3)),
+                  min_lr=draw(st.sampled_from([0, 0.001, [0.01, 0.0]])),
+                  eps=draw(st.sampled_from([1e-8, 0.01])))
+    elif which == "warm_restarts":
+        kw = dict(T_0=draw(st.integers(1, 6)), T_mult=draw(st.integers(1, 3)),
+                  eta_min=draw(st.sampled_from([0, 0.001])))
+    elif which == "polynomial":
+        kw = dict(total_iters=draw(st.integers(1, 20)), power=draw(st.floats(0.0, 3.0)))
+    elif which == "multistep":
+        kw = dict(milestones=draw(st.lists(st.integers(0, 30), max_size=5)),
+                  gamma=draw(st.floats(0.0, 1.0)))
+    elif which == "constant":
+        kw = dict(factor=draw(st.floats(0.01, 1.0)), total_iters=draw(st.integers(1, 20)))
+    else:
+        kw = dict(T_max=draw(st.one_of(st.integers(1, 10), st.floats(0.3, 10.0))),
+                  eta_min=draw(st.sampled_from([0, 0.01])))
+    name = {"cyclic": "CyclicLR", "one_cycle": "OneCycleLR", "plateau": "ReduceLROnPlateau",
+            "warm_restarts": "CosineAnnealingWarmRestarts", "polynomial": "PolynomialLR",
+            "multistep": "MultiStepLR", "constant": "ConstantLR", "cosine": "CosineAnnealingLR"}[which]
+    if not momentum and which in ("cyclic", "one_cycle"):
+        kw["cycle_momentum"] = False
+    return kind, steps, lambda lib, o: getattr(lib, name)(o, **kw), metrics
+
+
+@given(case=drawn_cases())
+def test_drawn_options_match_pytorch(case):
+    torch = oracle()
+    kind, steps, factory, metrics = case
+    ours_opt = build_optimizer(kind)
+    ours = run(ours_opt, factory(ours_lib, ours_opt), steps, metrics)
+    theirs_opt = build_optimizer(kind, torch)
+    theirs = run(theirs_opt, factory(torch.optim.lr_scheduler, theirs_opt), steps, metrics)
+    np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-12)
