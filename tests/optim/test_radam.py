@@ -64,7 +64,25 @@ def run_both(opt_name, options, group_options, dtype, save_dir=None, seed=0):
         opt_theirs.step()
         out_ours.append(np.concatenate([p.data.ravel() for p in ours]).astype(np.float64))
         out_theirs.append(np.concatenate([p.detach().numpy().ravel() for p in theirs]))
+    check_same_state(opt_ours.state_dict(), opt_theirs.state_dict(), dtype)
     return np.array(out_ours), np.array(out_theirs)
+
+
+def check_same_state(ours, theirs, dtype):
+    """The same parameter indices, state names and step counts, and close buffers."""
+    assert ours["param_groups"] == theirs["param_groups"]
+    assert list(ours["state"]) == list(theirs["state"]) == [0, 2]  # 1 never had a gradient
+    for index, state in theirs["state"].items():
+        assert list(ours["state"][index]) == list(state)
+        for key, value in state.items():
+            expected = value.numpy()
+            got = np.asarray(ours["state"][index][key])
+            if key != "step" and key != "mu_product":
+                assert got.dtype == expected.dtype == np.dtype(dtype)
+            # relative to the largest entry, as the parameters: a buffer's entries near 0 are
+            # differences of the gradients, which carry the parameters' rounding
+            scale = np.abs(expected).max()
+            np.testing.assert_allclose(got, expected, rtol=0, atol=RTOL[dtype] * scale)
 
 
 def assert_close(ours, theirs, dtype):
