@@ -14,7 +14,8 @@ networks learn.
 from .autograd import (
     Function, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, observe, scope,
 )
-from .tensor import Tensor, device
+from .tensor import Tensor
+from .devices import accelerator, cuda, device, get_default_device, set_default_device
 from .creation import (
     arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randint, randn, tensor,
     zeros, zeros_like,
@@ -30,7 +31,8 @@ from .serialization import CheckpointError, load, save
 from . import nn, optim, viz
 
 __all__ = [
-    "CheckpointError", "DtypeError", "Function", "ShapeError", "Tensor", "arange", "bool",
+    "CheckpointError", "DtypeError", "Function", "ShapeError", "Tensor", "accelerator",
+    "arange", "bool", "cuda", "get_default_device", "set_default_device",
     "can_cast", "detect_anomaly", "device", "enable_grad", "eye", "float16", "float32", "float64",
     "from_numpy", "full", "get_default_dtype", "grad", "int16", "int32", "int64", "int8",
     "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "observe", "ones", "ones_like",

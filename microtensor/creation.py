@@ -1,4 +1,5 @@
-"""Making tensors: from data, filled, ranges, and random (one seeded generator)."""
+"""Making tensors: from data, filled, ranges, and random (one seeded generator). Each takes
+PyTorch's ``device=``, which must name the CPU (``devices.py``)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from .devices import check_device
 from .dtypes import as_dtype, get_default_dtype
 from .tensor import Tensor, _shape
 
@@ -33,13 +35,15 @@ def _float_dtype(dtype: Any) -> np.dtype:
     return get_default_dtype() if dtype is None else as_dtype(dtype)
 
 
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: Any = None
+           ) -> Tensor:
     """A tensor from a list, a number or an array (always a copy, as ``torch.tensor``).
 
     >>> import microtensor as mt
     >>> mt.tensor([1.0, 2.0]).dtype, mt.tensor([1, 2]).dtype
     (dtype('float32'), dtype('int64'))
     """
+    check_device(device)
     if isinstance(data, np.ndarray):
         data = data.copy()
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
@@ -57,43 +61,48 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor(array)
 
 
-def _filled(size: tuple, value: Any, dtype: Any, requires_grad: bool) -> Tensor:
+def _filled(size: tuple, value: Any, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
+    check_device(device)
     return Tensor(np.full(_shape(size), value, dtype=_float_dtype(dtype)),
                   requires_grad=requires_grad)
 
 
-def zeros(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None
+          ) -> Tensor:
     """A tensor of zeros; ``zeros(2, 3)`` and ``zeros((2, 3))`` both work.
 
     >>> import microtensor as mt
     >>> mt.zeros(2, 3).shape
     (2, 3)
     """
-    return _filled(size, 0, dtype, requires_grad)
+    return _filled(size, 0, dtype, requires_grad, device)
 
 
-def ones(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None
+         ) -> Tensor:
     """A tensor of ones.
 
     >>> import microtensor as mt
     >>> mt.ones(2).tolist()
     [1.0, 1.0]
     """
-    return _filled(size, 1, dtype, requires_grad)
+    return _filled(size, 1, dtype, requires_grad, device)
 
 
-def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def zeros_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+               ) -> Tensor:
     """Zeros with ``t``'s shape and dtype."""
-    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+    return zeros(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
 
 
-def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+              ) -> Tensor:
     """Ones with ``t``'s shape and dtype."""
-    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad)
+    return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
 
 
 def full(size: tuple[int, ...], fill_value: float, dtype: Any = None,
-         requires_grad: bool = False) -> Tensor:
+         requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor filled with one value; its dtype follows the value, as ``torch.full``.
 
     >>> import microtensor as mt
@@ -102,17 +111,18 @@ def full(size: tuple[int, ...], fill_value: float, dtype: Any = None,
     """
     if dtype is None and not isinstance(fill_value, float):
         dtype = np.asarray(fill_value).dtype
-    return _filled((size,), fill_value, dtype, requires_grad)
+    return _filled((size,), fill_value, dtype, requires_grad, device)
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = None,
-           requires_grad: bool = False) -> Tensor:
+           requires_grad: bool = False, device: Any = None) -> Tensor:
     """Evenly spaced values in ``[start, end)``; integers unless an argument is a float.
 
     >>> import microtensor as mt
     >>> mt.arange(3).tolist(), mt.arange(0, 1, 0.5).tolist()
     ([0, 1, 2], [0.0, 0.5])
     """
+    check_device(device)
     if end is None:
         start, end = 0, start
     if step == 0 or (end - start) * step < 0:
@@ -129,13 +139,15 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
     return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
 
 
-def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
+        device: Any = None) -> Tensor:
     """The identity matrix (``n`` by ``m``).
 
     >>> import microtensor as mt
     >>> mt.eye(2).tolist()
     [[1.0, 0.0], [0.0, 1.0]]
     """
+    check_device(device)
     return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
 
 
@@ -148,31 +160,36 @@ def _draw(sample: Any, size: tuple, dtype: Any) -> np.ndarray:
     return sample(_shape(size), dtype=drawn).astype(dtype, copy=False)
 
 
-def randn(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def randn(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None
+          ) -> Tensor:
     """Standard normal samples from the seeded generator.
 
     >>> import microtensor as mt
     >>> mt.randn(2, 3).shape
     (2, 3)
     """
+    check_device(device)
     return Tensor(_draw(generator().standard_normal, size, dtype), requires_grad=requires_grad)
 
 
-def rand(*size: int, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+def rand(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None
+         ) -> Tensor:
     """Uniform samples in ``[0, 1)`` from the seeded generator.
 
     >>> import microtensor as mt
     >>> bool(((mt.rand(5) >= 0) & (mt.rand(5) < 1)).all())
     True
     """
+    check_device(device)
     return Tensor(_draw(generator().random, size, dtype), requires_grad=requires_grad)
 
 
-def randint(low: int, high: int, size: tuple[int, ...]) -> Tensor:
+def randint(low: int, high: int, size: tuple[int, ...], device: Any = None) -> Tensor:
     """Integers in ``[low, high)`` (int64), from the seeded generator.
 
     >>> import microtensor as mt
     >>> mt.randint(0, 3, (4,)).dtype
     dtype('int64')
     """
+    check_device(device)
     return Tensor(generator().integers(low, high, size=size, dtype=np.int64))

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import autograd, versions
 from . import ops as F
+from .devices import CPU, check_device, device, is_device
 from .dims import broadcasts_to, wrap_dim, wrap_dims
 from .dtypes import as_dtype, get_default_dtype, promote_types, result_type, scalar_dtype
 from .errors import DtypeError, ShapeError
@@ -181,7 +182,7 @@ class Tensor:
         >>> mt.ones(2).device
         device(type='cpu')
         """
-        return _CPU
+        return CPU
 
     @property
     def is_leaf(self) -> bool:
@@ -780,12 +781,12 @@ class Tensor:
         for arg in args:
             if isinstance(arg, Tensor):
                 dtype = arg.dtype
-            elif _is_device(arg):
+            elif is_device(arg):
                 device = arg
             else:
                 dtype = arg
         if device is not None:
-            _check_device(device)
+            check_device(device)
         if dtype is None or as_dtype(dtype) == self.dtype:
             return F.Clone.apply(self) if copy else self
         return F.Cast.apply(self, dtype=as_dtype(dtype))
@@ -892,46 +893,6 @@ for _name, _op in F.METHODS.items():
     setattr(Tensor, _name, _method(_name, _op))
 
 
-class device:  # noqa: N801 - PyTorch's name
-    """A place tensors live; microtensor has one, the CPU (``mt.device("cpu")``).
-
-    >>> import microtensor as mt
-    >>> mt.device("cpu") == "cpu"
-    True
-    """
-
-    __slots__ = ("type",)
-
-    def __init__(self, type: str | device) -> None:  # noqa: A002 - PyTorch's name
-        self.type = _check_device(type)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, (str, device)) and str(other).split(":")[0] == self.type
-
-    __hash__ = object.__hash__
-
-    def __str__(self) -> str:
-        return self.type
-
-    def __repr__(self) -> str:
-        return f"device(type={self.type!r})"
-
-
-_DEVICES = ("cpu", "cuda", "mps", "xpu", "meta")
-
-
-def _is_device(name: Any) -> bool:
-    return isinstance(name, device) or isinstance(name, str) and name.split(":")[0] in _DEVICES
-
-
-def _check_device(name: Any) -> str:
-    kind = str(name).split(":")[0]
-    if kind != "cpu":
-        raise RuntimeError(f"microtensor runs on the CPU only (numpy); got device {str(name)!r}")
-    return kind
-
-
-_CPU = device("cpu")
 
 
 def _raw(x: Any) -> Any:

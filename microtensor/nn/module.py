@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import no_grad
+from ..devices import check_device, is_device
 from ..dtypes import as_dtype, get_default_dtype
 from ..tensor import Tensor
 
@@ -393,15 +394,29 @@ class Module:
             param.grad = None
 
     # -------------------------------------------------------------- dtype
-    def to(self, dtype: Any) -> Module:
+    def to(self, *args: Any, dtype: Any = None, device: Any = None) -> Module:
         """Convert every parameter (and gradient) to floating ``dtype`` in place; returns self.
+        Takes PyTorch's forms: ``to(dtype)``, ``to("cpu")``, ``to("cpu", dtype)``,
+        ``to(tensor)`` (its dtype), ``to(device=..., dtype=...)``; the CPU is the only device.
 
         The parameters stay the same objects, so an optimizer built earlier still holds them.
 
         >>> import microtensor as mt
         >>> mt.nn.Linear(2, 1).to(mt.float64).weight.dtype
         dtype('float64')
+        >>> mt.nn.Linear(2, 1).to("cpu").weight.dtype
+        dtype('float32')
         """
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.dtype
+            elif is_device(arg):
+                device = arg
+            else:
+                dtype = arg
+        check_device(device)
+        if dtype is None:
+            return self
         dtype = as_dtype(dtype)
         if dtype.kind != "f":
             raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
@@ -413,6 +428,16 @@ class Module:
         for buffer in self.buffers():  # floating buffers follow, as PyTorch; indices stay
             if buffer.dtype.kind == "f":
                 buffer.data = buffer.data.astype(dtype, copy=False)
+        return self
+
+    def cpu(self) -> Module:
+        """``self``: parameters always live on the CPU.
+
+        >>> import microtensor as mt
+        >>> layer = mt.nn.Linear(2, 1)
+        >>> layer.cpu() is layer
+        True
+        """
         return self
 
     def double(self) -> Module:
