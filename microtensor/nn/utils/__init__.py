@@ -1,6 +1,9 @@
-"""Utilities around the layers: gradient clipping and, in ``rnn``, variable-length batches."""
+"""Utilities around the layers: gradient clipping, parameters as one vector and, in ``rnn``,
+variable-length batches."""
 
 from . import rnn
 from .clip_grad import clip_grad_norm_, clip_grad_value_
+from .convert_parameters import parameters_to_vector, vector_to_parameters
 
-__all__ = ["clip_grad_norm_", "clip_grad_value_", "rnn"]
+__all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "rnn",
+           "vector_to_parameters"]

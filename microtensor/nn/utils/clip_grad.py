@@ -5,6 +5,7 @@ Both functions work on ``.grad`` in place, after ``backward()`` and before ``ste
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 
@@ -25,8 +26,19 @@ def _grads(parameters: Tensor | Iterable[Tensor]) -> list[Tensor]:
 def _vector_norm(values: np.ndarray, norm_type: float) -> np.ndarray:
     """``torch.linalg.vector_norm``: the norm of ``values`` accumulated in float32 for float16
     (its squares overflow half past 256 and underflow it below 2.4e-4), returned as a 0-d
-    array of ``values``' dtype, so a norm past half's range is inf, as in PyTorch."""
-    with np.errstate(over="ignore", under="ignore"):  # inf and 0 are the answers then
+    array of ``values``' dtype, so a norm past half's range is inf, as in PyTorch.
+
+    Any order, as PyTorch: 0 counts the nonzeros, a negative p is (sum |x|^p)^(1/p) (0 if
+    an element is 0), -inf the smallest magnitude. The inf and negative orders of no
+    values are refused, as PyTorch refuses them (a min has no identity); the others are 0."""
+    if values.size == 0:
+        if norm_type < 0 or norm_type == math.inf:
+            raise RuntimeError(f"clip_grad_norm_: cannot compute the norm of order {norm_type} "
+                               "of a gradient with no elements (as PyTorch: that reduction has "
+                               "no identity)")
+        return np.zeros((), dtype=values.dtype)
+    # inf and 0 are the answers on overflow, underflow and 1/0 (an element 0, norm_type < 0)
+    with np.errstate(over="ignore", under="ignore", divide="ignore"):
         norm = np.linalg.norm(values.astype(accumulation_dtype(values.dtype), copy=False).ravel(), norm_type)
         return np.asarray(norm).astype(values.dtype)
 
@@ -37,7 +49,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
 
     The norm is taken over every gradient as if concatenated into one vector; when it
     exceeds ``max_norm`` each gradient is multiplied by ``max_norm / (norm + 1e-6)``
-    (PyTorch's formula). ``norm_type`` may be ``float('inf')`` (the largest magnitude).
+    (PyTorch's formula). ``norm_type`` may be ``float('inf')`` (the largest magnitude) and,
+    as in PyTorch, 0 (the number of nonzeros), negative or ``-inf`` (the smallest magnitude).
     Returns the norm before clipping, as a 0-d tensor.
 
     As PyTorch: each gradient's norm is accumulated in float32 for float16 gradients (so
@@ -61,8 +74,6 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     tensor(500., dtype=float16)
     """
     norm_type = float(norm_type)
-    if not norm_type > 0:
-        raise ValueError(f"clip_grad_norm_: norm_type must be > 0 or inf, got {norm_type}")
     if not max_norm >= 0:
         raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
     grads = _grads(parameters)

@@ -20,6 +20,7 @@ flow through packing and unpacking.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -53,10 +54,14 @@ class PackedSequence(NamedTuple):
 
 
 def _lengths(lengths: Any, op: str) -> np.ndarray:
+    """Lengths as int64. As PyTorch (which reads them with ``as_tensor(..., dtype=int64)``),
+    float and bool lengths are accepted and floats truncated toward zero: 2.7 is 2."""
     lengths = np.asarray(_raw(lengths))
-    if lengths.ndim != 1 or (lengths.size and lengths.dtype.kind not in "iu"):
-        raise TypeError(f"{op}: lengths must be a 1-d list or tensor of integers, got "
+    if lengths.ndim != 1 or (lengths.size and lengths.dtype.kind not in "iufb"):
+        raise TypeError(f"{op}: lengths must be a 1-d list or tensor of numbers, got "
                         f"{lengths.dtype} of shape {lengths.shape}")
+    if lengths.dtype.kind == "f" and not np.isfinite(lengths).all():
+        raise ValueError(f"{op}: lengths must be finite, got {lengths.tolist()}")
     return lengths.astype(np.int64)
 
 
@@ -149,10 +154,28 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     return padded, Tensor(lengths.astype(np.int64))
 
 
+def _check_padding_value(value: float, dtype: np.dtype, op: str) -> None:
+    """PyTorch's check when it fills with ``value``: within an integer dtype's range (a float
+    is truncated only after the check: 255.5 does not fit uint8, -0.5 does not fit uint8 but
+    does fit int8) and not past a float dtype's largest finite value (inf and nan pass)."""
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        fits = info.min <= value <= info.max  # False for nan
+    elif dtype.kind == "f":
+        # float(): compared with a float16 scalar, numpy would round 65519 to 65504 first
+        fits = not math.isfinite(value) or abs(value) <= float(np.finfo(dtype).max)
+    else:
+        fits = True  # bool takes any number (nonzero is True)
+    if not fits:
+        raise RuntimeError(f"{op}: padding_value {value} cannot be converted to {dtype} "
+                           "without overflow")
+
+
 def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
                  padding_value: float = 0.0, padding_side: str = "right") -> Tensor:
     """Stack sequences (each (length, *), the same ``*``) into one tensor (longest, batch, *)
-    (or (batch, longest, *)), filling with ``padding_value`` on ``padding_side``.
+    (or (batch, longest, *)), filling with ``padding_value`` on ``padding_side``. The result
+    has the first sequence's dtype, as PyTorch's.
 
     >>> import microtensor as mt
     >>> mt.nn.utils.rnn.pad_sequence([mt.tensor([1.0, 2.0]), mt.tensor([3.0])],
@@ -170,8 +193,11 @@ def pad_sequence(sequences: Sequence[Tensor], batch_first: bool = False,
             raise ValueError(f"{op}: sequence {i} has shape {getattr(s, 'shape', None)}; every "
                              f"sequence must be a tensor (length, *) with * = "
                              f"{sequences[0].shape[1:]}")
-        if s.dtype != sequences[0].dtype:
-            raise TypeError(f"{op}: sequence {i} has dtype {s.dtype}, sequence 0 {sequences[0].dtype}")
+    # As PyTorch: every sequence is cast to the first one's dtype (not promoted), and so is
+    # padding_value (0.5 pads an integer batch with 0)
+    dtype = sequences[0].dtype
+    sequences = [s if s.dtype == dtype else s.to(dtype) for s in sequences]
+    _check_padding_value(padding_value, dtype, op)
     longest = max(s.shape[0] for s in sequences)
     rows = []
     for s in sequences:
@@ -194,3 +220,48 @@ def pack_sequence(sequences: Sequence[Tensor], enforce_sorted: bool = True) -> P
     """
     lengths = [s.shape[0] if isinstance(s, Tensor) and s.ndim else 0 for s in sequences]
     return pack_padded_sequence(pad_sequence(sequences), lengths, enforce_sorted=enforce_sorted)
+
+
+def unpad_sequence(padded_sequences: Tensor, lengths: Any,
+                   batch_first: bool = False) -> list[Tensor]:
+    """Undo ``pad_sequence``: sequence ``b`` is the first ``lengths[b]`` steps of column ``b``
+    of ``padded_sequences`` (seq, batch, *) (row ``b`` with ``batch_first``).
+
+    As PyTorch, step ``t`` is kept when ``t < lengths[b]``, so a float length 2.5 keeps 3
+    steps, and each sequence is a copy that passes gradients back to the padded tensor.
+
+    >>> import microtensor as mt
+    >>> from microtensor.nn.utils.rnn import unpad_sequence
+    >>> padded = mt.tensor([[1.0, 4.0], [2.0, 0.0], [3.0, 0.0]])  # (seq 3, batch 2)
+    >>> [s.tolist() for s in unpad_sequence(padded, mt.tensor([3, 1]))]
+    [[1.0, 2.0, 3.0], [4.0]]
+    """
+    op = "unpad_sequence"
+    if not isinstance(padded_sequences, Tensor) or padded_sequences.ndim < 2:
+        raise ValueError(f"{op}: padded_sequences must be a tensor (seq, batch, *) or (batch, "
+                         f"seq, *), got {getattr(padded_sequences, 'shape', None)}")
+    lengths = np.asarray(_raw(lengths))
+    if lengths.ndim != 1 or (lengths.size and lengths.dtype.kind not in "iufb"):
+        raise TypeError(f"{op}: lengths must be a 1-d list or tensor of numbers, got "
+                        f"{lengths.dtype} of shape {lengths.shape}")
+    seq, batch = padded_sequences.shape[:2][::-1] if batch_first else padded_sequences.shape[:2]
+    if len(lengths) != batch:  # PyTorch zips them with strict=True
+        raise ValueError(f"{op}: expected {batch} lengths, one per sequence of the batch, got "
+                         f"{len(lengths)}")
+    steps = np.arange(seq)
+    # An index array, not a slice: each sequence is a copy, as PyTorch's masked indexing
+    return [padded_sequences[b, steps[steps < n]] if batch_first
+            else padded_sequences[steps[steps < n], b] for b, n in enumerate(lengths)]
+
+
+def unpack_sequence(packed_sequences: PackedSequence) -> list[Tensor]:
+    """Undo ``pack_sequence``: the list of sequences, in their original order.
+
+    >>> import microtensor as mt
+    >>> from microtensor.nn.utils.rnn import pack_sequence, unpack_sequence
+    >>> packed = pack_sequence([mt.tensor([1, 2]), mt.tensor([3, 4, 5])], enforce_sorted=False)
+    >>> [s.tolist() for s in unpack_sequence(packed)]
+    [[1, 2], [3, 4, 5]]
+    """
+    padded, lengths = pad_packed_sequence(packed_sequences, batch_first=True)
+    return unpad_sequence(padded, lengths, batch_first=True)
