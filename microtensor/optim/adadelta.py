@@ -8,8 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .adamax import check_torch_switches
-from .optimizer import Optimizer, Params, check_non_negative
+from .optimizer import Optimizer, Params, check_non_negative, check_torch_switches
 
 
 class Adadelta(Optimizer):

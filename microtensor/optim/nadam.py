@@ -9,8 +9,14 @@ import numpy as np
 
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from .adamax import check_betas, check_torch_switches, lerp_
-from .optimizer import Optimizer, Params, check_non_negative
+from .optimizer import (
+    Optimizer,
+    Params,
+    check_betas,
+    check_non_negative,
+    check_torch_switches,
+    lerp_,
+)
 
 
 class NAdam(Optimizer):

@@ -306,6 +306,61 @@ def check_fraction(optimizer: str, name: str, value: Any) -> None:
         raise ValueError(f"{optimizer}: {name} must be in [0, 1), got {value!r}")
 
 
+#: torch.optim's implementation switches, and the only value of each that microtensor runs:
+#: its one implementation is PyTorch's single-tensor loop, without graph capture or autograd
+#: through the step.
+TORCH_SWITCHES = {"foreach": None, "capturable": False, "differentiable": False}
+
+
+def check_torch_switches(optimizer: str, group: dict[str, Any]) -> None:
+    """Raise ``ValueError`` unless each of ``foreach``, ``capturable`` and ``differentiable``
+    in ``group`` has PyTorch's default (the only behaviour microtensor implements).
+
+    >>> check_torch_switches("Adamax", {"foreach": True, "capturable": False,
+    ...                                 "differentiable": False})
+    Traceback (most recent call last):
+    ...
+    ValueError: Adamax: foreach=True is not supported (only PyTorch's default, foreach=None)
+    """
+    for name, default in TORCH_SWITCHES.items():
+        value = group[name]
+        # `is`: 0 == False and None is not False, and neither should slip through
+        if value is not default:
+            raise ValueError(f"{optimizer}: {name}={value!r} is not supported (only PyTorch's "
+                             f"default, {name}={default!r})")
+
+
+def check_betas(optimizer: str, betas: Any) -> None:
+    """Raise ``ValueError`` unless ``betas`` is a pair of decay rates in ``[0, 1)``.
+
+    >>> check_betas("Adamax", (0.9, 1.0))
+    Traceback (most recent call last):
+    ...
+    ValueError: Adamax: beta2 must be in [0, 1), got 1.0
+    """
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise ValueError(f"{optimizer}: betas must be a pair (beta1, beta2), got {betas!r}")
+    check_fraction(optimizer, "beta1", betas[0])
+    check_fraction(optimizer, "beta2", betas[1])
+
+
+def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:
+    """``start += weight * (end - start)`` in place, rounded as PyTorch's ``lerp_``: from
+    ``end`` backwards when ``weight >= 0.5``, so a weight near 1 stays exact.
+
+    >>> m = np.array([1.0, 2.0])
+    >>> lerp_(m, np.array([3.0, 2.0]), 0.25)
+    >>> m.tolist()
+    [1.5, 2.0]
+    """
+    if abs(weight) < 0.5:
+        start += weight * (end - start)
+    else:
+        diff = end - start
+        diff *= 1 - weight
+        np.subtract(end, diff, out=start)
+
+
 def _check_ordered(params: Any, optimizer: str) -> None:
     if isinstance(params, (set, frozenset)):
         raise TypeError(f"{optimizer}: params must be an ordered collection (a list), not a set: "

@@ -7,8 +7,14 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .adamax import check_betas, check_torch_switches, lerp_
-from .optimizer import Optimizer, Params, check_non_negative
+from .optimizer import (
+    Optimizer,
+    Params,
+    check_betas,
+    check_non_negative,
+    check_torch_switches,
+    lerp_,
+)
 
 
 class RAdam(Optimizer):
