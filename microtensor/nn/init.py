@@ -124,6 +124,15 @@ def _fan(tensor: Tensor, mode: str, op: str) -> int:
     return fan_in if mode == "fan_in" else fan_out
 
 
+def _xavier_scale(tensor: Tensor, op: str) -> float:
+    """sqrt(2 / (fan_in + fan_out)); PyTorch divides by zero for a (0, 0) tensor, as here."""
+    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
+    if fan_in + fan_out == 0:
+        raise ZeroDivisionError(f"{op}: fan_in + fan_out is 0 for a tensor of shape "
+                                f"{tensor.shape}")
+    return math.sqrt(2.0 / float(fan_in + fan_out))
+
+
 def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     """Glorot's uniform: U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out)).
 
@@ -132,9 +141,8 @@ def xavier_uniform_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     >>> bool((w.abs() <= (6 / 50) ** 0.5).all())
     True
     """
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
     # PyTorch's order of operations: the std first, then sqrt(3) * std (same rounding)
-    std = gain * math.sqrt(2.0 / float(fan_in + fan_out))
+    std = gain * _xavier_scale(tensor, "xavier_uniform_")
     bound = math.sqrt(3.0) * std
     return uniform_(tensor, -bound, bound)
 
@@ -147,8 +155,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
     >>> round(float(w.data.std()), 2)
     0.05
     """
-    fan_in, fan_out = _calculate_fan_in_and_fan_out(tensor)
-    return normal_(tensor, 0.0, gain * math.sqrt(2.0 / float(fan_in + fan_out)))
+    return normal_(tensor, 0.0, gain * _xavier_scale(tensor, "xavier_normal_"))
 
 
 def _kaiming_std(tensor: Tensor, a: float, mode: str, nonlinearity: str, op: str) -> float | None:

@@ -180,6 +180,14 @@ def test_empty_tensors(name, shape):
         assert getattr(nn.init, name)(w) is w and w.shape == shape
 
 
+@pytest.mark.parametrize("name", ["xavier_uniform_", "xavier_normal_"])
+@pytest.mark.parametrize("shape", [(0, 0), (0, 0, 3)])
+def test_xavier_of_no_fans_divides_by_zero_as_pytorch(name, shape):
+    with pytest.raises(ZeroDivisionError, match=rf"{name}: fan_in \+ fan_out is 0 for a tensor "
+                                                r"of shape \(0, 0"):
+        getattr(nn.init, name)(mt.zeros(shape))
+
+
 def test_ones_and_constant():
     w = mt.zeros(2, 3, dtype=mt.float64, requires_grad=True)
     assert nn.init.ones_(w) is w and np.all(w.data == 1) and w.grad_fn is None
