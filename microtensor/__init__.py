@@ -30,12 +30,18 @@ from .errors import DtypeError, ShapeError
 from .serialization import CheckpointError, load, save
 from . import nn, optim, viz
 
+# PyTorch's other names of dtypes (torch.float is float32, torch.long is int64...): bound last,
+# as two of them shadow Python's builtins in this module.
+double, half, long, short = float64, float16, int64, int16
+float, int = float32, int32  # noqa: A001 - PyTorch's names
+
 __all__ = [
-    "CheckpointError", "DtypeError", "Function", "ShapeError", "Tensor", "accelerator",
-    "arange", "bool", "cuda", "get_default_device", "set_default_device",
-    "can_cast", "detect_anomaly", "device", "enable_grad", "eye", "float16", "float32", "float64",
-    "from_numpy", "full", "get_default_dtype", "grad", "int16", "int32", "int64", "int8",
-    "is_grad_enabled", "load", "manual_seed", "nn", "no_grad", "observe", "ones", "ones_like",
-    "optim", "promote_types", "rand", "randint", "randn", "result_type", "save", "scope",
-    "set_default_dtype", "tensor", "uint8", "viz", "zeros", "zeros_like", *functions.__all__,
+    "accelerator", "arange", "bool", "can_cast", "CheckpointError", "cuda", "detect_anomaly",
+    "device", "double", "DtypeError", "enable_grad", "eye", "float", "float16", "float32",
+    "float64", "from_numpy", "full", "Function", "get_default_device", "get_default_dtype",
+    "grad", "half", "int", "int16", "int32", "int64", "int8", "is_grad_enabled", "load", "long",
+    "manual_seed", "nn", "no_grad", "observe", "ones", "ones_like", "optim", "promote_types",
+    "rand", "randint", "randn", "result_type", "save", "scope", "set_default_device",
+    "set_default_dtype", "ShapeError", "short", "tensor", "Tensor", "uint8", "viz", "zeros",
+    "zeros_like", *functions.__all__,
 ]

@@ -804,6 +804,21 @@ class Tensor:
     def long(self) -> Tensor:
         return self.to(np.int64)
 
+    def int(self) -> Tensor:
+        """``to(mt.int32)``, PyTorch's ``int`` (not Python's ``int(t)``, which is ``__int__``).
+
+        >>> import microtensor as mt
+        >>> mt.tensor([1.7, -1.7]).int().tolist()
+        [1, -1]
+        """
+        return self.to(np.int32)
+
+    def half(self) -> Tensor:
+        return self.to(np.float16)
+
+    def bool(self) -> Tensor:
+        return self.to(np.bool_)
+
     # ----------------------------------------------------------------- in place
     # Each writes this tensor's memory (seen by its base and views) and, while the graph is
     # recorded, moves the op into the graph: the rule is stated once, in inplace.py.

@@ -655,6 +655,12 @@ row("to_dtype", lambda lib, x, t: x.to(t),
 row("float", lambda lib, x: x.float(), one)
 row("double", lambda lib, x: x.double(), one)
 row("long", lambda lib, x: x.long(), one, grad=False)
+row("int", lambda lib, x: x.int(), one, grad=False)
+row("half", lambda lib, x: x.half(), one)
+row("bool", lambda lib, x: x.bool(), one, grad=False)
+row("dtype aliases", lambda lib, x: [x.to(getattr(lib.m, n)) for n in
+                                     ("float", "double", "half", "long", "int", "short")],
+    one, grad=False)
 row("to_cpu", lambda lib, x: x.to("cpu"), one)
 row("device", lambda lib, x: str(x.device), one, grad=False)
 row("attributes", lambda lib, x: (tuple(x.shape), x.ndim, x.dim(), x.numel(), tuple(x.size()),

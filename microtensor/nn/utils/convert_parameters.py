@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ...errors import ShapeError
 from ...functions import cat
 from ...tensor import Tensor
 
@@ -48,13 +49,13 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     if not isinstance(vec, Tensor):
         raise TypeError(f"{op}: expected a tensor, got {type(vec).__name__}")
     if vec.ndim == 0:
-        raise ValueError(f"{op}: vec must have at least one dimension to slice, got a 0-d tensor")
+        raise ShapeError(f"{op}: vec must have at least one dimension to slice, got a 0-d tensor")
     pointer = 0
     for i, param in enumerate(parameters):
         n = param.numel()
         block = vec.data[pointer:pointer + n]
         if block.size != n:
-            raise ValueError(f"{op}: parameter {i} of shape {param.shape} needs {n} entries, but "
+            raise ShapeError(f"{op}: parameter {i} of shape {param.shape} needs {n} entries, but "
                              f"vec[{pointer}:{pointer + n}] of vec of shape {vec.shape} has "
                              f"{block.size}")
         # A numpy view of vec, as PyTorch's param.data = vec[...].view_as(param).data
