@@ -778,15 +778,7 @@ class Tensor:
         >>> x.to(mt.float64).dtype, x.to("cpu") is x
         (dtype('float64'), True)
         """
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif is_device(arg):
-                device = arg
-            else:
-                dtype = arg
-        if device is not None:
-            check_device(device)
+        dtype = target_dtype(args, dtype, device)
         if dtype is None or as_dtype(dtype) == self.dtype:
             return F.Clone.apply(self) if copy else self
         return F.Cast.apply(self, dtype=as_dtype(dtype))
@@ -908,6 +900,26 @@ for _name, _op in F.METHODS.items():
     setattr(Tensor, _name, _method(_name, _op))
 
 
+
+
+def target_dtype(args: tuple, dtype: Any = None, device: Any = None) -> Any:
+    """The dtype a ``.to(...)`` call asks for (None for none), once the device it names is
+    checked to be the CPU. PyTorch's forms, for tensors and modules alike: ``to(dtype)``,
+    ``to("cpu")``, ``to("cpu", dtype)``, ``to(other_tensor)`` (its dtype), and keywords.
+
+    >>> import microtensor as mt
+    >>> target_dtype(("cpu", mt.float64)), target_dtype((mt.ones(1, dtype=mt.float16),))
+    (dtype('float64'), dtype('float16'))
+    """
+    for arg in args:
+        if isinstance(arg, Tensor):
+            dtype = arg.dtype
+        elif is_device(arg):
+            device = arg
+        else:
+            dtype = arg
+    check_device(device)
+    return dtype
 
 
 def _raw(x: Any) -> Any:

@@ -22,9 +22,8 @@ from typing import Any
 import numpy as np
 
 from ..autograd import no_grad
-from ..devices import check_device, is_device
 from ..dtypes import as_dtype, get_default_dtype
-from ..tensor import Tensor
+from ..tensor import Tensor, target_dtype
 
 
 class Parameter(Tensor):
@@ -407,14 +406,7 @@ class Module:
         >>> mt.nn.Linear(2, 1).to("cpu").weight.dtype
         dtype('float32')
         """
-        for arg in args:
-            if isinstance(arg, Tensor):
-                dtype = arg.dtype
-            elif is_device(arg):
-                device = arg
-            else:
-                dtype = arg
-        check_device(device)
+        dtype = target_dtype(args, dtype, device)
         if dtype is None:
             return self
         dtype = as_dtype(dtype)
