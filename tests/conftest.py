@@ -26,3 +26,11 @@ def _fresh_defaults():
     np.random.seed(0)
     yield
     mt.set_default_dtype(mt.float32)
+
+
+@pytest.fixture
+def torch():
+    """PyTorch, the oracle that tests compare with, or the test is skipped saying how to
+    install it (``torch`` is an optional extra; CI always installs it)."""
+    return pytest.importorskip(
+        "torch", reason="the PyTorch oracle extra (pip install -e '.[oracle]') is not installed")

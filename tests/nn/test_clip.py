@@ -112,3 +112,80 @@ def test_clip_value_accepts_a_single_tensor_and_skips_missing_grads():
 def test_clip_value_must_be_a_non_negative_number(clip_value):
     with pytest.raises(ValueError, match="clip_value must be a number >= 0"):
         clip_grad_value_(with_grads([1.0]), clip_value)
+
+
+# ------------------------------------------------------------ clip_grad_norm_, norm_type <= 0
+@pytest.mark.parametrize("norm_type, total", [
+    # 0: each gradient's count of nonzeros (1 and 3), then the count of nonzero counts
+    (0, 2.0),
+    # negative: (sum |x|^p)^(1/p) per gradient, 0 as soon as one element is 0; then over those
+    (-1, 0.0), (-0.5, 0.0), (-math.inf, 0.0),
+])
+def test_norm_types_at_most_zero(norm_type, total):
+    a, b = with_grads([3.0, 0.0], [-4.0, 2.0, 0.5])
+    assert clip_grad_norm_([a, b], max_norm=1.0, norm_type=norm_type).item() == total
+    scale = min(1.0 / (total + 1e-6), 1.0)
+    np.testing.assert_allclose(b.grad.data, np.array([-4.0, 2.0, 0.5]) * scale, rtol=1e-15)
+
+
+@pytest.mark.parametrize("norm_type", [-1, -2, -math.inf])
+def test_negative_norm_types_without_zeros(norm_type):
+    a, b = with_grads([3.0, -6.0], [-4.0, 2.0, 1.0])
+    got = clip_grad_norm_([a, b], max_norm=0.1, norm_type=norm_type).item()
+    if norm_type == -math.inf:
+        expected = 1.0
+    else:
+        per = [sum(abs(x) ** norm_type for x in g) ** (1 / norm_type)
+               for g in ([3.0, -6.0], [-4.0, 2.0, 1.0])]
+        expected = sum(n**norm_type for n in per) ** (1 / norm_type)
+    assert got == pytest.approx(expected, rel=1e-14)
+    np.testing.assert_allclose(a.grad.data, np.array([3.0, -6.0]) * 0.1 / (expected + 1e-6),
+                               rtol=1e-14)
+
+
+@pytest.mark.parametrize("norm_type", [math.inf, -1.0, -math.inf])
+def test_orders_without_an_identity_refuse_an_empty_gradient(norm_type):
+    a, b = with_grads(np.zeros(0), [1.0, 2.0])
+    with pytest.raises(RuntimeError, match=rf"clip_grad_norm_: cannot compute the norm of order "
+                                           rf"{norm_type} of a gradient with no elements"):
+        clip_grad_norm_([a, b], 1.0, norm_type)
+    assert b.grad.tolist() == [1.0, 2.0]
+
+
+@pytest.mark.parametrize("norm_type", [0, 2.0, 0.5])
+def test_other_orders_of_an_empty_gradient_are_zero(norm_type):
+    a, b = with_grads(np.zeros(0), [3.0, 4.0])
+    assert clip_grad_norm_([a], 1.0, norm_type).item() == 0.0
+    assert clip_grad_norm_([a, b], 1.0, norm_type).item() == clip_grad_norm_(
+        with_grads([3.0, 4.0]), 1.0, norm_type).item()
+
+
+@pytest.mark.parametrize("norm_type", [0, 0.0, -1, -2, -0.5, -math.inf, math.nan, 0.5])
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+@pytest.mark.parametrize("zeros", [False, True])
+@pytest.mark.parametrize("empty", [False, True])
+def test_clip_norm_types_match_pytorch(torch, norm_type, dtype, zeros, empty):
+    rng = np.random.default_rng(7)
+    grads = [rng.normal(size=(3, 4)) * 1e-2, rng.normal(size=5), rng.normal(size=(2,))]
+    if zeros:
+        grads[1][2] = 0.0
+    if empty:
+        grads.append(np.zeros((0, 3)))
+    grads = [g.astype(dtype) for g in grads]
+    ours = with_grads(*grads, dtype=dtype)
+    theirs = [torch.zeros(g.shape, dtype=getattr(torch, dtype), requires_grad=True)
+              for g in grads]
+    for t, g in zip(theirs, grads, strict=True):
+        t.grad = torch.tensor(g)
+    try:
+        their_total = torch.nn.utils.clip_grad_norm_(theirs, 0.05, norm_type)
+    except RuntimeError:
+        with pytest.raises(RuntimeError, match="no elements"):
+            clip_grad_norm_(ours, 0.05, norm_type)
+        return
+    our_total = clip_grad_norm_(ours, 0.05, norm_type)
+    assert our_total.dtype == np.dtype(dtype)
+    rtol = {"float16": 1e-3, "float32": 1e-6, "float64": 1e-14}[dtype]
+    np.testing.assert_allclose(our_total.data, their_total.numpy(), rtol=rtol)
+    for o, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(o.grad.data, t.grad.numpy(), rtol=rtol)

@@ -11,13 +11,6 @@ import pytest
 import microtensor as mt
 from microtensor import nn
 
-TORCH_MISSING = "the PyTorch oracle extra (pip install -e '.[oracle]') is not installed"
-
-
-def torch_or_skip():
-    return pytest.importorskip("torch", reason=TORCH_MISSING)
-
-
 # (shape, fan_in, fan_out): a Linear weight is (out, in), a conv weight (out, in, *kernel)
 FANS = [((7, 3), 3, 7), ((3, 7), 7, 3), ((16, 4, 3, 3), 36, 144), ((5, 2, 3), 6, 15),
         ((0, 3), 3, 0), ((4, 5, 1, 1, 2), 10, 8)]
@@ -29,8 +22,7 @@ def test_fans(shape, fan_in, fan_out):
 
 
 @pytest.mark.parametrize("shape", [f[0] for f in FANS])
-def test_fans_match_pytorch(shape):
-    torch = torch_or_skip()
+def test_fans_match_pytorch(torch, shape):
     assert (nn.init._calculate_fan_in_and_fan_out(mt.zeros(shape))
             == torch.nn.init._calculate_fan_in_and_fan_out(torch.zeros(shape)))
 
@@ -57,8 +49,7 @@ def test_calculate_gain(nonlinearity, param, gain):
 
 
 @pytest.mark.parametrize("nonlinearity, param, gain", GAINS)
-def test_calculate_gain_matches_pytorch(nonlinearity, param, gain):
-    torch = torch_or_skip()
+def test_calculate_gain_matches_pytorch(torch, nonlinearity, param, gain):
     assert nn.init.calculate_gain(nonlinearity, param) == torch.nn.init.calculate_gain(
         nonlinearity, param)
 
@@ -123,8 +114,7 @@ def test_uniform_schemes_fill_up_to_the_bound(shape, name, kwargs, bound, dtype)
 
 
 @pytest.mark.parametrize("shape, name, kwargs, bound", UNIFORM)
-def test_uniform_schemes_reach_pytorch_s_bound(shape, name, kwargs, bound):
-    torch = torch_or_skip()
+def test_uniform_schemes_reach_pytorch_s_bound(torch, shape, name, kwargs, bound):
     torch.manual_seed(0)
     theirs = getattr(torch.nn.init, name)(torch.zeros(shape, dtype=torch.float64), **kwargs)
     mt.manual_seed(0)
@@ -146,8 +136,7 @@ def test_normal_schemes_have_the_std(shape, name, kwargs, std):
 
 
 @pytest.mark.parametrize("shape, name, kwargs, std", NORMAL)
-def test_normal_schemes_match_pytorch_s_std(shape, name, kwargs, std):
-    torch = torch_or_skip()
+def test_normal_schemes_match_pytorch_s_std(torch, shape, name, kwargs, std):
     torch.manual_seed(1)
     theirs = getattr(torch.nn.init, name)(torch.zeros(shape, dtype=torch.float64), **kwargs)
     ours = getattr(nn.init, name)(mt.zeros(shape, dtype=mt.float64), **kwargs)
@@ -219,8 +208,7 @@ def test_orthogonal_is_uniform_over_the_orthogonal_group():
     assert np.all(np.abs(diag.mean(axis=0)) < 0.06)  # std of a mean of 2000 is 0.011
 
 
-def test_orthogonal_float32_and_pytorch():
-    torch = torch_or_skip()
+def test_orthogonal_float32_and_pytorch(torch):
     ours = nn.init.orthogonal_(mt.zeros(20, 50), gain=2.0).data
     theirs = torch.nn.init.orthogonal_(torch.zeros(20, 50), gain=2.0).numpy()
     for q in (ours, theirs):
@@ -263,8 +251,7 @@ def test_trunc_normal_stays_within_bounds_with_the_truncated_moments(mean, std, 
 
 
 @pytest.mark.parametrize("mean, std, a, b", TRUNC)
-def test_trunc_normal_float32_and_pytorch(mean, std, a, b):
-    torch = torch_or_skip()
+def test_trunc_normal_float32_and_pytorch(torch, mean, std, a, b):
     ours = nn.init.trunc_normal_(mt.zeros(100_000), mean, std, a, b).data
     theirs = torch.nn.init.trunc_normal_(torch.zeros(100_000), mean, std, a, b).numpy()
     for w in (ours, theirs):

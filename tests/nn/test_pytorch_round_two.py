@@ -15,14 +15,6 @@ import microtensor as mt
 import microtensor.nn.functional as F
 from microtensor.nn.utils import clip_grad_norm_
 
-TORCH_MISSING = "the PyTorch oracle extra (pip install -e '.[oracle]') is not installed"
-
-
-def oracle():
-    """PyTorch, or skip the calling test."""
-    return pytest.importorskip("torch", reason=TORCH_MISSING)
-
-
 # ---------------------------------------------------------------- 4: clip_grad_norm_ in half
 
 def with_grads(grads, dtypes):
@@ -114,8 +106,7 @@ def test_clip_without_gradients_returns_zero_in_the_default_dtype():
                                     ("float32", "float16"), ("float64", "float16"),
                                     ("float32", "float64"), ("float32", "float32")])
 @pytest.mark.parametrize("seed", range(4))
-def test_clip_matches_pytorch(norm_type, dtypes, seed):
-    torch = oracle()
+def test_clip_matches_pytorch(torch, norm_type, dtypes, seed):
     rng = np.random.default_rng(seed)
     scale = [1e-5, 1.0, 300.0, 3e4][seed]  # underflow, plain, overflow of half's squares, of half
     grads = [np.clip(rng.standard_normal(int(rng.integers(1, 60))) * scale, -6e4, 6e4)
@@ -204,8 +195,7 @@ def test_layer_norm_function_checks_weight_and_bias_apart():
 @pytest.mark.parametrize("x_dtype", FLOATS)
 @pytest.mark.parametrize("w_dtype", [None, *FLOATS])
 @pytest.mark.parametrize("b_dtype", [None, *FLOATS])
-def test_layer_norm_dtypes_as_pytorch(x_dtype, w_dtype, b_dtype):
-    torch = oracle()
+def test_layer_norm_dtypes_as_pytorch(torch, x_dtype, w_dtype, b_dtype):
     from microtensor.nn.normalization import layer_norm
     rng = np.random.default_rng(0)
     x, w, b = rng.standard_normal((3, 4)), rng.standard_normal(4), rng.standard_normal(4)
@@ -337,8 +327,7 @@ def test_uint8_class_targets_are_taken_for_one_or_two_dims_only(loss):
 @pytest.mark.parametrize("input_shape", [(3,), (2, 3), (2, 3, 2)])
 @pytest.mark.parametrize("weight_dtype", [None, "float32", "float64"])
 @pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
-def test_class_target_and_weight_checks_as_pytorch(target_dtype, input_shape, weight_dtype, loss):
-    torch = oracle()
+def test_class_target_and_weight_checks_as_pytorch(torch, target_dtype, input_shape, weight_dtype, loss):
     rng = np.random.default_rng(1)
     x = rng.standard_normal(input_shape).astype(np.float32)
     target = rng.integers(0, 2, (*input_shape[:1], *input_shape[2:]) if len(input_shape) > 1 else ())
@@ -361,8 +350,7 @@ def test_class_target_and_weight_checks_as_pytorch(target_dtype, input_shape, we
 @pytest.mark.parametrize("ignore_index", [-100, -1, 0, 2])
 @pytest.mark.parametrize("weight_dtype", [None, "float32", "float64", "int64"])
 @pytest.mark.parametrize("target_dtype", ["float32", "float64"])
-def test_probability_target_checks_as_pytorch(ignore_index, weight_dtype, target_dtype):
-    torch = oracle()
+def test_probability_target_checks_as_pytorch(torch, ignore_index, weight_dtype, target_dtype):
     rng = np.random.default_rng(2)
     x = rng.standard_normal((2, 3)).astype(np.float32)
     p = rng.dirichlet(np.ones(3), size=2).astype(target_dtype)
@@ -383,8 +371,7 @@ def test_probability_target_checks_as_pytorch(ignore_index, weight_dtype, target
     np.testing.assert_allclose(out.item(), expected.item(), rtol=1e-6)
 
 
-def test_probability_target_weight_gets_pytorch_gradient():
-    torch = oracle()
+def test_probability_target_weight_gets_pytorch_gradient(torch):
     rng = np.random.default_rng(3)
     x, p, w = rng.standard_normal((2, 3)), rng.dirichlet(np.ones(3), size=2), rng.random(3)
     weight = mt.tensor(w, requires_grad=True)
@@ -470,8 +457,7 @@ def test_load_state_dict_takes_both_names_of_a_tied_module_and_misses_either():
 
 
 @pytest.mark.parametrize("build", [tied_module_model, tied_parameter_model, repeated_in_sequential])
-def test_tied_state_dict_as_pytorch_and_loads_strictly(build):
-    torch = oracle()
+def test_tied_state_dict_as_pytorch_and_loads_strictly(torch, build):
     torch.manual_seed(0)
     theirs = build(torch)
     ours = build(mt)
