@@ -17,9 +17,10 @@ from .autograd import (
 from .tensor import Tensor
 from .devices import accelerator, cuda, device, get_default_device, set_default_device
 from .creation import (
-    arange, eye, from_numpy, full, manual_seed, ones, ones_like, rand, randint, randn, tensor,
-    zeros, zeros_like,
+    arange, eye, from_numpy, full, ones, ones_like, rand, randint, randn, randperm, tensor, zeros,
+    zeros_like,
 )
+from .generators import Generator, manual_seed
 from .dtypes import (
     bool, can_cast, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     promote_types, result_type, set_default_dtype, uint8,
@@ -38,10 +39,10 @@ float, int = float32, int32  # noqa: A001 - PyTorch's names
 __all__ = [
     "accelerator", "arange", "bool", "can_cast", "CheckpointError", "cuda", "detect_anomaly",
     "device", "double", "DtypeError", "enable_grad", "eye", "float", "float16", "float32",
-    "float64", "from_numpy", "full", "Function", "get_default_device", "get_default_dtype",
+    "float64", "from_numpy", "full", "Function", "Generator", "get_default_device", "get_default_dtype",
     "grad", "half", "int", "int16", "int32", "int64", "int8", "is_grad_enabled", "load", "long",
     "manual_seed", "nn", "no_grad", "observe", "ones", "ones_like", "optim", "promote_types",
-    "rand", "randint", "randn", "result_type", "save", "scope", "set_default_device",
+    "rand", "randint", "randn", "randperm", "result_type", "save", "scope", "set_default_device",
     "set_default_dtype", "ShapeError", "short", "tensor", "Tensor", "uint8", "viz", "zeros",
     "zeros_like", *functions.__all__,
 ]

@@ -1,4 +1,4 @@
-"""Making tensors: from data, filled, ranges, and random (one seeded generator). Each takes
+"""Making tensors: from data, filled, ranges, and random (``generators.py``). Each takes
 PyTorch's ``device=``, which must name the CPU (``devices.py``)."""
 
 from __future__ import annotations
@@ -7,28 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from . import generators
 from .devices import check_device
 from .dtypes import as_dtype, get_default_dtype
+from .generators import Generator, manual_seed  # noqa: F401 - mt.manual_seed, as before
 from .tensor import Tensor, _shape
-
-_rng = [np.random.default_rng()]
-
-
-def manual_seed(seed: int) -> None:
-    """Seed the generator behind ``randn``, ``rand``, ``randint``, dropout and init.
-
-    >>> import microtensor as mt
-    >>> mt.manual_seed(0); a = mt.randn(3)
-    >>> mt.manual_seed(0); b = mt.randn(3)
-    >>> bool((a == b).all())
-    True
-    """
-    _rng[0] = np.random.default_rng(seed)
-
-
-def generator() -> np.random.Generator:
-    """The numpy ``Generator`` that ``manual_seed`` seeds (for library code that samples)."""
-    return _rng[0]
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -160,36 +143,50 @@ def _draw(sample: Any, size: tuple, dtype: Any) -> np.ndarray:
     return sample(_shape(size), dtype=drawn).astype(dtype, copy=False)
 
 
-def randn(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None
-          ) -> Tensor:
-    """Standard normal samples from the seeded generator.
+def randn(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None,
+          generator: Generator | None = None) -> Tensor:
+    """Standard normal samples from ``generator`` (default: the one ``manual_seed`` seeds).
 
     >>> import microtensor as mt
     >>> mt.randn(2, 3).shape
     (2, 3)
     """
     check_device(device)
-    return Tensor(_draw(generator().standard_normal, size, dtype), requires_grad=requires_grad)
+    return Tensor(_draw(generators.generator(generator).standard_normal, size, dtype),
+                  requires_grad=requires_grad)
 
 
-def rand(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None
-         ) -> Tensor:
-    """Uniform samples in ``[0, 1)`` from the seeded generator.
+def rand(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None,
+         generator: Generator | None = None) -> Tensor:
+    """Uniform samples in ``[0, 1)`` from ``generator`` (default: the seeded one).
 
     >>> import microtensor as mt
     >>> bool(((mt.rand(5) >= 0) & (mt.rand(5) < 1)).all())
     True
     """
     check_device(device)
-    return Tensor(_draw(generator().random, size, dtype), requires_grad=requires_grad)
+    return Tensor(_draw(generators.generator(generator).random, size, dtype), requires_grad=requires_grad)
 
 
-def randint(low: int, high: int, size: tuple[int, ...], device: Any = None) -> Tensor:
-    """Integers in ``[low, high)`` (int64), from the seeded generator.
+def randint(low: int, high: int, size: tuple[int, ...], device: Any = None,
+            generator: Generator | None = None) -> Tensor:
+    """Integers in ``[low, high)`` (int64), from ``generator`` (default: the seeded one).
 
     >>> import microtensor as mt
     >>> mt.randint(0, 3, (4,)).dtype
     dtype('int64')
     """
     check_device(device)
-    return Tensor(generator().integers(low, high, size=size, dtype=np.int64))
+    return Tensor(generators.generator(generator).integers(low, high, size=size, dtype=np.int64))
+
+
+def randperm(n: int, generator: Generator | None = None, dtype: Any = np.int64,
+             device: Any = None) -> Tensor:
+    """A random order of ``0 .. n-1`` (int64), from ``generator`` (default: the seeded one).
+
+    >>> import microtensor as mt
+    >>> sorted(mt.randperm(4).tolist())
+    [0, 1, 2, 3]
+    """
+    check_device(device)
+    return Tensor(generators.generator(generator).permutation(n).astype(as_dtype(dtype)))

@@ -8,10 +8,10 @@ from typing import Any
 import numpy as np
 
 from ..autograd import is_grad_enabled
-from ..creation import generator
 from ..dtypes import promote_types
 from ..errors import DtypeError, ShapeError
 from ..functions import where
+from ..generators import generator
 from ..ops import NLLLoss
 from ..summation import accumulation_dtype, cascaded_sum
 from ..tensor import Tensor, _raw

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 
 from ..autograd import no_grad
-from ..creation import generator
+from ..generators import generator
 from ..tensor import Tensor
 
 
