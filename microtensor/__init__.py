@@ -12,7 +12,8 @@ networks learn.
 # Order matters here: autograd first, because tensor.py and the ops import it and it
 # imports Tensor back at its end; nn last, because it builds on everything else.
 from .autograd import (
-    Function, detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, observe, scope,
+    Function, detect_anomaly, enable_grad, grad, inference_mode, is_grad_enabled, no_grad, observe,
+    scope, set_grad_enabled,
 )
 from .tensor import Tensor
 from .devices import accelerator, cuda, device, get_default_device, set_default_device
@@ -39,10 +40,10 @@ float, int = float32, int32  # noqa: A001 - PyTorch's names
 __all__ = [
     "accelerator", "arange", "bool", "can_cast", "CheckpointError", "cuda", "detect_anomaly",
     "device", "double", "DtypeError", "enable_grad", "eye", "float", "float16", "float32",
-    "float64", "from_numpy", "full", "Function", "Generator", "get_default_device", "get_default_dtype",
-    "grad", "half", "int", "int16", "int32", "int64", "int8", "is_grad_enabled", "load", "long",
-    "manual_seed", "nn", "no_grad", "observe", "ones", "ones_like", "optim", "promote_types",
-    "rand", "randint", "randn", "randperm", "result_type", "save", "scope", "set_default_device",
-    "set_default_dtype", "ShapeError", "short", "tensor", "Tensor", "uint8", "viz", "zeros",
-    "zeros_like", *functions.__all__,
+    "float64", "from_numpy", "full", "Function", "Generator", "get_default_device",
+    "get_default_dtype", "grad", "half", "inference_mode", "int", "int16", "int32", "int64",
+    "int8", "is_grad_enabled", "load", "long", "manual_seed", "nn", "no_grad", "observe", "ones",
+    "ones_like", "optim", "promote_types", "rand", "randint", "randn", "randperm", "result_type",
+    "save", "scope", "set_default_device", "set_default_dtype", "set_grad_enabled", "ShapeError",
+    "short", "tensor", "Tensor", "uint8", "viz", "zeros", "zeros_like", *functions.__all__,
 ]

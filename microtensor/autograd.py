@@ -77,8 +77,12 @@ class _GradMode:
     def __exit__(self, *exc: object) -> None:
         _state.grad_enabled = self._prev
 
+    def fresh(self) -> _GradMode:
+        """A new context manager of this mode, entered each time a decorated function runs."""
+        return type(self)()
+
     def __call__(self, fn: Callable) -> Callable:
-        mode = type(self)
+        mode = self.fresh
         if inspect.isgeneratorfunction(fn):
             @functools.wraps(fn)
             def generator(*args: Any, **kwargs: Any) -> Any:
@@ -94,7 +98,7 @@ class _GradMode:
         return wrapper
 
 
-def _in_mode(mode: type[_GradMode], steps: Generator) -> Generator:
+def _in_mode(mode: Callable[[], _GradMode], steps: Generator) -> Generator:
     """Drive ``steps`` with ``mode`` on while its own code runs, and only then: between two
     ``yield``s the caller runs in its own mode (PyTorch's rule). ``send``, ``throw`` and
     ``close`` reach the generator inside the mode too."""
@@ -143,6 +147,64 @@ class enable_grad(_GradMode):  # noqa: N801 - PyTorch's name
     """
 
     enabled = True
+
+
+class set_grad_enabled(_GradMode):  # noqa: N801 - PyTorch's name
+    """Turn graph recording on or off: called as a function, from now on; as a context manager,
+    until the block ends; as a decorator, while the function runs (PyTorch's three uses).
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(3, requires_grad=True)
+    >>> with mt.set_grad_enabled(False):
+    ...     (w * 2).requires_grad
+    False
+    >>> _ = mt.set_grad_enabled(False); mt.is_grad_enabled()
+    False
+    >>> _ = mt.set_grad_enabled(True)
+    """
+
+    def __new__(cls, mode: bool) -> set_grad_enabled:
+        return object.__new__(cls)
+
+    def __init__(self, mode: bool) -> None:
+        self.enabled, self._prev = bool(mode), _state.grad_enabled
+        _state.grad_enabled = self.enabled  # now, as PyTorch: a plain call sets the mode
+
+    def __enter__(self) -> None:  # the mode was set when this was made
+        pass
+
+    def fresh(self) -> _GradMode:
+        return type(self)(self.enabled)
+
+    def __call__(self, fn: Callable) -> Callable:
+        _state.grad_enabled = self._prev  # as a decorator it sets nothing until fn runs
+        return super().__call__(fn)
+
+
+class inference_mode(_GradMode):  # noqa: N801 - PyTorch's name
+    """PyTorch's ``inference_mode``: here ``no_grad``, and ``inference_mode(False)`` is
+    ``enable_grad`` (as PyTorch, which turns grad mode on there). PyTorch's inference tensors,
+    which refuse later use in autograd, are not modelled: a tensor made inside is ordinary.
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(3, requires_grad=True)
+    >>> with mt.inference_mode():
+    ...     (w * 2).requires_grad
+    False
+    """
+
+    def __new__(cls, mode: bool | Callable = True) -> Any:
+        made = object.__new__(cls)
+        if callable(mode):  # bare: @mt.inference_mode
+            made.__init__()
+            return made(mode)
+        return made
+
+    def __init__(self, mode: bool | Callable = True) -> None:
+        self.enabled = not mode if isinstance(mode, bool) else False
+
+    def fresh(self) -> _GradMode:
+        return type(self)(not self.enabled)
 
 
 def is_grad_enabled() -> bool:

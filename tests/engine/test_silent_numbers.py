@@ -373,3 +373,39 @@ def test_pow_special_values_as_pytorch(exponent, expected):
         found = (mt.tensor([-np.inf, -0.0]) ** exponent).data
     np.testing.assert_array_equal(found, np.array(expected, np.float32))
     assert np.signbit(found[1]) == np.signbit(expected[1])
+
+
+# ------------------------------------------------ set_grad_enabled and inference_mode (issue 19)
+def test_set_grad_enabled_as_a_call_a_block_and_a_decorator():
+    try:
+        mt.set_grad_enabled(False)
+        assert not mt.is_grad_enabled()  # a plain call sets the mode from now on
+        with mt.set_grad_enabled(True):
+            assert mt.is_grad_enabled()
+        assert not mt.is_grad_enabled()  # the block gave the mode before back
+
+        @mt.set_grad_enabled(True)
+        def inside():
+            return mt.is_grad_enabled()
+
+        assert not mt.is_grad_enabled()  # decorating set nothing
+        assert inside() is True and not mt.is_grad_enabled()
+    finally:
+        mt.set_grad_enabled(True)
+
+
+@pytest.mark.parametrize("spelled", ["called", "bare", "false"])
+def test_inference_mode_is_no_grad(spelled):
+    w = mt.ones(2, requires_grad=True)
+    if spelled == "bare":
+        @mt.inference_mode
+        def run():
+            return w * 2
+        assert not run().requires_grad
+    elif spelled == "called":
+        with mt.inference_mode():
+            assert not (w * 2).requires_grad
+    else:  # inference_mode(False) turns grad mode on, as PyTorch's
+        with mt.no_grad(), mt.inference_mode(False):
+            assert (w * 2).requires_grad
+    assert mt.is_grad_enabled()
