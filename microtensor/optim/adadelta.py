@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, Params, check_non_negative, check_torch_switches
+from .optimizer import Optimizer, Params, check_non_negative, check_torch_switches, zero_buffers
 
 
 class Adadelta(Optimizer):
@@ -48,8 +48,7 @@ class Adadelta(Optimizer):
         check_torch_switches("Adadelta", group)
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "square_avg": np.zeros_like(param.data),
-                "acc_delta": np.zeros_like(param.data)}
+        return {"step": 0, **zero_buffers(param, "square_avg", "acc_delta")}
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import Optimizer, Params, check_fraction, check_non_negative
+from .optimizer import Optimizer, Params, check_betas, check_non_negative, zero_buffers
 
 
 class Adam(Optimizer):
@@ -39,30 +39,21 @@ class Adam(Optimizer):
     def _check_options(self, group: dict[str, Any]) -> None:
         name = type(self).__name__
         check_non_negative(name, group, "lr", "eps", "weight_decay")
-        betas = group["betas"]
-        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
-            raise ValueError(f"{name}: betas must be a pair (beta1, beta2), got {betas!r}")
-        check_fraction(name, "beta1", betas[0])
-        check_fraction(name, "beta2", betas[1])
+        check_betas(name, group["betas"])
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = {"step": 0, "exp_avg": np.zeros_like(param.data),
-                 "exp_avg_sq": np.zeros_like(param.data)}
+        state = {"step": 0, **zero_buffers(param, "exp_avg", "exp_avg_sq")}
         if group["amsgrad"]:
-            state["max_exp_avg_sq"] = np.zeros_like(param.data)
+            state.update(zero_buffers(param, "max_exp_avg_sq"))
         return state
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         state["step"] += 1
         step = state["step"]
-        lr, weight_decay = group["lr"], group["weight_decay"]
+        lr = group["lr"]
         beta1, beta2 = group["betas"]
-        if weight_decay and group["decoupled_weight_decay"]:
-            param.mul_(1 - lr * weight_decay)  # AdamW: shrink the weight, not the gradient
-            grad = -grad if group["maximize"] else grad
-        else:
-            grad = self._direction(param, grad, group)
+        grad = self._decoupled_direction(param, grad, group)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         exp_avg *= beta1
         exp_avg += (1 - beta1) * grad

@@ -7,14 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import (
-    Optimizer,
-    Params,
-    check_betas,
-    check_non_negative,
-    check_torch_switches,
-    lerp_,
-)
+from .optimizer import Optimizer, Params, check_adam_options, lerp_, zero_buffers
 
 
 class Adamax(Optimizer):
@@ -45,13 +38,10 @@ class Adamax(Optimizer):
                                       differentiable=differentiable, capturable=capturable))
 
     def _check_options(self, group: dict[str, Any]) -> None:
-        check_non_negative("Adamax", group, "lr", "eps", "weight_decay")
-        check_betas("Adamax", group["betas"])
-        check_torch_switches("Adamax", group)
+        check_adam_options("Adamax", group)
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "exp_avg": np.zeros_like(param.data),
-                "exp_inf": np.zeros_like(param.data)}
+        return {"step": 0, **zero_buffers(param, "exp_avg", "exp_inf")}
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

@@ -9,14 +9,7 @@ import numpy as np
 
 from ..dtypes import get_default_dtype
 from ..tensor import Tensor
-from .optimizer import (
-    Optimizer,
-    Params,
-    check_betas,
-    check_non_negative,
-    check_torch_switches,
-    lerp_,
-)
+from .optimizer import Optimizer, Params, check_adam_options, lerp_, zero_buffers
 
 
 class NAdam(Optimizer):
@@ -56,15 +49,13 @@ class NAdam(Optimizer):
                                       differentiable=differentiable))
 
     def _check_options(self, group: dict[str, Any]) -> None:
-        check_non_negative("NAdam", group, "lr", "eps", "weight_decay", "momentum_decay")
-        check_betas("NAdam", group["betas"])
-        check_torch_switches("NAdam", group)
+        check_adam_options("NAdam", group, "momentum_decay")
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         # PyTorch keeps the product in a scalar tensor of the default dtype, not the parameter's
         scalar = np.float64 if get_default_dtype() == np.float64 else np.float32
-        return {"step": 0, "mu_product": scalar(1.0), "exp_avg": np.zeros_like(param.data),
-                "exp_avg_sq": np.zeros_like(param.data)}
+        return {"step": 0, "mu_product": scalar(1.0),
+                **zero_buffers(param, "exp_avg", "exp_avg_sq")}
 
     def _restore_state(self, index: Any, p: Tensor, group: dict, saved: dict) -> dict:
         mu_product = saved.get("mu_product") if isinstance(saved, dict) else None
@@ -85,14 +76,10 @@ class NAdam(Optimizer):
                 group: dict[str, Any]) -> None:
         state["step"] += 1
         step = state["step"]
-        lr, weight_decay, momentum_decay = group["lr"], group["weight_decay"], group["momentum_decay"]
+        lr, momentum_decay = group["lr"], group["momentum_decay"]
         beta1, beta2 = group["betas"]
         bias_correction2 = 1 - beta2**step
-        if weight_decay and group["decoupled_weight_decay"]:
-            param.mul_(1 - lr * weight_decay)  # shrink the weight, not the gradient
-            grad = -grad if group["maximize"] else grad
-        else:
-            grad = self._direction(param, grad, group)
+        grad = self._decoupled_direction(param, grad, group)
         mu = beta1 * (1.0 - 0.5 * (0.96 ** (step * momentum_decay)))
         mu_next = beta1 * (1.0 - 0.5 * (0.96 ** ((step + 1) * momentum_decay)))
         mu_product = state["mu_product"]

@@ -81,6 +81,17 @@ class Optimizer:
             grad = grad + group["weight_decay"] * param.data
         return grad
 
+    @staticmethod
+    def _decoupled_direction(param: Tensor, grad: np.ndarray, group: dict[str, Any]) -> np.ndarray:
+        """``_direction`` for the optimizers with a ``decoupled_weight_decay`` option (Adam,
+        NAdam, RAdam): with it set (AdamW), ``param`` shrinks in place by
+        ``1 - lr * weight_decay`` and the gradient is only negated with ``maximize``; without,
+        the weight decay is L2, added to the gradient."""
+        if group["weight_decay"] and group["decoupled_weight_decay"]:
+            param.mul_(1 - group["lr"] * group["weight_decay"])  # shrink the weight, not the gradient
+            return -grad if group["maximize"] else grad
+        return Optimizer._direction(param, grad, group)
+
     # ------------------------------------------------------------------------ the API
     def add_param_group(self, param_group: dict[str, Any]) -> None:
         """Add a group of parameters, with options that override ``defaults``.
@@ -342,6 +353,37 @@ def check_betas(optimizer: str, betas: Any) -> None:
         raise ValueError(f"{optimizer}: betas must be a pair (beta1, beta2), got {betas!r}")
     check_fraction(optimizer, "beta1", betas[0])
     check_fraction(optimizer, "beta2", betas[1])
+
+
+def check_adam_options(optimizer: str, group: dict[str, Any], *non_negative: str) -> None:
+    """Raise ``ValueError`` unless ``group`` holds valid options for one of the Adam variants
+    that take torch.optim's implementation switches (NAdam, RAdam, Adamax): ``lr``, ``eps``,
+    ``weight_decay`` and the ``non_negative`` options numbers >= 0, ``betas`` a pair of decay
+    rates, and ``foreach``, ``capturable`` and ``differentiable`` at PyTorch's defaults.
+    Checked in that order, so the first bad option is the one named.
+
+    >>> check_adam_options("NAdam", {"lr": 2e-3, "eps": 1e-8, "weight_decay": 0,
+    ...                              "momentum_decay": -1, "betas": (0.9, 0.999),
+    ...                              **TORCH_SWITCHES}, "momentum_decay")
+    Traceback (most recent call last):
+    ...
+    ValueError: NAdam: momentum_decay must be a number >= 0, got -1
+    """
+    check_non_negative(optimizer, group, "lr", "eps", "weight_decay", *non_negative)
+    check_betas(optimizer, group["betas"])
+    check_torch_switches(optimizer, group)
+
+
+def zero_buffers(param: Tensor, *names: str) -> dict[str, np.ndarray]:
+    """A buffer of zeros shaped and typed like ``param`` for each name, in the order given
+    (the order PyTorch's state lists them in): the running averages a state starts with.
+
+    >>> import microtensor as mt
+    >>> buffers = zero_buffers(mt.ones(2), "exp_avg", "exp_avg_sq")
+    >>> list(buffers), buffers["exp_avg"].dtype, buffers["exp_avg_sq"].tolist()
+    (['exp_avg', 'exp_avg_sq'], dtype('float32'), [0.0, 0.0])
+    """
+    return {name: np.zeros_like(param.data) for name in names}
 
 
 def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:

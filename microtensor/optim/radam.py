@@ -7,14 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..tensor import Tensor
-from .optimizer import (
-    Optimizer,
-    Params,
-    check_betas,
-    check_non_negative,
-    check_torch_switches,
-    lerp_,
-)
+from .optimizer import Optimizer, Params, check_adam_options, lerp_, zero_buffers
 
 
 class RAdam(Optimizer):
@@ -51,25 +44,18 @@ class RAdam(Optimizer):
                                       differentiable=differentiable))
 
     def _check_options(self, group: dict[str, Any]) -> None:
-        check_non_negative("RAdam", group, "lr", "eps", "weight_decay")
-        check_betas("RAdam", group["betas"])
-        check_torch_switches("RAdam", group)
+        check_adam_options("RAdam", group)
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        return {"step": 0, "exp_avg": np.zeros_like(param.data),
-                "exp_avg_sq": np.zeros_like(param.data)}
+        return {"step": 0, **zero_buffers(param, "exp_avg", "exp_avg_sq")}
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:
         state["step"] += 1
         step = state["step"]
-        lr, weight_decay = group["lr"], group["weight_decay"]
+        lr = group["lr"]
         beta1, beta2 = group["betas"]
-        if weight_decay and group["decoupled_weight_decay"]:
-            param.mul_(1 - lr * weight_decay)  # shrink the weight, not the gradient
-            grad = -grad if group["maximize"] else grad
-        else:
-            grad = self._direction(param, grad, group)
+        grad = self._decoupled_direction(param, grad, group)
         exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
         lerp_(exp_avg, grad, 1 - beta1)  # PyTorch's rounding, not b1 * m + (1 - b1) * g
         exp_avg_sq *= beta2

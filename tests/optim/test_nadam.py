@@ -3,93 +3,17 @@ mid-run), by hand, and its option errors."""
 
 import numpy as np
 import pytest
+from torch_side_by_side import (
+    assert_close,
+    check_matches_pytorch,
+    check_round_trip_matches_pytorch,
+    check_state_dict_mirrors_pytorchs,
+    oracle,
+    run_both,
+)
 
 import microtensor as mt
 from microtensor.optim import NAdam
-
-TORCH_MISSING = "the PyTorch oracle extra (pip install -e '.[oracle]') is not installed"
-STEPS, SAVE_AT = 60, 25
-# Relative to the largest parameter: float32 rounds each step's small differences (an fma
-# here, a reordering there) into parameters that feed the next gradient.
-RTOL = {"float32": 1e-6, "float64": 1e-14}
-
-
-def oracle():
-    """PyTorch, or skip the calling test."""
-    return pytest.importorskip("torch", reason=TORCH_MISSING)
-
-
-def make_groups(params, group_options):
-    """Group 0: a matrix and a parameter that never gets a gradient; group 1 its own options."""
-    return [{"params": [params[0], params[2]]}, {"params": [params[1]], **group_options}]
-
-
-def gradient(seed, p, t):
-    """Noise of a size that changes over the run, plus a pull towards 0 so errors feed back."""
-    noise = np.random.default_rng(seed).standard_normal(p.shape)
-    return noise * (1 + 3 * np.sin(t)) + 0.5 * p.astype(np.float64)
-
-
-def run_both(opt_name, options, group_options, dtype, save_dir=None, seed=0):
-    """(microtensor's, PyTorch's) parameter values after each step, as float64 arrays.
-
-    With ``save_dir``, both optimizers are rebuilt mid-run on fresh copies of the parameters
-    from their state dicts (ours through ``mt.save`` and ``mt.load``)."""
-    torch = oracle()
-
-    def build(lib, params):
-        return getattr(lib.optim, opt_name)(make_groups(params, group_options), **options)
-
-    rng = np.random.default_rng(seed)
-    p0 = [rng.standard_normal(s).astype(dtype) for s in [(3, 2), (4,), (2,)]]
-    ours = [mt.tensor(p, requires_grad=True) for p in p0]
-    theirs = [torch.tensor(p, requires_grad=True) for p in p0]
-    opt_ours, opt_theirs = build(mt, ours), build(torch, theirs)
-    out_ours, out_theirs = [], []
-    for t in range(STEPS):
-        if save_dir is not None and t == SAVE_AT:
-            mt.save(opt_ours.state_dict(), save_dir / "opt.npz")
-            ours = [mt.tensor(p.data, requires_grad=True) for p in ours]
-            opt_ours = build(mt, ours)
-            opt_ours.load_state_dict(mt.load(save_dir / "opt.npz"))
-            saved = opt_theirs.state_dict()
-            theirs = [p.detach().clone().requires_grad_() for p in theirs]
-            opt_theirs = build(torch, theirs)
-            opt_theirs.load_state_dict(saved)
-        for i, (a, b) in enumerate(zip(ours[:2], theirs[:2])):
-            # the same noise for both, each pulled towards its own parameter
-            a.grad = mt.tensor(gradient([seed, t, i], a.data, t).astype(dtype))
-            b.grad = torch.tensor(gradient([seed, t, i], b.detach().numpy(), t).astype(dtype))
-        opt_ours.step()
-        opt_theirs.step()
-        out_ours.append(np.concatenate([p.data.ravel() for p in ours]).astype(np.float64))
-        out_theirs.append(np.concatenate([p.detach().numpy().ravel() for p in theirs]))
-    check_same_state(opt_ours.state_dict(), opt_theirs.state_dict(), dtype)
-    return np.array(out_ours), np.array(out_theirs)
-
-
-def check_same_state(ours, theirs, dtype):
-    """The same parameter indices, state names and step counts, and close buffers."""
-    assert ours["param_groups"] == theirs["param_groups"]
-    assert list(ours["state"]) == list(theirs["state"]) == [0, 2]  # 1 never had a gradient
-    for index, state in theirs["state"].items():
-        assert list(ours["state"][index]) == list(state)
-        for key, value in state.items():
-            expected = value.numpy()
-            got = np.asarray(ours["state"][index][key])
-            if key != "step" and key != "mu_product":
-                assert got.dtype == expected.dtype == np.dtype(dtype)
-            # relative to the largest entry, as the parameters: a buffer's entries near 0 are
-            # differences of the gradients, which carry the parameters' rounding
-            scale = np.abs(expected).max()
-            np.testing.assert_allclose(got, expected, rtol=0, atol=RTOL[dtype] * scale)
-
-
-def assert_close(ours, theirs, dtype):
-    scale = np.abs(theirs).max()
-    assert np.isfinite(ours).all()
-    np.testing.assert_allclose(ours, theirs, rtol=0, atol=RTOL[dtype] * scale)
-
 
 OPTIONS = [
     ({}, {}),
@@ -104,23 +28,16 @@ OPTIONS = [
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("options, group_options", OPTIONS)
 def test_matches_pytorch(options, group_options, dtype):
-    ours, theirs = run_both("NAdam", options, group_options, dtype)
-    assert_close(ours, theirs, dtype)
-    assert (ours[:, -2:] == ours[0, -2:]).all()  # no gradient, no move
+    check_matches_pytorch("NAdam", options, group_options, dtype)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("options, group_options", OPTIONS[1:4])
 def test_state_dict_round_trip_mid_run_matches_pytorch(options, group_options, dtype, tmp_path):
-    ours, theirs = run_both("NAdam", options, group_options, dtype, save_dir=tmp_path)
-    assert_close(ours, theirs, dtype)
-    uninterrupted, _ = run_both("NAdam", options, group_options, dtype)
-    if dtype == "float32":
-        assert np.array_equal(ours, uninterrupted)
-    else:
-        # PyTorch's load_state_dict casts mu_product to float64 here, so the product is
-        # rounded differently afterwards, in PyTorch as in microtensor
-        assert_close(ours, uninterrupted, dtype)
+    # float64: PyTorch's load_state_dict casts mu_product to float64 here, so the product
+    # is rounded differently afterwards, in PyTorch as in microtensor
+    check_round_trip_matches_pytorch("NAdam", options, group_options, dtype, tmp_path,
+                                     exact=dtype == "float32")
 
 
 def test_default_float64_keeps_mu_product_in_float64():
@@ -142,15 +59,7 @@ def test_default_float64_keeps_mu_product_in_float64():
 
 def test_state_dict_mirrors_pytorchs():
     torch = oracle()
-    ours, theirs = mt.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)
-    opts = [NAdam([ours], lr=0.1), torch.optim.NAdam([theirs], lr=0.1)]
-    ours.grad, theirs.grad = mt.ones(2), torch.ones(2)
-    for opt in opts:
-        opt.step()
-    sd_ours, sd_theirs = (opt.state_dict() for opt in opts)
-    assert sd_ours["param_groups"] == sd_theirs["param_groups"]
-    assert list(sd_ours["state"][0]) == list(sd_theirs["state"][0])
-    assert sd_ours["state"][0]["step"] == sd_theirs["state"][0]["step"].item() == 1
+    sd_ours, sd_theirs = check_state_dict_mirrors_pytorchs("NAdam")
     mu_product = sd_ours["state"][0]["mu_product"]
     assert type(mu_product) is np.float32 and sd_theirs["state"][0]["mu_product"].dtype == torch.float32
     assert mu_product == sd_theirs["state"][0]["mu_product"].item()
@@ -170,12 +79,17 @@ def test_loading_gives_mu_product_the_parameters_dtype():
     assert topt.state[t]["mu_product"].dtype == torch.float64
 
 
-def test_mu_product_as_a_0d_array_or_a_number_loads():
+def stepped_once():
+    """A float32 parameter, its NAdam after one step, and that NAdam's state dict."""
     w = mt.ones(3, requires_grad=True)
     opt = NAdam([w])
     w.grad = mt.ones(3)
     opt.step()
-    sd = opt.state_dict()
+    return w, opt, opt.state_dict()
+
+
+def test_mu_product_as_a_0d_array_or_a_number_loads():
+    w, opt, sd = stepped_once()
     for value in [np.array(0.5), mt.tensor(0.5), 0.5]:
         sd["state"][0]["mu_product"] = value
         opt.load_state_dict(sd)
@@ -183,11 +97,7 @@ def test_mu_product_as_a_0d_array_or_a_number_loads():
 
 
 def test_mu_product_that_is_not_a_number_is_refused():
-    w = mt.ones(3, requires_grad=True)
-    opt = NAdam([w])
-    w.grad = mt.ones(3)
-    opt.step()
-    sd = opt.state_dict()
+    _, opt, sd = stepped_once()
     sd["state"][0]["mu_product"] = "0.5"
     with pytest.raises(ValueError, match="NAdam.load_state_dict: state 'mu_product' of parameter "
                                          "0 must be a number, got '0.5'"):
