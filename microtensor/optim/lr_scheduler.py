@@ -62,9 +62,44 @@ def _check_number(scheduler: str, name: str, value: Any, low: float | None = Non
         raise ValueError(f"{scheduler}: {name} must be a number {bounds}, got {value!r}")
 
 
-def _check_count(scheduler: str, name: str, value: Any) -> None:
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value <= 0:
-        raise ValueError(f"{scheduler}: {name} must be a positive integer, got {value!r}")
+def _check_count(scheduler: str, name: str, value: Any, low: int | None = None) -> None:
+    """Reject an option that is not a whole number: a positive one, or ``>= low`` if given."""
+    least, wanted = (1, "a positive integer") if low is None else (low, f"an integer >= {low}")
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < least:
+        raise ValueError(f"{scheduler}: {name} must be {wanted}, got {value!r}")
+
+
+def _check_optimizer(scheduler: str, optimizer: Any) -> None:
+    """Reject anything but an ``Optimizer``, before a scheduler reads its parameter groups."""
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{scheduler}: {type(optimizer).__name__} is not an Optimizer")
+
+
+def _warn_epoch_argument() -> None:
+    """PyTorch's deprecation warning for ``step(epoch)``, pointed at the caller of ``step``."""
+    warnings.warn("The epoch parameter in scheduler.step() is deprecated, as in PyTorch; "
+                  "call step() once per epoch instead.", UserWarning, stacklevel=3)
+
+
+def _callable_state(fn: Any) -> dict[str, Any] | None:
+    """What ``state_dict`` keeps of a user function, as PyTorch: None for a plain function
+    (code cannot be saved), the attributes of a callable object.
+
+    >>> class Halve:
+    ...     factor = 0.5
+    ...     def __call__(self, epoch):
+    ...         return self.factor
+    >>> fn = Halve(); fn.factor = 0.25
+    >>> _callable_state(lambda epoch: 1.0), _callable_state(fn)
+    (None, {'factor': 0.25})
+    """
+    return None if fn is None or isinstance(fn, types.FunctionType) else dict(fn.__dict__)
+
+
+def _load_callable_state(fn: Any, saved: dict[str, Any] | None) -> None:
+    """Put back into ``fn`` the attributes ``_callable_state`` kept (nothing for None)."""
+    if fn is not None and saved is not None:
+        fn.__dict__.update(saved)
 
 
 class LRScheduler:
@@ -78,8 +113,7 @@ class LRScheduler:
 
     def __init__(self, optimizer: Optimizer, last_epoch: int = -1) -> None:
         name = type(self).__name__
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+        _check_optimizer(name, optimizer)
         if not isinstance(last_epoch, numbers.Integral) or last_epoch < -1:
             raise ValueError(f"{name}: last_epoch must be an integer >= -1, got {last_epoch!r}")
         self.optimizer = optimizer
@@ -124,8 +158,7 @@ class LRScheduler:
         jumps to that epoch instead, using the closed form where there is one."""
         self._step_count += 1
         if epoch is not None:
-            warnings.warn("The epoch parameter in scheduler.step() is deprecated, as in PyTorch; "
-                          "call step() once per epoch instead.", UserWarning, stacklevel=2)
+            _warn_epoch_argument()
         self._update_lr(epoch)
 
     def _update_lr(self, epoch: int | None = None) -> None:
@@ -136,9 +169,13 @@ class LRScheduler:
             self.last_epoch = epoch
             closed_form = getattr(self, "_get_closed_form_lr", None)
             values = closed_form() if closed_form is not None else self.get_lr()
+        self._apply(values)
+
+    def _apply(self, values: Iterable[float]) -> None:
+        """Set each group's rate and remember the rates (``get_last_lr``)."""
         for group, lr in zip(self.optimizer.param_groups, values):
             group["lr"] = lr
-        self._last_lr = [group["lr"] for group in self.optimizer.param_groups]
+        self._last_lr = self._current()
 
     def state_dict(self) -> dict[str, Any]:
         """Every attribute but the optimizer (plain numbers, lists and flags).
@@ -169,6 +206,22 @@ class LRScheduler:
             raise ValueError(f"{type(self).__name__}.load_state_dict: unexpected keys {unknown} "
                              "(is it another scheduler's state?)")
         self.__dict__.update(state_dict)
+
+    def _state_dict_replacing(self, key: str, value: Any) -> dict[str, Any]:
+        """``state_dict()`` with the attribute ``key``, which cannot be saved as it is (user
+        functions, other schedulers), stored as ``value`` instead, last, as PyTorch orders it."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", key)}
+        state[key] = value
+        return state
+
+    def _load_state_dict_but(self, key: str, state_dict: dict[str, Any], default: Any) -> Any:
+        """Load all of ``state_dict`` but ``key`` (``default`` if it is missing), and return
+        that entry for the caller to restore. The base class's load, named: the caller is the
+        subclass's own ``load_state_dict``."""
+        state = dict(state_dict)  # the caller's dict stays as it was
+        saved = state.pop(key, default)
+        LRScheduler.load_state_dict(self, state)
+        return saved
 
     def _current(self) -> list[float]:
         return [group["lr"] for group in self.optimizer.param_groups]
@@ -335,24 +388,24 @@ def _lambda_list(scheduler: str, optimizer: Any, lr_lambda: Any) -> list[Callabl
 
 
 class _FunctionScheduler(LRScheduler):
-    """Shared by the schedulers built on user functions (``lr_lambdas``): ``state_dict``
-    stores None for plain functions and the attributes of callable objects, as PyTorch."""
+    """Shared by the schedulers built on user functions: ``lr_lambda`` is one function or
+    one per parameter group (kept as ``lr_lambdas``), and ``state_dict`` stores None for
+    plain functions and the attributes of callable objects, as PyTorch."""
 
-    lr_lambdas: list[Callable[[int], float]]
+    def __init__(self, optimizer: Optimizer,
+                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
+                 last_epoch: int = -1) -> None:
+        self.lr_lambdas = _lambda_list(type(self).__name__, optimizer, lr_lambda)
+        super().__init__(optimizer, last_epoch)
 
     def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "lr_lambdas")}
-        state["lr_lambdas"] = [None if isinstance(fn, types.FunctionType) else dict(fn.__dict__)
-                               for fn in self.lr_lambdas]
-        return state
+        return self._state_dict_replacing("lr_lambdas",
+                                          [_callable_state(fn) for fn in self.lr_lambdas])
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)  # the caller's dict stays as it was
-        lambdas = state.pop("lr_lambdas", [None] * len(self.lr_lambdas))
-        super().load_state_dict(state)
+        lambdas = self._load_state_dict_but("lr_lambdas", state_dict, [None] * len(self.lr_lambdas))
         for fn, saved in zip(self.lr_lambdas, lambdas):
-            if saved is not None:
-                fn.__dict__.update(saved)
+            _load_callable_state(fn, saved)
 
 
 class LambdaLR(_FunctionScheduler):
@@ -371,17 +424,50 @@ class LambdaLR(_FunctionScheduler):
     [0.5]
     """
 
-    def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        self.lr_lambdas = _lambda_list("LambdaLR", optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
-
     def get_lr(self) -> list[float]:
         return [base * fn(self.last_epoch) for fn, base in zip(self.lr_lambdas, self.base_lrs)]
 
 
-class SequentialLR(LRScheduler):
+def _check_schedulers(scheduler: str, schedulers: list[Any], optimizer: Any,
+                      stepped_alone: type | None = None) -> None:
+    """Reject an empty list, a member that is no scheduler (or is a ``stepped_alone``
+    one), or one of another optimizer: the schedulers a composed one drives."""
+    if not schedulers:
+        raise ValueError(f"{scheduler}: expected at least one scheduler, got none")
+    for i, member in enumerate(schedulers):
+        if not isinstance(member, LRScheduler):
+            raise TypeError(f"{scheduler}: schedulers[{i}] is a {type(member).__name__}, "
+                            "not a scheduler")
+        if stepped_alone is not None and isinstance(member, stepped_alone):
+            raise ValueError(f"{scheduler}: schedulers[{i}] is a {stepped_alone.__name__}, "
+                             "whose step needs the metrics; step it on its own")
+        if member.optimizer is not optimizer:
+            raise ValueError(f"{scheduler}: schedulers[{i}] ({type(member).__name__}) "
+                             "belongs to another optimizer")
+
+
+class _ComposedScheduler(LRScheduler):
+    """Shared by the schedulers that step others (``_schedulers``): ``state_dict`` holds
+    each one's own ``state_dict``, in order."""
+
+    _schedulers: list[LRScheduler]
+
+    def state_dict(self) -> dict[str, Any]:
+        return self._state_dict_replacing("_schedulers", [s.state_dict() for s in self._schedulers])
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = dict(state_dict)
+        inner = state.pop("_schedulers")
+        # checked before anything is loaded, so a mismatched state leaves this one as it was
+        if len(inner) != len(self._schedulers):
+            raise ValueError(f"{type(self).__name__}.load_state_dict: the state holds "
+                             f"{len(inner)} schedulers, this one has {len(self._schedulers)}")
+        super().load_state_dict(state)
+        for scheduler, saved in zip(self._schedulers, inner):
+            scheduler.load_state_dict(saved)
+
+
+class SequentialLR(_ComposedScheduler):
     """Run ``schedulers`` one after another, switching at the epochs in ``milestones``
     (each scheduler starts again from its own epoch 0): warm-up, then decay.
 
@@ -402,15 +488,7 @@ class SequentialLR(LRScheduler):
     def __init__(self, optimizer: Optimizer, schedulers: Sequence[LRScheduler],
                  milestones: Sequence[int], last_epoch: int = -1) -> None:
         schedulers, milestones = list(schedulers), list(milestones)
-        if not schedulers:
-            raise ValueError("SequentialLR: expected at least one scheduler, got none")
-        for i, scheduler in enumerate(schedulers):
-            if not isinstance(scheduler, LRScheduler):
-                raise TypeError(f"SequentialLR: schedulers[{i}] is a {type(scheduler).__name__}, "
-                                "not a scheduler")
-            if scheduler.optimizer is not optimizer:
-                raise ValueError(f"SequentialLR: schedulers[{i}] ({type(scheduler).__name__}) "
-                                 "belongs to another optimizer")
+        _check_schedulers("SequentialLR", schedulers, optimizer)
         if len(milestones) != len(schedulers) - 1:
             raise ValueError(f"SequentialLR: expected {len(schedulers) - 1} milestones for "
                              f"{len(schedulers)} schedulers, got {len(milestones)}")
@@ -437,21 +515,6 @@ class SequentialLR(LRScheduler):
             scheduler.step()
         self._last_lr = scheduler.get_last_lr()
 
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        inner = state.pop("_schedulers")
-        if len(inner) != len(self._schedulers):
-            raise ValueError(f"SequentialLR.load_state_dict: the state holds {len(inner)} "
-                             f"schedulers, this one has {len(self._schedulers)}")
-        super().load_state_dict(state)
-        for scheduler, saved in zip(self._schedulers, inner):
-            scheduler.load_state_dict(saved)
-
 
 class MultiplicativeLR(_FunctionScheduler):
     """Multiply the rate by ``lr_lambda(epoch)`` every epoch after the first (one function,
@@ -468,12 +531,6 @@ class MultiplicativeLR(_FunctionScheduler):
     >>> scheduler.get_last_lr()
     [0.25]
     """
-
-    def __init__(self, optimizer: Optimizer,
-                 lr_lambda: Callable[[int], float] | Sequence[Callable[[int], float]],
-                 last_epoch: int = -1) -> None:
-        self.lr_lambdas = _lambda_list("MultiplicativeLR", optimizer, lr_lambda)
-        super().__init__(optimizer, last_epoch)
 
     def get_lr(self) -> list[float]:
         if self._is_initial:
@@ -621,9 +678,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
     def __init__(self, optimizer: Optimizer, T_0: int, T_mult: int = 1,  # noqa: N803
                  eta_min: float = 0.0, last_epoch: int = -1) -> None:
         _check_count("CosineAnnealingWarmRestarts", "T_0", T_0)
-        if not isinstance(T_mult, numbers.Integral) or isinstance(T_mult, bool) or T_mult < 1:
-            raise ValueError("CosineAnnealingWarmRestarts: T_mult must be an integer >= 1, "
-                             f"got {T_mult!r}")
+        _check_count("CosineAnnealingWarmRestarts", "T_mult", T_mult, low=1)
         _check_number("CosineAnnealingWarmRestarts", "eta_min", eta_min, low=0)
         self.T_0, self.T_i, self.T_mult, self.eta_min = T_0, T_0, T_mult, eta_min
         self.T_cur: float = last_epoch
@@ -660,9 +715,7 @@ class CosineAnnealingWarmRestarts(LRScheduler):
                 self.T_i = self.T_0
                 self.T_cur = epoch
         self.last_epoch = math.floor(epoch)
-        for group, lr in zip(self.optimizer.param_groups, self.get_lr()):
-            group["lr"] = lr
-        self._last_lr = self._current()
+        self._apply(self.get_lr())
 
 
 def _per_group(scheduler: str, name: str, optimizer: Optimizer, value: Any) -> list[float]:
@@ -683,6 +736,29 @@ def _momentum_key(scheduler: str, optimizer: Optimizer) -> bool:
                          f"(SGD, RMSprop, Adam, AdamW), got {type(optimizer).__name__}; pass "
                          "cycle_momentum=False")
     return "betas" in optimizer.defaults
+
+
+def _init_momentum(scheduler: str, optimizer: Optimizer, base_momentum: Any, max_momentum: Any,
+                   last_epoch: int, max_first: bool) -> tuple[bool, list[float], list[float]]:
+    """The momentum setup OneCycleLR and CyclicLR share: check the bounds (one of each per
+    group) and, when a schedule starts, put each group's momentum at its top, where both
+    cycles begin, with the bounds in the group as PyTorch keeps them. Returns whether the
+    momentum is ``betas[0]``, the bottoms and the tops.
+
+    ``max_first`` checks ``max_momentum`` first (OneCycleLR's order in PyTorch), so a call
+    with both wrong fails on the same one.
+    """
+    use_beta1 = _momentum_key(scheduler, optimizer)
+    if max_first:
+        tops = _per_group(scheduler, "max_momentum", optimizer, max_momentum)
+    bottoms = _per_group(scheduler, "base_momentum", optimizer, base_momentum)
+    if not max_first:
+        tops = _per_group(scheduler, "max_momentum", optimizer, max_momentum)
+    if last_epoch == -1:
+        for group, top, bottom in zip(optimizer.param_groups, tops, bottoms):
+            _set_momentum(group, use_beta1, top)
+            group["max_momentum"], group["base_momentum"] = top, bottom
+    return use_beta1, bottoms, tops
 
 
 def _set_momentum(group: dict[str, Any], use_beta1: bool, momentum: float) -> None:
@@ -724,8 +800,7 @@ class OneCycleLR(LRScheduler):
                  final_div_factor: float = 1e4, three_phase: bool = False,
                  last_epoch: int = -1) -> None:
         name = "OneCycleLR"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+        _check_optimizer(name, optimizer)
         if total_steps is not None:
             _check_count(name, "total_steps", total_steps)
         elif epochs is not None and steps_per_epoch is not None:
@@ -761,14 +836,9 @@ class OneCycleLR(LRScheduler):
                 group["max_lr"] = top
                 group["min_lr"] = group["initial_lr"] / final_div_factor
         self.cycle_momentum = bool(cycle_momentum)
-        if self.cycle_momentum:
-            self.use_beta1 = _momentum_key(name, optimizer)
-            tops = _per_group(name, "max_momentum", optimizer, max_momentum)
-            bottoms = _per_group(name, "base_momentum", optimizer, base_momentum)
-            if last_epoch == -1:
-                for group, top, bottom in zip(optimizer.param_groups, tops, bottoms):
-                    _set_momentum(group, self.use_beta1, top)
-                    group["max_momentum"], group["base_momentum"] = top, bottom
+        if self.cycle_momentum:  # the bounds live in the groups, where get_lr reads them
+            self.use_beta1 = _init_momentum(name, optimizer, base_momentum, max_momentum,
+                                            last_epoch, max_first=True)[0]
         super().__init__(optimizer, last_epoch)
 
     def _anneal(self, start: float, end: float, pct: float) -> float:
@@ -833,8 +903,7 @@ class CyclicLR(LRScheduler):
                  base_momentum: float | Sequence[float] = 0.8,
                  max_momentum: float | Sequence[float] = 0.9, last_epoch: int = -1) -> None:
         name = "CyclicLR"
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
+        _check_optimizer(name, optimizer)
         base_lrs = _per_group(name, "base_lr", optimizer, base_lr)
         self.max_lrs = _per_group(name, "max_lr", optimizer, max_lr)
         _check_number(name, "step_size_up", step_size_up, positive=True)
@@ -861,14 +930,8 @@ class CyclicLR(LRScheduler):
         self._init_scale_fn()
         self.cycle_momentum = bool(cycle_momentum)
         if self.cycle_momentum:
-            self.use_beta1 = _momentum_key(name, optimizer)
-            self.base_momentums = _per_group(name, "base_momentum", optimizer, base_momentum)
-            self.max_momentums = _per_group(name, "max_momentum", optimizer, max_momentum)
-            if last_epoch == -1:
-                for group, top, bottom in zip(optimizer.param_groups, self.max_momentums,
-                                              self.base_momentums):
-                    _set_momentum(group, self.use_beta1, top)
-                    group["max_momentum"], group["base_momentum"] = top, bottom
+            self.use_beta1, self.base_momentums, self.max_momentums = _init_momentum(
+                name, optimizer, base_momentum, max_momentum, last_epoch, max_first=False)
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs
 
@@ -903,20 +966,12 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def state_dict(self) -> dict[str, Any]:
-        state = super().state_dict()
-        fn = state.pop("_scale_fn_custom")
-        state["_scale_fn_custom"] = (None if fn is None or isinstance(fn, types.FunctionType)
-                                     else dict(fn.__dict__))
-        return state
+        return self._state_dict_replacing("_scale_fn_custom",
+                                          _callable_state(self._scale_fn_custom))
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)  # the caller's dict stays as it was
-        saved = state.pop("_scale_fn_custom", None)
-        fn = self._scale_fn_custom
-        super().load_state_dict(state)
-        self._scale_fn_custom = fn
-        if saved is not None and fn is not None:
-            fn.__dict__.update(saved)
+        saved = self._load_state_dict_but("_scale_fn_custom", state_dict, None)
+        _load_callable_state(self._scale_fn_custom, saved)
         self._init_scale_fn()
 
 
@@ -947,11 +1002,9 @@ class ReduceLROnPlateau(LRScheduler):
         if not (isinstance(factor, numbers.Real) and not isinstance(factor, bool)
                 and 0 <= factor < 1):
             raise ValueError(f"{name}: factor must be in [0, 1), got {factor!r}")
-        if not isinstance(optimizer, Optimizer):
-            raise TypeError(f"{name}: {type(optimizer).__name__} is not an Optimizer")
-        for option, value in (("patience", patience), ("cooldown", cooldown)):
-            if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 0:
-                raise ValueError(f"{name}: {option} must be an integer >= 0, got {value!r}")
+        _check_optimizer(name, optimizer)
+        _check_count(name, "patience", patience, low=0)
+        _check_count(name, "cooldown", cooldown, low=0)
         _check_number(name, "threshold", threshold, low=0)
         _check_number(name, "eps", eps, low=0)
         self.factor = factor
@@ -1008,8 +1061,7 @@ class ReduceLROnPlateau(LRScheduler):
         if epoch is None:
             epoch = self.last_epoch + 1
         else:
-            warnings.warn("The epoch parameter in scheduler.step() is deprecated, as in PyTorch; "
-                          "call step() once per epoch instead.", UserWarning, stacklevel=2)
+            _warn_epoch_argument()
         self.last_epoch = epoch
         if self._is_better(current, self.best):
             self.best = current
@@ -1044,7 +1096,7 @@ class ReduceLROnPlateau(LRScheduler):
         self._init_is_better(self.mode, self.threshold, self.threshold_mode)
 
 
-class ChainedScheduler(LRScheduler):
+class ChainedScheduler(_ComposedScheduler):
     """Step several schedulers of one optimizer together: each ``step()`` steps every one
     in turn, so their (chainable) changes compose, e.g. a constant warm-up times a decay.
 
@@ -1064,20 +1116,9 @@ class ChainedScheduler(LRScheduler):
     def __init__(self, schedulers: Sequence[LRScheduler],
                  optimizer: Optimizer | None = None) -> None:
         schedulers = list(schedulers)
-        if not schedulers:
-            raise ValueError("ChainedScheduler: expected at least one scheduler, got none")
-        if optimizer is None:
+        if optimizer is None and schedulers:
             optimizer = getattr(schedulers[0], "optimizer", None)
-        for i, scheduler in enumerate(schedulers):
-            if not isinstance(scheduler, LRScheduler):
-                raise TypeError(f"ChainedScheduler: schedulers[{i}] is a "
-                                f"{type(scheduler).__name__}, not a scheduler")
-            if isinstance(scheduler, ReduceLROnPlateau):
-                raise ValueError(f"ChainedScheduler: schedulers[{i}] is a ReduceLROnPlateau, "
-                                 "whose step needs the metrics; step it on its own")
-            if scheduler.optimizer is not optimizer:
-                raise ValueError(f"ChainedScheduler: schedulers[{i}] "
-                                 f"({type(scheduler).__name__}) belongs to another optimizer")
+        _check_schedulers("ChainedScheduler", schedulers, optimizer, stepped_alone=ReduceLROnPlateau)
         self._schedulers = schedulers
         self.optimizer = optimizer
         self._last_lr = self._current()
@@ -1086,18 +1127,3 @@ class ChainedScheduler(LRScheduler):
         for scheduler in self._schedulers:
             scheduler.step()
         self._last_lr = self._current()
-
-    def state_dict(self) -> dict[str, Any]:
-        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_schedulers")}
-        state["_schedulers"] = [s.state_dict() for s in self._schedulers]
-        return state
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)
-        inner = state.pop("_schedulers")
-        if len(inner) != len(self._schedulers):
-            raise ValueError(f"ChainedScheduler.load_state_dict: the state holds {len(inner)} "
-                             f"schedulers, this one has {len(self._schedulers)}")
-        super().load_state_dict(state)
-        for scheduler, saved in zip(self._schedulers, inner):
-            scheduler.load_state_dict(saved)
