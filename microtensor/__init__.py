@@ -18,7 +18,8 @@ from .autograd import (
 from .tensor import Tensor
 from .devices import accelerator, cuda, device, get_default_device, set_default_device
 from .creation import (
-    arange, eye, from_numpy, full, ones, ones_like, rand, randint, randn, randperm, tensor, zeros,
+    arange, as_tensor, empty, empty_like, eye, from_numpy, full, full_like, is_tensor, linspace,
+    numel, ones, ones_like, rand, rand_like, randint, randn, randn_like, randperm, tensor, zeros,
     zeros_like,
 )
 from .generators import Generator, manual_seed
@@ -38,12 +39,14 @@ double, half, long, short = float64, float16, int64, int16
 float, int = float32, int32  # noqa: A001 - PyTorch's names
 
 __all__ = [
-    "accelerator", "arange", "bool", "can_cast", "CheckpointError", "cuda", "detect_anomaly",
-    "device", "double", "DtypeError", "enable_grad", "eye", "float", "float16", "float32",
-    "float64", "from_numpy", "full", "Function", "Generator", "get_default_device",
-    "get_default_dtype", "grad", "half", "inference_mode", "int", "int16", "int32", "int64",
-    "int8", "is_grad_enabled", "load", "long", "manual_seed", "nn", "no_grad", "observe", "ones",
-    "ones_like", "optim", "promote_types", "rand", "randint", "randn", "randperm", "result_type",
-    "save", "scope", "set_default_device", "set_default_dtype", "set_grad_enabled", "ShapeError",
-    "short", "tensor", "Tensor", "uint8", "viz", "zeros", "zeros_like", *functions.__all__,
+    "accelerator", "arange", "as_tensor", "bool", "can_cast", "CheckpointError", "cuda",
+    "detect_anomaly", "device", "double", "DtypeError", "empty", "empty_like", "enable_grad",
+    "eye", "float", "float16", "float32", "float64", "from_numpy", "full", "full_like",
+    "Function", "Generator", "get_default_device", "get_default_dtype", "grad", "half",
+    "inference_mode", "int", "int16", "int32", "int64", "int8", "is_grad_enabled", "is_tensor",
+    "linspace", "load", "long", "manual_seed", "nn", "no_grad", "numel", "observe", "ones",
+    "ones_like", "optim", "promote_types", "rand", "rand_like", "randint", "randn", "randn_like",
+    "randperm", "result_type", "save", "scope", "set_default_device", "set_default_dtype",
+    "set_grad_enabled", "ShapeError", "short", "Tensor", "tensor", "uint8", "viz", "zeros",
+    "zeros_like", *functions.__all__,
 ]

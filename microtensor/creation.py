@@ -84,6 +84,106 @@ def ones_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device:
     return ones(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
 
 
+def empty(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None
+          ) -> Tensor:
+    """A tensor whose values are not to be read before written: zeros here (PyTorch leaves
+    memory uninitialised; numpy's ``empty`` would too, and a bug reading it would then vary).
+
+    >>> import microtensor as mt
+    >>> mt.empty(2, 3).shape
+    (2, 3)
+    """
+    return _filled(size, 0, dtype, requires_grad, device)
+
+
+def empty_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None
+               ) -> Tensor:
+    """``empty`` with ``t``'s shape and dtype."""
+    return empty(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device)
+
+
+def full_like(t: Tensor, fill_value: float, dtype: Any = None, requires_grad: bool = False,
+              device: Any = None) -> Tensor:
+    """``t``'s shape filled with ``fill_value``, in ``t``'s dtype (not the value's, unlike
+    ``full``), as PyTorch.
+
+    >>> import microtensor as mt
+    >>> mt.full_like(mt.ones(2, dtype=mt.int64), 2.7).tolist()
+    [2, 2]
+    """
+    return _filled((t.shape,), fill_value, dtype or t.dtype, requires_grad, device)
+
+
+def rand_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None,
+              generator: Generator | None = None) -> Tensor:
+    """``rand`` with ``t``'s shape and (floating) dtype."""
+    return rand(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device,
+                generator=generator)
+
+
+def randn_like(t: Tensor, dtype: Any = None, requires_grad: bool = False, device: Any = None,
+               generator: Generator | None = None) -> Tensor:
+    """``randn`` with ``t``'s shape and (floating) dtype."""
+    return randn(t.shape, dtype=dtype or t.dtype, requires_grad=requires_grad, device=device,
+                 generator=generator)
+
+
+def linspace(start: float, end: float, steps: int, dtype: Any = None,
+             requires_grad: bool = False, device: Any = None) -> Tensor:
+    """``steps`` evenly spaced values from ``start`` to ``end``, both included (the default
+    float dtype unless ``dtype``; an integer dtype truncates toward zero, as PyTorch).
+
+    >>> import microtensor as mt
+    >>> mt.linspace(0, 1, 5).tolist()
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    """
+    check_device(device)
+    if not isinstance(steps, int) or steps < 0:
+        raise ValueError(f"linspace: number of steps must be a non-negative int, got {steps!r}")
+    values = np.linspace(start, end, steps)
+    return Tensor(np.trunc(values).astype(as_dtype(dtype)) if dtype is not None and
+                  as_dtype(dtype).kind in "iub" else values.astype(_float_dtype(dtype)),
+                  requires_grad=requires_grad)
+
+
+def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
+    """``data`` as a tensor without copying where it can be: a tensor of that dtype is returned
+    as it is, and a numpy array of that dtype is shared (writes show in both), as PyTorch.
+
+    >>> import numpy as np, microtensor as mt
+    >>> array = np.zeros(2)
+    >>> mt.as_tensor(array)[0] = 5.0
+    >>> array.tolist()
+    [5.0, 0.0]
+    """
+    check_device(device)
+    if isinstance(data, Tensor):
+        return data if dtype is None else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or as_dtype(dtype) == data.dtype):
+        return from_numpy(data)
+    return Tensor(data, dtype=dtype)
+
+
+def is_tensor(obj: Any) -> bool:
+    """Whether ``obj`` is a tensor (``nn.Parameter`` included).
+
+    >>> import microtensor as mt
+    >>> mt.is_tensor(mt.ones(1)), mt.is_tensor([1.0])
+    (True, False)
+    """
+    return isinstance(obj, Tensor)
+
+
+def numel(t: Tensor) -> int:
+    """The number of elements of ``t``.
+
+    >>> import microtensor as mt
+    >>> mt.numel(mt.ones(2, 3))
+    6
+    """
+    return t.numel()
+
+
 def full(size: tuple[int, ...], fill_value: float, dtype: Any = None,
          requires_grad: bool = False, device: Any = None) -> Tensor:
     """A tensor filled with one value; its dtype follows the value, as ``torch.full``.

@@ -744,6 +744,26 @@ row("mt.rand", lambda lib, s, **kw: lib.m.rand(*s or (s,), **kw), random_shape, 
     values=False)
 row("mt.randint", lambda lib, s: lib.m.randint(0, 5, s), lambda d, t: ((shape(d),), {}), grad=False,
     values=False)
+row("mt.empty", lambda lib, s, **kw: lib.m.empty(*s or (s,), **kw), creation_shape, grad=False,
+    values=False)
+row("mt.empty_like", lambda lib, x, **kw: lib.m.empty_like(x, **kw),
+    lambda d, t: ((tensor(d, t),), creation_shape(d, t)[1]), grad=False, values=False)
+row("mt.full_like", lambda lib, x, v, **kw: lib.m.full_like(x, v, **kw),
+    lambda d, t: ((tensor(d, t), d(st.sampled_from([0, 1, -2, 2.5, -0.5]))), {}), grad=False)
+for _name in ("rand_like", "randn_like"):
+    row(f"mt.{_name}", lambda lib, x, n=_name: getattr(lib.m, n)(x),
+        lambda d, t: ((tensor(d, ("float16", "float32", "float64")),), {}), grad=False,
+        values=False)
+row("mt.linspace", lambda lib, *a, **kw: lib.m.linspace(*a, **kw),
+    lambda d, t: ((d(st.sampled_from([0, -1.5, 2])), d(st.sampled_from([1, 3.5, -4])),
+                   d(st.integers(0, 6))), creation_shape(d, ("float32", "float64"))[1]),
+    grad=False)
+row("mt.as_tensor", lambda lib, data, **kw: lib.m.as_tensor(data, **kw),
+    lambda d, t: ((d(st.lists(st.one_of(INTS, st.floats(-5, 5)), max_size=3)),),
+                  creation_shape(d, t)[1]),
+    grad=False)
+row("mt.numel", lambda lib, x: lib.m.numel(x), one, grad=False)
+row("mt.is_tensor", lambda lib, x: (lib.m.is_tensor(x), lib.m.is_tensor([1.0])), one, grad=False)
 
 # ----------------------------------------------------------------------- nn.functional
 
