@@ -32,4 +32,5 @@ METHODS: dict[str, type] = {
     "tanh": elementwise.Tanh,
     "sigmoid": elementwise.Sigmoid,
     "relu": elementwise.Relu,
+    "erf": elementwise.Erf,
 }

@@ -165,6 +165,63 @@ class Abs(Function):
         return grad * np.where(np.isnan(x), 0, np.sign(x))  # 0 at x = 0 and at NaN, as PyTorch
 
 
+#: 2/sqrt(pi) - 1, kept apart from the 1 so that erf(x) = x + x * (...) loses no bits near 0.
+_TWO_OVER_SQRT_PI_MINUS_1 = 0.12837916709551257390
+_SQRT_PI = 1.7724538509055160273
+
+
+def _erf(x: np.ndarray) -> np.ndarray:
+    """erf in float64, within 2 ulps of ``math.erf`` (numpy has none). Below |x| = 1 the
+    Maclaurin series ``2/sqrt(pi) x sum (-x^2)^n / (n! (2n+1))`` (alternating, but its terms stay
+    below 1 there, so little cancels); from 1 on, ``1 - erfc(x)`` with erfc's continued fraction
+    ``exp(-x^2) / (sqrt(pi) (x + (1/2) / (x + 1 / (x + (3/2) / (x + ...)))))``, evaluated from
+    the tail back (stable); from 6 on erfc is below half an ulp of 1, so erf is +-1."""
+    shape, x = np.shape(x), np.asarray(x, np.float64).ravel()  # 1-d: 0-d arrays take no masks
+    a = np.abs(x)
+    out = np.sign(x)  # +-1 beyond 6 (and at +-inf); nan stays nan
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        small = a < 1.0
+        if small.any():
+            xs = x[small]
+            z = xs * xs
+            term, series = np.ones_like(xs), np.zeros_like(xs)
+            for n in range(1, 26):  # the 26th term is below 1e-26: past double precision
+                term = term * (-z / n)
+                series = series + term / (2 * n + 1)
+            out[small] = xs + xs * (_TWO_OVER_SQRT_PI_MINUS_1
+                                    + (1 + _TWO_OVER_SQRT_PI_MINUS_1) * series)  # keeps -0
+        middle = (a >= 1.0) & (a < 6.0)
+        if middle.any():
+            am = a[middle]
+            # The fraction converges slowly near 1: 200 levels reach double precision there,
+            # 60 from 2 on (measured against math.erfc).
+            t = am.copy()
+            for n in range(200 if am.min() < 2.0 else 60, 0, -1):
+                t = am + (n / 2) / t
+            out[middle] = np.copysign(1 - np.exp(-am * am) / (_SQRT_PI * t), x[middle])
+    return out.reshape(shape)
+
+
+class Erf(Function):
+    """The error function ``2/sqrt(pi) * integral_0^x exp(-t^2) dt``, computed in float64 and
+    rounded to the input's dtype; gradient ``2/sqrt(pi) * exp(-x^2)``.
+
+    >>> import microtensor as mt
+    >>> mt.tensor([0.0, 0.5, -3.0], dtype=mt.float64).erf().tolist()
+    [0.0, 0.5204998778130465, -0.9999779095030014]
+    """
+
+    promote = "float"
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return _erf(x).astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * ((1 + _TWO_OVER_SQRT_PI_MINUS_1) * np.exp(-(x * x)))
+
+
 # ---------------------------------------------------------------- activations
 class Tanh(Function):
     promote = "float"

@@ -822,3 +822,7 @@ def dropout_args(draw, dtypes):
 
 
 row("F.dropout", lambda lib, x, **kw: lib.F.dropout(x, **kw), dropout_args)
+
+# ------------------------------------------------------------------------------------ erf
+row("erf", lambda lib, x: x.erf(), one)
+row("mt.erf", lambda lib, x: lib.m.erf(x), one)
