@@ -31,7 +31,7 @@ from .functions import *  # noqa: F403 - mt.exp, mt.sum...: the table in functio
 from . import functions
 from .errors import DtypeError, ShapeError
 from .serialization import CheckpointError, load, save
-from . import nn, optim, viz
+from . import nn, optim, utils, viz
 
 # PyTorch's other names of dtypes (torch.float is float32, torch.long is int64...): bound last,
 # as two of them shadow Python's builtins in this module.
@@ -47,6 +47,6 @@ __all__ = [
     "linspace", "load", "long", "manual_seed", "nn", "no_grad", "numel", "observe", "ones",
     "ones_like", "optim", "promote_types", "rand", "rand_like", "randint", "randn", "randn_like",
     "randperm", "result_type", "save", "scope", "set_default_device", "set_default_dtype",
-    "set_grad_enabled", "ShapeError", "short", "Tensor", "tensor", "uint8", "viz", "zeros",
+    "set_grad_enabled", "ShapeError", "short", "Tensor", "tensor", "uint8", "utils", "viz", "zeros",
     "zeros_like", *functions.__all__,
 ]
