@@ -62,7 +62,7 @@ from demos.common import (
     run_main,
     say,
 )
-from microtensor.creation import generator
+from microtensor.generators import generator
 from microtensor.nn import functional as F
 from microtensor.nn.utils import clip_grad_norm_
 from models.char_lm import CELLS, CharLM, detach, evaluate

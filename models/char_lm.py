@@ -16,7 +16,7 @@ import numpy as np
 
 import microtensor as mt
 from microtensor import nn
-from microtensor.creation import generator as default_generator
+from microtensor.generators import generator as default_generator
 from microtensor.nn import functional as F
 
 from . import CELLS
@@ -35,7 +35,7 @@ class CharLM(nn.Module):
 
     >>> import microtensor as mt
     >>> from models.text import Vocabulary
-    >>> mt.manual_seed(0)
+    >>> _ = mt.manual_seed(0)  # returns the default generator, as PyTorch
     >>> model = CharLM(Vocabulary.from_text("abc"), hidden_size=8, num_layers=2, cell="gru")
     >>> logits, state = model(np.zeros((4, 5), dtype=np.int64))
     >>> logits.shape, state.shape, logits.dtype
@@ -92,7 +92,7 @@ class CharLM(nn.Module):
 
         >>> import microtensor as mt
         >>> from models.text import Vocabulary
-        >>> mt.manual_seed(0)
+        >>> _ = mt.manual_seed(0)  # returns the default generator, as PyTorch
         >>> model = CharLM(Vocabulary.from_text("ab\\n"), hidden_size=4)
         >>> text = model.sample("a", 10, temperature=0.8, top_k=2)
         >>> len(text), set(text) <= set("ab\\n")

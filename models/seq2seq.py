@@ -101,7 +101,7 @@ class Seq2Seq(nn.Module):
 
     >>> import microtensor as mt
     >>> from models.sequences import make_batch, pad_ids
-    >>> mt.manual_seed(0)
+    >>> _ = mt.manual_seed(0)  # returns the default generator, as PyTorch
     >>> model = Seq2Seq(WordEncoder(10, 4, 8), vocab_size=7, embed_size=4, hidden_size=8)
     >>> batch = make_batch(pad_ids([[3, 4, 5], [6]]), [3, 1], [[3, 4], [5, 6, 3]])
     >>> model(batch).shape                                   # (batch, target steps, vocab)

@@ -26,7 +26,7 @@ class WordLM(nn.Module):
     at position ``i``). Build one from example sentences with ``from_sentences``.
 
     >>> import microtensor as mt
-    >>> mt.manual_seed(0)
+    >>> _ = mt.manual_seed(0)  # returns the default generator, as PyTorch
     >>> model = WordLM(["soup", "is", "good"], hidden_size=3)
     >>> model.one_hot(["soup", "good"]).tolist()
     [[1.0, 0.0, 0.0], [0.0, 0.0, 1.0]]
@@ -102,7 +102,7 @@ class WordLM(nn.Module):
         """The most likely next word.
 
         >>> import microtensor as mt
-        >>> mt.manual_seed(0)
+        >>> _ = mt.manual_seed(0)  # returns the default generator, as PyTorch
         >>> model = WordLM.from_sentences([["soup", "is", "good"]], hidden_size=4)
         >>> opt = mt.optim.Adam(model.parameters(), lr=0.1)
         >>> for _ in range(30):

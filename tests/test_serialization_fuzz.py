@@ -37,7 +37,7 @@ def state_to_save():
     lstm(mt.randn(5, 2, 8))[0].sum().backward()
     opt.step()
     return {"model": lstm.state_dict(), "optimizer": opt.state_dict(), "step": 7,
-            "rng": mt.creation.generator().bit_generator.state, "name": "lstm ✓",
+            "rng": mt.generators.generator().bit_generator.state, "name": "lstm ✓",
             "losses": np.linspace(3.0, 1.0, 50), "scalar": np.float32(0.5), "none": None,
             "tuple": (1, 2.5, (True,))}
 
