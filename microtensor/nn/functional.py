@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ..autograd import is_grad_enabled
-from ..dtypes import promote_types
+from ..autograd import Function, is_grad_enabled
+from ..creation import zeros_like
+from ..dtypes import can_cast, promote_types
 from ..errors import DtypeError, ShapeError
-from ..functions import where
+from ..functions import cat, maximum, where
 from ..generators import generator
 from ..ops import NLLLoss
 from ..summation import accumulation_dtype, cascaded_sum
@@ -372,3 +375,436 @@ def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:  # 
         return input * np.zeros((), input.dtype)  # keeps the dtype, bool included
     keep = generator().random(input.shape) >= p
     return input * (keep / (1 - p)).astype(input.dtype)
+
+
+# ------------------------------------------------------------------ layers and activations
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:  # noqa: A002
+    """``input @ weight.T + bias`` (``torch.nn.functional.linear``); ``weight`` is
+    (out_features, in_features), or (in_features,) for one output without its dimension.
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.linear(mt.ones(2, 3), mt.ones(4, 3), mt.ones(4)).tolist()[0]
+    [4.0, 4.0, 4.0, 4.0]
+    """
+    if weight.ndim == 1 and bias is not None and (
+            input.ndim == 2 or input.ndim == 3 and bias.ndim == 1):
+        # PyTorch sends these through addmm, which needs a matrix (its other paths do not).
+        raise ShapeError(f"linear: a 1-d weight {weight.shape} with a bias needs an input of "
+                         f"1 or more than 2 dims here (as PyTorch's addmm), got {input.shape}")
+    out = input.matmul(weight.t())
+    return out if bias is None else out + bias
+
+
+def relu(input: Tensor, inplace: bool = False) -> Tensor:  # noqa: A002
+    """``max(x, 0)`` elementwise; ``inplace=True`` writes the result into ``input`` (recorded
+    as an in-place write, as PyTorch's ``relu_``).
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.relu(mt.tensor([-1.0, 2.0])).tolist()
+    [0.0, 2.0]
+    """
+    return input.copy_(input.relu()) if inplace else input.relu()
+
+
+def tanh(input: Tensor) -> Tensor:  # noqa: A002
+    """``tanh(x)`` elementwise (integers give the default float dtype).
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.tanh(mt.zeros(2)).tolist()
+    [0.0, 0.0]
+    """
+    return input.tanh()
+
+
+def sigmoid(input: Tensor) -> Tensor:  # noqa: A002
+    """``1 / (1 + exp(-x))`` elementwise.
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.sigmoid(mt.zeros(2)).tolist()
+    [0.5, 0.5]
+    """
+    return input.sigmoid()
+
+
+_SQRT_HALF = 0.70710678118654752440
+_SQRT_TWO_OVER_PI = 0.79788456080286535588
+
+
+def gelu(input: Tensor, approximate: str = "none") -> Tensor:  # noqa: A002
+    """Gaussian error linear unit: ``x * Phi(x) = x / 2 * (1 + erf(x / sqrt(2)))``, or with
+    ``approximate="tanh"`` ``x / 2 * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))``.
+
+    >>> import microtensor as mt
+    >>> [round(v, 4) for v in mt.nn.functional.gelu(mt.tensor([-1.0, 0.0, 1.0])).tolist()]
+    [-0.1587, 0.0, 0.8413]
+    """
+    if approximate not in ("none", "tanh"):
+        raise RuntimeError(f"gelu: approximate argument must be either none or tanh, got "
+                         f"{approximate!r}")
+    _check_floating(input, "gelu")
+    if approximate == "tanh":
+        inner = (input + input * input * input * 0.044715) * _SQRT_TWO_OVER_PI
+        return input * 0.5 * (inner.tanh() + 1)
+    return input * 0.5 * ((input * _SQRT_HALF).erf() + 1)
+
+
+def _check_floating(input: Tensor, op: str) -> None:  # noqa: A002
+    """PyTorch has no integer kernel for these ops (a NotImplementedError, a RuntimeError)."""
+    if input.dtype.kind != "f":
+        raise DtypeError(f"{op}: expected a floating point input, got dtype {input.dtype}; "
+                         "convert it with .float()")
+
+
+# ---------------------------------------------------------------------------------- losses
+def _legacy_reduction(size_average: bool | None, reduce: bool | None, reduction: str) -> str:
+    """PyTorch's deprecated ``size_average``/``reduce`` pair, turned into a ``reduction`` with
+    PyTorch's warning (either given overrides ``reduction``, as there)."""
+    if size_average is None and reduce is None:
+        return reduction
+    size_average = True if size_average is None else size_average
+    reduce = True if reduce is None else reduce
+    result = "none" if not reduce else "mean" if size_average else "sum"
+    warnings.warn(f"size_average and reduce args will be deprecated, please use "
+                  f"reduction='{result}' instead.", UserWarning, stacklevel=3)
+    return result
+
+
+def _check_reduction(reduction: str, op: str, extra: tuple[str, ...] = ()) -> None:
+    if reduction not in _REDUCTIONS + extra:
+        raise ValueError(f"{op}: reduction must be one of {_REDUCTIONS + extra}, got "
+                         f"{reduction!r}")
+
+
+def _no_weight(weight: Any, op: str) -> None:
+    if weight is not None:  # PyTorch 2.13's newest argument: refused rather than ignored
+        raise NotImplementedError(f"{op}: weight= is not implemented in microtensor; multiply "
+                                  "the unreduced loss (reduction='none') by it instead")
+
+
+def _broadcast_warning(input: Tensor, target: Any, op: str) -> None:  # noqa: A002
+    target_shape = tuple(np.shape(_raw(target)))
+    if target_shape != input.shape:
+        warnings.warn(f"{op}: using a target size {target_shape} that is different to the "
+                      f"input size {input.shape}; they will be broadcast, which is likely not "
+                      "what you want", UserWarning, stacklevel=3)
+
+
+def l1_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
+            reduce: bool | None = None, reduction: str = "mean", weight: Any = None) -> Tensor:
+    """Mean absolute error ``|input - target|``; shapes that differ are broadcast with a warning,
+    as PyTorch. ``weight`` (new in PyTorch 2.13) is not implemented and refused.
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.l1_loss(mt.tensor([1.0, -3.0]), mt.tensor([0.0, 0.0])).item()
+    2.0
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "l1_loss")
+    _no_weight(weight, "l1_loss")
+    _broadcast_warning(input, target, "l1_loss")
+    return _reduce(_broadcast_difference(input, target).abs(), reduction, "l1_loss")
+
+
+def _broadcast_difference(input: Tensor, target: Any) -> Tensor:  # noqa: A002
+    """``input - target`` as PyTorch's composite losses take it: the two are broadcast first, so
+    both count as tensors with dimensions in the promotion (a float32 0-d target lifts a
+    float16 input); a bool side is left for the subtraction to refuse, as there."""
+    target = target if isinstance(target, Tensor) else Tensor(target)
+    if np.bool_ in (input.dtype, target.dtype):
+        return input - target
+    common = promote_types(input.dtype, target.dtype)
+    return input.to(common) - target.to(common)
+
+
+def _promoted_difference(input: Tensor, target: Any, op: str) -> Tensor:  # noqa: A002
+    """``input - target`` after both are brought to their common dtype (both count as tensors
+    with dimensions, as PyTorch's kernel sees them), which must be floating: bools take part."""
+    target = target if isinstance(target, Tensor) else Tensor(target)
+    common = promote_types(input.dtype, target.dtype)
+    if common.kind != "f":  # PyTorch: a NotImplementedError, which is a RuntimeError
+        raise DtypeError(f"{op}: expected floating point input or target, got dtypes "
+                         f"{input.dtype} and {target.dtype}; convert with .float()")
+    return input.to(common) - target.to(common)
+
+
+def smooth_l1_loss(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
+                   reduce: bool | None = None, reduction: str = "mean",
+                   beta: float = 1.0) -> Tensor:
+    """``0.5 d^2 / beta`` where ``|d| < beta``, else ``|d| - 0.5 beta`` (``d = input - target``);
+    ``beta=0`` is ``l1_loss``.
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.smooth_l1_loss(mt.tensor([0.5, 3.0]), mt.zeros(2), reduction="none").tolist()
+    [0.125, 2.5]
+    """
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, "smooth_l1_loss")
+    if beta < 0:
+        raise RuntimeError(f"smooth_l1_loss does not support negative values for beta, got {beta}")
+    _broadcast_warning(input, target, "smooth_l1_loss")
+    if beta == 0:  # PyTorch calls l1_loss then: bools refused, integers kept
+        return _reduce(_broadcast_difference(input, target).abs(), reduction, "smooth_l1_loss")
+    diff = _promoted_difference(input, target, "smooth_l1_loss")
+    distance = diff.abs()
+    near = diff.clamp(-beta, beta)  # the quadratic side, finite where unused (inf * 0 is nan)
+    losses = where(distance < beta, near * near * (0.5 / beta), distance - 0.5 * beta)
+    return _reduce(losses, reduction, "smooth_l1_loss")
+
+
+def huber_loss(input: Tensor, target: Any, reduction: str = "mean",  # noqa: A002
+               delta: float = 1.0, weight: Any = None) -> Tensor:
+    """``0.5 d^2`` where ``|d| < delta``, else ``delta (|d| - 0.5 delta)`` (``d = input -
+    target``): ``delta`` times ``smooth_l1_loss`` with ``beta=delta``. As PyTorch, the loss has
+    the input's dtype (a float16 input with a float32 target gives float16). ``weight`` (new in
+    PyTorch 2.13) is not implemented and refused.
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.huber_loss(mt.tensor([0.5, 3.0]), mt.zeros(2), delta=2.0, reduction="none").tolist()
+    [0.125, 4.0]
+    """
+    _check_reduction(reduction, "huber_loss")
+    _no_weight(weight, "huber_loss")
+    if not delta > 0:
+        raise RuntimeError(f"huber_loss does not support non-positive values for delta, got {delta}")
+    _broadcast_warning(input, target, "huber_loss")
+    diff = _promoted_difference(input, target, "huber_loss")
+    if not can_cast(diff.dtype, input.dtype):  # PyTorch writes the loss in the input's dtype
+        raise DtypeError(f"huber_loss: result type {diff.dtype} can't be cast to the desired "
+                         f"output type {input.dtype}")
+    distance = diff.abs()
+    near = diff.clamp(-delta, delta)  # the quadratic side, finite where unused (inf * 0 is nan)
+    losses = where(distance < delta, near * near * 0.5, (distance - 0.5 * delta) * delta)
+    return _reduce(losses.to(input.dtype), reduction, "huber_loss")
+
+
+def _loss_weight(weight: Any, input: Tensor, op: str) -> Tensor | None:  # noqa: A002
+    """A per-element rescaling weight: broadcast to the input's shape (not beyond it), and
+    not differentiable, as PyTorch (which refuses one that requires grad)."""
+    if weight is None:
+        return None
+    weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+    if weight.requires_grad and is_grad_enabled():
+        raise RuntimeError(f"{op}: not differentiable with respect to weight, so the weight "
+                           "cannot require grad (as in PyTorch); pass weight.detach()")
+    if np.broadcast_shapes(weight.shape, input.shape) != input.shape:
+        raise ShapeError(f"{op}: weight of shape {weight.shape} must broadcast to the input's "
+                         f"shape {input.shape}")
+    return weight
+
+
+#: PyTorch's floor on x (1 - x) in the gradient: 1e-12 stored as a float32, as there.
+_BCE_EPSILON = float(np.float32(1e-12))
+
+
+class _BinaryCrossEntropy(Function):
+    """``-w (t log x + (1 - t) log(1 - x))`` per element, each log clamped at -100, with
+    PyTorch's gradients: for ``x``, ``w (x - t) / max(x (1 - x), eps)`` (finite at 0 and 1,
+    where differentiating the clamped logs would give nan); for ``t``, ``w (log(1 - x) -
+    log x)`` (unclamped: infinite at 0 and 1, as PyTorch)."""
+
+    def forward(self, x, t, w):
+        self.save_for_backward(x, t, w)
+        with np.errstate(divide="ignore"):
+            log_x, log_1mx = np.maximum(np.log(x), -100), np.maximum(np.log1p(-x), -100)
+        losses = -(t * log_x + (1 - t) * log_1mx)
+        return losses if w is None else losses * w
+
+    def backward(self, grad):
+        x, t, w = self.saved_tensors
+        scale = grad if w is None else grad * w
+        grad_x = grad_t = None
+        if self.needs_input_grad[0]:
+            grad_x = scale * (x - t) / np.maximum((1 - x) * x, _BCE_EPSILON)
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                grad_t = scale * (np.log1p(-x) - np.log(x))
+        return grad_x, grad_t, None
+
+
+def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
+                         size_average: bool | None = None, reduce: bool | None = None,
+                         reduction: str = "mean") -> Tensor:
+    """Binary cross-entropy of probabilities ``input`` (each in [0, 1]) against ``target`` of
+    the same shape and dtype: ``-w (t log x + (1 - t) log(1 - x))``, each log clamped at -100
+    as PyTorch (so ``x = 0`` costs 100, not inf). ``weight`` broadcasts to the input's shape.
+
+    >>> import microtensor as mt
+    >>> round(mt.nn.functional.binary_cross_entropy(mt.tensor([0.5, 0.9]), mt.tensor([1.0, 1.0])).item(), 4)
+    0.3993
+    """
+    op = "binary_cross_entropy"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    target = target if isinstance(target, Tensor) else Tensor(target)
+    if target.shape != input.shape:
+        raise ValueError(f"{op}: using a target size {target.shape} that is different to the "
+                         f"input size {input.shape} is not supported; make them the same size")
+    _check_floating(input, op)
+    if target.dtype != input.dtype:
+        raise DtypeError(f"{op}: target has dtype {target.dtype} but the input {input.dtype}; "
+                         "they must match, as in PyTorch")
+    if not ((input.data >= 0) & (input.data <= 1)).all():  # nan fails too, as in PyTorch
+        raise RuntimeError(f"{op}: all elements of input should be between 0 and 1")
+    weight = _loss_weight(weight, input, op)
+    if weight is not None and weight.dtype != input.dtype:
+        raise DtypeError(f"{op}: weight has dtype {weight.dtype} but the input {input.dtype}; "
+                         "they must match, as in PyTorch")
+    losses = _BinaryCrossEntropy.apply(input, target, None if weight is None else weight.data)
+    return _reduce(losses, reduction, op)
+
+
+def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
+                                     weight: Any = None, size_average: bool | None = None,
+                                     reduce: bool | None = None, reduction: str = "mean",
+                                     pos_weight: Any = None) -> Tensor:
+    """Binary cross-entropy of raw scores ``input`` (sigmoid inside), computed stably as
+    PyTorch: ``(1 - t) x + (1 + (pos_weight - 1) t) (log(1 + exp(-|x|)) + max(-x, 0))``, times
+    ``weight``. ``pos_weight`` weighs the positive term (one per class, broadcast along the
+    last dimension); neither weight may require grad, as in PyTorch.
+
+    >>> import microtensor as mt
+    >>> x = mt.tensor([0.0, 100.0, -100.0])
+    >>> [round(v, 4) for v in mt.nn.functional.binary_cross_entropy_with_logits(
+    ...     x, mt.tensor([1.0, 1.0, 0.0]), reduction="none").tolist()]
+    [0.6931, 0.0, 0.0]
+    """
+    op = "binary_cross_entropy_with_logits"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op)
+    if tuple(np.shape(_raw(target))) != input.shape:
+        raise ValueError(f"{op}: target size {tuple(np.shape(_raw(target)))} must be the same "
+                         f"as input size {input.shape}")
+    _check_floating(input, op)
+    weight = _loss_weight(weight, input, op)
+    pos_weight = _loss_weight(pos_weight, input, f"{op} (pos_weight)")
+    # max(-x, 0) as a maximum, not a clamp: at x = 0 the two sides share the gradient, which
+    # is what makes the whole come out as PyTorch's sigmoid(0) - t there.
+    softplus = (-input.abs()).exp().add(1).log() + maximum(-input, zeros_like(input))
+    if pos_weight is not None:
+        softplus = softplus * ((pos_weight - 1) * target + 1)
+    losses = (1 - target) * input + softplus
+    return _reduce(losses if weight is None else losses * weight, reduction, op)
+
+
+class _TLogT(Function):
+    """``xlogy(t, t)``: ``t log t``, 0 at ``t = 0``. Its gradient ``log t + 1`` is nan at ``t = 0``
+    (PyTorch's xlogy backward divides 0 by 0 there) and for ``t < 0``; log 0 raises no warning."""
+
+    promote = "float"
+
+    def forward(self, t):
+        self.save_for_backward(t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(t == 0, 0, t * np.log(t)).astype(t.dtype, copy=False)
+
+    def backward(self, grad):
+        (t,) = self.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            # PyTorch's two xlogy terms: log t where t != 0 (else 0), plus t / t (0/0 at 0).
+            return grad * (np.where(t != 0, np.log(t), 0) + t / t)
+
+
+def kl_div(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
+           reduce: bool | None = None, reduction: str = "mean",
+           log_target: bool = False) -> Tensor:
+    """Kullback-Leibler divergence of ``target`` from log-probabilities ``input``, pointwise
+    ``t (log t - input)`` (0 where ``t = 0``), or ``exp(t) (t - input)`` with ``log_target``.
+    ``"batchmean"`` divides the sum by the batch size (the definition of KL); ``"mean"`` by
+    the number of elements, with PyTorch's warning.
+
+    >>> import microtensor as mt
+    >>> logp = mt.tensor([[0.5, 0.5]]).log()
+    >>> round(mt.nn.functional.kl_div(logp, mt.tensor([[1.0, 0.0]]), reduction="batchmean").item(), 4)
+    0.6931
+    """
+    op = "kl_div"
+    reduction = _legacy_reduction(size_average, reduce, reduction)
+    _check_reduction(reduction, op, ("batchmean",))
+    target = target if isinstance(target, Tensor) else Tensor(target)
+    if input.dtype.kind != "f" or target.dtype.kind != "f":
+        raise DtypeError(f"{op}: integral inputs are not supported, got dtypes {input.dtype} "
+                         f"and {target.dtype}")
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the "
+                      "support size.'batchmean' divides only by the batch size, and aligns with "
+                      "the KL div math definition.'mean' will be changed to behave the same as "
+                      "'batchmean' in the next major release.", UserWarning, stacklevel=2)
+    try:  # PyTorch's kl_div differentiates at the broadcast shape, then sums back: so here
+        shape = np.broadcast_shapes(input.shape, target.shape)  # (an empty one gives 0, not nan)
+        target = target.expand(*shape) if target.shape != shape else target
+    except ValueError:
+        pass  # shapes that do not broadcast: the subtraction below says so
+    losses = (target.exp() * (target - input) if log_target
+              else _TLogT.apply(target) - target * input)
+    if reduction == "batchmean":
+        return losses.sum() / input.shape[0] if input.ndim else losses.sum()
+    return _reduce(losses, reduction, op)
+
+
+# ------------------------------------------------------------------------- shape and norms
+def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",  # noqa: A002
+        value: float | None = None) -> Tensor:
+    """Pad the last ``len(pad) // 2`` dimensions, last first: ``pad = (left, right, top,
+    bottom, ...)``; negative amounts crop. Only ``mode="constant"`` (filled with ``value``,
+    0 by default) is implemented; other modes are refused.
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.pad(mt.ones(1, 2), (1, 0), value=5.0).tolist()
+    [[5.0, 1.0, 1.0]]
+    """
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not implemented in microtensor; only "
+                                  "'constant' is")
+    amounts = [int(p) for p in pad]
+    if len(amounts) % 2:
+        raise ShapeError(f"pad: padding length must be divisible by 2, got {len(amounts)}")
+    if len(amounts) > 2 * input.ndim:
+        raise ShapeError(f"pad: padding length should be less than or equal to two times the "
+                         f"input dimension but got padding length {len(amounts)} and input of "
+                         f"dimension {input.ndim}")
+    out = input
+    for i in range(len(amounts) // 2):
+        axis, before, after = input.ndim - 1 - i, amounts[2 * i], amounts[2 * i + 1]
+        size = out.shape[axis]
+        if size + min(before, 0) + min(after, 0) < 0:
+            raise ShapeError(f"pad: the input size {size}, plus negative padding {before} and "
+                             f"{after}, gives a negative output size in dimension {axis}")
+        crop = [slice(None)] * input.ndim
+        crop[axis] = slice(max(-before, 0), size - max(-after, 0))
+        out = out[tuple(crop)]
+        parts = []
+        for amount in (before, after):
+            side = list(out.shape)
+            side[axis] = max(amount, 0)
+            parts.append(Tensor(np.full(side, 0 if value is None else value).astype(input.dtype)))
+        out = cat([parts[0], out, parts[1]], dim=axis)
+    return out if out is not input else input.clone()
+
+
+def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,  # noqa: A002
+              out: Tensor | None = None) -> Tensor:
+    """``input / max(||input||_p, eps)`` along ``dim``, as PyTorch (``p`` > 0 or inf; a zero
+    vector comes out as zeros with gradient ``1 / eps``).
+
+    >>> import microtensor as mt
+    >>> mt.nn.functional.normalize(mt.tensor([[3.0, 4.0]])).tolist()
+    [[0.6000000238418579, 0.800000011920929]]
+    """
+    if out is not None:
+        raise NotImplementedError("normalize: out= is not implemented in microtensor")
+    if input.dtype.kind != "f":
+        raise DtypeError(f"normalize: expected a floating point input, got dtype {input.dtype}")
+    p = float(p)
+    if not p > 0:
+        raise NotImplementedError(f"normalize: p must be positive or inf here, got {p} (p=0 and "
+                                  "negative orders are not implemented)")
+    magnitude = input.abs()
+    if p == math.inf:
+        denom = magnitude.amax(dim, keepdim=True).clamp(min=eps)
+    else:
+        # max(s^(1/p), eps) as max(s, eps^p)^(1/p): the same value, but a zero vector's power
+        # is then taken away from 0, where its derivative would be inf (and the gradient nan).
+        powered = magnitude * magnitude if p == 2 else magnitude ** p
+        total = powered.sum(dim, keepdim=True).clamp(min=eps ** p)
+        denom = total.sqrt() if p == 2 else total ** (1 / p)
+    return input / denom

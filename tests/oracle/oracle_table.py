@@ -826,3 +826,148 @@ row("F.dropout", lambda lib, x, **kw: lib.F.dropout(x, **kw), dropout_args)
 # ------------------------------------------------------------------------------------ erf
 row("erf", lambda lib, x: x.erf(), one)
 row("mt.erf", lambda lib, x: lib.m.erf(x), one)
+
+# ---------------------------------------------------------------- nn.functional, issue 19
+
+
+def linear_args(draw, dtypes):
+    """Input (..., in) with weight (out, in) or (in,) and maybe a bias; now and then a wrong
+    inner size. float16 is left out as for matmul (PyTorch accumulates it in float32)."""
+    dtypes = [d for d in dtypes if d != "float16"] or dtypes
+    dtype = draw(st.sampled_from(dtypes))
+    # PyTorch's empty bool product returns before its dtype check (as for matmul): non-empty.
+    sides = st.integers(1, 3) if dtype == "bool" else SIDES
+    n_in = draw(sides)
+    x = tensor(draw, [dtype], (*shape(draw, max_dims=2, empty=dtype != "bool"), n_in))
+    inner = n_in if draw(st.integers(0, 7)) else n_in + 1
+    one_output = draw(st.integers(0, 4)) == 0
+    out = draw(sides)
+    w = tensor(draw, [dtype], (inner,) if one_output else (out, inner))
+    if draw(st.booleans()):
+        return (x, w), {}
+    return (x, w, tensor(draw, [dtype], () if one_output else (out,))), {}
+
+
+row("F.linear", lambda lib, *a: lib.F.linear(*a), linear_args)
+for _name in ("relu", "tanh", "sigmoid"):
+    row(f"F.{_name}", lambda lib, x, n=_name: getattr(lib.F, n)(x), one)
+def gelu_args(draw, dtypes):
+    """PyTorch 2.13's vectorised float32 erf kernel gives gelu(+inf) = nan (float16 and float64
+    give inf, as the formula): that kernel's quirk is not drawn."""
+    x = tensor(draw, dtypes)
+    if x.array.dtype == np.float32:
+        x = Arr(np.where(x.array == np.inf, np.float32(10), x.array))
+    return (x,), draw(st.sampled_from([{}, {"approximate": "none"}, {"approximate": "tanh"}]))
+
+
+row("F.gelu", lambda lib, x, **kw: lib.F.gelu(x, **kw), gelu_args)
+
+
+def with_reduction(draw, kw: dict | None = None, extra: tuple[str, ...] = ()) -> dict:
+    kw = dict(kw or {})
+    if draw(st.booleans()):
+        kw["reduction"] = draw(st.sampled_from(["mean", "sum", "none", *extra]))
+    return kw
+
+
+def pointwise_loss(**options):
+    """``mse_args``' input and target, a reduction, and each option drawn from its list."""
+    def sample(draw, dtypes):
+        (x, y), _ = mse_args(draw, dtypes)
+        kw = {k: draw(st.sampled_from(v)) for k, v in options.items() if draw(st.booleans())}
+        return (x, y), with_reduction(draw, kw)
+    return sample
+
+
+row("F.l1_loss", lambda lib, x, y, **kw: lib.F.l1_loss(x, y, **kw), pointwise_loss())
+row("F.smooth_l1_loss", lambda lib, x, y, **kw: lib.F.smooth_l1_loss(x, y, **kw),
+    pointwise_loss(beta=[0.0, 0.5, 1.0, 2.0, -1.0]))
+row("F.huber_loss", lambda lib, x, y, **kw: lib.F.huber_loss(x, y, **kw),
+    pointwise_loss(delta=[0.5, 1.0, 2.0, 0.0]))
+
+
+def bce_args(draw, dtypes):
+    """Probabilities in [0, 1] (and now and then an inf or nan: both must refuse), a target of
+    the same shape and dtype (another shape now and then), and maybe a weight that broadcasts."""
+    dtype = draw(st.sampled_from(dtypes))
+    shape_ = shape(draw)
+    x = Arr(array(draw, dtype, shape_, low=0, high=1)) if dtype in FLOAT_NAMES else \
+        tensor(draw, [dtype], shape_)
+    target_shape = shape_ if draw(st.integers(0, 7)) else broadcast_partner(draw, shape_)
+    target = Arr(array(draw, dtype, target_shape, low=0, high=1, specials=False)) \
+        if dtype in FLOAT_NAMES else tensor(draw, [dtype], target_shape)
+    kw = with_reduction(draw)
+    if draw(st.integers(0, 3)) == 0:
+        kw["weight"] = tensor(draw, [dtype], smaller_partner(draw, shape_))
+    return (x, target), kw
+
+
+FLOAT_NAMES = ("float16", "float32", "float64")
+row("F.binary_cross_entropy", lambda lib, x, y, **kw: lib.F.binary_cross_entropy(x, y, **kw),
+    bce_args)
+
+
+def bce_logits_args(draw, dtypes):
+    """Scores, a target of the same shape (another now and then), maybe ``weight`` and
+    ``pos_weight`` that broadcast to the scores."""
+    x = tensor(draw, dtypes)
+    shape_ = x.array.shape
+    target_shape = shape_ if draw(st.integers(0, 7)) else broadcast_partner(draw, shape_)
+    kw = with_reduction(draw)
+    dtype = [str(x.array.dtype)]
+    for name in ("weight", "pos_weight"):
+        if draw(st.integers(0, 2)) == 0:
+            kw[name] = tensor(draw, dtype, smaller_partner(draw, shape_), low=0, high=3)
+    return (x, tensor(draw, dtype, target_shape, low=0, high=1)), kw
+
+
+row("F.binary_cross_entropy_with_logits",
+    lambda lib, x, y, **kw: lib.F.binary_cross_entropy_with_logits(x, y, **kw), bce_logits_args)
+
+
+def kl_args(draw, dtypes):
+    """The target has the input's dtype: with float32 and float64 mixed, exp(float32 target)
+    (an ulp apart in numpy and PyTorch) would be held to float64's tolerance."""
+    x = tensor(draw, dtypes)
+    same = draw(st.integers(0, 7)) > 0
+    target = tensor(draw, [str(x.array.dtype)],
+                    x.array.shape if same else broadcast_partner(draw, x.array.shape))
+    kw = with_reduction(draw, extra=("batchmean",))
+    if draw(st.booleans()):
+        kw["log_target"] = draw(st.booleans())
+    return (x, target), kw
+
+
+row("F.kl_div", lambda lib, x, y, **kw: lib.F.kl_div(x, y, **kw), kl_args)
+
+
+def pad_args(draw, dtypes):
+    """Amounts from -2 to 2 (negative ones crop) for up to all dims, an odd count or one pair
+    too many now and then; ``value`` as None, an int or a float."""
+    x = tensor(draw, dtypes)
+    pairs = draw(st.integers(0, x.array.ndim + (1 if draw(st.integers(0, 7)) == 0 else 0)))
+    amounts = draw(st.lists(st.integers(-2, 2), min_size=2 * pairs, max_size=2 * pairs))
+    if amounts and draw(st.integers(0, 9)) == 0:
+        amounts = amounts[:-1]
+    kw = {}
+    if draw(st.booleans()):
+        kw["value"] = storable(x.array.dtype, draw(st.sampled_from([None, 0, 2, -1.5, 0.5])))
+    return (x, tuple(amounts)), kw
+
+
+row("F.pad", lambda lib, x, p, **kw: lib.F.pad(x, p, **kw), pad_args)
+
+
+def normalize_args(draw, dtypes):
+    """p of 1, 2, 3 or inf (microtensor refuses p <= 0), a dim (out of range now and then),
+    and maybe an eps."""
+    x = tensor(draw, dtypes)
+    kw = {"dim": dim(draw, x.array.ndim)}
+    if draw(st.booleans()):
+        kw["p"] = draw(st.sampled_from([1, 2.0, 3, math.inf]))
+    if draw(st.booleans()):
+        kw["eps"] = draw(st.sampled_from([1e-12, 0.5, 2.0]))
+    return (x,), kw
+
+
+row("F.normalize", lambda lib, x, **kw: lib.F.normalize(x, **kw), normalize_args)
