@@ -1,4 +1,4 @@
-"""The feed-forward layers: ``Linear``, ``Embedding`` and ``Dropout``."""
+"""The feed-forward layers: ``Linear``, ``Embedding``, ``Dropout``, ``Identity`` and ``Flatten``."""
 
 from __future__ import annotations
 
@@ -118,3 +118,39 @@ class Dropout(Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+class Identity(Module):
+    """Returns its input unchanged; takes and ignores any arguments, as PyTorch (a placeholder
+    that keeps a model's structure when a layer is switched off).
+
+    >>> import microtensor as mt
+    >>> x = mt.ones(2)
+    >>> mt.nn.Identity(54, unused="argument")(x) is x
+    True
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return input
+
+
+class Flatten(Module):
+    """``input.flatten(start_dim, end_dim)``; by default every dim but the batch's.
+
+    >>> import microtensor as mt
+    >>> mt.nn.Flatten()(mt.ones(2, 3, 4)).shape
+    (2, 12)
+    """
+
+    def __init__(self, start_dim: int = 1, end_dim: int = -1) -> None:
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, input: Tensor) -> Tensor:  # noqa: A002
+        return input.flatten(self.start_dim, self.end_dim)
+
+    def extra_repr(self) -> str:
+        return f"start_dim={self.start_dim}, end_dim={self.end_dim}"
