@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function, is_grad_enabled
-from ..creation import zeros_like
+from ..creation import ones_like, zeros_like
 from ..dtypes import can_cast, promote_types
 from ..errors import DtypeError, ShapeError
 from ..functions import cat, maximum, where
@@ -802,9 +802,21 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,  
     if p == math.inf:
         denom = magnitude.amax(dim, keepdim=True).clamp(min=eps)
     else:
-        # max(s^(1/p), eps) as max(s, eps^p)^(1/p): the same value, but a zero vector's power
-        # is then taken away from 0, where its derivative would be inf (and the gradient nan).
-        powered = magnitude * magnitude if p == 2 else magnitude ** p
-        total = powered.sum(dim, keepdim=True).clamp(min=eps ** p)
-        denom = total.sqrt() if p == 2 else total ** (1 / p)
+        powered = magnitude * magnitude if p == 2 else _power_off_zero(magnitude, p)
+        total = powered.sum(dim, keepdim=True)
+        # A zero vector's root has an infinite derivative (inf * 0 would make its gradient nan):
+        # PyTorch's norm gives it 0 there, so the root is taken off zero, as the powers are.
+        norm = _power_off_zero(total, 0.5 if p == 2 else 1 / p)
+        denom = norm.clamp(min=eps)
     return input / denom
+
+
+def _power_off_zero(x: Tensor, exponent: float) -> Tensor:
+    """``x ** exponent`` for x >= 0, with 0 (and gradient 0) where x is 0: for exponents below 1
+    the derivative at 0 is infinite, and the gradient nan, where PyTorch's norm gives 0."""
+    zero = x == 0
+    if not zero.any():
+        return x.sqrt() if exponent == 0.5 else x ** exponent
+    safe = where(zero, ones_like(x), x)
+    powered = safe.sqrt() if exponent == 0.5 else safe ** exponent
+    return where(zero, zeros_like(x), powered)

@@ -157,6 +157,11 @@ def test_functional_forms_match_pytorch_on_a_few_calls(torch):
     zero = np.zeros((2, 3))  # a zero vector: zeros out, gradient 1/eps, as PyTorch
     mine, theirs, mg, tg = run_both(torch, lambda lib: lib.nn.functional.normalize, [zero])
     assert_same(torch, mine, theirs, mg, tg)
+    some_zeros = np.array([[0.0, 1.0, -2.0], [0.0, 0.0, 0.0]])  # p < 1: no nan at the zeros
+    for p in (0.5, 1.5, 3):
+        mine, theirs, mg, tg = run_both(
+            torch, lambda lib, p=p: lambda t: lib.nn.functional.normalize(t, p=p), [some_zeros])
+        assert_same(torch, mine, theirs, mg, tg)
 
 
 @pytest.mark.parametrize("call, error, message", [

@@ -959,12 +959,12 @@ row("F.pad", lambda lib, x, p, **kw: lib.F.pad(x, p, **kw), pad_args)
 
 
 def normalize_args(draw, dtypes):
-    """p of 1, 2, 3 or inf (microtensor refuses p <= 0), a dim (out of range now and then),
+    """p of 0.5, 1, 1.5, 2, 3 or inf (microtensor refuses p <= 0), a dim (out of range now and then),
     and maybe an eps."""
     x = tensor(draw, dtypes)
     kw = {"dim": dim(draw, x.array.ndim)}
     if draw(st.booleans()):
-        kw["p"] = draw(st.sampled_from([1, 2.0, 3, math.inf]))
+        kw["p"] = draw(st.sampled_from([0.5, 1, 1.5, 2.0, 3, math.inf]))
     if draw(st.booleans()):
         kw["eps"] = draw(st.sampled_from([1e-12, 0.5, 2.0]))
     return (x,), kw
