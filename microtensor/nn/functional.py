@@ -13,7 +13,7 @@ from ..autograd import Function, is_grad_enabled
 from ..creation import ones_like, zeros_like
 from ..dtypes import can_cast, promote_types
 from ..errors import DtypeError, ShapeError
-from ..functions import cat, maximum, where
+from ..functions import cat, where
 from ..generators import generator
 from ..ops import NLLLoss
 from ..summation import accumulation_dtype, cascaded_sum
@@ -677,13 +677,38 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
     _check_floating(input, op)
     weight = _loss_weight(weight, input, op)
     pos_weight = _loss_weight(pos_weight, input, f"{op} (pos_weight)")
-    # max(-x, 0) as a maximum, not a clamp: at x = 0 the two sides share the gradient, which
-    # is what makes the whole come out as PyTorch's sigmoid(0) - t there.
-    softplus = (-input.abs()).exp().add(1).log() + maximum(-input, zeros_like(input))
-    if pos_weight is not None:
-        softplus = softplus * ((pos_weight - 1) * target + 1)
-    losses = (1 - target) * input + softplus
-    return _reduce(losses if weight is None else losses * weight, reduction, op)
+    target = target if isinstance(target, Tensor) else Tensor(target)
+    losses = _BinaryCrossEntropyWithLogits.apply(
+        input, target, None if pos_weight is None else pos_weight.data)
+    return _reduce(losses if weight is None else losses * weight.data, reduction, op)
+
+
+class _BinaryCrossEntropyWithLogits(Function):
+    """PyTorch's per-element ``(1 - t) x + (1 + (pw - 1) t) softplus(-x)`` and its gradients,
+    written out: composed, the gradients at x = +-inf would meet inf * 0 (nan) where PyTorch's
+    formulas are finite or infinite. For x: ``(1 + (pw - 1) t) sigmoid(x) - pw t``; for t:
+    ``-x`` (``pw softplus(-x) - softplus(x)`` with ``pos_weight``)."""
+
+    promote = "common"
+
+    def forward(self, x, t, pos_weight=None):
+        self.save_for_backward(x, t, pos_weight)
+        with np.errstate(invalid="ignore", over="ignore"):
+            softplus = np.log1p(np.exp(-np.abs(x))) + np.maximum(-x, 0)
+            scale = 1 if pos_weight is None else (pos_weight - 1) * t + 1
+            return ((1 - t) * x + scale * softplus).astype(np.result_type(x, t), copy=False)
+
+    def backward(self, grad):
+        x, t, pw = self.saved_tensors
+        with np.errstate(invalid="ignore", over="ignore"):
+            sigmoid = 0.5 + 0.5 * np.tanh(0.5 * x)
+            if pw is None:
+                grad_x, grad_t = sigmoid - t, -x
+            else:
+                grad_x = ((pw - 1) * t + 1) * sigmoid - pw * t
+                tail = np.log1p(np.exp(-np.abs(x)))  # softplus(+-x) = tail + max(+-x, 0)
+                grad_t = pw * (tail + np.maximum(-x, 0)) - (tail + np.maximum(x, 0))
+        return grad * grad_x, grad * grad_t, None
 
 
 class _TLogT(Function):

@@ -127,6 +127,23 @@ def test_bce_gradient_at_zero_and_one_is_finite_as_pytorch(torch):
     np.testing.assert_array_equal(mg[1].numpy(), tg[1].numpy())  # inf and -inf: unclamped
 
 
+@pytest.mark.parametrize("pos_weight", [None, 0.5, 1.0, 2.0])
+def test_bce_with_logits_gradients_at_infinite_scores_match_pytorch(torch, pos_weight):
+    x = np.array([-math.inf, math.inf, -40.0, 40.0, 0.0])
+    t = np.array([0.3, 1.0, 0.7, 0.2, 0.5])
+    kw = {} if pos_weight is None else {"pos_weight": np.full(5, pos_weight)}
+
+    def build(lib):
+        extra = {k: lib.tensor(v) for k, v in kw.items()}
+        return lambda a, b: lib.nn.functional.binary_cross_entropy_with_logits(
+            a, b, reduction="none", **extra)
+
+    mine, theirs, mg, tg = run_both(torch, build, [x, t])
+    np.testing.assert_allclose(mine.detach().numpy(), theirs.detach().numpy(), rtol=1e-14)
+    for m, g in zip(mg, tg):  # finite, or infinite, where composed formulas would give nan
+        np.testing.assert_allclose(m.numpy(), g.numpy(), rtol=1e-14)
+
+
 def test_bce_with_logits_is_stable_for_large_scores():
     x = mt.tensor([1000.0, -1000.0, 0.0], dtype=mt.float64)
     losses = F.binary_cross_entropy_with_logits(x, mt.tensor([1.0, 0.0, 1.0], dtype=mt.float64),

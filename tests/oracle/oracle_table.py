@@ -971,3 +971,18 @@ def normalize_args(draw, dtypes):
 
 
 row("F.normalize", lambda lib, x, **kw: lib.F.normalize(x, **kw), normalize_args)
+
+
+def detached_weights(fn_name: str):
+    """The call with ``weight``/``pos_weight`` detached: neither is differentiable in PyTorch
+    (a weight that requires grad is refused), so the gradient test reaches the weighted
+    gradients of the input and target only this way."""
+    def call(lib, x, y, **kw):
+        kw = {k: v.detach() if k in ("weight", "pos_weight") else v for k, v in kw.items()}
+        return getattr(lib.F, fn_name)(x, y, **kw)
+    return call
+
+
+row("F.binary_cross_entropy_detached_weight", detached_weights("binary_cross_entropy"), bce_args)
+row("F.binary_cross_entropy_with_logits_detached_weights",
+    detached_weights("binary_cross_entropy_with_logits"), bce_logits_args)
