@@ -705,7 +705,8 @@ class _BinaryCrossEntropyWithLogits(Function):
             if pw is None:
                 grad_x, grad_t = sigmoid - t, -x
             else:
-                grad_x = ((pw - 1) * t + 1) * sigmoid - pw * t
+                weighted = pw * t  # PyTorch's order of operations (it decides inf - inf cases)
+                grad_x = (weighted + 1 - t) * sigmoid - weighted
                 tail = np.log1p(np.exp(-np.abs(x)))  # softplus(+-x) = tail + max(+-x, 0)
                 grad_t = pw * (tail + np.maximum(-x, 0)) - (tail + np.maximum(x, 0))
         return grad * grad_x, grad * grad_t, None
@@ -713,7 +714,8 @@ class _BinaryCrossEntropyWithLogits(Function):
 
 class _TLogT(Function):
     """``xlogy(t, t)``: ``t log t``, 0 at ``t = 0``. Its gradient ``log t + 1`` is nan at ``t = 0``
-    (PyTorch's xlogy backward divides 0 by 0 there) and for ``t < 0``; log 0 raises no warning."""
+    (PyTorch's xlogy backward divides 0 by 0 there) and for ``t < 0`` unless the incoming
+    gradient is 0 (PyTorch's ``xlogy(grad, t)``); log 0 raises no warning."""
 
     promote = "float"
 
@@ -725,8 +727,10 @@ class _TLogT(Function):
     def backward(self, grad):
         (t,) = self.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            # PyTorch's two xlogy terms: log t where t != 0 (else 0), plus t / t (0/0 at 0).
-            return grad * (np.where(t != 0, np.log(t), 0) + t / t)
+            # PyTorch's xlogy backward, both arguments being t: xlogy(grad, t) (0 where grad is
+            # 0 and t not nan, and where t is 0), plus grad * t / t (nan at t = 0).
+            log_part = np.where((grad == 0) & ~np.isnan(t) | (t == 0), 0, grad * np.log(t))
+            return log_part + grad * t / t
 
 
 def kl_div(input: Tensor, target: Any, size_average: bool | None = None,  # noqa: A002
@@ -754,11 +758,6 @@ def kl_div(input: Tensor, target: Any, size_average: bool | None = None,  # noqa
                       "support size.'batchmean' divides only by the batch size, and aligns with "
                       "the KL div math definition.'mean' will be changed to behave the same as "
                       "'batchmean' in the next major release.", UserWarning, stacklevel=2)
-    try:  # PyTorch's kl_div differentiates at the broadcast shape, then sums back: so here
-        shape = np.broadcast_shapes(input.shape, target.shape)  # (an empty one gives 0, not nan)
-        target = target.expand(*shape) if target.shape != shape else target
-    except ValueError:
-        pass  # shapes that do not broadcast: the subtraction below says so
     losses = (target.exp() * (target - input) if log_target
               else _TLogT.apply(target) - target * input)
     if reduction == "batchmean":
