@@ -613,10 +613,10 @@ class _BinaryCrossEntropy(Function):
         x, t, w = self.saved_tensors
         scale = grad if w is None else grad * w
         grad_x = grad_t = None
-        if self.needs_input_grad[0]:
-            grad_x = scale * (x - t) / np.maximum((1 - x) * x, _BCE_EPSILON)
-        if self.needs_input_grad[1]:
-            with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf and nan as PyTorch
+            if self.needs_input_grad[0]:
+                grad_x = scale * (x - t) / np.maximum((1 - x) * x, _BCE_EPSILON)
+            if self.needs_input_grad[1]:
                 grad_t = scale * (np.log1p(-x) - np.log(x))
         return grad_x, grad_t, None
 
@@ -709,7 +709,7 @@ class _BinaryCrossEntropyWithLogits(Function):
                 grad_x = (weighted + 1 - t) * sigmoid - weighted
                 tail = np.log1p(np.exp(-np.abs(x)))  # softplus(+-x) = tail + max(+-x, 0)
                 grad_t = pw * (tail + np.maximum(-x, 0)) - (tail + np.maximum(x, 0))
-        return grad * grad_x, grad * grad_t, None
+            return grad * grad_x, grad * grad_t, None
 
 
 class _TLogT(Function):
