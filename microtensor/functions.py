@@ -80,6 +80,8 @@ METHOD_FUNCTIONS = (
     *F.METHODS, "clamp", "softmax", "log_softmax", "logsumexp", "sum", "mean", "max", "min",
     "amax", "amin", "argmax", "argmin", "reshape", "flatten", "transpose", "permute", "squeeze",
     "unsqueeze", "split", "chunk", "matmul", "gather", "masked_fill", "t",
+    # composed.py's
+    "narrow", "select", "unbind", "gt", "ge", "lt", "le", "eq", "ne",
 )
 
 

@@ -1017,5 +1017,6 @@ def _numbers_in(data: list | tuple) -> tuple[list, np.dtype]:
     return number(data), dtype
 
 
-# Last: inplace.py subclasses Tensor (its views), so it needs the class defined first.
-from . import inplace  # noqa: E402
+# Last: inplace.py subclasses Tensor (its views), and composed.py binds its methods to it, so
+# both need the class defined first.
+from . import composed, inplace  # noqa: E402, F401

@@ -986,3 +986,38 @@ def detached_weights(fn_name: str):
 row("F.binary_cross_entropy_detached_weight", detached_weights("binary_cross_entropy"), bce_args)
 row("F.binary_cross_entropy_with_logits_detached_weights",
     detached_weights("binary_cross_entropy_with_logits"), bce_logits_args)
+
+# ------------------------------------------------------------------ composed.py's methods
+for _name in ("gt", "ge", "lt", "le", "eq", "ne"):
+    row(f"Tensor.{_name}", lambda lib, x, y, n=_name: getattr(x, n)(y), binary, grad=False)
+    row(f"mt.{_name}", lambda lib, x, y, n=_name: getattr(lib.m, n)(x, y), binary, grad=False)
+
+
+def dim_and_position(draw, dtypes):
+    """A tensor with at least one dim, one of its dims (out of range now and then), and a
+    position along it (out of range now and then)."""
+    x = tensor(draw, dtypes, shape(draw, min_dims=1))
+    d = dim(draw, x.array.ndim)
+    size = x.array.shape[d] if -x.array.ndim <= d < x.array.ndim else 1
+    return (x, d, draw(st.integers(-size - 1, size))), {}
+
+
+def narrow_args(draw, dtypes):
+    (x, d, start), _ = dim_and_position(draw, dtypes)
+    return (x, d, start, draw(st.integers(0, 3))), {}
+
+
+row("Tensor.narrow", lambda lib, x, d, s, n: x.narrow(d, s, n), narrow_args)
+row("Tensor.select", lambda lib, x, d, i: x.select(d, i), dim_and_position)
+row("Tensor.unbind", lambda lib, x, d, i: x.unbind(d), dim_and_position)
+row("Tensor.contiguous", lambda lib, x: (x.t() if x.ndim == 2 else x).contiguous().is_contiguous(),
+    one, grad=False)
+row("Tensor.type_as", lambda lib, x, y: x.type_as(y), lambda d, t: ((tensor(d, t), tensor(d, t)), {}))
+row("Tensor.new_zeros", lambda lib, x, s, **kw: x.new_zeros(s, **kw),
+    lambda d, t: ((tensor(d, t), shape(d)), creation_shape(d, t)[1]), grad=False)
+row("Tensor.new_ones", lambda lib, x, s, **kw: x.new_ones(s, **kw),
+    lambda d, t: ((tensor(d, t), shape(d)), creation_shape(d, t)[1]), grad=False)
+row("Tensor.new_full", lambda lib, x, s, v: x.new_full(s, v),
+    lambda d, t: ((tensor(d, t), shape(d), d(st.sampled_from([0, 1, 2]))), {}), grad=False)
+row("Tensor.new_tensor", lambda lib, x, data: x.new_tensor(data),
+    lambda d, t: ((tensor(d, t), d(st.lists(INTS, max_size=3))), {}), grad=False)
