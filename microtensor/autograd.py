@@ -838,6 +838,19 @@ def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
                          f"{root.shape}")
     return g
 
+def Variable(data: Tensor, requires_grad: bool = False) -> Tensor:  # noqa: N802 - PyTorch's name
+    """PyTorch's legacy ``autograd.Variable``: ``data`` as a new leaf sharing its memory, that
+    requires grad if asked (old code wraps every tensor in one; tensors do it all now).
+
+    >>> import microtensor as mt
+    >>> x = mt.ones(2)
+    >>> v = mt.autograd.Variable(x, requires_grad=True)
+    >>> v.requires_grad, x.requires_grad, v.is_leaf
+    (True, False, True)
+    """
+    return data.detach().requires_grad_(requires_grad)
+
+
 def refuse_create_graph(create_graph: bool, what: str) -> None:
     """Higher-order gradients would need backward passes built from recorded ops."""
     if create_graph:

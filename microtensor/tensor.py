@@ -238,6 +238,18 @@ class Tensor:
     def __int__(self) -> int:
         return int(self.item())
 
+    def __index__(self) -> int:
+        """A one-element integer (or bool) tensor as a Python index: ``"abc"[mt.tensor(1)]``.
+
+        >>> import microtensor as mt
+        >>> "abc"[mt.tensor(1)]
+        'b'
+        """
+        if self.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an "
+                            f"index; got one of shape {self.shape} and dtype {self.dtype}")
+        return int(self.data.reshape(()))
+
     __hash__ = object.__hash__  # == is elementwise, so identity is the hash (as in PyTorch)
 
     def __repr__(self) -> str:
