@@ -438,12 +438,6 @@ class Function:
             out = fn.forward(*arrays, **kwargs) if kwargs else fn.forward(*arrays)
         except (ValueError, IndexError, TypeError, ArithmeticError, RuntimeError) as err:
             raise _forward_error(cls, inputs, err) from err
-        if type(out) is not np.ndarray:
-            # numpy gives 0-d results as scalars. The tensor holds an array, and what the op
-            # saved must be that very array, so that writes to it are seen (versions.py).
-            scalar, out = out, np.asarray(out)
-            if fn.saved:
-                fn.saved = tuple(out if kept is scalar else kept for kept in fn.saved)
         if _state.anomaly:
             _check_finite(out, f"{cls.__name__} produced nan/inf in its forward output "
                                f"(shape {out.shape})")
@@ -453,6 +447,10 @@ class Function:
         # cast, a comparison) ends the graph there, as in PyTorch.
         if True not in needs or out.dtype.kind not in "fc":
             return result
+        if type(out) is not np.ndarray and fn.saved:
+            # numpy gives 0-d results as scalars, which the tensor holds as an array: what the
+            # op saved must be that very array, so that writes to it are seen (versions.py).
+            fn.saved = tuple(result.data if kept is out else kept for kept in fn.saved)
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
         # values, and it rescans every tracked object of a large live graph on each pass.
         fn.parents, fn.in_meta, fn.scope = tuple(parents), tuple(meta), _state.scope
@@ -626,21 +624,25 @@ def _run_hooks(hooks: list | None, grad: np.ndarray) -> np.ndarray:
     for hook in hooks or ():
         changed = hook(Tensor._wrap(grad))
         if changed is not None:
-            name = getattr(hook, "__name__", type(hook).__name__)
             if not isinstance(changed, Tensor):
-                raise TypeError(f"hook {name!r} returned a {type(changed).__name__}; a hook "
-                                "returns a tensor (the new gradient) or None")
+                raise TypeError(f"hook {_name(hook)!r} returned a {type(changed).__name__}; a "
+                                "hook returns a tensor (the new gradient) or None")
             new = changed.data
             if new.shape != grad.shape:
-                raise ShapeError(f"hook {name!r} returned a gradient of shape {new.shape} for a "
-                                 f"tensor of shape {grad.shape}; a hook may change the "
+                raise ShapeError(f"hook {_name(hook)!r} returned a gradient of shape {new.shape} "
+                                 f"for a tensor of shape {grad.shape}; a hook may change the "
                                  "gradient's values, not its shape")
             if new.dtype != grad.dtype:
-                raise DtypeError(f"hook {name!r} has changed the type of value (was "
+                raise DtypeError(f"hook {_name(hook)!r} has changed the type of value (was "
                                  f"{grad.dtype} got {new.dtype}); a hook may change the "
                                  "gradient's values, not its dtype")
             grad = new
     return grad
+
+
+def _name(hook: Callable) -> str:
+    """What errors call a hook (only they need it: looked up then, not per gradient)."""
+    return getattr(hook, "__name__", type(hook).__name__)
 
 
 def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],

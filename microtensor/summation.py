@@ -36,6 +36,16 @@ def accumulation_dtype(dtype: np.dtype) -> np.dtype:
     return _FLOAT32 if dtype.char == "e" else dtype  # e: float16
 
 
+def widened(x: np.ndarray) -> np.ndarray:
+    """``x`` in the dtype its sums run in: float16 as float32, anything else as it is.
+
+    >>> import numpy as np
+    >>> widened(np.ones(2, np.float16)).dtype
+    dtype('float32')
+    """
+    return x.astype(_FLOAT32) if x.dtype.char == "e" else x  # e: float16
+
+
 def cascaded_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
                  keepdims: bool = False, dtype: np.dtype | None = None) -> np.ndarray:
     """``x.sum(axis, keepdims=keepdims)`` as PyTorch computes it: cascaded along every axis,

@@ -11,12 +11,7 @@ import numpy as np
 from ..autograd import Function
 from ..dims import wrap_dims
 from ..errors import DtypeError
-from ..summation import cascaded_sum
-
-
-def widened(x):
-    """``x`` in the dtype its sums run in: float16 as float32, anything else as it is."""
-    return x.astype(np.float32) if x.dtype.char == "e" else x  # e: float16
+from ..summation import cascaded_sum, widened
 
 
 def _keep(grad, dim, keepdim):

@@ -9,7 +9,7 @@ The PyTorch comparisons skip (with one line saying why) when PyTorch is not inst
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import microtensor as mt
@@ -29,13 +29,6 @@ from microtensor.optim.lr_scheduler import (
     ReduceLROnPlateau,
     StepLR,
 )
-
-TORCH_MISSING = "the PyTorch oracle extra (pip install -e '.[oracle]') is not installed"
-
-
-def oracle():
-    """PyTorch, or skip the calling test."""
-    return pytest.importorskip("torch", reason=TORCH_MISSING)
 
 
 def build_optimizer(kind, torch=None):
@@ -172,8 +165,7 @@ def run(opt, scheduler, steps, metrics=None):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_matches_pytorch_step_by_step(name):
-    torch = oracle()
+def test_matches_pytorch_step_by_step(torch, name):
     kind, steps, factory, metrics = CASES[name]
     ours_opt = build_optimizer(kind)
     ours = run(ours_opt, factory(ours_lib, ours_opt), steps, metrics)
@@ -207,8 +199,7 @@ def test_a_resumed_schedule_continues_identically(name, tmp_path):
                                       err_msg=f"resumed after {stop} steps")
 
 
-def test_warm_restarts_with_fractional_epochs_match_pytorch():
-    torch = oracle()
+def test_warm_restarts_with_fractional_epochs_match_pytorch(torch):
 
     def drive(lib, opt):
         scheduler = lib.CosineAnnealingWarmRestarts(opt, T_0=3, T_mult=2, eta_min=0.01)
@@ -232,9 +223,8 @@ def test_warm_restarts_with_fractional_epochs_match_pytorch():
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
 
 
-def test_closed_forms_match_pytorch():
+def test_closed_forms_match_pytorch(torch):
     # step(epoch) jumps with the closed form (and warns, as PyTorch)
-    torch = oracle()
     factories = {
         "multistep": lambda lib, o: lib.MultiStepLR(o, [2, 5, 5], gamma=0.5),
         "constant": lambda lib, o: lib.ConstantLR(o, factor=0.25, total_iters=4),
@@ -254,8 +244,7 @@ def test_closed_forms_match_pytorch():
             np.testing.assert_allclose(*got, rtol=0, atol=1e-12, err_msg=f"{name} at {epoch}")
 
 
-def test_one_cycle_past_total_steps_raises_as_pytorch():
-    torch = oracle()
+def test_one_cycle_past_total_steps_raises_as_pytorch(torch):
     for lib, opt in ((ours_lib, build_optimizer("sgd")),
                      (torch.optim.lr_scheduler, build_optimizer("sgd", torch))):
         scheduler = lib.OneCycleLR(opt, 1.0, total_steps=5)
@@ -461,10 +450,9 @@ def test_cycling_momentum_steers_the_optimizer():
 
 @pytest.mark.parametrize("pct_start, total_steps, three_phase, fails_at",
                          [(0.1, 10, False, 0), (1.0, 4, False, 4), (0.6, 5, True, 5)])
-def test_one_cycle_phase_without_steps_fails_where_pytorch_does(pct_start, total_steps,
+def test_one_cycle_phase_without_steps_fails_where_pytorch_does(torch, pct_start, total_steps,
                                                                  three_phase, fails_at):
     # PyTorch divides by zero at the first step of an empty phase; so do we, saying why
-    torch = oracle()
     for lib, opt in ((ours_lib, build_optimizer("sgd")),
                      (torch.optim.lr_scheduler, build_optimizer("sgd", torch))):
         def build(lib=lib, opt=opt):
@@ -546,9 +534,10 @@ def drawn_cases(draw):
     return kind, steps, lambda lib, o: getattr(lib, name)(o, **kw), metrics
 
 
+# The torch fixture is the module, the same for every example: no state to reset between them.
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=drawn_cases())
-def test_drawn_options_match_pytorch(case):
-    torch = oracle()
+def test_drawn_options_match_pytorch(torch, case):
     kind, steps, factory, metrics = case
     ours_opt = build_optimizer(kind)
     ours = run(ours_opt, factory(ours_lib, ours_opt), steps, metrics)

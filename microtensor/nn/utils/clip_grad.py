@@ -12,7 +12,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from ...dtypes import get_default_dtype
-from ...summation import accumulation_dtype
+from ...summation import accumulation_dtype, widened
 from ...tensor import Tensor
 
 
@@ -39,7 +39,7 @@ def _vector_norm(values: np.ndarray, norm_type: float) -> np.ndarray:
         return np.zeros((), dtype=values.dtype)
     # inf and 0 are the answers on overflow, underflow and 1/0 (an element 0, norm_type < 0)
     with np.errstate(over="ignore", under="ignore", divide="ignore"):
-        norm = np.linalg.norm(values.astype(accumulation_dtype(values.dtype), copy=False).ravel(), norm_type)
+        norm = np.linalg.norm(widened(values).ravel(), norm_type)
         return np.asarray(norm).astype(values.dtype)
 
 
