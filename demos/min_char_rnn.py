@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     mt.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     model = CharRNN(len(chars), args.hidden)
-    memory = [np.zeros_like(p.data) for p in model.params]  # Adagrad, as in min-char-rnn
+    memory = [np.zeros_like(p.array) for p in model.params]  # Adagrad, as in min-char-rnn
     smooth = -np.log(1.0 / len(chars)) * args.seq_len  # the loss of uniform guessing
     h = mt.zeros(args.hidden, 1, dtype=mt.float64)
     pos, start, step = 0, time.perf_counter(), 0
@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             h = h.detach()  # truncated BPTT: carry the state, not the graph
             with mt.no_grad():
                 for p, m in zip(model.params, memory):
-                    g = np.clip(p.grad.data, -5, 5)  # min-char-rnn's clipping
+                    g = np.clip(p.grad.array, -5, 5)  # min-char-rnn's clipping
                     m += g * g
                     p.sub_(args.lr * g / np.sqrt(m + 1e-8))
                     p.grad = None

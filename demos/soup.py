@@ -56,7 +56,7 @@ def show_one_hot(model: WordLM) -> None:
     """Print every vocabulary word next to its one-hot vector."""
     say(f"Vocabulary of {len(model.vocab)} words; each word is a one-hot vector:")
     width = max(map(len, model.vocab))
-    for word, row in zip(model.vocab, model.one_hot(model.vocab).data):
+    for word, row in zip(model.vocab, model.one_hot(model.vocab).array):
         say(f"  {word:>{width}}  {row.astype(int)}")
 
 
@@ -64,7 +64,7 @@ def show_one_hot(model: WordLM) -> None:
 def show_hidden_states(model: WordLM, words: Sequence[str]) -> None:
     """Print the hidden state after each word of ``words``."""
     _, hidden = model(words)
-    for i, h in enumerate(hidden.data):
+    for i, h in enumerate(hidden.array):
         say(f"  after {' '.join(words[:i + 1])!r:<18} h = {numbers(h)}")
 
 

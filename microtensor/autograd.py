@@ -418,7 +418,7 @@ class Function:
         arrays, needs, parents, meta = [], [], [], []
         for x in inputs:
             if isinstance(x, Tensor):
-                data = x.data
+                data = x.array
                 arrays.append(data)
                 meta.append((data.shape, data.dtype))
                 if recording and x.requires_grad:
@@ -450,7 +450,7 @@ class Function:
         if type(out) is not np.ndarray and fn.saved:
             # numpy gives 0-d results as scalars, which the tensor holds as an array: what the
             # op saved must be that very array, so that writes to it are seen (versions.py).
-            fn.saved = tuple(result.data if kept is out else kept for kept in fn.saved)
+            fn.saved = tuple(result.array if kept is out else kept for kept in fn.saved)
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
         # values, and it rescans every tracked object of a large live graph on each pass.
         fn.parents, fn.in_meta, fn.scope = tuple(parents), tuple(meta), _state.scope
@@ -627,7 +627,7 @@ def _run_hooks(hooks: list | None, grad: np.ndarray) -> np.ndarray:
             if not isinstance(changed, Tensor):
                 raise TypeError(f"hook {_name(hook)!r} returned a {type(changed).__name__}; a "
                                 "hook returns a tensor (the new gradient) or None")
-            new = changed.data
+            new = changed.array
             if new.shape != grad.shape:
                 raise ShapeError(f"hook {_name(hook)!r} returned a gradient of shape {new.shape} "
                                  f"for a tensor of shape {grad.shape}; a hook may change the "
@@ -817,9 +817,9 @@ def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
     if leaf._grad is None:
         # Own the array: an op may hand the same array to several inputs, and
         # optimizers and clipping later modify .grad in place.
-        leaf._grad = Tensor._wrap(np.array(grad, dtype=leaf.data.dtype, copy=True))
+        leaf._grad = Tensor._wrap(np.array(grad, dtype=leaf.array.dtype, copy=True))
     else:
-        leaf._grad.data = np.asarray(leaf._grad.data + grad)  # 0-d: + gives a numpy scalar
+        leaf._grad.array = np.asarray(leaf._grad.array + grad)  # 0-d: + gives a numpy scalar
 
 
 def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
@@ -828,12 +828,12 @@ def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
         raise RuntimeError(f"{what}: the tensor does not require grad and has no grad_fn "
                            "(no input that requires grad was used to compute it)")
     if gradient is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError(f"{what}: gradient can be left out only for a single-element "
                                f"output, but the output has shape {root.shape}; pass gradient= "
                                "with that shape")
         return np.ones(root.shape, dtype=root.dtype)
-    g = np.asarray(gradient.data if isinstance(gradient, Tensor) else gradient,
+    g = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient,
                    dtype=root.dtype)
     if g.shape != root.shape:
         raise ShapeError(f"{what}: gradient has shape {g.shape} but the output has shape "

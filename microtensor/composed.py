@@ -29,7 +29,7 @@ def contiguous(x: Tensor) -> Tensor:
     >>> x.contiguous() is x, x.T.contiguous().is_contiguous()
     (True, True)
     """
-    return x if x.data.flags.c_contiguous else x.clone()
+    return x if x.array.flags.c_contiguous else x.clone()
 
 
 def is_contiguous(x: Tensor) -> bool:
@@ -39,7 +39,7 @@ def is_contiguous(x: Tensor) -> bool:
     >>> mt.ones(2, 3).T.is_contiguous()
     False
     """
-    return bool(x.data.flags.c_contiguous)
+    return bool(x.array.flags.c_contiguous)
 
 
 def narrow(x: Tensor, dim: int, start: int, length: int) -> Tensor:

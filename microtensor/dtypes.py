@@ -114,7 +114,7 @@ def result_type(*operands: Any) -> np.dtype:
     """
     dims = zero = scalar = None
     for x in operands:
-        data = x if isinstance(x, (np.ndarray, np.generic)) else getattr(x, "data", x)
+        data = x if isinstance(x, (np.ndarray, np.generic)) else getattr(x, "array", x)
         if isinstance(data, np.generic):  # numpy scalars act as Python numbers, as in PyTorch
             data = data.item()
         if isinstance(data, np.ndarray):

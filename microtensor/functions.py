@@ -48,7 +48,7 @@ def where(condition: Tensor, input: Tensor | float, other: Tensor | float) -> Te
     >>> mt.where(x > 0, x, 0.0).tolist()
     [0.0, 2.0]
     """
-    mask = np.asarray(_as_tensor(condition).data)
+    mask = np.asarray(_as_tensor(condition).array)
     if mask.dtype != np.bool_:
         raise DtypeError(f"where: condition must be a bool tensor, got dtype {mask.dtype}")
     return F.Where.apply(_operand(input), _operand(other), condition=mask)

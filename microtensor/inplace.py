@@ -44,7 +44,7 @@ def view_of(array: np.ndarray, source: Tensor, op: type, options: dict) -> View:
     """The output of view op ``op`` (with ``options``) on ``source``: a ``View`` of its memory."""
     # Tensor._wrap's fields, set through the slots: View's properties would cost a call each.
     view = object.__new__(View)
-    view.data, view._grad, view._name, view._hooks = array, None, None, None
+    view.array, view._grad, view._name, view._hooks = array, None, None, None
     _GRAD_FN.__set__(view, None)
     _REQUIRES_GRAD.__set__(view, False)
     parent = source if isinstance(source, View) else None
@@ -62,7 +62,7 @@ def refresh(view: View) -> None:
     of its own until then (its gradient stopping there), joins the graph."""
     base = view.base
     if _state.grad_enabled and (base.grad_fn is not view.base_fn or base.requires_grad
-                                and versions.written_since(base.data, view.made_at)):
+                                and versions.written_since(base.array, view.made_at)):
         _rebuild(view)
 
 
@@ -171,7 +171,7 @@ def modify(tensor: Tensor, op: str, compute: Callable[[Tensor], Tensor], *others
 def _old_value(tensor: Tensor) -> Tensor:
     """A copy of ``tensor``'s value before the write, standing for it in the graph (same node),
     so the out-of-place op saves values that the write will not change."""
-    old = Tensor._wrap(tensor.data.copy())
+    old = Tensor._wrap(tensor.array.copy())
     old.grad_fn, old.requires_grad = tensor.grad_fn, tensor.requires_grad
     return old
 
@@ -196,12 +196,12 @@ def _write(tensor: Tensor, result: Tensor, op: str) -> None:
     if not broadcasts_to(result.shape, tensor.shape):
         raise ShapeError(f"{op}: the result has shape {result.shape} but the tensor being "
                          f"modified in place has shape {tensor.shape}")
-    if not tensor.data.flags.writeable:
+    if not tensor.array.flags.writeable:
         raise RuntimeError(f"{op}: this tensor cannot be written in place (an expand()ed view, "
                            "where several elements share one memory location, or read-only "
                            "memory); clone() it first")
-    np.copyto(tensor.data, result.data, casting="unsafe")
-    versions.record_write(tensor.data)
+    np.copyto(tensor.array, result.array, casting="unsafe")
+    versions.record_write(tensor.array)
 
 
 def _move_node(tensor: Tensor, fn: Function | None) -> None:

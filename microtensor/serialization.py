@@ -97,7 +97,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
 def _encode(obj: Any, arrays: dict[str, np.ndarray], where: str, open_containers: set[int]) -> Any:
     """The JSON node for ``obj``; its arrays are added to ``arrays``."""
     if isinstance(obj, Tensor):
-        return {"type": "tensor", "array": _store(obj.data, arrays, where),
+        return {"type": "tensor", "array": _store(obj.array, arrays, where),
                 "requires_grad": obj.requires_grad}
     if isinstance(obj, np.ndarray):
         return {"type": "ndarray", "array": _store(obj, arrays, where)}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import warnings
 import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Sequence
@@ -57,7 +58,7 @@ def _raw_index(index: Any) -> Any:
     if type(index) is tuple:
         return tuple(_raw_index(i) for i in index)
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -78,7 +79,7 @@ def _index_put(parts: tuple, value: Tensor) -> bool:
     any index array, except one boolean mask with a one-element value (``masked_fill``).
     Slices and integers alone copy, casting as ``copy_`` does."""
     arrays = [p for p in parts if type(p) is np.ndarray]
-    if len(arrays) == 1 and arrays[0].dtype == np.bool_ and value.data.size == 1:
+    if len(arrays) == 1 and arrays[0].dtype == np.bool_ and value.array.size == 1:
         return False
     return bool(arrays)
 
@@ -117,13 +118,13 @@ class Tensor:
     [2.0, 4.0, 6.0]
     """
 
-    __slots__ = ("data", "_grad", "requires_grad", "grad_fn", "_name", "_hooks", "__weakref__")
+    __slots__ = ("array", "_grad", "requires_grad", "grad_fn", "_name", "_hooks", "__weakref__")
     # Make numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
                  name: str | None = None) -> None:
-        self.data = _to_array(data, dtype)
+        self.array = _to_array(data, dtype)
         self._grad: Tensor | None = None
         self.grad_fn: autograd.Function | None = None
         self._name = name
@@ -136,7 +137,7 @@ class Tensor:
     def _wrap(array: np.ndarray) -> Tensor:
         """Wrap an op's result without copying or converting (the per-op fast path)."""
         t = object.__new__(Tensor)
-        t.data = array if type(array) is np.ndarray else np.asarray(array)
+        t.array = array if type(array) is np.ndarray else np.asarray(array)
         t._grad = t.grad_fn = t._name = t._hooks = None
         t.requires_grad = False
         return t
@@ -145,20 +146,44 @@ class Tensor:
     def _version(self) -> int:
         """How many in-place writes this tensor's memory has seen (PyTorch's ``_version``),
         shared with its views and ``detach()``: see ``versions.py``."""
-        return versions.version(self.data)
+        return versions.version(self.array)
 
     # ------------------------------------------------------------ attributes
+    # ``array`` (a slot) is the numpy array holding the values: what the ops compute on.
+
+    @property
+    def data(self) -> Tensor:
+        """The same values as a tensor outside autograd (shared memory), as PyTorch's ``.data``:
+        the legacy way to update a parameter by hand. Prefer ``detach()`` or ``mt.no_grad()``.
+
+        >>> import microtensor as mt
+        >>> w = mt.ones(2, requires_grad=True)
+        >>> _ = w.data.add_(mt.tensor([1.0, 2.0]), alpha=-0.5)  # outside autograd
+        >>> w.tolist(), w.requires_grad, w.data.requires_grad
+        ([0.5, 0.0], True, False)
+        """
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value: Tensor) -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f".data has to be set to a tensor, got {type(value).__name__}")
+        if self.requires_grad and value.dtype.kind != "f":
+            raise RuntimeError(f".data of a tensor that requires grad must be set to a floating "
+                               f"point tensor, got dtype {value.dtype}")
+        self.array = value.array
+
     @property
     def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def name(self) -> str | None:
@@ -200,24 +225,24 @@ class Tensor:
         return self.ndim
 
     def numel(self) -> int:
-        return self.data.size
+        return self.array.size
 
     def numpy(self) -> np.ndarray:
         """The underlying array (shared, not copied), like ``torch.Tensor.numpy``."""
         if self.requires_grad:
             raise RuntimeError("numpy() on a tensor that requires grad; call .detach().numpy()")
-        return self.data
+        return self.array
 
     def item(self) -> Scalar:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise ShapeError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
+        return self.array.item()
 
     def tolist(self) -> Any:
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        return self.data if dtype is None else self.data.astype(dtype, copy=False)
+        return self.array if dtype is None else self.array.astype(dtype, copy=False)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -228,9 +253,9 @@ class Tensor:
         return (self[i] for i in range(len(self)))
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
+        if self.array.size != 1:
             raise RuntimeError(f"the truth value of a tensor of shape {self.shape} is ambiguous")
-        return bool(self.data)
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -245,17 +270,17 @@ class Tensor:
         >>> "abc"[mt.tensor(1)]
         'b'
         """
-        if self.dtype.kind not in "iub" or self.data.size != 1:
+        if self.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an "
                             f"index; got one of shape {self.shape} and dtype {self.dtype}")
-        return int(self.data.reshape(()))
+        return int(self.array.reshape(()))
 
     __hash__ = object.__hash__  # == is elementwise, so identity is the hash (as in PyTorch)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="tensor(")
+        body = np.array2string(self.array, separator=", ", prefix="tensor(")
         extras = []
-        if self.dtype != get_default_dtype() and self.dtype.kind == "f" or self.data.size == 0:
+        if self.dtype != get_default_dtype() and self.dtype.kind == "f" or self.array.size == 0:
             extras.append(f"dtype={self.dtype}")
         if self.grad_fn is not None:
             extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
@@ -290,7 +315,7 @@ class Tensor:
         >>> mt.ones(2, requires_grad=True).detach().requires_grad
         False
         """
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self.array)
 
     @property
     def grad(self) -> Tensor | None:
@@ -323,9 +348,9 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         """Set ``requires_grad`` in place (leaves only; floating point only)."""
-        if requires_grad and self.data.dtype.kind not in "fc":
+        if requires_grad and self.array.dtype.kind not in "fc":
             raise DtypeError(f"only floating point tensors can require gradients, "
-                            f"got dtype {self.data.dtype}")
+                            f"got dtype {self.array.dtype}")
         if not requires_grad and self.grad_fn is not None:
             raise RuntimeError("requires_grad_(False) on a non-leaf tensor; use detach()")
         self.requires_grad = requires_grad
@@ -451,16 +476,16 @@ class Tensor:
         return _compare(np.bitwise_xor, self, other)
 
     def __invert__(self) -> Tensor:
-        return Tensor._wrap(~self.data)
+        return Tensor._wrap(~self.array)
 
     def all(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
         """Whether every element (along ``dim``) is nonzero, as a bool tensor."""
-        return Tensor._wrap(np.asarray(self.data.all(axis=wrap_dims(dim, self.ndim),
+        return Tensor._wrap(np.asarray(self.array.all(axis=wrap_dims(dim, self.ndim),
                                                      keepdims=keepdim)))
 
     def any(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False) -> Tensor:
         """Whether any element (along ``dim``) is nonzero, as a bool tensor."""
-        return Tensor._wrap(np.asarray(self.data.any(axis=wrap_dims(dim, self.ndim),
+        return Tensor._wrap(np.asarray(self.array.any(axis=wrap_dims(dim, self.ndim),
                                                      keepdims=keepdim)))
 
     # ------------------------------------------------------------ unary math
@@ -544,7 +569,7 @@ class Tensor:
             raise DtypeError(f"mean(): could not infer output dtype: the input must be floating "
                              f"point, got {out_dtype}; convert it with .float() or pass dtype=")
         axes = wrap_dims(dim, self.ndim)
-        count = self.data.size if axes is None else math.prod(self.shape[a] for a in axes)
+        count = self.array.size if axes is None else math.prod(self.shape[a] for a in axes)
         acc = accumulation_dtype(out_dtype)
         with np.errstate(invalid="ignore", divide="ignore"):  # an empty mean is nan, as PyTorch
             mean = self.to(out_dtype).sum(dim, keepdim, dtype=acc) / count
@@ -587,17 +612,17 @@ class Tensor:
         """Positions of the extremes (``argmax``/``argmin``), with PyTorch's dim and empty rules."""
         name = arg.__name__
         if dim is None:
-            if self.data.size == 0:
+            if self.array.size == 0:
                 raise IndexError(f"{name}(): Expected reduction dim to be specified for "
                                  "input.numel() == 0")
-            found = arg(self.data)
+            found = arg(self.array)
             return Tensor._wrap(np.full((1,) * self.ndim if keepdim else (), found, np.int64))
         dim = wrap_dim(dim, self.ndim)
         if not self.ndim:
             return Tensor._wrap(np.zeros((), np.int64))
         if self.shape[dim] == 0:
             raise IndexError(f"{name}(): Expected reduction dim {dim} to have non-zero size")
-        return Tensor._wrap(arg(self.data, axis=dim, keepdims=keepdim).astype(np.int64))
+        return Tensor._wrap(arg(self.array, axis=dim, keepdims=keepdim).astype(np.int64))
 
     def argmax(self, dim: int | None = None, keepdim: bool = False) -> Tensor:
         """Where the largest value is (the first, on ties), over all elements or along ``dim``.
@@ -833,11 +858,13 @@ class Tensor:
         >>> mt.zeros(2).add_(mt.ones(2), alpha=3).tolist()
         [3.0, 3.0]
         """
+        other, alpha = _legacy_alpha_first("add_", other, alpha)
         other = _scaled(self, _operand(other), alpha)
         return inplace.modify(self, "add_", lambda t: t + other, other)
 
     def sub_(self, other: Tensor | float, alpha: Scalar = 1) -> Tensor:
         """``self -= alpha * other`` in place."""
+        other, alpha = _legacy_alpha_first("sub_", other, alpha)
         other = _scaled(self, _operand(other), alpha)
         return inplace.modify(self, "sub_", lambda t: t - other, other)
 
@@ -935,7 +962,17 @@ def target_dtype(args: tuple, dtype: Any = None, device: Any = None) -> Any:
 
 
 def _raw(x: Any) -> Any:
-    return x.data if isinstance(x, Tensor) else x
+    return x.array if isinstance(x, Tensor) else x
+
+
+def _legacy_alpha_first(op: str, other: Any, alpha: Any) -> tuple[Any, Any]:
+    """``(other, alpha)``, also from old code's ``p.add_(-lr, grad)``: PyTorch still takes that
+    order (a number, then the tensor), with a deprecation warning, and so does microtensor."""
+    if isinstance(alpha, Tensor) and not isinstance(other, Tensor):
+        warnings.warn(f"this overload of {op} is deprecated: {op}(Number alpha, Tensor other); "
+                      f"use {op}(other, alpha=alpha)", UserWarning, stacklevel=3)
+        return alpha, other
+    return other, alpha
 
 
 def _scaled(tensor: Tensor, other: Any, alpha: Scalar) -> Any:
@@ -973,14 +1010,14 @@ def _no_bool_pow(base: Any, exponent: Any) -> tuple[Any, Any]:
 
 
 def _compare(op: Callable, a: Tensor, b: Any) -> Tensor:
-    left, right = autograd.promote([a.data, _raw(_operand(b))], "common")
+    left, right = autograd.promote([a.array, _raw(_operand(b))], "common")
     return Tensor._wrap(np.asarray(op(left, right)))
 
 
 def _to_array(data: Any, dtype: Any) -> np.ndarray:
     """PyTorch's conversion rules: Python floats become the default dtype, arrays keep theirs."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     if dtype is not None:
         dtype = as_dtype(dtype)
     if isinstance(data, (np.ndarray, np.generic)):  # numpy arrays and scalars keep their dtype
@@ -1017,10 +1054,10 @@ def _numbers_in(data: list | tuple) -> tuple[list, np.dtype]:
         if isinstance(x, (list, tuple)):
             return [number(v) for v in x]
         if isinstance(x, Tensor):
-            if x.data.size != 1:
+            if x.array.size != 1:
                 raise ValueError(f"tensor(): a tensor inside a list stands for one number, but "
                                  f"this one has shape {x.shape}; join tensors with mt.stack")
-            kind, x = x.dtype, x.data.item()
+            kind, x = x.dtype, x.array.item()
         else:
             kind = scalar_dtype(x)
         dtype = kind if dtype is None else promote_types(dtype, kind)

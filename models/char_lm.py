@@ -67,7 +67,7 @@ class CharLM(nn.Module):
 
     def forward(self, inputs: Any, state: State = None) -> tuple[mt.Tensor, State]:
         """Logits (batch, seq, vocab) for the character after each input, and the final state."""
-        inputs = np.asarray(inputs.data if isinstance(inputs, mt.Tensor) else inputs)
+        inputs = np.asarray(inputs.array if isinstance(inputs, mt.Tensor) else inputs)
         if inputs.ndim != 2 or inputs.dtype.kind not in "iu":
             raise ValueError(f"CharLM: expected integer characters of shape (batch, seq), got "
                              f"dtype {inputs.dtype} and shape {inputs.shape}")
@@ -111,7 +111,7 @@ class CharLM(nn.Module):
             logits, state = self(self.vocab.encode(prefix)[None, :])
             chosen = []
             for _ in range(n):
-                probs = next_char_probs(logits.data[0, -1], temperature, top_k)
+                probs = next_char_probs(logits.array[0, -1], temperature, top_k)
                 chosen.append(int(generator.choice(len(probs), p=probs)))
                 logits, state = self(np.array([[chosen[-1]]]), state)
         finally:

@@ -58,7 +58,7 @@ class SequenceClassifier(nn.Module):
 
     def forward(self, x: Any) -> mt.Tensor:
         if self.embedding is not None:
-            ids = np.asarray(x.data if isinstance(x, mt.Tensor) else x)
+            ids = np.asarray(x.array if isinstance(x, mt.Tensor) else x)
             if ids.ndim != 2:
                 raise ValueError(f"SequenceClassifier: expected word ids of shape (batch, length), "
                                  f"got shape {ids.shape}")
@@ -74,4 +74,4 @@ class SequenceClassifier(nn.Module):
         >>> SequenceClassifier(2, 4, 3, cell="gru").predict(mt.zeros(6, 7, 2)).shape
         (6,)
         """
-        return self(x).data.argmax(axis=-1)
+        return self(x).array.argmax(axis=-1)

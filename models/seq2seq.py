@@ -91,7 +91,7 @@ class Decoder(nn.Module):
     def next_word_log_probs(self, feature: mt.Tensor) -> np.ndarray:
         """log p(next word) (batch, vocab) as an array, with <pad> and <s> ruled out: they
         are never targets, so the readout's scores for them were never trained."""
-        logp = self.readout(feature).log_softmax(dim=-1).data
+        logp = self.readout(feature).log_softmax(dim=-1).array
         logp[:, [WordVocabulary.pad, WordVocabulary.bos]] = -np.inf
         return logp
 
@@ -155,7 +155,7 @@ class Seq2Seq(nn.Module):
                 feature, state, weights = self.decoder.step(words, state, encoded)
             words = self.decoder.next_word_log_probs(feature).argmax(axis=-1)
             if weights is not None:
-                weights_per_step.append(weights.data)
+                weights_per_step.append(weights.array)
             for row in np.flatnonzero(~done):
                 if words[row] == WordVocabulary.eos:
                     done[row] = True

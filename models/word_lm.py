@@ -94,7 +94,7 @@ class WordLM(nn.Module):
     def next_word_probs(self, words: Sequence[str]) -> dict[str, float]:
         """The probability of each vocabulary word coming next, most likely first."""
         logits, _ = self(words)
-        probs = logits[-1].softmax(-1).data
+        probs = logits[-1].softmax(-1).array
         order = np.argsort(-probs, kind="stable")
         return {self.vocab[i]: float(probs[i]) for i in order}
 

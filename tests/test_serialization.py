@@ -46,7 +46,7 @@ def test_model_state_dict_round_trip_is_bit_exact(tmp_path):
         back = loaded[name]
         assert type(back) is type(value), name
         if isinstance(value, mt.Tensor):
-            assert same_bits(back.data, value.data), name
+            assert same_bits(back.array, value.array), name
             assert back.requires_grad == value.requires_grad
         else:
             assert same_bits(back, value), name
@@ -95,12 +95,12 @@ def test_optimizer_checkpoint_resumes_the_same_trajectory(tmp_path):
     train(opt, params, range(3, 6))
 
     checkpoint = load(tmp_path / "run.ckpt")
-    resumed = [mt.tensor(checkpoint["model"][str(i)].data, requires_grad=True) for i in range(2)]
+    resumed = [mt.tensor(checkpoint["model"][str(i)].array, requires_grad=True) for i in range(2)]
     opt2 = Adam([{"params": resumed[:1]}, {"params": resumed[1:]}])
     opt2.load_state_dict(checkpoint["optimizer"])
     train(opt2, resumed, range(3, 6))
     for p, q in zip(params, resumed):
-        assert same_bits(p.data, q.data)
+        assert same_bits(p.array, q.array)
 
 
 # -------------------------------------------------------------------------- the path
@@ -517,7 +517,7 @@ def test_every_single_bit_flip_truncation_and_deleted_byte_is_caught_or_harmless
         except CheckpointError:
             continue
         assert list(back) == ["w", "step"] and back["step"] == 3
-        assert same_bits(back["w"].data, np.array([1.0, 2.0], np.float32))
+        assert same_bits(back["w"].array, np.array([1.0, 2.0], np.float32))
         harmless += 1
     assert 0 < harmless < len(damaged) / 4
 

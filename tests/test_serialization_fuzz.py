@@ -65,7 +65,7 @@ def assert_same(got, want, where="root"):
         else type(want)
     assert type(got) is expected_type, where
     if isinstance(want, mt.Tensor):
-        got, want = got.data, want.data
+        got, want = got.array, want.array
     if isinstance(want, (np.ndarray, np.generic)):
         assert got.dtype == want.dtype and got.shape == want.shape, where
         assert got.tobytes() == want.tobytes(), where
@@ -85,7 +85,7 @@ def array_bytes(obj):
     """Total bytes of the arrays in a loaded object, and a check that only checkpoint types
     came back."""
     if isinstance(obj, mt.Tensor):
-        return obj.data.nbytes
+        return obj.array.nbytes
     if isinstance(obj, (np.ndarray, np.generic)):
         return obj.nbytes
     if isinstance(obj, dict):

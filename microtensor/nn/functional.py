@@ -91,7 +91,7 @@ def _class_weights(weight: Any, classes: int, dtype: np.dtype, op: str) -> np.nd
     if weight.requires_grad and is_grad_enabled():  # refused, not silently left without .grad
         raise RuntimeError(f"{op}: not differentiable with respect to weight, so the weight "
                            "cannot require grad (as in PyTorch); pass weight.detach()")
-    weight = weight.data
+    weight = weight.array
     if weight.dtype != dtype:
         raise DtypeError(f"{op}: weight has dtype {weight.dtype} but the input {dtype}; class "
                          f"weights must have the input's dtype, as in PyTorch: pass "
@@ -244,9 +244,9 @@ def _soft_cross_entropy(log_probs: Tensor, target: Any, weight: Any, reduction: 
         log_probs = log_probs * weight.reshape(classes, *[1] * (log_probs.ndim - class_dim - 1))
     losses = -(log_probs * target).sum(class_dim)
     if reduction == "mean":
-        if not log_probs.data.size:  # no rows: PyTorch's mean is nan, not 0
+        if not log_probs.array.size:  # no rows: PyTorch's mean is nan, not 0
             return losses.sum() * float("nan")
-        return losses.sum() / (log_probs.data.size // classes)
+        return losses.sum() / (log_probs.array.size // classes)
     return _reduce(losses, reduction, op)
 
 
@@ -649,7 +649,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
     if weight is not None and weight.dtype != input.dtype:
         raise DtypeError(f"{op}: weight has dtype {weight.dtype} but the input {input.dtype}; "
                          "they must match, as in PyTorch")
-    losses = _BinaryCrossEntropy.apply(input, target, None if weight is None else weight.data)
+    losses = _BinaryCrossEntropy.apply(input, target, None if weight is None else weight.array)
     return _reduce(losses, reduction, op)
 
 
@@ -679,8 +679,8 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
     pos_weight = _loss_weight(pos_weight, input, f"{op} (pos_weight)")
     target = target if isinstance(target, Tensor) else Tensor(target)
     losses = _BinaryCrossEntropyWithLogits.apply(
-        input, target, None if pos_weight is None else pos_weight.data)
-    return _reduce(losses if weight is None else losses * weight.data, reduction, op)
+        input, target, None if pos_weight is None else pos_weight.array)
+    return _reduce(losses if weight is None else losses * weight.array, reduction, op)
 
 
 class _BinaryCrossEntropyWithLogits(Function):

@@ -152,7 +152,7 @@ def xavier_normal_(tensor: Tensor, gain: float = 1.0) -> Tensor:
 
     >>> import microtensor as mt
     >>> w = mt.nn.init.xavier_normal_(mt.zeros(500, 300))  # std sqrt(2 / 800) = 0.05
-    >>> round(float(w.data.std()), 2)
+    >>> round(float(w.array.std()), 2)
     0.05
     """
     return normal_(tensor, 0.0, gain * _xavier_scale(tensor, "xavier_normal_"))
@@ -191,7 +191,7 @@ def kaiming_normal_(tensor: Tensor, a: float = 0, mode: str = "fan_in",
 
     >>> import microtensor as mt
     >>> w = mt.nn.init.kaiming_normal_(mt.zeros(800, 200), mode="fan_out", nonlinearity="relu")
-    >>> round(float(w.data.std()), 2)  # sqrt(2 / 800)
+    >>> round(float(w.array.std()), 2)  # sqrt(2 / 800)
     0.05
     """
     std = _kaiming_std(tensor, a, mode, nonlinearity, "kaiming_normal_")

@@ -414,12 +414,12 @@ class Module:
             raise TypeError(f"{type(self).__name__}.to: parameters must stay floating point, "
                             f"got dtype {dtype}")
         for param in self.parameters():
-            param.data = param.data.astype(dtype, copy=False)
+            param.array = param.array.astype(dtype, copy=False)
             if param.grad is not None:
-                param.grad.data = param.grad.data.astype(dtype, copy=False)
+                param.grad.array = param.grad.array.astype(dtype, copy=False)
         for buffer in self.buffers():  # floating buffers follow, as PyTorch; indices stay
             if buffer.dtype.kind == "f":
-                buffer.data = buffer.data.astype(dtype, copy=False)
+                buffer.array = buffer.array.astype(dtype, copy=False)
         return self
 
     def cpu(self) -> Module:
@@ -501,7 +501,7 @@ class Module:
             if name not in state_dict:
                 continue
             value = state_dict[name]
-            value = np.asarray(value.data if isinstance(value, Tensor) else value)
+            value = np.asarray(value.array if isinstance(value, Tensor) else value)
             if value.dtype.kind not in "iuf" + ("b" if param.dtype.kind == "b" else ""):
                 errors.append(f"{name} has dtype {value.dtype}; a numeric array is expected")
             elif value.shape != param.shape:

@@ -37,7 +37,7 @@ class Adagrad(Optimizer):
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
         return {"step": 0,
-                "sum": np.full_like(param.data, group["initial_accumulator_value"])}
+                "sum": np.full_like(param.array, group["initial_accumulator_value"])}
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],
                 group: dict[str, Any]) -> None:

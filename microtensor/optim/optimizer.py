@@ -78,7 +78,7 @@ class Optimizer:
         if group["maximize"]:
             grad = -grad
         if group["weight_decay"]:
-            grad = grad + group["weight_decay"] * param.data
+            grad = grad + group["weight_decay"] * param.array
         return grad
 
     @staticmethod
@@ -172,7 +172,7 @@ class Optimizer:
                 state = self.state.get(p)
                 if state is None:
                     state = self.state[p] = self._init_state(p, group)
-                self._update(p, p.grad.data, state, group)
+                self._update(p, p.grad.array, state, group)
         return loss
 
     def _params_with_grad(self) -> list[tuple[Tensor, dict[str, Any]]]:
@@ -383,7 +383,7 @@ def zero_buffers(param: Tensor, *names: str) -> dict[str, np.ndarray]:
     >>> list(buffers), buffers["exp_avg"].dtype, buffers["exp_avg_sq"].tolist()
     (['exp_avg', 'exp_avg_sq'], dtype('float32'), [0.0, 0.0])
     """
-    return {name: np.zeros_like(param.data) for name in names}
+    return {name: np.zeros_like(param.array) for name in names}
 
 
 def lerp_(start: np.ndarray, end: np.ndarray, weight: float) -> None:

@@ -36,11 +36,11 @@ class RMSprop(Optimizer):
         check_non_negative("RMSprop", group, "lr", "alpha", "eps", "weight_decay", "momentum")
 
     def _init_state(self, param: Tensor, group: dict[str, Any]) -> dict[str, Any]:
-        state = {"step": 0, "square_avg": np.zeros_like(param.data)}
+        state = {"step": 0, "square_avg": np.zeros_like(param.array)}
         if group["momentum"] > 0:
-            state["momentum_buffer"] = np.zeros_like(param.data)
+            state["momentum_buffer"] = np.zeros_like(param.array)
         if group["centered"]:
-            state["grad_avg"] = np.zeros_like(param.data)
+            state["grad_avg"] = np.zeros_like(param.array)
         return state
 
     def _update(self, param: Tensor, grad: np.ndarray, state: dict[str, Any],

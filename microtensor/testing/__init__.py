@@ -19,7 +19,7 @@ with numpy, and let ``gradcheck`` compare ``backward`` with finite differences.
 >>>
 >>> @given(x=tensors(min_value=-20, max_value=20))
 ... def test_softplus(x):
-...     np.testing.assert_allclose(Softplus.apply(x).data, np.log1p(np.exp(x.data)))
+...     np.testing.assert_allclose(Softplus.apply(x).array, np.log1p(np.exp(x.array)))
 ...     assert gradcheck(Softplus.apply, [x])
 >>> test_softplus()
 """

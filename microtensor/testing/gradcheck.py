@@ -90,7 +90,7 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
 
 def _check(fn: Callable[..., Tensor], inputs: list, checked: list[int], eps: float,
            atol: float, rtol: float, grad_output: Any) -> None:
-    before = {i: x.data.copy() for i, x in enumerate(inputs) if isinstance(x, Tensor)}
+    before = {i: x.array.copy() for i, x in enumerate(inputs) if isinstance(x, Tensor)}
 
     out = _output(fn, inputs)
     _check_unmodified(inputs, before, "its forward pass")
@@ -118,7 +118,7 @@ def _output(fn: Callable[..., Tensor], inputs: list) -> Tensor:
 def _upstream(grad_output: Any, out: Tensor) -> np.ndarray:
     if grad_output is None:
         return np.random.default_rng(_UPSTREAM_SEED).standard_normal(out.shape)
-    upstream = np.asarray(grad_output.data if isinstance(grad_output, Tensor) else grad_output,
+    upstream = np.asarray(grad_output.array if isinstance(grad_output, Tensor) else grad_output,
                           dtype=np.float64)
     if upstream.shape != out.shape:
         raise ValueError(f"gradcheck: grad_output has shape {upstream.shape} but fn's output "
@@ -129,9 +129,9 @@ def _upstream(grad_output: Any, out: Tensor) -> np.ndarray:
 def _analytic(out: Tensor, wrt: list[Tensor], upstream: np.ndarray) -> list[np.ndarray]:
     """The engine's gradients (zeros for inputs the output does not depend on)."""
     if not out.requires_grad:  # no recorded path at all: every gradient is zero
-        return [np.zeros_like(x.data) for x in wrt]
+        return [np.zeros_like(x.array) for x in wrt]
     found = grad(out, wrt, grad_outputs=Tensor(upstream), allow_unused=True)
-    return [np.zeros_like(x.data) if g is None else g.data for x, g in zip(wrt, found)]
+    return [np.zeros_like(x.array) if g is None else g.array for x, g in zip(wrt, found)]
 
 
 def _numeric(fn: Callable[..., Tensor], inputs: list, index: int, upstream: np.ndarray,
@@ -140,14 +140,14 @@ def _numeric(fn: Callable[..., Tensor], inputs: list, index: int, upstream: np.n
 
     Elements are perturbed in a private copy, never in the caller's array.
     """
-    perturbed = inputs[index].data.copy()
+    perturbed = inputs[index].array.copy()
     flat = perturbed.reshape(-1)  # a view: writing flat[k] moves element k of ``perturbed``
     numeric = np.empty_like(flat)
     args = list(inputs)
 
     def value() -> np.ndarray:
         args[index] = Tensor(perturbed, requires_grad=True)
-        return np.array(fn(*args).data, dtype=np.float64)  # copied before the next nudge
+        return np.array(fn(*args).array, dtype=np.float64)  # copied before the next nudge
 
     with no_grad():
         for k in range(flat.size):
@@ -178,7 +178,7 @@ def _compare(index: int, shape: tuple, analytic: np.ndarray, numeric: np.ndarray
 
 def _check_unmodified(inputs: list, before: dict[int, np.ndarray], when: str) -> None:
     for i, original in before.items():
-        now = inputs[i].data
+        now = inputs[i].array
         if now.shape != original.shape or not np.array_equal(now, original, equal_nan=True):
             raise GradcheckError(f"gradcheck: input {i} (shape {original.shape}) was modified "
                                  f"in place during {when}; fn must leave its inputs unchanged")

@@ -137,8 +137,8 @@ def tensor_pairs(shape: Shape | st.SearchStrategy[Shape] | None = None, broadcas
                        min_value=min_value, max_value=max_value, requires_grad=False,
                        unique=unique)
         return both.map(lambda t: (
-            tensor(t.data[:math.prod(a)].reshape(a), requires_grad=requires_grad),
-            tensor(t.data[math.prod(a):].reshape(b), requires_grad=requires_grad)))
+            tensor(t.array[:math.prod(a)].reshape(a), requires_grad=requires_grad),
+            tensor(t.array[math.prod(a):].reshape(b), requires_grad=requires_grad)))
 
     return pair.flatmap(draw)
 

@@ -93,9 +93,9 @@ class Recording:
     # -- the engine's observer interface --------------------------------------------
     def forward(self, fn: Function, output: Tensor) -> None:
         self._alive.append(fn)
-        self.values[id(fn)] = Summary.of(output.data)
+        self.values[id(fn)] = Summary.of(output.array)
         if self.keep_values:
-            self.arrays[id(fn)] = np.array(output.data)
+            self.arrays[id(fn)] = np.array(output.array)
 
     def backward(self, fn: Function, grad: np.ndarray) -> None:
         self._alive.append(fn)

@@ -307,9 +307,9 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
         if key not in nodes:
             grad = recording.leaves.get(id(t)) if recording else None
             if grad is None and t.grad is not None:
-                grad = Summary.of(t.grad.data)
+                grad = Summary.of(t.grad.array)
             nodes[key] = Node(key, "param", "", t.name, t.shape, str(t.dtype),
-                              value=Summary.of(t.data) if recording else None, grad=grad)
+                              value=Summary.of(t.array) if recording else None, grad=grad)
         return key
 
     op_node(root, output.shape, str(output.dtype))

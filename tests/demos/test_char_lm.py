@@ -100,7 +100,7 @@ def test_ctrl_c_saves_and_resume_continues_exactly(tmp_path, monkeypatch, capsys
     np.testing.assert_array_equal(resumed["train_losses"], straight["train_losses"])
     np.testing.assert_array_equal(resumed["val_losses"], straight["val_losses"])
     for name, value in straight["model"].items():
-        np.testing.assert_array_equal(resumed["model"][name].data, value.data, err_msg=name)
+        np.testing.assert_array_equal(resumed["model"][name].array, value.array, err_msg=name)
 
 
 def test_resume_can_extend_the_run_but_not_change_the_text(tmp_path):
@@ -215,7 +215,7 @@ def test_sigterm_to_a_real_process_saves_and_resume_continues_exactly(tmp_path, 
     assert resumed["step"] == straight["step"] == step + 3
     np.testing.assert_array_equal(resumed["train_losses"], straight["train_losses"])
     for name, value in straight["model"].items():
-        np.testing.assert_array_equal(resumed["model"][name].data, value.data, err_msg=name)
+        np.testing.assert_array_equal(resumed["model"][name].array, value.array, err_msg=name)
 
 
 def test_a_second_ctrl_c_while_saving_finishes_the_save_and_exits_quietly(tmp_path, monkeypatch,

@@ -52,9 +52,9 @@ def test_a_run_measures_the_test_mse_from_step_0_and_it_falls(capsys):
 
 def test_forget_bias_sets_the_second_quarter_of_the_summed_bias():
     lstm = mt.nn.LSTM(3, 5)
-    before = (lstm.bias_ih_l0 + lstm.bias_hh_l0).data.copy()
+    before = (lstm.bias_ih_l0 + lstm.bias_hh_l0).array.copy()
     vanishing.set_forget_bias(lstm, 1.0)
-    after = (lstm.bias_ih_l0 + lstm.bias_hh_l0).data
+    after = (lstm.bias_ih_l0 + lstm.bias_hh_l0).array
     np.testing.assert_allclose(after[5:10], 1.0)
     np.testing.assert_array_equal(np.delete(after, range(5, 10)), np.delete(before, range(5, 10)))
 

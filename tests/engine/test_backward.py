@@ -19,7 +19,7 @@ def test_fan_out_sums_gradients_of_every_use():
     x = leaf([1.0, 2.0])
     y = x * x * x + x  # x used four times
     y.sum().backward()
-    np.testing.assert_allclose(x.grad.data, 3 * x.data**2 + 1)
+    np.testing.assert_allclose(x.grad.array, 3 * x.array**2 + 1)
 
 
 def test_paths_through_shared_intermediate_add_up():
@@ -27,15 +27,15 @@ def test_paths_through_shared_intermediate_add_up():
     h = x.tanh()
     out = (h * 2 + h.exp() + h).sum()  # three paths through h
     out.backward()
-    dh = 3 + np.exp(np.tanh(x.data))
-    np.testing.assert_allclose(x.grad.data, dh * (1 - np.tanh(x.data) ** 2))
+    dh = 3 + np.exp(np.tanh(x.array))
+    np.testing.assert_allclose(x.grad.array, dh * (1 - np.tanh(x.array) ** 2))
 
 
 def test_leaf_grads_accumulate_across_backward_calls():
     x = leaf([1.0, 2.0])
     (x * 3).sum().backward()
     (x * 4).sum().backward()
-    np.testing.assert_allclose(x.grad.data, [7.0, 7.0])
+    np.testing.assert_allclose(x.grad.array, [7.0, 7.0])
 
 
 def test_same_tensor_as_both_inputs():
@@ -48,7 +48,7 @@ def test_gradient_argument_is_the_upstream_gradient():
     x = leaf([1.0, 2.0, 3.0])
     upstream = np.array([0.1, -1.0, 2.0])
     (x * 5).backward(gradient=upstream)
-    np.testing.assert_allclose(x.grad.data, 5 * upstream)
+    np.testing.assert_allclose(x.grad.array, 5 * upstream)
 
 
 def test_leaf_grad_is_owned_not_aliased_to_the_upstream_gradient():
@@ -73,8 +73,8 @@ def test_broadcast_gradients_are_summed_back_by_the_engine():
     y = leaf(np.arange(4.0))
     (x * y).sum().backward()
     assert x.grad.shape == (3, 1) and y.grad.shape == (4,)
-    np.testing.assert_allclose(x.grad.data, np.full((3, 1), 6.0))
-    np.testing.assert_allclose(y.grad.data, np.full(4, 3.0))
+    np.testing.assert_allclose(x.grad.array, np.full((3, 1), 6.0))
+    np.testing.assert_allclose(y.grad.array, np.full(4, 3.0))
 
 
 # ----------------------------------------------------------------- graph walking
@@ -138,7 +138,7 @@ def test_retain_graph_allows_a_second_backward():
     z = (x.exp()).sum()
     z.backward(retain_graph=True)
     z.backward()
-    np.testing.assert_allclose(x.grad.data, 2 * np.exp(x.data))
+    np.testing.assert_allclose(x.grad.array, 2 * np.exp(x.array))
 
 
 # -------------------------------------------------------------------- grad modes
@@ -174,9 +174,9 @@ def test_detach_shares_memory_but_not_history():
     y = x * 2
     d = y.detach()
     assert not d.requires_grad and d.grad_fn is None
-    assert np.shares_memory(d.data, y.data)
+    assert np.shares_memory(d.array, y.array)
     (d * x).sum().backward()
-    np.testing.assert_allclose(x.grad.data, y.data)  # no gradient flowed through d
+    np.testing.assert_allclose(x.grad.array, y.array)  # no gradient flowed through d
 
 
 # ------------------------------------------------------------ hooks, retain_grad
@@ -195,7 +195,7 @@ def test_non_leaf_hook_changes_what_flows_upstream():
     h = x * 3
     h.register_hook(lambda g: g * 0.5)
     (h * h).sum().backward()  # dL/dh = 2h, halved, times 3
-    np.testing.assert_allclose(x.grad.data, 3 * 0.5 * 2 * 3 * x.data)
+    np.testing.assert_allclose(x.grad.array, 3 * 0.5 * 2 * 3 * x.array)
 
 
 def test_hook_removal():
@@ -232,7 +232,7 @@ def test_retain_grad_keeps_non_leaf_gradient():
     h.retain_grad()
     other = x * 4
     (h * h + other).sum().backward()
-    np.testing.assert_allclose(h.grad.data, 2 * h.data)
+    np.testing.assert_allclose(h.grad.array, 2 * h.array)
     assert other.grad is None
 
 
@@ -241,7 +241,7 @@ def test_functional_grad_returns_without_touching_dot_grad():
     x = leaf([1.0, 2.0])
     w = leaf([3.0, 4.0])
     (dx,) = mt.grad((x * w).sum(), x)
-    np.testing.assert_allclose(dx.data, w.data)
+    np.testing.assert_allclose(dx.array, w.array)
     assert x.grad is None and w.grad is None
 
 
@@ -250,8 +250,8 @@ def test_functional_grad_of_non_leaf_input_and_grad_outputs():
     h = x * x
     y = h * 3
     dh, dx = mt.grad(y, [h, x], grad_outputs=mt.tensor([1.0, -1.0], dtype=mt.float64))
-    np.testing.assert_allclose(dh.data, [3.0, -3.0])
-    np.testing.assert_allclose(dx.data, [6.0, -12.0])
+    np.testing.assert_allclose(dh.array, [3.0, -3.0])
+    np.testing.assert_allclose(dx.array, [6.0, -12.0])
 
 
 def test_functional_grad_unused_input():
@@ -338,10 +338,10 @@ def test_zero_dim_tensors_accumulate_many_uses_and_backward_calls():
     y = x.tanh()
     (y * y * y + y).backward()  # four uses of y: accumulated in place after the second
     d = 1 - np.tanh(2.0) ** 2
-    np.testing.assert_allclose(x.grad.data, (3 * np.tanh(2.0) ** 2 + 1) * d)
+    np.testing.assert_allclose(x.grad.array, (3 * np.tanh(2.0) ** 2 + 1) * d)
     for _ in range(2):
         (x * x).backward()
-    assert isinstance(x.grad.data, np.ndarray) and x.grad.shape == ()
+    assert isinstance(x.grad.array, np.ndarray) and x.grad.shape == ()
 
 
 def test_per_step_transposed_weights_pass_lazy_gradients_on_to_the_weight():
@@ -350,15 +350,15 @@ def test_per_step_transposed_weights_pass_lazy_gradients_on_to_the_weight():
     xs = [rng.normal(size=(2, 3)) for _ in range(5)]
     loss = sum(((mt.tensor(x) @ w.T) ** 2).sum() for x in xs)
     loss.backward()
-    expected = sum(2 * (x @ w.data.T).T @ x for x in xs)
-    np.testing.assert_allclose(w.grad.data, expected, rtol=1e-12)
+    expected = sum(2 * (x @ w.array.T).T @ x for x in xs)
+    np.testing.assert_allclose(w.grad.array, expected, rtol=1e-12)
 
 
 def test_a_hook_on_a_transposed_weight_sees_an_array():
     w = mt.ones(4, 3, requires_grad=True)
     seen = []
     wt = w.T
-    wt.register_hook(lambda g: seen.append(type(g.data)))
+    wt.register_hook(lambda g: seen.append(type(g.array)))
     (mt.ones(2, 3) @ wt).sum().backward()
     assert seen == [np.ndarray] and w.grad.tolist() == [[2.0] * 3] * 4
 

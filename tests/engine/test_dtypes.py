@@ -32,8 +32,8 @@ def test_explicit_dtype_wins():
 
 def test_tensor_copies_and_from_numpy_shares():
     a = np.zeros(2)
-    assert not np.shares_memory(mt.tensor(a).data, a)
-    assert np.shares_memory(mt.from_numpy(a).data, a)
+    assert not np.shares_memory(mt.tensor(a).array, a)
+    assert np.shares_memory(mt.from_numpy(a).array, a)
 
 
 @pytest.mark.parametrize("dtype", [mt.float32, mt.float64])

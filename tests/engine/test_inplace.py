@@ -34,7 +34,7 @@ def test_optimizer_style_update_after_backward_is_fine():
     (w * w).sum().backward()
     with mt.no_grad():
         w.sub_(w.grad, alpha=0.1)
-    np.testing.assert_allclose(w.data, [0.8, 1.6])
+    np.testing.assert_allclose(w.array, [0.8, 1.6])
     assert w.requires_grad and w.is_leaf
 
 
@@ -53,7 +53,7 @@ def test_write_through_a_view_is_detected():
     loss = (w * x).sum()
     row = x[0]  # a view: shares memory and version counter
     row.fill_(0)
-    assert x.data[0].tolist() == [0.0, 0.0]
+    assert x.array[0].tolist() == [0.0, 0.0]
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         loss.backward()
 
@@ -71,7 +71,7 @@ def test_in_place_inside_graph_is_recorded_and_gives_the_right_gradient():
     h.mul_(3)  # recorded: the memory is written and h's node moves to the Mul
     h += x
     h.sum().backward()
-    np.testing.assert_allclose(x.grad.data, [7.0, 7.0])
+    np.testing.assert_allclose(x.grad.array, [7.0, 7.0])
     assert type(h.grad_fn).__name__ == "Add" and h._version == 2
 
 

@@ -117,8 +117,8 @@ def test_copy_sends_the_gradient_to_the_source_only():
 def test_pow_gradient_for_the_exponent_at_a_zero_base():
     base, p = leaf([0.0, 0.0, 2.0], mt.float64), leaf([0.0, 2.0, -1.0], mt.float64)
     (base ** p).sum().backward()
-    np.testing.assert_allclose(base.grad.data, [0.0, 0.0, -0.25])
-    np.testing.assert_allclose(p.grad.data, [0.0, 0.0, 0.5 * np.log(2)])
+    np.testing.assert_allclose(base.grad.array, [0.0, 0.0, -0.25])
+    np.testing.assert_allclose(p.grad.array, [0.0, 0.0, 0.5 * np.log(2)])
     q = leaf([0.0, 2.0, -1.0, 0.5], mt.float64)
     (0.0 ** q).sum().backward()
     assert q.grad.tolist() == [0.0, 0.0, -np.inf, 0.0]
@@ -207,7 +207,7 @@ def test_repeated_dims_are_refused():
 # ---------------------------------------------------------------------------- 7. empty
 def test_empty_reductions():
     assert np.isnan(mt.zeros(0, 3).mean().item())
-    assert np.isnan(mt.zeros(0, 3).mean(0).data).all()
+    assert np.isnan(mt.zeros(0, 3).mean(0).array).all()
     assert np.isnan(F.cross_entropy(mt.zeros(0, 3), mt.zeros(0, dtype=mt.int64)).item())
     assert mt.zeros(0, 3).logsumexp(0).tolist() == [-np.inf] * 3
     with pytest.raises(IndexError, match="Expected reduction dim to be specified"):
@@ -224,7 +224,7 @@ def test_integers_mixed_with_index_arrays_select_first_as_pytorch():
     assert x[0, :, idx].shape == (2, 4)
     assert x[[0, 1], :, 0].shape == (2, 2)
     assert x[[0, 1], 0, [0, 1]].shape == (2,)
-    np.testing.assert_array_equal(x[0, :, idx].data, x.data[0][:, idx.data])
+    np.testing.assert_array_equal(x[0, :, idx].array, x.array[0][:, idx.array])
 
 
 def test_gradient_of_mixed_integer_and_array_indexing():
@@ -232,7 +232,7 @@ def test_gradient_of_mixed_integer_and_array_indexing():
     x[1, :, mt.tensor([0, 0, 4])].sum().backward()
     expected = np.zeros((3, 2, 5))
     expected[1, :, 0], expected[1, :, 4] = 2, 1
-    np.testing.assert_array_equal(x.grad.data, expected)
+    np.testing.assert_array_equal(x.grad.array, expected)
 
 
 # ----------------------------------------------------------------------- 9. API edges
@@ -294,9 +294,9 @@ def test_t_and_functional_softmax():
     with pytest.raises(RuntimeError, match=r"t\(\) expects a tensor with <= 2 dimensions"):
         mt.ones(2, 3, 4).t()
     x = mt.tensor([[1.0, 2.0], [3.0, 5.0]])
-    np.testing.assert_allclose(F.softmax(x, dim=1).data, x.softmax(1).data)
-    np.testing.assert_allclose(F.log_softmax(x, dim=0).data, x.log_softmax(0).data)
-    np.testing.assert_allclose(mt.softmax(x, 1).data, x.softmax(1).data)
+    np.testing.assert_allclose(F.softmax(x, dim=1).array, x.softmax(1).array)
+    np.testing.assert_allclose(F.log_softmax(x, dim=0).array, x.log_softmax(0).array)
+    np.testing.assert_allclose(mt.softmax(x, 1).array, x.softmax(1).array)
     with pytest.raises(TypeError):
         mt.softmax(x)  # dim is required, as in PyTorch
 

@@ -189,7 +189,7 @@ def programs_with_inputs(draw):
 def test_random_program_gradients_match_finite_differences(case):
     program, inputs = case
     note(f"program:\n{program}")
-    before = [x.data.copy() for x in inputs]
+    before = [x.array.copy() for x in inputs]
 
     assert gradcheck(program, inputs)
 
@@ -200,8 +200,8 @@ def test_random_program_gradients_match_finite_differences(case):
     expected = mt.grad(out, inputs, grad_outputs=upstream, allow_unused=True)
     program(*inputs).backward(upstream)
     for x, g, original in zip(inputs, expected, before):
-        np.testing.assert_array_equal(x.data, original)
+        np.testing.assert_array_equal(x.array, original)
         if g is None:
             assert x.grad is None
         else:
-            np.testing.assert_allclose(x.grad.data, g.data, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(x.grad.array, g.array, rtol=1e-12, atol=1e-12)

@@ -72,9 +72,9 @@ def test_float16_softmax_gradient_over_a_long_axis():
     x = mt.zeros(4096, 2, dtype=mt.float16, requires_grad=True)
     weights = mt.tensor(np.linspace(0, 1, 4096 * 2).reshape(4096, 2), dtype=mt.float16)
     (x.softmax(0) * weights).sum().backward()
-    w = weights.data.astype(np.float64)
+    w = weights.array.astype(np.float64)
     expected = (w - w.mean(0)) / 4096  # softmax's gradient at uniform probabilities
-    np.testing.assert_allclose(x.grad.data.astype(np.float64), expected, atol=2e-7)
+    np.testing.assert_allclose(x.grad.array.astype(np.float64), expected, atol=2e-7)
 
 
 def test_float16_cross_entropy_with_classes_on_a_long_dim():
@@ -96,7 +96,7 @@ def test_float16_mean_gradient_over_90000_elements():
     x = mt.ones(90000, dtype=mt.float16, requires_grad=True)
     x.mean().backward()
     assert x.grad.dtype == mt.float16
-    np.testing.assert_allclose(x.grad.data.astype(np.float64), 1 / 90000, rtol=1e-2)  # was 0
+    np.testing.assert_allclose(x.grad.array.astype(np.float64), 1 / 90000, rtol=1e-2)  # was 0
 
 
 def test_sum_and_mean_take_pytorchs_dtype_argument():
@@ -115,14 +115,14 @@ def test_sum_and_mean_take_pytorchs_dtype_argument():
 def test_a_float32_sum_over_a_long_leading_axis_is_accurate():
     x = mt.full((10**6, 2), 0.1)
     exact = 10**6 * float(np.float32(0.1))
-    np.testing.assert_allclose(x.sum(0).data, exact, rtol=1e-5)  # was 1% off
-    np.testing.assert_allclose(x.mean(0).data, exact / 10**6, rtol=1e-5)
+    np.testing.assert_allclose(x.sum(0).array, exact, rtol=1e-5)  # was 1% off
+    np.testing.assert_allclose(x.mean(0).array, exact / 10**6, rtol=1e-5)
 
 
 def test_the_bias_gradient_over_a_million_rows_is_accurate():
     b = mt.zeros(2, requires_grad=True)
     (mt.full((10**6, 2), 0.1) + b).mean(0).sum().backward()
-    np.testing.assert_allclose(b.grad.data, 1.0, rtol=1e-5)  # was 1.00904
+    np.testing.assert_allclose(b.grad.array, 1.0, rtol=1e-5)  # was 1.00904
 
 
 @st.composite
@@ -370,7 +370,7 @@ def test_an_integer_sum_of_a_tensor_that_requires_grad_is_refused(dtype):
 ])
 def test_pow_special_values_as_pytorch(exponent, expected):
     with np.errstate(invalid="ignore", divide="ignore"):
-        found = (mt.tensor([-np.inf, -0.0]) ** exponent).data
+        found = (mt.tensor([-np.inf, -0.0]) ** exponent).array
     np.testing.assert_array_equal(found, np.array(expected, np.float32))
     assert np.signbit(found[1]) == np.signbit(expected[1])
 

@@ -33,7 +33,7 @@ def test_one_chunk_at_a_time_with_carried_state_equals_one_long_pass():
     whole, _ = model(x)
     first, state = model(x[:, :5])
     second, _ = model(x[:, 5:], detach(state))
-    np.testing.assert_allclose(mt.cat([first, second], dim=1).data, whole.data, atol=1e-12)
+    np.testing.assert_allclose(mt.cat([first, second], dim=1).array, whole.array, atol=1e-12)
 
 
 def test_bad_inputs_and_settings_are_named():
@@ -61,13 +61,13 @@ def test_gradients_match_finite_differences_in_float64():
     for name, param in model.named_parameters():
         for _ in range(3):
             k = tuple(rng.integers(0, n) for n in param.shape)
-            saved = param.data[k]
-            param.data[k] = saved + 1e-6
+            saved = param.array[k]
+            param.array[k] = saved + 1e-6
             up = loss().item()
-            param.data[k] = saved - 1e-6
+            param.array[k] = saved - 1e-6
             down = loss().item()
-            param.data[k] = saved
-            assert param.grad.data[k] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-8), name
+            param.array[k] = saved
+            assert param.grad.array[k] == pytest.approx((up - down) / 2e-6, rel=1e-4, abs=1e-8), name
 
 
 def test_sample_length_alphabet_and_reproducibility():
@@ -88,7 +88,7 @@ def test_top_k_of_one_is_greedy_whatever_the_generator():
         logits, state = model(VOCAB.encode("a")[None])
         expected = []
         for _ in range(20):
-            expected.append(int(logits.data[0, -1].argmax()))
+            expected.append(int(logits.array[0, -1].argmax()))
             logits, state = model(np.array([[expected[-1]]]), state)
     assert greedy == VOCAB.decode(expected)
 
@@ -139,7 +139,7 @@ def test_checkpoint_round_trip_through_mt_save_keeps_vocab_weights_and_samples(t
     copy.load_state_dict(saved["model"])
     assert copy.vocab == model.vocab and copy.config()["cell"] == "gru"
     x = np.array([[0, 3, 5, 1]])
-    np.testing.assert_array_equal(copy(x)[0].data, model(x)[0].data)
+    np.testing.assert_array_equal(copy(x)[0].array, model(x)[0].array)
     assert (copy.sample("h", 30, generator=np.random.default_rng(0))
             == model.sample("h", 30, generator=np.random.default_rng(0)))
 
@@ -150,9 +150,9 @@ def test_dropout_reaches_a_one_layer_models_output_in_training_only():
     x = np.zeros((2, 5), dtype=np.int64)
     first, _ = model(x)
     second, _ = model(x)
-    assert not np.allclose(first.data, second.data)  # two draws of the mask
+    assert not np.allclose(first.array, second.array)  # two draws of the mask
     model.eval()
     third, _ = model(x)
     fourth, _ = model(x)
-    np.testing.assert_array_equal(third.data, fourth.data)
+    np.testing.assert_array_equal(third.array, fourth.array)
     assert "output_dropout" not in dict(model.named_parameters())

@@ -19,9 +19,9 @@ def test_scores_come_from_the_last_hidden_state():
                                vocab_size=7)
     ids = np.array([[1, 2, 3, 4], [6, 5, 0, 0]])
     output, (h_n, _) = model.rnn(model.embedding(ids))
-    expected = model.head(h_n[0]).data
-    np.testing.assert_allclose(model(ids).data, expected, rtol=1e-6)
-    np.testing.assert_allclose(model(mt.tensor(ids)).data, expected, rtol=1e-6)
+    expected = model.head(h_n[0]).array
+    np.testing.assert_allclose(model(ids).array, expected, rtol=1e-6)
+    np.testing.assert_allclose(model(mt.tensor(ids)).array, expected, rtol=1e-6)
     np.testing.assert_array_equal(model.predict(ids), expected.argmax(axis=1))
 
 

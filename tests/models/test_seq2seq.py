@@ -38,8 +38,8 @@ def test_word_encoder_rows_do_not_see_padding(lengths, seed):
     encoded = encoder(ids, np.array(lengths))
     for row, source in enumerate(sources):
         alone = encoder(np.array([source]), np.array([len(source)]))
-        np.testing.assert_allclose(encoded.keys.data[row, :len(source)], alone.keys.data[0], atol=1e-12)
-        np.testing.assert_allclose(encoded.summary.data[row], alone.summary.data[0], atol=1e-12)
+        np.testing.assert_allclose(encoded.keys.array[row, :len(source)], alone.keys.array[0], atol=1e-12)
+        np.testing.assert_allclose(encoded.summary.array[row], alone.summary.array[0], atol=1e-12)
         assert encoded.mask[row].sum() == len(source)
 
 
@@ -55,8 +55,8 @@ def test_column_encoder_rows_do_not_see_padding(widths, seed):
         alone = encoder(columns[row:row + 1, :width], np.array([width]))
         n = -(-width // 2)
         assert encoded.mask[row].sum() == n == alone.keys.shape[1]
-        np.testing.assert_allclose(encoded.keys.data[row, :n], alone.keys.data[0], atol=1e-12)
-        np.testing.assert_allclose(encoded.summary.data[row], alone.summary.data[0], atol=1e-12)
+        np.testing.assert_allclose(encoded.keys.array[row, :n], alone.keys.array[0], atol=1e-12)
+        np.testing.assert_allclose(encoded.summary.array[row], alone.summary.array[0], atol=1e-12)
 
 
 def test_column_windows_are_centred_and_zero_outside():
@@ -126,7 +126,7 @@ def _log_prob(model, source, target):
         total, previous = 0.0, WordVocabulary.bos
         for word in target:
             feature, state, _ = model.decoder.step(np.array([previous]), state, encoded)
-            total += model.decoder.readout(feature).log_softmax(dim=-1).data[0, word]
+            total += model.decoder.readout(feature).log_softmax(dim=-1).array[0, word]
             previous = word
     return total
 

@@ -14,7 +14,7 @@ def test_vocabulary_keeps_the_order_of_first_use():
     assert model.vocab == ("soup", "is", "good", "tea", "hot", "ice", "cold", "cake", "sweet")
     one_hot = model.one_hot(["is", "sweet"])
     assert one_hot.dtype == np.float32
-    np.testing.assert_array_equal(one_hot.data, np.eye(9, dtype=np.float32)[[1, 8]])
+    np.testing.assert_array_equal(one_hot.array, np.eye(9, dtype=np.float32)[[1, 8]])
 
 
 def test_the_first_step_is_the_rnn_formula_with_a_one_hot_input():
@@ -22,8 +22,8 @@ def test_the_first_step_is_the_rnn_formula_with_a_one_hot_input():
     model = WordLM.from_sentences(SENTENCES, hidden_size=3)
     _, hidden = model(["tea"])
     rnn = model.rnn
-    expected = np.tanh(rnn.weight_ih_l0.data[:, 3] + rnn.bias_ih_l0.data + rnn.bias_hh_l0.data)
-    np.testing.assert_allclose(hidden.data[0], expected, rtol=1e-6)
+    expected = np.tanh(rnn.weight_ih_l0.array[:, 3] + rnn.bias_ih_l0.array + rnn.bias_hh_l0.array)
+    np.testing.assert_allclose(hidden.array[0], expected, rtol=1e-6)
 
 
 @pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])

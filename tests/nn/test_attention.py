@@ -29,12 +29,12 @@ def attention_cases(draw, score=None):
 
 
 def numpy_attention(attn, query, keys, mask):
-    q, k = query.data, keys.data
+    q, k = query.array, keys.array
     if attn.score == "additive":
-        hidden = np.tanh(k @ attn.key_weight.data.T + (q @ attn.query_weight.data.T)[:, None])
-        scores = hidden @ attn.v.data
+        hidden = np.tanh(k @ attn.key_weight.array.T + (q @ attn.query_weight.array.T)[:, None])
+        scores = hidden @ attn.v.array
     elif attn.score == "general":
-        scores = np.einsum("bq,qk,bsk->bs", q, attn.weight.data, k)
+        scores = np.einsum("bq,qk,bsk->bs", q, attn.weight.array, k)
     else:
         scores = np.einsum("bk,bsk->bs", q, k)
     scores = np.where(mask, scores, -np.inf)
@@ -48,15 +48,15 @@ def test_attention_matches_numpy_and_ignores_padding(case):
     attn, query, keys, mask = case
     context, weights = attn(query, keys, mt.tensor(mask))
     expected_context, expected_weights = numpy_attention(attn, query, keys, mask)
-    np.testing.assert_allclose(weights.data, expected_weights, rtol=1e-12, atol=1e-14)
-    np.testing.assert_allclose(context.data, expected_context, rtol=1e-12, atol=1e-14)
-    assert (weights.data[~mask] == 0).all()
-    np.testing.assert_allclose(weights.data.sum(1), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(weights.array, expected_weights, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(context.array, expected_context, rtol=1e-12, atol=1e-14)
+    assert (weights.array[~mask] == 0).all()
+    np.testing.assert_allclose(weights.array.sum(1), 1.0, rtol=1e-12)
     # whatever sits in the padded keys changes nothing and gets no gradient
     noisy = keys.detach() + mt.tensor(np.where(mask[..., None], 0.0, 1e3))
-    np.testing.assert_allclose(attn(query, noisy, mask)[0].data, context.data, rtol=1e-12)
+    np.testing.assert_allclose(attn(query, noisy, mask)[0].array, context.array, rtol=1e-12)
     (context.sum() + (weights * weights).sum()).backward()
-    assert not keys.grad.data[~mask].any()
+    assert not keys.grad.array[~mask].any()
 
 
 @given(case=attention_cases())
@@ -81,7 +81,7 @@ def test_without_a_mask_every_position_counts():
     attn = nn.Attention(3, 3, "dot", dtype=F64)
     query, keys = mt.randn(2, 3, dtype=F64), mt.randn(2, 4, 3, dtype=F64)
     full = np.ones((2, 4), dtype=bool)
-    np.testing.assert_array_equal(attn(query, keys)[1].data, attn(query, keys, full)[1].data)
+    np.testing.assert_array_equal(attn(query, keys)[1].array, attn(query, keys, full)[1].array)
 
 
 def test_parameters_and_tags():
@@ -132,7 +132,7 @@ def test_projected_keys_once_for_many_steps_give_the_same_values_and_gradients(c
     pairs = [mt.grad(total(p), [keys, *attn.parameters()])
              for p in (lambda k: None, lambda k: once)]
     for got, want in zip(*pairs):
-        np.testing.assert_allclose(got.data, want.data, rtol=1e-12, atol=1e-13)
+        np.testing.assert_allclose(got.array, want.array, rtol=1e-12, atol=1e-13)
 
 
 def test_projected_keys_errors():

@@ -68,31 +68,31 @@ def test_lstm_cell_matches_the_textbook_equations_in_pytorch_gate_order():
     cell = nn.LSTMCell(3, 2, dtype=mt.float64)
     x, h, c = (mt.randn(4, n, dtype=mt.float64) for n in (3, 2, 2))
     new_h, new_c = cell(x, (h, c))
-    z = (x.data @ cell.weight_ih.data.T + cell.bias_ih.data
-         + h.data @ cell.weight_hh.data.T + cell.bias_hh.data)
+    z = (x.array @ cell.weight_ih.array.T + cell.bias_ih.array
+         + h.array @ cell.weight_hh.array.T + cell.bias_hh.array)
     i, f, g, o = np.split(z, 4, axis=1)
-    expected_c = _sigmoid(f) * c.data + _sigmoid(i) * np.tanh(g)
-    np.testing.assert_allclose(new_c.data, expected_c, rtol=1e-12)
-    np.testing.assert_allclose(new_h.data, _sigmoid(o) * np.tanh(expected_c), rtol=1e-12)
+    expected_c = _sigmoid(f) * c.array + _sigmoid(i) * np.tanh(g)
+    np.testing.assert_allclose(new_c.array, expected_c, rtol=1e-12)
+    np.testing.assert_allclose(new_h.array, _sigmoid(o) * np.tanh(expected_c), rtol=1e-12)
 
 
 def test_gru_cell_matches_pytorch_equations_with_b_hn_inside_the_reset_product():
     cell = nn.GRUCell(3, 2, dtype=mt.float64)
     x, h = mt.randn(4, 3, dtype=mt.float64), mt.randn(4, 2, dtype=mt.float64)
-    gx = x.data @ cell.weight_ih.data.T + cell.bias_ih.data
-    gh = h.data @ cell.weight_hh.data.T + cell.bias_hh.data
+    gx = x.array @ cell.weight_ih.array.T + cell.bias_ih.array
+    gh = h.array @ cell.weight_hh.array.T + cell.bias_hh.array
     r = _sigmoid(gx[:, 0:2] + gh[:, 0:2])
     z = _sigmoid(gx[:, 2:4] + gh[:, 2:4])
     n = np.tanh(gx[:, 4:6] + r * gh[:, 4:6])
-    np.testing.assert_allclose(cell(x, h).data, (1 - z) * n + z * h.data, rtol=1e-12)
+    np.testing.assert_allclose(cell(x, h).array, (1 - z) * n + z * h.array, rtol=1e-12)
 
 
 def test_rnn_cell_relu_matches_numpy():
     cell = nn.RNNCell(3, 2, nonlinearity="relu", dtype=mt.float64)
     x, h = mt.randn(4, 3, dtype=mt.float64), mt.randn(4, 2, dtype=mt.float64)
-    z = (x.data @ cell.weight_ih.data.T + cell.bias_ih.data
-         + h.data @ cell.weight_hh.data.T + cell.bias_hh.data)
-    np.testing.assert_allclose(cell(x, h).data, np.maximum(z, 0), rtol=1e-12)
+    z = (x.array @ cell.weight_ih.array.T + cell.bias_ih.array
+         + h.array @ cell.weight_hh.array.T + cell.bias_hh.array)
+    np.testing.assert_allclose(cell(x, h).array, np.maximum(z, 0), rtol=1e-12)
 
 
 # ------------------------------------------------------------ the modules
@@ -103,7 +103,7 @@ def test_cell_parameters_follow_pytorch(cls, gates):
         ("weight_ih", (gates * 5, 3)), ("weight_hh", (gates * 5, 5)),
         ("bias_ih", (gates * 5,)), ("bias_hh", (gates * 5,))]
     bound = 1 / np.sqrt(5)
-    assert all(np.abs(p.data).max() <= bound for p in cell.parameters())
+    assert all(np.abs(p.array).max() <= bound for p in cell.parameters())
     assert [n for n, _ in cls(3, 5, bias=False).named_parameters()] == ["weight_ih", "weight_hh"]
     assert repr(cls(3, 5, bias=False)) == f"{cls.__name__}(3, 5, bias=False)"
 
@@ -122,8 +122,8 @@ def test_cell_default_state_is_zeros_and_unbatched_input_works(cls):
     batch_of_one = _as_tuple(cell(x.unsqueeze(0)))
     for state, explicit, batched in zip(unbatched, with_zeros, batch_of_one):
         assert state.shape == (2,) and batched.shape == (1, 2)
-        np.testing.assert_array_equal(state.data, explicit.data)
-        np.testing.assert_array_equal(state.data, batched.data[0])
+        np.testing.assert_array_equal(state.array, explicit.array)
+        np.testing.assert_array_equal(state.array, batched.array[0])
 
 
 def test_cell_errors_name_the_cell_and_the_shapes():

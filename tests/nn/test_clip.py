@@ -24,8 +24,8 @@ def test_norm_is_taken_over_all_gradients_together():
     assert isinstance(total, mt.Tensor) and total.shape == () and total.dtype == mt.float64
     np.testing.assert_allclose(total.item(), 13.0, rtol=1e-15)
     scale = 6.5 / (13.0 + 1e-6)
-    np.testing.assert_allclose(a.grad.data, [3.0 * scale, 0.0], rtol=1e-15)
-    np.testing.assert_allclose(b.grad.data, [[4.0 * scale], [12.0 * scale]], rtol=1e-15)
+    np.testing.assert_allclose(a.grad.array, [3.0 * scale, 0.0], rtol=1e-15)
+    np.testing.assert_allclose(b.grad.array, [[4.0 * scale], [12.0 * scale]], rtol=1e-15)
 
 
 def test_a_norm_under_the_limit_leaves_gradients_alone():
@@ -38,9 +38,9 @@ def test_a_norm_under_the_limit_leaves_gradients_alone():
 
 def test_scaling_is_in_place():
     (a,) = with_grads([30.0, 40.0])
-    grad, data = a.grad, a.grad.data
+    grad, data = a.grad, a.grad.array
     clip_grad_norm_([a], 1.0)
-    assert a.grad is grad and a.grad.data is data
+    assert a.grad is grad and a.grad.array is data
 
 
 @pytest.mark.parametrize("norm_type, expected", [
@@ -53,7 +53,7 @@ def test_other_norms(norm_type, expected):
     a, b = with_grads([3.0, -4.0], [-12.0, 2.0])
     total = clip_grad_norm_([a, b], max_norm=1.0, norm_type=norm_type)
     np.testing.assert_allclose(total.item(), expected, rtol=1e-14)
-    np.testing.assert_allclose(b.grad.data, np.array([-12.0, 2.0]) / (expected + 1e-6),
+    np.testing.assert_allclose(b.grad.array, np.array([-12.0, 2.0]) / (expected + 1e-6),
                                rtol=1e-14)
 
 
@@ -95,10 +95,10 @@ def test_bad_arguments(kwargs, message):
 
 def test_clip_value_clamps_each_element():
     a, b = with_grads([-5.0, 0.5], [[2.0, -0.25]])
-    b_data = b.grad.data
+    b_data = b.grad.array
     clip_grad_value_([a, b], 1.0)
     assert a.grad.tolist() == [-1.0, 0.5] and b.grad.tolist() == [[1.0, -0.25]]
-    assert b.grad.data is b_data
+    assert b.grad.array is b_data
 
 
 def test_clip_value_accepts_a_single_tensor_and_skips_missing_grads():
@@ -125,7 +125,7 @@ def test_norm_types_at_most_zero(norm_type, total):
     a, b = with_grads([3.0, 0.0], [-4.0, 2.0, 0.5])
     assert clip_grad_norm_([a, b], max_norm=1.0, norm_type=norm_type).item() == total
     scale = min(1.0 / (total + 1e-6), 1.0)
-    np.testing.assert_allclose(b.grad.data, np.array([-4.0, 2.0, 0.5]) * scale, rtol=1e-15)
+    np.testing.assert_allclose(b.grad.array, np.array([-4.0, 2.0, 0.5]) * scale, rtol=1e-15)
 
 
 @pytest.mark.parametrize("norm_type", [-1, -2, -math.inf])
@@ -139,7 +139,7 @@ def test_negative_norm_types_without_zeros(norm_type):
                for g in ([3.0, -6.0], [-4.0, 2.0, 1.0])]
         expected = sum(n**norm_type for n in per) ** (1 / norm_type)
     assert got == pytest.approx(expected, rel=1e-14)
-    np.testing.assert_allclose(a.grad.data, np.array([3.0, -6.0]) * 0.1 / (expected + 1e-6),
+    np.testing.assert_allclose(a.grad.array, np.array([3.0, -6.0]) * 0.1 / (expected + 1e-6),
                                rtol=1e-14)
 
 
@@ -186,6 +186,6 @@ def test_clip_norm_types_match_pytorch(torch, norm_type, dtype, zeros, empty):
     our_total = clip_grad_norm_(ours, 0.05, norm_type)
     assert our_total.dtype == np.dtype(dtype)
     rtol = {"float16": 1e-3, "float32": 1e-6, "float64": 1e-14}[dtype]
-    np.testing.assert_allclose(our_total.data, their_total.numpy(), rtol=rtol)
+    np.testing.assert_allclose(our_total.array, their_total.numpy(), rtol=rtol)
     for o, t in zip(ours, theirs, strict=True):
-        np.testing.assert_allclose(o.grad.data, t.grad.numpy(), rtol=rtol)
+        np.testing.assert_allclose(o.grad.array, t.grad.numpy(), rtol=rtol)

@@ -141,11 +141,11 @@ def test_layer_norm_matches_numpy_and_its_gradient_checks(case, affine):
             norm.weight.copy_(mt.randn(*normalized, dtype=mt.float64))
             norm.bias.copy_(mt.randn(*normalized, dtype=mt.float64))
     axes = tuple(range(x.ndim - len(normalized), x.ndim))
-    mean, var = x.data.mean(axes, keepdims=True), x.data.var(axes, keepdims=True)
-    expected = (x.data - mean) / np.sqrt(var + 1e-5)
+    mean, var = x.array.mean(axes, keepdims=True), x.array.var(axes, keepdims=True)
+    expected = (x.array - mean) / np.sqrt(var + 1e-5)
     if affine:
-        expected = expected * norm.weight.data + norm.bias.data
-    np.testing.assert_allclose(norm(x).data, expected, rtol=1e-10, atol=1e-12)
+        expected = expected * norm.weight.array + norm.bias.array
+    np.testing.assert_allclose(norm(x).array, expected, rtol=1e-10, atol=1e-12)
     params = list(norm.parameters())
 
     def run(x, *weights):
@@ -165,7 +165,7 @@ def test_layer_norm_matches_pytorch(case, bias):
     x, normalized = case
     ours = nn.LayerNorm(normalized, bias=bias, dtype=mt.float64)
     theirs = torch.nn.LayerNorm(normalized, bias=bias, dtype=torch.float64)
-    np.testing.assert_allclose(ours(x).data, theirs(torch.tensor(x.data)).detach().numpy(),
+    np.testing.assert_allclose(ours(x).array, theirs(torch.tensor(x.array)).detach().numpy(),
                                rtol=1e-10, atol=1e-12)
     assert list(ours.state_dict()) == list(theirs.state_dict())
 
@@ -182,7 +182,7 @@ def test_layer_norm_errors_and_repr():
 @given(x=tensors(min_value=-5, max_value=5))
 def test_activation_modules_are_the_tensor_methods(x):
     for module, method in ((nn.ReLU(), x.relu), (nn.Tanh(), x.tanh), (nn.Sigmoid(), x.sigmoid)):
-        np.testing.assert_array_equal(module(x).data, method().data)
+        np.testing.assert_array_equal(module(x).array, method().array)
 
 
 def test_a_name_holds_one_kind_of_member():

@@ -57,12 +57,12 @@ def test_fused_layer_equals_composed_layer(kind, setup):
     want_out, want_final, want_grads = _run(composed, x, hx, upstream)
     got_out, got_final, got_grads = _run(fused, x, hx, upstream)
 
-    np.testing.assert_allclose(got_out.data, want_out.data, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(got_out.array, want_out.array, rtol=1e-12, atol=1e-12)
     for got, want in zip(got_final, want_final):
-        np.testing.assert_allclose(got.data, want.data, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got.array, want.array, rtol=1e-12, atol=1e-12)
     assert len(got_grads) == len(want_grads)
     for got, want in zip(got_grads, want_grads):
-        np.testing.assert_allclose(got.data, want.data, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(got.array, want.array, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -73,7 +73,7 @@ def test_fused_layer_accumulates_the_same_parameter_grads(kind):
     for layer in (composed, fused):
         layer(x)[0].tanh().sum().backward()
     for (name, want), got in zip(composed.named_parameters(), fused.parameters()):
-        np.testing.assert_allclose(got.grad.data, want.grad.data, rtol=1e-12, atol=1e-12,
+        np.testing.assert_allclose(got.grad.array, want.grad.array, rtol=1e-12, atol=1e-12,
                                    err_msg=name)
 
 
@@ -84,7 +84,7 @@ def test_rnn_step_gradcheck(data, batch, size, nonlinearity):
     h = data.draw(tensors(shape=(batch, size), min_value=-1, max_value=1))
     weight = data.draw(tensors(shape=(size, size), min_value=-1, max_value=1))
     if nonlinearity == "relu":  # finite differences across relu's kink are meaningless
-        assume(np.abs(x_proj.data + h.data @ weight.data).min() > 1e-3)
+        assume(np.abs(x_proj.array + h.array @ weight.array).min() > 1e-3)
     assert gradcheck(lambda *a: RNNStep.apply(*a, nonlinearity=nonlinearity),
                      [x_proj, h, weight])
 
@@ -169,10 +169,10 @@ def test_fused_float32_matches_float64(kind):
     out64.sum().backward()
     out32.sum().backward()
     assert out32.dtype == mt.float32
-    np.testing.assert_allclose(out32.data, out64.data, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(out32.array, out64.array, rtol=1e-5, atol=1e-6)
     for p32, p64 in zip(fused32.parameters(), fused64.parameters()):
         assert p32.grad.dtype == mt.float32
-        np.testing.assert_allclose(p32.grad.data, p64.grad.data, rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(p32.grad.array, p64.grad.array, rtol=1e-4, atol=1e-5)
 
 
 def test_fused_is_shown_and_kept():

@@ -105,12 +105,12 @@ def test_uniform_schemes_fill_up_to_the_bound(shape, name, kwargs, bound, dtype)
     b = bound(*fans(shape))
     # n >= 1e5 samples of U(-b, b): the largest |x| is within b/1e4 of b (all but
     # e^-20 of the time), so a bound a few percent off either way fails.
-    top = np.abs(w.data).max()
+    top = np.abs(w.array).max()
     assert b * (1 - 1e-3) < top <= np.asarray(b, dtype=dtype)
     # symmetric with variance b^2 / 3
     n = w.numel()
-    assert abs(w.data.mean()) < 6 * b / math.sqrt(3 * n)
-    assert w.data.std() == pytest.approx(b / math.sqrt(3), rel=0.02)
+    assert abs(w.array.mean()) < 6 * b / math.sqrt(3 * n)
+    assert w.array.std() == pytest.approx(b / math.sqrt(3), rel=0.02)
 
 
 @pytest.mark.parametrize("shape, name, kwargs, bound", UNIFORM)
@@ -120,7 +120,7 @@ def test_uniform_schemes_reach_pytorch_s_bound(torch, shape, name, kwargs, bound
     mt.manual_seed(0)
     ours = getattr(nn.init, name)(mt.zeros(shape, dtype=mt.float64), **kwargs)
     b = bound(*fans(shape))
-    their_top, our_top = theirs.abs().max().item(), np.abs(ours.data).max()
+    their_top, our_top = theirs.abs().max().item(), np.abs(ours.array).max()
     assert their_top <= b and our_top <= b  # the same formula as PyTorch's ...
     assert our_top == pytest.approx(their_top, rel=1e-3)  # ... filled up to the same bound
 
@@ -131,8 +131,8 @@ def test_normal_schemes_have_the_std(shape, name, kwargs, std):
     w = getattr(nn.init, name)(mt.zeros(shape, dtype=mt.float64), **kwargs)
     s, n = std(*fans(shape)), w.numel()
     # the sample std of n normals is off by about s / sqrt(2n) (< 0.3% here); 1% is 4 of those
-    assert w.data.std() == pytest.approx(s, rel=0.01)
-    assert abs(w.data.mean()) < 5 * s / math.sqrt(n)
+    assert w.array.std() == pytest.approx(s, rel=0.01)
+    assert abs(w.array.mean()) < 5 * s / math.sqrt(n)
 
 
 @pytest.mark.parametrize("shape, name, kwargs, std", NORMAL)
@@ -141,7 +141,7 @@ def test_normal_schemes_match_pytorch_s_std(torch, shape, name, kwargs, std):
     theirs = getattr(torch.nn.init, name)(torch.zeros(shape, dtype=torch.float64), **kwargs)
     ours = getattr(nn.init, name)(mt.zeros(shape, dtype=mt.float64), **kwargs)
     assert theirs.std().item() == pytest.approx(std(*fans(shape)), rel=0.01)
-    assert ours.data.std() == pytest.approx(theirs.std().item(), rel=0.02)
+    assert ours.array.std() == pytest.approx(theirs.std().item(), rel=0.02)
 
 
 @pytest.mark.parametrize("name", ["kaiming_uniform_", "kaiming_normal_"])
@@ -179,8 +179,8 @@ def test_xavier_of_no_fans_divides_by_zero_as_pytorch(name, shape):
 
 def test_ones_and_constant():
     w = mt.zeros(2, 3, dtype=mt.float64, requires_grad=True)
-    assert nn.init.ones_(w) is w and np.all(w.data == 1) and w.grad_fn is None
-    assert nn.init.constant_(w, -2.5) is w and np.all(w.data == -2.5)
+    assert nn.init.ones_(w) is w and np.all(w.array == 1) and w.grad_fn is None
+    assert nn.init.constant_(w, -2.5) is w and np.all(w.array == -2.5)
     i = mt.zeros(3, dtype=mt.int64)
     assert nn.init.constant_(i, 2).tolist() == [2, 2, 2] and nn.init.ones_(i).tolist() == [1, 1, 1]
 
@@ -193,7 +193,7 @@ def test_orthogonal_rows_or_columns(shape, gain):
     mt.manual_seed(2)
     w = mt.zeros(shape, dtype=mt.float64, requires_grad=True)
     assert nn.init.orthogonal_(w, gain=gain) is w and w.grad_fn is None
-    q = w.data.reshape(shape[0], -1)
+    q = w.array.reshape(shape[0], -1)
     # tall (or square): orthogonal columns, Q^T Q = gain^2 I; wide: orthogonal rows
     gram = q.T @ q if q.shape[0] >= q.shape[1] else q @ q.T
     np.testing.assert_allclose(gram, gain**2 * np.eye(len(gram)), atol=1e-12)
@@ -203,13 +203,13 @@ def test_orthogonal_is_uniform_over_the_orthogonal_group():
     # Without the sign fix by R's diagonal, QR of a normal sample puts the diagonal of Q
     # mostly positive; with it, each entry has mean 0.
     mt.manual_seed(3)
-    diag = np.array([np.diag(nn.init.orthogonal_(mt.zeros(4, 4, dtype=mt.float64)).data)
+    diag = np.array([np.diag(nn.init.orthogonal_(mt.zeros(4, 4, dtype=mt.float64)).array)
                      for _ in range(2000)])
     assert np.all(np.abs(diag.mean(axis=0)) < 0.06)  # std of a mean of 2000 is 0.011
 
 
 def test_orthogonal_float32_and_pytorch(torch):
-    ours = nn.init.orthogonal_(mt.zeros(20, 50), gain=2.0).data
+    ours = nn.init.orthogonal_(mt.zeros(20, 50), gain=2.0).array
     theirs = torch.nn.init.orthogonal_(torch.zeros(20, 50), gain=2.0).numpy()
     for q in (ours, theirs):
         assert q.dtype == np.float32
@@ -244,15 +244,15 @@ def test_trunc_normal_stays_within_bounds_with_the_truncated_moments(mean, std, 
     mt.manual_seed(4)
     w = mt.zeros(200_000, dtype=mt.float64, requires_grad=True)
     assert nn.init.trunc_normal_(w, mean, std, a, b) is w and w.grad_fn is None
-    assert a <= w.data.min() and w.data.max() <= b
+    assert a <= w.array.min() and w.array.max() <= b
     m, s = truncated_moments(mean, std, a, b)
-    assert abs(w.data.mean() - m) < 5 * s / math.sqrt(w.numel())
-    assert w.data.std() == pytest.approx(s, rel=0.01)
+    assert abs(w.array.mean() - m) < 5 * s / math.sqrt(w.numel())
+    assert w.array.std() == pytest.approx(s, rel=0.01)
 
 
 @pytest.mark.parametrize("mean, std, a, b", TRUNC)
 def test_trunc_normal_float32_and_pytorch(torch, mean, std, a, b):
-    ours = nn.init.trunc_normal_(mt.zeros(100_000), mean, std, a, b).data
+    ours = nn.init.trunc_normal_(mt.zeros(100_000), mean, std, a, b).array
     theirs = torch.nn.init.trunc_normal_(torch.zeros(100_000), mean, std, a, b).numpy()
     for w in (ours, theirs):
         assert w.dtype == np.float32
@@ -265,7 +265,7 @@ def test_trunc_normal_float32_and_pytorch(torch, mean, std, a, b):
 def test_trunc_normal_far_from_its_mean_warns_and_stays_within_bounds():
     with pytest.warns(UserWarning, match="mean is more than 2 std from"):
         w = nn.init.trunc_normal_(mt.zeros(1000, dtype=mt.float64), mean=10.0)
-    assert np.all((w.data >= -2) & (w.data <= 2)) and np.all(np.isfinite(w.data))
+    assert np.all((w.array >= -2) & (w.array <= 2)) and np.all(np.isfinite(w.array))
 
 
 def test_trunc_normal_bad_bounds():
@@ -286,6 +286,6 @@ def test_erfinv_is_exact_to_float64():
                                   "trunc_normal_"])
 def test_seeded(name):
     mt.manual_seed(5)
-    a = getattr(nn.init, name)(mt.zeros(4, 3)).data
+    a = getattr(nn.init, name)(mt.zeros(4, 3)).array
     mt.manual_seed(5)
-    np.testing.assert_array_equal(a, getattr(nn.init, name)(mt.zeros(4, 3)).data)
+    np.testing.assert_array_equal(a, getattr(nn.init, name)(mt.zeros(4, 3)).array)

@@ -34,7 +34,7 @@ def _batch(rng):
 def _loss_and_accuracy(model, tokens, targets):
     logits = model(tokens)[:, DELAY:].reshape(-1, SYMBOLS)
     flat = targets.reshape(-1)
-    accuracy = (logits.data.argmax(-1) == flat).mean()
+    accuracy = (logits.array.argmax(-1) == flat).mean()
     return F.cross_entropy(logits, flat), accuracy
 
 

@@ -62,10 +62,10 @@ def reference(scores, target, weight, reduction, smoothing, log_probs=None):
 def test_cross_entropy_matches_the_definition_and_its_gradient_checks(reduction, case, smoothing):
     scores, target, weight = case
     with np.errstate(invalid="ignore", divide="ignore"):  # all ignored: 0 / 0 is nan, as torch
-        expected = reference(scores.data, target, weight, reduction, smoothing)
+        expected = reference(scores.array, target, weight, reduction, smoothing)
     out = F.cross_entropy(scores, mt.tensor(target), weight=weight, reduction=reduction,
                           label_smoothing=smoothing)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12, atol=1e-12)
     if np.isfinite(expected).all():
         assert gradcheck(lambda s: F.cross_entropy(s, target, weight, IGNORE, reduction,
                                                    smoothing), [scores])
@@ -76,9 +76,9 @@ def test_cross_entropy_matches_the_definition_and_its_gradient_checks(reduction,
 def test_nll_loss_matches_the_definition(reduction, case):
     log_probs, target, weight = case  # linear in its input: any values will do
     with np.errstate(invalid="ignore", divide="ignore"):
-        expected = reference(log_probs.data, target, weight, reduction, 0.0, log_probs.data)
+        expected = reference(log_probs.array, target, weight, reduction, 0.0, log_probs.array)
     out = F.nll_loss(log_probs, target, weight=weight, reduction=reduction)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12, atol=1e-12)
     if np.isfinite(expected).all():
         assert gradcheck(lambda lp: F.nll_loss(lp, target, weight, reduction=reduction), [log_probs])
 
@@ -90,22 +90,22 @@ def test_nll_loss_matches_the_definition(reduction, case):
 def test_cross_entropy_and_nll_loss_match_pytorch(reduction, case, smoothing, ignore_index):
     scores, target, weight = case
     target = np.where(target == IGNORE, ignore_index, target)
-    t_scores = torch.tensor(scores.data, requires_grad=True)
+    t_scores = torch.tensor(scores.array, requires_grad=True)
     t_weight = None if weight is None else torch.tensor(weight)
     kwargs = dict(weight=t_weight, ignore_index=ignore_index, reduction=reduction)
     expected = torch.nn.functional.cross_entropy(t_scores, torch.tensor(target),
                                                  label_smoothing=smoothing, **kwargs)
     out = F.cross_entropy(scores, target, weight=weight, ignore_index=ignore_index,
                           reduction=reduction, label_smoothing=smoothing)
-    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected.detach().numpy(), rtol=1e-12, atol=1e-12)
     if expected.isfinite().all():
         upstream = np.random.default_rng(0).standard_normal(out.shape)
         expected.backward(torch.tensor(upstream))
         out.backward(mt.tensor(upstream))
-        np.testing.assert_allclose(scores.grad.data, t_scores.grad.numpy(), rtol=1e-10, atol=1e-12)
-    expected = torch.nn.functional.nll_loss(torch.tensor(scores.data), torch.tensor(target), **kwargs)
+        np.testing.assert_allclose(scores.grad.array, t_scores.grad.numpy(), rtol=1e-10, atol=1e-12)
+    expected = torch.nn.functional.nll_loss(torch.tensor(scores.array), torch.tensor(target), **kwargs)
     out = F.nll_loss(scores, target, weight=weight, ignore_index=ignore_index, reduction=reduction)
-    np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected.numpy(), rtol=1e-12, atol=1e-12)
 
 
 @needs_torch
@@ -119,10 +119,10 @@ def test_cross_entropy_with_class_probabilities_matches_pytorch(data, reduction,
     probs = np.moveaxis(probs, -1, min(1, len(shape) - 1))
     weight = np.array([0.5, 1.0, 2.0]) if weighted else None
     expected = torch.nn.functional.cross_entropy(
-        torch.tensor(scores.data), torch.tensor(probs), None if weight is None else torch.tensor(weight),
+        torch.tensor(scores.array), torch.tensor(probs), None if weight is None else torch.tensor(weight),
         reduction=reduction, label_smoothing=smoothing)
     out = F.cross_entropy(scores, probs, weight, reduction=reduction, label_smoothing=smoothing)
-    np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected.numpy(), rtol=1e-12, atol=1e-12)
     assert gradcheck(lambda s: F.cross_entropy(s, probs, weight, reduction=reduction,
                                                label_smoothing=smoothing), [scores])
 
@@ -134,7 +134,7 @@ def test_ignored_targets_get_no_gradient_and_do_not_dilute_the_mean():
     kept = F.cross_entropy(scores[[0, 2]], mt.tensor([2, 0]))
     assert loss.item() == pytest.approx(kept.item(), rel=1e-14)
     loss.backward()
-    assert not scores.grad.data[[1, 3]].any() and scores.grad.data[[0, 2]].all()
+    assert not scores.grad.array[[1, 3]].any() and scores.grad.array[[0, 2]].all()
 
 
 def test_all_targets_ignored_gives_nan_under_mean_and_zero_under_sum():
@@ -167,7 +167,7 @@ def test_loss_modules_are_the_functions(case, reduction):
              lambda: F.cross_entropy(scores, target, weight, reduction=reduction, label_smoothing=0.1)),
             (nn.NLLLoss(weight, reduction=reduction), lambda: F.nll_loss(scores, target, weight,
                                                                          reduction=reduction))]:
-            np.testing.assert_array_equal(module(scores, target).data, function().data)
+            np.testing.assert_array_equal(module(scores, target).array, function().array)
     target = scores.detach() * 0.5
-    np.testing.assert_array_equal(nn.MSELoss(reduction=reduction)(scores, target).data,
-                                  F.mse_loss(scores, target, reduction).data)
+    np.testing.assert_array_equal(nn.MSELoss(reduction=reduction)(scores, target).array,
+                                  F.mse_loss(scores, target, reduction).array)

@@ -191,7 +191,7 @@ def test_state_dict_is_detached_and_shares_memory():
     state = layer.state_dict()
     assert list(state) == ["weight", "bias"]
     assert not state["weight"].requires_grad
-    assert np.shares_memory(state["weight"].data, layer.weight.data)
+    assert np.shares_memory(state["weight"].array, layer.weight.array)
 
 
 def test_state_dict_round_trip_is_bit_exact():
@@ -203,18 +203,18 @@ def test_state_dict_round_trip_is_bit_exact():
     result = target.load_state_dict(snapshot)
     assert result.missing_keys == [] and result.unexpected_keys == []
     for name, value in target.state_dict().items():
-        assert np.array_equal(value.data, snapshot[name].data), name
+        assert np.array_equal(value.array, snapshot[name].array), name
         assert value.dtype == snapshot[name].dtype
     tokens = mt.tensor([[0, 1], [2, 3]])
     source.eval(), target.eval()
-    assert np.array_equal(source(tokens).data, target(tokens).data)
+    assert np.array_equal(source(tokens).array, target(tokens).array)
 
 
 def test_load_state_dict_accepts_numpy_arrays_and_casts_to_the_parameter_dtype():
     layer = nn.Linear(2, 1)  # float32
     layer.load_state_dict({"weight": np.array([[0.1, 0.2]]), "bias": np.array([3])})
     assert layer.weight.dtype == np.float32 and layer.bias.dtype == np.float32
-    assert layer.weight.data.tolist() == np.array([[0.1, 0.2]], dtype=np.float32).tolist()
+    assert layer.weight.array.tolist() == np.array([[0.1, 0.2]], dtype=np.float32).tolist()
     assert layer.bias.tolist() == [3.0]
 
 
@@ -227,12 +227,12 @@ def test_load_state_dict_copies_rather_than_aliasing():
 
 
 def _snapshot(model):
-    return {k: v.data.copy() for k, v in model.state_dict().items()}
+    return {k: v.array.copy() for k, v in model.state_dict().items()}
 
 
 def _assert_unchanged(model, before):
     for name, value in model.state_dict().items():
-        assert np.array_equal(value.data, before[name]), f"{name} was modified"
+        assert np.array_equal(value.array, before[name]), f"{name} was modified"
 
 
 def test_strict_load_reports_missing_and_unexpected_keys_and_changes_nothing():
@@ -306,7 +306,7 @@ def test_sequential_applies_in_order_and_indexes():
     first, second = nn.Linear(3, 4), nn.Linear(4, 2)
     seq = nn.Sequential(first, second)
     x = mt.randn(5, 3)
-    assert np.allclose(seq(x).data, second(first(x)).data)
+    assert np.allclose(seq(x).array, second(first(x)).array)
     assert seq[0] is first and seq[-1] is second and len(seq) == 2
     assert list(seq) == [first, second]
     with pytest.raises(TypeError, match="argument 1 is a function"):

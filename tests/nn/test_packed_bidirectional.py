@@ -72,18 +72,18 @@ def test_packed_batch_equals_each_sequence_run_alone(setup, data):
     out, final = layer(packed, hx)
     assert isinstance(out, PackedSequence) and out.data.shape == (lengths.sum(), directions * HIDDEN)
     y, got_lengths = pad_packed_sequence(out, total_length=seq)
-    np.testing.assert_array_equal(got_lengths.data, lengths)
+    np.testing.assert_array_equal(got_lengths.array, lengths)
     for b, length in enumerate(lengths):
         alone_hx = tuple(s[:, b:b + 1] for s in as_tuple(hx))
         alone_y, alone_final = layer(x[:length, b:b + 1], alone_hx if kind == "lstm" else alone_hx[0])
-        np.testing.assert_allclose(y.data[:length, b:b + 1], alone_y.data, rtol=1e-12, atol=1e-12)
-        assert not y.data[length:, b].any()
+        np.testing.assert_allclose(y.array[:length, b:b + 1], alone_y.array, rtol=1e-12, atol=1e-12)
+        assert not y.array[length:, b].any()
         for got, want in zip(as_tuple(final), as_tuple(alone_final)):
-            np.testing.assert_allclose(got.data[:, b:b + 1], want.data, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(got.array[:, b:b + 1], want.array, rtol=1e-12, atol=1e-12)
     upstream = mt.randn(*y.shape, dtype=F64)
     ((y * upstream).sum() + sum((s * s).sum() for s in as_tuple(final))).backward()
     padding = np.arange(seq)[:, None] >= lengths[None, :]
-    assert not x.grad.data[padding].any()
+    assert not x.grad.array[padding].any()
 
 
 @given(setup=setups(bidirectional=True))
@@ -100,10 +100,10 @@ def test_each_direction_is_a_unidirectional_layer(setup):
     out_f, final_f = forward(x)
     flipped = x[np.arange(x.shape[0])[::-1]]
     out_b, final_b = backward(flipped)
-    np.testing.assert_allclose(out.data[..., :HIDDEN], out_f.data, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(out.data[..., HIDDEN:], out_b.data[::-1], rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array[..., :HIDDEN], out_f.array, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array[..., HIDDEN:], out_b.array[::-1], rtol=1e-12, atol=1e-12)
     for got, f, b in zip(as_tuple(final), as_tuple(final_f), as_tuple(final_b)):
-        np.testing.assert_allclose(got.data, np.concatenate([f.data, b.data]), rtol=1e-12)
+        np.testing.assert_allclose(got.array, np.concatenate([f.array, b.array]), rtol=1e-12)
 
 
 @given(setup=setups(), batch_first=st.booleans())
@@ -124,7 +124,7 @@ def test_fused_steps_agree_bidirectional_and_packed(setup, batch_first):
                             list(layer.parameters()))
             results.append([out, *as_tuple(final), *grads])
         for got, want in zip(*results):
-            np.testing.assert_allclose(got.data, want.data, rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(got.array, want.array, rtol=1e-12, atol=1e-12)
 
 
 @needs_torch
@@ -135,18 +135,18 @@ def test_live_parity_with_pytorch(setup, packed, batch_first):
     ours = make(kind, layers, bidir, batch_first=batch_first)
     theirs = getattr(torch.nn, kind.upper())(INPUT, HIDDEN, num_layers=layers, bidirectional=bidir,
                                               batch_first=batch_first).double()
-    theirs.load_state_dict({k: torch.tensor(v.data) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.array) for k, v in ours.state_dict().items()})
     seq, batch = int(lengths.max()), len(lengths)
     x_np = np.random.default_rng(int(lengths.sum())).standard_normal(
         (batch, seq, INPUT) if batch_first else (seq, batch, INPUT))
     hx = as_tuple(states(kind, layers * directions, batch))
     x, t_x = mt.tensor(x_np, requires_grad=True), torch.tensor(x_np, requires_grad=True)
-    t_hx = tuple(torch.tensor(s.data, requires_grad=True) for s in hx)
+    t_hx = tuple(torch.tensor(s.array, requires_grad=True) for s in hx)
     if packed:
         our_in = pack_padded_sequence(x, lengths, batch_first, enforce_sorted=False)
         their_in = torch.nn.utils.rnn.pack_padded_sequence(t_x, torch.tensor(lengths), batch_first,
                                                            enforce_sorted=False)
-        np.testing.assert_array_equal(our_in.data.data, their_in.data.detach().numpy())
+        np.testing.assert_array_equal(our_in.data.array, their_in.data.detach().numpy())
     else:
         our_in, their_in = x, t_x
     out, final = ours(our_in, hx if kind == "lstm" else hx[0])
@@ -164,7 +164,7 @@ def test_live_parity_with_pytorch(setup, packed, batch_first):
              *zip([s.grad for s in hx], [s.grad for s in t_hx]),
              *((p.grad, q.grad) for p, q in zip(ours.parameters(), theirs.parameters()))]
     for got, want in pairs:
-        np.testing.assert_allclose(got.data, want.detach().numpy(), rtol=1e-10, atol=1e-10)
+        np.testing.assert_allclose(got.array, want.detach().numpy(), rtol=1e-10, atol=1e-10)
 
 
 # ----------------------------------------------------------------- the utilities
@@ -175,14 +175,14 @@ def test_pad_sequence_places_each_sequence_and_passes_gradients(lengths, batch_f
     padded = pad_sequence(sequences, batch_first, value, side)
     longest = max(lengths)
     assert padded.shape == ((len(lengths), longest, 2) if batch_first else (longest, len(lengths), 2))
-    rows = padded.data if batch_first else padded.data.transpose(1, 0, 2)
+    rows = padded.array if batch_first else padded.array.transpose(1, 0, 2)
     for row, s, n in zip(rows, sequences, lengths):
         real = row[:n] if side == "right" else row[longest - n:]
         pad = row[n:] if side == "right" else row[:longest - n]
-        np.testing.assert_array_equal(real, s.data)
+        np.testing.assert_array_equal(real, s.array)
         assert (pad == value).all()
     padded.sum().backward()
-    assert all((s.grad.data == 1).all() for s in sequences)
+    assert all((s.grad.array == 1).all() for s in sequences)
 
 
 @given(lengths=st.lists(st.integers(1, 5), min_size=1, max_size=4), batch_first=st.booleans())
@@ -192,9 +192,9 @@ def test_pack_then_pad_is_the_identity_on_real_steps(lengths, batch_first):
     assert packed.batch_sizes.tolist() == [sum(n > t for n in lengths) for t in range(max(lengths))]
     padded, got = pad_packed_sequence(packed, batch_first, padding_value=7.0)
     assert got.tolist() == lengths
-    np.testing.assert_array_equal(padded.data, pad_sequence(sequences, batch_first, 7.0).data)
+    np.testing.assert_array_equal(padded.array, pad_sequence(sequences, batch_first, 7.0).array)
     repacked = pack_padded_sequence(padded, got, batch_first, enforce_sorted=False)
-    np.testing.assert_array_equal(repacked.data.data, packed.data.data)
+    np.testing.assert_array_equal(repacked.data.array, packed.data.array)
 
 
 @needs_torch
@@ -205,11 +205,11 @@ def test_packing_matches_pytorch_layout(lengths, batch_first):
     ours = pack_padded_sequence(mt.tensor(x), lengths, batch_first, enforce_sorted=False)
     theirs = torch.nn.utils.rnn.pack_padded_sequence(torch.tensor(x), torch.tensor(lengths),
                                                      batch_first, enforce_sorted=False)
-    np.testing.assert_array_equal(ours.batch_sizes.data, theirs.batch_sizes.numpy())
-    np.testing.assert_array_equal(ours.data.data, theirs.data.numpy())
+    np.testing.assert_array_equal(ours.batch_sizes.array, theirs.batch_sizes.numpy())
+    np.testing.assert_array_equal(ours.data.array, theirs.data.numpy())
     padded, _ = pad_packed_sequence(ours, batch_first, total_length=seq + 1)
     t_padded, _ = torch.nn.utils.rnn.pad_packed_sequence(theirs, batch_first, total_length=seq + 1)
-    np.testing.assert_array_equal(padded.data, t_padded.numpy())
+    np.testing.assert_array_equal(padded.array, t_padded.numpy())
 
 
 def test_packing_errors_name_the_problem():
@@ -259,10 +259,10 @@ def test_dropout_acts_between_layers_of_both_directions(kind):
     x = mt.randn(4, 2, INPUT, dtype=F64, requires_grad=True)
     out, _ = layer(x)
     out.sum().backward()
-    assert not x.grad.data.any()
+    assert not x.grad.array.any()
     x.grad = None
     layer.eval()(x)[0].sum().backward()
-    assert x.grad.data.any()
+    assert x.grad.array.any()
 
 
 @settings(max_examples=6)  # finite differences over every parameter: a few examples suffice

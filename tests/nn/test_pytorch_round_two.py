@@ -124,14 +124,14 @@ def test_clip_matches_pytorch(torch, norm_type, dtypes, seed):
     assert [p.grad.dtype for p in ours] == [p.dtype for p in ours]
     if set(dtypes) == {"float16"}:
         # Rounded to half, the float32 sums agree whatever their order: bit for bit.
-        np.testing.assert_array_equal(total.data, expected.numpy())  # nan equals nan here
+        np.testing.assert_array_equal(total.array, expected.numpy())  # nan equals nan here
         for p, q in zip(ours, theirs):
-            np.testing.assert_array_equal(p.grad.data, q.grad.numpy())
+            np.testing.assert_array_equal(p.grad.array, q.grad.numpy())
         return
     # float32 sums in another order than PyTorch's vectorised ones: an ulp or two apart.
     np.testing.assert_allclose(total.item(), expected.item(), rtol=1e-6)
     for p, q in zip(ours, theirs):
-        np.testing.assert_allclose(p.grad.data, q.grad.numpy(),
+        np.testing.assert_allclose(p.grad.array, q.grad.numpy(),
                                    rtol=1e-3 if p.dtype == mt.float16 else 1e-6)
 
 
@@ -218,7 +218,7 @@ def test_layer_norm_dtypes_as_pytorch(torch, x_dtype, w_dtype, b_dtype):
         return
     out = ours()
     assert str(out.dtype) == str(expected.dtype).removeprefix("torch.")
-    np.testing.assert_allclose(out.data.astype(np.float64), expected.double().numpy(),
+    np.testing.assert_allclose(out.array.astype(np.float64), expected.double().numpy(),
                                rtol={mt.float16: 2e-3, mt.float32: 1e-5, mt.float64: 1e-12}[x_dtype],
                                atol=1e-3 if x_dtype == mt.float16 else 1e-6)
 
@@ -378,7 +378,7 @@ def test_probability_target_weight_gets_pytorch_gradient(torch):
     mt.nn.functional.cross_entropy(mt.tensor(x), mt.tensor(p), weight).backward()
     t_weight = torch.tensor(w, requires_grad=True)
     torch.nn.functional.cross_entropy(torch.tensor(x), torch.tensor(p), t_weight).backward()
-    np.testing.assert_allclose(weight.grad.data, t_weight.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(weight.grad.array, t_weight.grad.numpy(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("loss", ["cross_entropy", "nll_loss"])
@@ -427,7 +427,7 @@ def test_state_dict_names_a_tied_module_under_each_name():
     model = tied_module_model(mt)
     state = model.state_dict()
     assert list(state) == TIED_KEYS  # PyTorch 2.13's keys, in its order
-    assert np.shares_memory(state["shared.weight"].data, model.out.weight.data)
+    assert np.shares_memory(state["shared.weight"].array, model.out.weight.array)
     # parameters() and named_parameters() still give each parameter once, under its first name
     assert [n for n, _ in model.named_parameters()] == ["embed.weight", "out.weight", "out.bias",
                                                         "norm.weight", "norm.bias"]
@@ -444,12 +444,12 @@ def test_state_dict_names_a_tied_parameter_under_each_name():
 
 def test_load_state_dict_takes_both_names_of_a_tied_module_and_misses_either():
     model = tied_module_model(mt)
-    state = {k: v.data.copy() for k, v in model.state_dict().items()}
+    state = {k: v.array.copy() for k, v in model.state_dict().items()}
     assert model.load_state_dict(state) == ([], [])  # strict
     state["out.weight"][:] = 1.0
     state["shared.weight"][:] = 2.0  # the later key wins, as PyTorch loads them in this order
     model.load_state_dict(state)
-    assert (model.out.weight.data == 2.0).all()
+    assert (model.out.weight.array == 2.0).all()
     del state["shared.weight"]
     with pytest.raises(RuntimeError, match="missing key: shared.weight"):
         model.load_state_dict(state)
@@ -466,7 +466,7 @@ def test_tied_state_dict_as_pytorch_and_loads_strictly(torch, build):
     assert [n for n, _ in ours.named_parameters()] == [n for n, _ in theirs.named_parameters()]
     assert ours.load_state_dict({k: v.numpy() for k, v in expected.items()}) == ([], [])
     for name, value in ours.state_dict().items():
-        np.testing.assert_array_equal(value.data, expected[name].numpy())
+        np.testing.assert_array_equal(value.array, expected[name].numpy())
     partial = {k: v.numpy() for k, v in list(expected.items())[:-1]}  # one key short
     assert tuple(ours.load_state_dict(partial, strict=False)) == tuple(
         theirs.load_state_dict({k: torch.tensor(v) for k, v in partial.items()}, strict=False))
@@ -476,14 +476,14 @@ def test_tied_state_dict_as_pytorch_and_loads_strictly(torch, build):
 def test_tied_state_dict_survives_save_and_load(build, tmp_path):
     model = build(mt)
     for p in model.parameters():
-        p.data[...] = np.random.default_rng(0).standard_normal(p.shape)
+        p.array[...] = np.random.default_rng(0).standard_normal(p.shape)
     mt.save({"model": model.state_dict()}, tmp_path / "tied.ckpt")
     saved = mt.load(tmp_path / "tied.ckpt")["model"]
     assert list(saved) == list(model.state_dict())
     fresh = build(mt)
     assert fresh.load_state_dict(saved) == ([], [])
     for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
-        np.testing.assert_array_equal(a.data, b.data, err_msg=name)
+        np.testing.assert_array_equal(a.array, b.array, err_msg=name)
 
 
 

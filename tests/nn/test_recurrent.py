@@ -40,11 +40,11 @@ def test_one_layer_equals_a_loop_of_cells_including_gradients(kind):
         steps.append(_states(state)[0])
     (mt.stack(steps) * upstream).sum().backward()
 
-    np.testing.assert_allclose(output.data, mt.stack(steps).data, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(output.array, mt.stack(steps).array, rtol=1e-12, atol=1e-14)
     for got, want in zip(_states(final), _states(state)):
-        np.testing.assert_allclose(got.data[0], want.data, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(got.array[0], want.array, rtol=1e-12, atol=1e-14)
     for name, param in cell.named_parameters():
-        np.testing.assert_allclose(getattr(layer, f"{name}_l0").grad.data, param.grad.data,
+        np.testing.assert_allclose(getattr(layer, f"{name}_l0").grad.array, param.grad.array,
                                    rtol=1e-10, atol=1e-12)
 
 
@@ -62,9 +62,9 @@ def test_two_layers_equal_two_chained_one_layer_models(kind):
     middle, final_first = first(x)
     expected, final_second = second(middle)
 
-    np.testing.assert_allclose(output.data, expected.data, rtol=1e-12)
+    np.testing.assert_allclose(output.array, expected.array, rtol=1e-12)
     for got, a, b in zip(_states(final), _states(final_first), _states(final_second)):
-        np.testing.assert_allclose(got.data, np.concatenate([a.data, b.data]), rtol=1e-12)
+        np.testing.assert_allclose(got.array, np.concatenate([a.array, b.array]), rtol=1e-12)
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -74,17 +74,17 @@ def test_batch_first_is_only_a_layout(kind):
     batch_first = layer_cls(3, 4, num_layers=2, batch_first=True, dtype=F64, **options)
     batch_first.load_state_dict(seq_first.state_dict())
     x = mt.randn(5, 2, 3, dtype=F64, requires_grad=True)
-    xb = mt.tensor(x.data.transpose(1, 0, 2), requires_grad=True)
+    xb = mt.tensor(x.array.transpose(1, 0, 2), requires_grad=True)
 
     out_s, final_s = seq_first(x)
     out_b, final_b = batch_first(xb)
-    np.testing.assert_array_equal(out_b.data, out_s.data.transpose(1, 0, 2))
+    np.testing.assert_array_equal(out_b.array, out_s.array.transpose(1, 0, 2))
     for a, b in zip(_states(final_s), _states(final_b)):
         assert b.shape == (2, 2, 4)  # h_n keeps (num_layers, batch, hidden)
-        np.testing.assert_array_equal(a.data, b.data)
+        np.testing.assert_array_equal(a.array, b.array)
     out_s.sum().backward()
     out_b.sum().backward()
-    np.testing.assert_allclose(xb.grad.data, x.grad.data.transpose(1, 0, 2), rtol=1e-12)
+    np.testing.assert_allclose(xb.grad.array, x.grad.array.transpose(1, 0, 2), rtol=1e-12)
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -99,10 +99,10 @@ def test_unbatched_input_equals_a_batch_of_one(kind):
     batched_hx = tuple(h.unsqueeze(1) for h in hx)
     output_b, final_b = layer(x.unsqueeze(0), batched_hx if kind == "lstm" else batched_hx[0])
     assert output.shape == (5, 4)
-    np.testing.assert_array_equal(output.data, output_b.data[0])
+    np.testing.assert_array_equal(output.array, output_b.array[0])
     for a, b in zip(_states(final), _states(final_b)):
         assert a.shape == (2, 4)
-        np.testing.assert_array_equal(a.data, b.data[:, 0])
+        np.testing.assert_array_equal(a.array, b.array[:, 0])
 
 
 @pytest.mark.parametrize("kind", LAYERS)
@@ -113,24 +113,24 @@ def test_zero_initial_state_is_the_default_and_a_given_one_is_used(kind):
     zeros = tuple(mt.zeros(2, 2, 4) for _ in _states(layer(x)[1]))
     default, _ = layer(x)
     explicit, _ = layer(x, zeros if kind == "lstm" else zeros[0])
-    np.testing.assert_array_equal(default.data, explicit.data)
+    np.testing.assert_array_equal(default.array, explicit.array)
     ones = tuple(mt.ones(2, 2, 4) for _ in zeros)
     given_state, _ = layer(x, ones if kind == "lstm" else ones[0])
-    assert not np.allclose(given_state.data, default.data)
+    assert not np.allclose(given_state.array, default.array)
 
 
 def test_relu_rnn_matches_numpy():
     rnn = nn.RNN(3, 4, nonlinearity="relu", dtype=F64)
     x, h0 = mt.randn(6, 2, 3, dtype=F64), mt.randn(1, 2, 4, dtype=F64)
     output, h_n = rnn(x, h0)
-    p = {k: v.data for k, v in rnn.state_dict().items()}
-    h, expected = h0.data[0], []
+    p = {k: v.array for k, v in rnn.state_dict().items()}
+    h, expected = h0.array[0], []
     for t in range(6):
-        h = np.maximum(x.data[t] @ p["weight_ih_l0"].T + p["bias_ih_l0"]
+        h = np.maximum(x.array[t] @ p["weight_ih_l0"].T + p["bias_ih_l0"]
                        + h @ p["weight_hh_l0"].T + p["bias_hh_l0"], 0)
         expected.append(h)
-    np.testing.assert_allclose(output.data, np.stack(expected), rtol=1e-12)
-    np.testing.assert_allclose(h_n.data[0], h, rtol=1e-12)
+    np.testing.assert_allclose(output.array, np.stack(expected), rtol=1e-12)
+    np.testing.assert_allclose(h_n.array[0], h, rtol=1e-12)
 
 
 @given(kind=st.sampled_from(sorted(LAYERS)), seq=st.integers(1, 3), batch=st.integers(1, 2),
@@ -158,30 +158,30 @@ def test_dropout_acts_between_layers_in_training_only():
     out_a, _ = lstm(x)
     out_b, _ = lstm(mt.randn(5, 2, 3))
     # Everything between the layers is dropped: the top layer sees zeros, whatever x is.
-    np.testing.assert_array_equal(out_a.data, out_b.data)
+    np.testing.assert_array_equal(out_a.array, out_b.array)
     lstm.eval()
     out_eval, _ = lstm(x)
-    assert not np.allclose(out_eval.data, out_a.data)
+    assert not np.allclose(out_eval.array, out_a.array)
     no_dropout = nn.LSTM(3, 4, num_layers=2)
     no_dropout.load_state_dict(lstm.state_dict())
-    np.testing.assert_array_equal(out_eval.data, no_dropout(x)[0].data)
+    np.testing.assert_array_equal(out_eval.array, no_dropout(x)[0].array)
 
 
 def test_dropout_is_not_applied_after_the_last_layer():
     gru = nn.GRU(3, 4, dropout=0.9)  # one layer: nothing in between
     x = mt.randn(5, 2, 3)
-    np.testing.assert_array_equal(gru(x)[0].data, gru.eval()(x)[0].data)
+    np.testing.assert_array_equal(gru(x)[0].array, gru.eval()(x)[0].array)
 
 
 def test_truncated_bptt_carries_detached_state_across_chunks():
     lstm = nn.LSTM(3, 4, dtype=F64)
     x = mt.randn(8, 2, 3, dtype=F64)
     full, _ = lstm(x)
-    first_x = mt.tensor(x.data[:4], requires_grad=True)
+    first_x = mt.tensor(x.array[:4], requires_grad=True)
     first, state = lstm(first_x)
     state = tuple(s.detach() for s in state)
     second, _ = lstm(x[4:], state)
-    np.testing.assert_allclose(mt.cat([first, second]).data, full.data, rtol=1e-12)
+    np.testing.assert_allclose(mt.cat([first, second]).array, full.array, rtol=1e-12)
     second.sum().backward()
     assert first_x.grad is None  # the backward stopped at the chunk boundary
     assert lstm.weight_hh_l0.grad is not None
@@ -196,7 +196,7 @@ def test_repr_and_parameter_layout():
         ("weight_ih_l0", (16, 3)), ("weight_hh_l0", (16, 4)), ("bias_ih_l0", (16,)),
         ("bias_hh_l0", (16,)), ("weight_ih_l1", (16, 4)), ("weight_hh_l1", (16, 4)),
         ("bias_ih_l1", (16,)), ("bias_hh_l1", (16,))]
-    assert all(np.abs(p.data).max() <= 0.5 for p in lstm.parameters())  # 1/sqrt(4)
+    assert all(np.abs(p.array).max() <= 0.5 for p in lstm.parameters())  # 1/sqrt(4)
     assert [n for n, _ in nn.RNN(3, 4, bias=False).named_parameters()] == [
         "weight_ih_l0", "weight_hh_l0"]
 
@@ -281,7 +281,7 @@ def test_a_new_cell_is_one_class_and_its_layer_one_declaration():
     reference = nn.RNN(2, 3, dtype=mt.float64)
     reference.load_state_dict(layer.state_dict())
     x = mt.randn(4, 2, 2, dtype=mt.float64)
-    np.testing.assert_allclose(layer(x)[0].data, reference(x)[0].data, rtol=1e-14)
+    np.testing.assert_allclose(layer(x)[0].array, reference(x)[0].array, rtol=1e-14)
     assert cell(x[0]).shape == (2, 3)
 
 

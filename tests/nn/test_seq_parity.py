@@ -56,12 +56,12 @@ def test_recurrent_layers_match_pytorch(golden, name, record_property):
     if "lengths" in g:
         packed = pack_padded_sequence(x, g["lengths"], enforce_sorted=False)
         for key in ("batch_sizes", "sorted_indices", "unsorted_indices"):
-            np.testing.assert_array_equal(getattr(packed, key).data, g[f"pack.{key}"])
-        np.testing.assert_array_equal(packed.data.data, g["pack.data"])
+            np.testing.assert_array_equal(getattr(packed, key).array, g[f"pack.{key}"])
+        np.testing.assert_array_equal(packed.data.array, g["pack.data"])
         out, final = layer(packed, (h0, c0) if lstm else h0)
-        np.testing.assert_allclose(out.data.data, g["y_packed"], **TOLERANCE)
+        np.testing.assert_allclose(out.data.array, g["y_packed"], **TOLERANCE)
         y, lengths = pad_packed_sequence(out, total_length=x.shape[0])
-        np.testing.assert_array_equal(lengths.data, g["lengths"])
+        np.testing.assert_array_equal(lengths.array, g["lengths"])
     else:
         y, final = layer(x, (h0, c0) if lstm else h0)
     hn, cn = final if lstm else (final, None)
@@ -77,26 +77,26 @@ def test_recurrent_layers_match_pytorch(golden, name, record_property):
     assert set(got) == {k for k in g if k in ("y", "hn", "cn", "loss") or k.startswith("grad.")}
     worst = 0.0
     for key, value in got.items():
-        np.testing.assert_allclose(value.data, g[key], err_msg=f"{name}.{key}", **TOLERANCE)
-        worst = max(worst, max_abs_diff(value.data, g[key]))
+        np.testing.assert_allclose(value.array, g[key], err_msg=f"{name}.{key}", **TOLERANCE)
+        worst = max(worst, max_abs_diff(value.array, g[key]))
     record_property("max_abs_diff", worst)
     if "lengths" in g:  # padding steps changed nothing and got no gradient
         padding = np.arange(x.shape[0])[:, None] >= g["lengths"][None, :]
-        assert not x.grad.data[padding].any() and not y.data[padding].any()
+        assert not x.grad.array[padding].any() and not y.array[padding].any()
 
 
 def test_embedding_padding_idx_matches_pytorch(golden, record_property):
     g = section(golden, "emb")
     emb = nn.Embedding(10, 5, padding_idx=0, dtype=F64)
-    assert not emb.weight.data[0].any()  # PyTorch's init zeroes the padding row too
+    assert not emb.weight.array[0].any()  # PyTorch's init zeroes the padding row too
     emb.load_state_dict({"weight": g["weight"]})
     y = emb(mt.tensor(g["idx"]))
     loss = (y * mt.tensor(g["R"])).sum()
     loss.backward()
     for got, key in ((y, "y"), (loss, "loss"), (emb.weight.grad, "grad.weight")):
-        np.testing.assert_allclose(got.data, g[key], **TOLERANCE)
-    assert not emb.weight.grad.data[0].any()
-    record_property("max_abs_diff", max_abs_diff(emb.weight.grad.data, g["grad.weight"]))
+        np.testing.assert_allclose(got.array, g[key], **TOLERANCE)
+    assert not emb.weight.grad.array[0].any()
+    record_property("max_abs_diff", max_abs_diff(emb.weight.grad.array, g["grad.weight"]))
 
 
 def test_layer_norm_matches_pytorch(golden, record_property):
@@ -110,6 +110,6 @@ def test_layer_norm_matches_pytorch(golden, record_property):
     worst = 0.0
     for got, key in ((y, "y"), (loss, "loss"), (x.grad, "grad.x"), (norm.weight.grad, "grad.weight"),
                      (norm.bias.grad, "grad.bias")):
-        np.testing.assert_allclose(got.data, g[key], err_msg=key, **TOLERANCE)
-        worst = max(worst, max_abs_diff(got.data, g[key]))
+        np.testing.assert_allclose(got.array, g[key], err_msg=key, **TOLERANCE)
+        worst = max(worst, max_abs_diff(got.array, g[key]))
     record_property("max_abs_diff", worst)

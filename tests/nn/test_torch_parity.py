@@ -44,13 +44,13 @@ def test_rnn_matches_pytorch(golden):
     loss = (y * mt.tensor(golden["R"])).sum() + hn.sum()
     loss.backward()
 
-    _assert_close(y.data, golden["rnn.y"], "output")
-    _assert_close(hn.data, golden["rnn.hn"], "h_n")
+    _assert_close(y.array, golden["rnn.y"], "output")
+    _assert_close(hn.array, golden["rnn.hn"], "h_n")
     _assert_close(loss.item(), golden["rnn.loss"], "loss")
-    _assert_close(x.grad.data, golden["rnn.grad.x"], "grad x")
-    _assert_close(h0.grad.data, golden["rnn.grad.h0"], "grad h0")
+    _assert_close(x.grad.array, golden["rnn.grad.x"], "grad x")
+    _assert_close(h0.grad.array, golden["rnn.grad.h0"], "grad h0")
     for name, param in rnn.named_parameters():
-        _assert_close(param.grad.data, golden[f"rnn.grad.{name}"], f"grad {name}")
+        _assert_close(param.grad.array, golden[f"rnn.grad.{name}"], f"grad {name}")
 
 
 def test_lstm_matches_pytorch(golden):
@@ -63,17 +63,17 @@ def test_lstm_matches_pytorch(golden):
     loss = (y * mt.tensor(golden["R"])).sum() + hn.sum() + (cn ** 2).sum()
     loss.backward()
 
-    _assert_close(y.data, golden["lstm.y"], "output")
-    _assert_close(hn.data, golden["lstm.hn"], "h_n")
-    _assert_close(cn.data, golden["lstm.cn"], "c_n")
+    _assert_close(y.array, golden["lstm.y"], "output")
+    _assert_close(hn.array, golden["lstm.hn"], "h_n")
+    _assert_close(cn.array, golden["lstm.cn"], "c_n")
     _assert_close(loss.item(), golden["lstm.loss"], "loss")
-    _assert_close(x.grad.data, golden["lstm.grad.x"], "grad x")
-    _assert_close(h0.grad.data, golden["lstm.grad.h0"], "grad h0")
-    _assert_close(c0.grad.data, golden["lstm.grad.c0"], "grad c0")
+    _assert_close(x.grad.array, golden["lstm.grad.x"], "grad x")
+    _assert_close(h0.grad.array, golden["lstm.grad.h0"], "grad h0")
+    _assert_close(c0.grad.array, golden["lstm.grad.c0"], "grad c0")
     names = [name for name, _ in lstm.named_parameters()]
     assert len(names) == 8
     for name, param in lstm.named_parameters():
-        _assert_close(param.grad.data, golden[f"lstm.grad.{name}"], f"grad {name}")
+        _assert_close(param.grad.array, golden[f"lstm.grad.{name}"], f"grad {name}")
 
 
 def test_batch_first_lstm_matches_pytorch(golden):
@@ -82,6 +82,6 @@ def test_batch_first_lstm_matches_pytorch(golden):
                  "lstm")
     x = mt.tensor(golden["x"].transpose(1, 0, 2))
     y, (hn, cn) = lstm(x, (mt.tensor(golden["lstm.h0"]), mt.tensor(golden["lstm.c0"])))
-    _assert_close(y.data, golden["lstm.y"].transpose(1, 0, 2), "output")
-    _assert_close(hn.data, golden["lstm.hn"], "h_n")
-    _assert_close(cn.data, golden["lstm.cn"], "c_n")
+    _assert_close(y.array, golden["lstm.y"].transpose(1, 0, 2), "output")
+    _assert_close(hn.array, golden["lstm.hn"], "h_n")
+    _assert_close(cn.array, golden["lstm.cn"], "c_n")

@@ -42,15 +42,15 @@ def test_parameters_to_vector_of_a_module_matches_pytorch(torch):
     mt.manual_seed(0)
     ours = mt.nn.LSTM(3, 4, num_layers=2)
     theirs = torch.nn.LSTM(3, 4, num_layers=2)
-    theirs.load_state_dict({k: torch.tensor(v.data) for k, v in ours.state_dict().items()})
+    theirs.load_state_dict({k: torch.tensor(v.array) for k, v in ours.state_dict().items()})
     v, t = parameters_to_vector(ours.parameters()), torch.nn.utils.parameters_to_vector(
         theirs.parameters())
-    np.testing.assert_array_equal(v.data, t.detach().numpy())
+    np.testing.assert_array_equal(v.array, t.detach().numpy())
     weights = np.linspace(-1, 1, v.shape[0]).astype(np.float32)
     (v * mt.tensor(weights)).sum().backward()
     (t * torch.tensor(weights)).sum().backward()
     for (name, p), q in zip(ours.named_parameters(), theirs.parameters(), strict=True):
-        np.testing.assert_array_equal(p.grad.data, q.grad.numpy(), err_msg=name)
+        np.testing.assert_array_equal(p.grad.array, q.grad.numpy(), err_msg=name)
 
 
 @pytest.mark.parametrize("dtypes", [("float32", "float64"), ("float64", "float32"),
@@ -85,7 +85,7 @@ def test_vector_to_parameters_makes_parameters_views_of_the_vector():
     assert w.tolist() == [[0.0, 1.0], [2.0, 3.0]] and b.tolist() == [4.0]
     # As PyTorch's param.data = ...: the vector's dtype, its memory, no graph
     assert w.dtype == mt.float64 and w.requires_grad and w.grad_fn is None
-    vec.data[0] = 100.0
+    vec.array[0] = 100.0
     assert w.tolist()[0][0] == 100.0
 
 
@@ -96,7 +96,7 @@ def test_vector_to_parameters_round_trip_through_a_module():
     for p in layer.parameters():
         mt.nn.init.zeros_(p)
     vector_to_parameters(vec, layer.parameters())
-    np.testing.assert_array_equal(parameters_to_vector(layer.parameters()).data, vec.data)
+    np.testing.assert_array_equal(parameters_to_vector(layer.parameters()).array, vec.array)
 
 
 def test_vector_to_parameters_matches_pytorch(torch):
@@ -107,7 +107,7 @@ def test_vector_to_parameters_matches_pytorch(torch):
     torch.nn.utils.vector_to_parameters(torch.tensor(vec), theirs)
     for p, q in zip(ours, theirs, strict=True):
         assert p.dtype == mt.float64 and q.dtype == torch.float64
-        np.testing.assert_array_equal(p.data, q.numpy())
+        np.testing.assert_array_equal(p.array, q.numpy())
 
 
 def test_vector_to_parameters_slices_a_matrix_along_its_rows_as_pytorch():
@@ -136,14 +136,14 @@ def test_vector_to_parameters_errors(vec, params, error, message):
 def test_unpad_sequence_undoes_pad_sequence_and_passes_gradients(batch_first):
     sequences = [arange(3, 2), arange(1, 2, start=10.0), arange(4, 2, start=20.0)]
     padded = pad_sequence(sequences, batch_first, padding_value=-1.0).detach().requires_grad_()
-    before = padded.data.copy()
+    before = padded.array.copy()
     pieces = unpad_sequence(padded, mt.tensor([3, 1, 4]), batch_first)
     assert [p.tolist() for p in pieces] == [s.tolist() for s in sequences]
-    np.testing.assert_array_equal(padded.data, before)  # the input is left as it was
-    pieces[0].data[0, 0] = 99.0  # each piece is a copy
-    assert padded.data.max() == 27.0
+    np.testing.assert_array_equal(padded.array, before)  # the input is left as it was
+    pieces[0].array[0, 0] = 99.0  # each piece is a copy
+    assert padded.array.max() == 27.0
     sum(((k + 1) * p).sum() for k, p in enumerate(pieces)).backward()
-    grad = padded.grad.data if batch_first else padded.grad.data.transpose(1, 0, 2)
+    grad = padded.grad.array if batch_first else padded.grad.array.transpose(1, 0, 2)
     expected = [[1, 1, 1, 0], [2, 0, 0, 0], [3, 3, 3, 3]]
     np.testing.assert_array_equal(grad, np.repeat(np.array(expected)[..., None], 2, axis=2))
 
@@ -159,7 +159,7 @@ def test_unpad_sequence_matches_pytorch(torch, batch_first, lengths):
         assert len(ours) == len(theirs)
         for o, t in zip(ours, theirs, strict=True):
             assert o.shape == tuple(t.shape)
-            np.testing.assert_array_equal(o.data, t.numpy())
+            np.testing.assert_array_equal(o.array, t.numpy())
 
 
 def test_unpad_sequence_errors():
@@ -185,7 +185,7 @@ def test_unpack_sequence_undoes_pack_sequence(enforce_sorted):
     assert [p.tolist() for p in pieces] == [s.tolist() for s in sequences]
     sum((p * (k + 1)).sum() for k, p in enumerate(pieces)).backward()
     for k, s in enumerate(sequences):
-        assert np.all(s.grad.data == k + 1)
+        assert np.all(s.grad.array == k + 1)
 
 
 def test_unpack_sequence_matches_pytorch(torch):
@@ -195,7 +195,7 @@ def test_unpack_sequence_matches_pytorch(torch):
     theirs = torch.nn.utils.rnn.unpack_sequence(
         torch.nn.utils.rnn.pack_sequence([torch.tensor(s) for s in sequences], False))
     for o, t in zip(ours, theirs, strict=True):
-        np.testing.assert_array_equal(o.data, t.numpy())
+        np.testing.assert_array_equal(o.array, t.numpy())
 
 
 # ------------------------------------------------------------ float lengths when packing
@@ -209,7 +209,7 @@ def test_float_lengths_are_truncated(lengths, kept, enforce_sorted):
     x = arange(4, 2, 3)
     got = pack_padded_sequence(x, lengths, enforce_sorted=enforce_sorted)
     want = pack_padded_sequence(x, kept, enforce_sorted=enforce_sorted)
-    np.testing.assert_array_equal(got.data.data, want.data.data)
+    np.testing.assert_array_equal(got.data.array, want.data.array)
     assert got.batch_sizes.tolist() == want.batch_sizes.tolist()
     assert pad_packed_sequence(got)[1].tolist() == kept
 
@@ -222,7 +222,7 @@ def test_float_lengths_match_pytorch(torch, lengths, as_tensor):
         torch.tensor(x), torch.tensor(lengths) if as_tensor else lengths, enforce_sorted=False)
     ours = pack_padded_sequence(mt.tensor(x), mt.tensor(lengths) if as_tensor else lengths,
                                 enforce_sorted=False)
-    np.testing.assert_array_equal(ours.data.data, theirs.data.numpy())
+    np.testing.assert_array_equal(ours.data.array, theirs.data.numpy())
     assert ours.batch_sizes.tolist() == theirs.batch_sizes.tolist()
     assert ours.sorted_indices.tolist() == theirs.sorted_indices.tolist()
 
@@ -261,7 +261,7 @@ def test_pad_sequence_casts_to_the_first_dtype_as_pytorch(torch, dtypes, padding
         return
     ours = pad_sequence(ours, padding_value=padding_value)
     assert ours.dtype == np.dtype(dtypes[0]) and str(theirs.dtype) == f"torch.{dtypes[0]}"
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 @pytest.mark.parametrize("dtype", ["uint8", "int8", "int64", "bool", "float16", "float32"])
@@ -282,7 +282,7 @@ def test_pad_sequence_padding_value_must_fit_as_pytorch(torch, dtype, padding_va
         return
     ours = pad_sequence([mt.ones(n, dtype=dtype) for n in lengths], padding_value=padding_value)
     assert ours.dtype == np.dtype(dtype)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 def test_pad_sequence_mixed_dtypes_pass_gradients_back_in_each_dtype():

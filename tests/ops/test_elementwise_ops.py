@@ -25,7 +25,7 @@ from microtensor.testing import (
 def assert_forward(out, expected, dtype=mt.float64):
     assert out.dtype == dtype
     rtol = 1e-12 if dtype == mt.float64 else 1e-5
-    np.testing.assert_allclose(out.data, expected, rtol=rtol, atol=rtol)
+    np.testing.assert_allclose(out.array, expected, rtol=rtol, atol=rtol)
 
 
 @st.composite
@@ -55,7 +55,7 @@ BINARY = {
 def test_binary_arithmetic_with_broadcasting(name, pair):
     op, reference = BINARY[name]
     a, b = pair
-    assert_forward(op(a, b), reference(a.data, b.data))
+    assert_forward(op(a, b), reference(a.array, b.array))
     assert gradcheck(op, [a, b])
 
 
@@ -64,42 +64,42 @@ def test_binary_arithmetic_with_broadcasting(name, pair):
        scalar=st.sampled_from([-2.5, -1, 0.5, 3]))
 def test_binary_arithmetic_with_a_python_scalar_on_either_side(name, x, scalar):
     op, reference = BINARY[name]
-    assert_forward(op(x, scalar), reference(x.data, scalar))
-    assert_forward(op(scalar, x), reference(scalar, x.data))
+    assert_forward(op(x, scalar), reference(x.array, scalar))
+    assert_forward(op(scalar, x), reference(scalar, x.array))
     assert gradcheck(lambda x: op(x, scalar), [x])
     assert gradcheck(lambda x: op(scalar, x), [x])
 
 
 @given(x=tensors())
 def test_unary_minus(x):
-    assert_forward(-x, -x.data)
+    assert_forward(-x, -x.array)
     assert gradcheck(lambda x: -x, [x])
 
 
 @given(x=tensors(min_value=0.2, max_value=3), exponent=st.floats(-2.5, 3.0))
 def test_tensor_to_a_scalar_power(x, exponent):
-    assert_forward(x ** exponent, x.data ** exponent)
+    assert_forward(x ** exponent, x.array ** exponent)
     assert gradcheck(lambda x: x ** exponent, [x])
 
 
 @given(x=tensors(min_value=-3, max_value=3), exponent=st.sampled_from([1, 2, 3, -1, -2]))
 def test_any_tensor_to_an_integer_power(x, exponent):
     if exponent < 0:
-        x = mt.tensor(np.where(np.abs(x.data) < 0.2, 0.5, x.data), requires_grad=True)
-    assert_forward(x ** exponent, x.data ** float(exponent))
+        x = mt.tensor(np.where(np.abs(x.array) < 0.2, 0.5, x.array), requires_grad=True)
+    assert_forward(x ** exponent, x.array ** float(exponent))
     assert gradcheck(lambda x: x ** exponent, [x])
 
 
 @given(base=st.floats(0.2, 4.0), x=tensors(min_value=-3, max_value=3))
 def test_scalar_to_a_tensor_power(base, x):
-    assert_forward(base ** x, base ** x.data)
+    assert_forward(base ** x, base ** x.array)
     assert gradcheck(lambda x: base ** x, [x])
 
 
 @given(pair=pairs_with_domains(a_range=(0.2, 3), b_range=(-2, 2)))
 def test_tensor_to_a_tensor_power_with_broadcasting(pair):
     base, exponent = pair
-    assert_forward(base ** exponent, base.data ** exponent.data)
+    assert_forward(base ** exponent, base.array ** exponent.array)
     assert gradcheck(lambda b, e: b ** e, [base, exponent])
 
 
@@ -127,8 +127,8 @@ UNARY = {
 def test_unary_math(name, data):
     op, reference, inputs = UNARY[name]
     x = data.draw(inputs, label="x")
-    assert_forward(op(x), reference(x.data))
-    assert_forward(getattr(x, name)(), reference(x.data))  # the method spelling
+    assert_forward(op(x), reference(x.array))
+    assert_forward(getattr(x, name)(), reference(x.array))  # the method spelling
     assert gradcheck(op, [x])
 
 
@@ -137,7 +137,7 @@ def test_unary_math(name, data):
 def test_unary_math_forward_in_float32(name, data):
     op, reference, _ = UNARY[name]
     x = data.draw(tensors(dtype=mt.float32, min_value=0.1, max_value=5), label="x")
-    assert_forward(op(x), reference(x.data.astype(np.float64)), dtype=mt.float32)
+    assert_forward(op(x), reference(x.array.astype(np.float64)), dtype=mt.float32)
 
 
 def test_abs_and_relu_have_zero_gradient_at_their_kink():
@@ -151,8 +151,8 @@ def test_abs_and_relu_have_zero_gradient_at_their_kink():
 @given(x=tensors(elements=away_from(-1.0, 2.0)))
 def test_clamp(bounds, x):
     low, high = bounds
-    assert_forward(x.clamp(low, high), np.clip(x.data, low, high))
-    assert_forward(mt.clamp(x, min=low, max=high), np.clip(x.data, low, high))
+    assert_forward(x.clamp(low, high), np.clip(x.array, low, high))
+    assert_forward(mt.clamp(x, min=low, max=high), np.clip(x.array, low, high))
     assert gradcheck(lambda x: x.clamp(low, high), [x])
 
 
@@ -167,7 +167,7 @@ def test_clamp_needs_a_bound():
 @given(pair=tensor_pairs(unique=True))
 def test_maximum_and_minimum_with_broadcasting(op, reference, pair):
     a, b = pair
-    assert_forward(op(a, b), reference(a.data, b.data))
+    assert_forward(op(a, b), reference(a.array, b.array))
     assert gradcheck(op, [a, b])
 
 
@@ -176,7 +176,7 @@ def test_maximum_and_minimum_with_broadcasting(op, reference, pair):
 @given(x=tensors(elements=away_from(0.5)))
 def test_maximum_and_minimum_with_a_0d_tensor(op, reference, x):
     half = mt.tensor(0.5, dtype=x.dtype)
-    assert_forward(op(x, half), reference(x.data, 0.5))
+    assert_forward(op(x, half), reference(x.array, 0.5))
     assert gradcheck(lambda x: op(x, half), [x])
     with pytest.raises(TypeError, match="argument 'other' must be a Tensor, not float"):
         op(x, 0.5)  # as PyTorch: maximum/minimum take tensors only
@@ -202,14 +202,14 @@ def where_inputs(draw):
 @given(inputs=where_inputs())
 def test_where_with_three_way_broadcasting(inputs):
     condition, a, b = inputs
-    assert_forward(mt.where(condition, a, b), np.where(condition.data, a.data, b.data))
+    assert_forward(mt.where(condition, a, b), np.where(condition.array, a.array, b.array))
     assert gradcheck(lambda a, b: mt.where(condition, a, b), [a, b])
 
 
 @given(x=tensors(elements=away_from(0.0)))
 def test_where_with_a_scalar_branch(x):
-    assert_forward(mt.where(x > 0, x, 0.0), np.where(x.data > 0, x.data, 0.0))
-    assert_forward(mt.where(x > 0, -1.0, x), np.where(x.data > 0, -1.0, x.data))
+    assert_forward(mt.where(x > 0, x, 0.0), np.where(x.array > 0, x.array, 0.0))
+    assert_forward(mt.where(x > 0, -1.0, x), np.where(x.array > 0, -1.0, x.array))
     assert gradcheck(lambda x: mt.where(x > 0, x, 0.0), [x])
 
 
@@ -217,8 +217,8 @@ def test_where_with_a_scalar_branch(x):
 @given(x=tensors())
 def test_clone_copies_and_passes_the_gradient(x):
     y = x.clone()
-    assert y.data is not x.data and not np.shares_memory(y.data, x.data)
-    assert_forward(y, x.data)
+    assert y.array is not x.array and not np.shares_memory(y.array, x.array)
+    assert_forward(y, x.array)
     assert gradcheck(lambda x: x.clone() * 2, [x])
 
 
@@ -226,20 +226,20 @@ def test_clone_copies_and_passes_the_gradient(x):
 def test_casting_float32_up_and_down_carries_the_gradient_in_the_input_dtype(x, upstream):
     for cast in (lambda t: t.double(), lambda t: t.to(mt.float64), lambda t: t.to("float64")):
         y = cast(x)
-        assert_forward(y, x.data.astype(np.float64))
+        assert_forward(y, x.array.astype(np.float64))
         (dx,) = mt.grad(y, x, grad_outputs=mt.full(y.shape, upstream, dtype=mt.float64))
         assert dx.dtype == mt.float32
-        np.testing.assert_array_equal(dx.data, np.full(x.shape, upstream, dtype=np.float32))
+        np.testing.assert_array_equal(dx.array, np.full(x.shape, upstream, dtype=np.float32))
     back = x.double().float()
-    assert back.dtype == mt.float32 and np.array_equal(back.data, x.data)
+    assert back.dtype == mt.float32 and np.array_equal(back.array, x.array)
 
 
 @given(x=tensors())
 def test_casting_float64_down_and_back_rounds_to_float32(x):
     y = x.float()
-    assert_forward(y, x.data.astype(np.float32), dtype=mt.float32)
+    assert_forward(y, x.array.astype(np.float32), dtype=mt.float32)
     (dx,) = mt.grad(y.double().sum(), x)
-    assert dx.dtype == mt.float64 and (dx.data == 1).all()
+    assert dx.dtype == mt.float64 and (dx.array == 1).all()
 
 
 def test_casting_to_the_same_dtype_returns_the_tensor():

@@ -38,10 +38,10 @@ def picked(log_probs, target):
 @given(case=scores_and_targets())
 def test_cross_entropy(reduction, case):
     scores, target = case
-    expected = REDUCTIONS[reduction](-picked(numpy_log_softmax(scores.data), target.data))
+    expected = REDUCTIONS[reduction](-picked(numpy_log_softmax(scores.array), target.array))
     out = F.cross_entropy(scores, target, reduction=reduction)
     assert out.dtype == mt.float64
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12, atol=1e-12)
     assert gradcheck(lambda s: F.cross_entropy(s, target, reduction=reduction), [scores])
 
 
@@ -49,17 +49,17 @@ def test_cross_entropy(reduction, case):
 @given(case=scores_and_targets())
 def test_nll_loss(reduction, case):
     log_probs, target = case  # nll_loss is linear: any scores will do
-    expected = REDUCTIONS[reduction](-picked(log_probs.data, target.data))
+    expected = REDUCTIONS[reduction](-picked(log_probs.array, target.array))
     out = F.nll_loss(log_probs, target, reduction=reduction)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12, atol=1e-12)
     assert gradcheck(lambda lp: F.nll_loss(lp, target, reduction=reduction), [log_probs])
 
 
 @given(case=scores_and_targets(batched=True))
 def test_cross_entropy_is_nll_of_log_softmax(case):
     scores, target = case
-    np.testing.assert_allclose(F.cross_entropy(scores, target).data,
-                               F.nll_loss(scores.log_softmax(-1), target).data, rtol=1e-12)
+    np.testing.assert_allclose(F.cross_entropy(scores, target).array,
+                               F.nll_loss(scores.log_softmax(-1), target).array, rtol=1e-12)
 
 
 def test_losses_name_a_bad_target():
@@ -82,9 +82,9 @@ def same_shape_pairs(draw):
 @given(pair=same_shape_pairs())
 def test_mse_loss_in_input_and_target(reduction, pair):
     prediction, target = pair
-    expected = REDUCTIONS[reduction]((prediction.data - target.data) ** 2)
+    expected = REDUCTIONS[reduction]((prediction.array - target.array) ** 2)
     out = F.mse_loss(prediction, target, reduction=reduction)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12)
     assert gradcheck(lambda p, t: F.mse_loss(p, t, reduction=reduction), [prediction, target])
 
 
@@ -100,7 +100,7 @@ def test_one_hot(classes, extra):
     num_classes = int(classes.max(initial=0)) + 1 + extra
     out = F.one_hot(mt.tensor(classes), num_classes)
     assert out.dtype == mt.int64 and not out.requires_grad
-    np.testing.assert_array_equal(out.data, np.eye(num_classes, dtype=np.int64)[classes])
+    np.testing.assert_array_equal(out.array, np.eye(num_classes, dtype=np.int64)[classes])
     if classes.size:
         inferred = F.one_hot(mt.tensor(classes))
         assert inferred.shape == classes.shape + (int(classes.max()) + 1,)
@@ -111,11 +111,11 @@ def test_embedding_adds_the_gradients_of_repeated_indices(weight, data):
     indices = data.draw(hnp.arrays(np.int64, shapes(max_dims=2, max_side=5),
                                    elements=st.integers(0, weight.shape[0] - 1)), label="indices")
     out = F.embedding(mt.tensor(indices), weight)
-    np.testing.assert_array_equal(out.data, weight.data[indices])
+    np.testing.assert_array_equal(out.array, weight.array[indices])
     assert gradcheck(lambda w: F.embedding(indices, w), [weight])
     (dw,) = mt.grad(out.sum(), weight)
     counts = np.bincount(indices.reshape(-1), minlength=weight.shape[0])
-    np.testing.assert_array_equal(dw.data, np.repeat(counts[:, None], weight.shape[1], axis=1))
+    np.testing.assert_array_equal(dw.array, np.repeat(counts[:, None], weight.shape[1], axis=1))
 
 
 def test_embedding_refuses_out_of_range_indices():
@@ -133,8 +133,8 @@ def test_dropout_in_eval_mode_is_the_identity(x, p):
 def test_dropout_zeroes_a_fraction_p_and_rescales_the_rest(p):
     n = 20_000
     out = F.dropout(mt.ones(n, dtype=mt.float64), p)
-    kept = out.data != 0
-    np.testing.assert_allclose(out.data[kept], 1 / (1 - p))
+    kept = out.array != 0
+    np.testing.assert_allclose(out.array[kept], 1 / (1 - p))
     # The number dropped is Binomial(n, p): 5 standard deviations is a bound a correct
     # implementation essentially never crosses, and a wrong p (or none) does.
     dropped = n - kept.sum()
@@ -146,11 +146,11 @@ def test_dropout_zeroes_a_fraction_p_and_rescales_the_rest(p):
 def test_dropout_gradient_is_its_mask(x, p, seed):
     mt.manual_seed(seed)
     out = F.dropout(x, p)
-    mask = (out.data != 0) / (1 - p)  # inputs are nonzero, so zeros in out are dropped ones
-    np.testing.assert_allclose(out.data, x.data * mask)
+    mask = (out.array != 0) / (1 - p)  # inputs are nonzero, so zeros in out are dropped ones
+    np.testing.assert_allclose(out.array, x.array * mask)
     upstream = np.linspace(-1, 1, x.numel()).reshape(x.shape)
     (dx,) = mt.grad(out, x, grad_outputs=mt.tensor(upstream))
-    np.testing.assert_allclose(dx.data, upstream * mask)
+    np.testing.assert_allclose(dx.array, upstream * mask)
 
 
 def test_dropout_edge_probabilities():

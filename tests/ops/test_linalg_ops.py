@@ -32,16 +32,16 @@ CASES = [("vector", "vector"), ("matrix", "vector"), ("vector", "matrix"), ("mat
 @given(data=st.data())
 def test_matmul(a_kind, b_kind, data):
     a, b = data.draw(matmul_operands(a_kind, b_kind))
-    expected = a.data @ b.data
+    expected = a.array @ b.array
     for out in (a @ b, mt.matmul(a, b), a.matmul(b)):
         assert out.dtype == mt.float64 and out.shape == expected.shape
-        np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(out.array, expected, rtol=1e-12, atol=1e-12)
     assert gradcheck(lambda a, b: a @ b, [a, b])
 
 
 @given(a=tensors((3, 2)), b=tensors((2, 4)))
 def test_matmul_gradient_of_one_operand_only(a, b):
-    constant = mt.tensor(b.data)
+    constant = mt.tensor(b.array)
     assert gradcheck(lambda a: a @ constant, [a])
     assert gradcheck(lambda b: a.detach() @ b, [b])
 

@@ -13,7 +13,7 @@ from microtensor.testing import gradcheck, shapes, tensors
 def assert_forward(out, expected):
     assert out.dtype == mt.float64
     assert out.shape == np.shape(expected)
-    np.testing.assert_allclose(out.data, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(out.array, expected, rtol=1e-12, atol=1e-12)
 
 
 @st.composite
@@ -37,7 +37,7 @@ def reductions(draw, unique=False, allow_tuple=True, allow_none=True):
 def test_sum_and_mean(name, reference, case):
     x, dim, keepdim = case
     op = getattr(mt, name)
-    assert_forward(op(x, dim=dim, keepdim=keepdim), reference(x.data, axis=dim, keepdims=keepdim))
+    assert_forward(op(x, dim=dim, keepdim=keepdim), reference(x.array, axis=dim, keepdims=keepdim))
     assert gradcheck(lambda x: op(x, dim=dim, keepdim=keepdim), [x])
 
 
@@ -45,14 +45,14 @@ def test_sum_and_mean(name, reference, case):
 @given(x=tensors(shape=shapes(max_dims=0), unique=True))
 def test_reducing_a_0d_tensor_over_all_dims(name, x):
     out = getattr(x, name)()
-    assert_forward(out, x.data)
+    assert_forward(out, x.array)
     assert gradcheck(lambda x: getattr(x, name)(), [x])
 
 
 @pytest.mark.parametrize("name, reference", [("max", np.max), ("min", np.min)])
 @given(x=tensors(shape=shapes(min_dims=0), unique=True))
 def test_max_and_min_over_everything(name, reference, x):
-    assert_forward(getattr(x, name)(), reference(x.data))
+    assert_forward(getattr(x, name)(), reference(x.array))
     assert gradcheck(lambda x: getattr(x, name)(), [x])
 
 
@@ -61,13 +61,13 @@ def test_max_and_min_over_everything(name, reference, x):
 def test_max_and_min_along_a_dim_return_values_and_indices(name, arg, case):
     x, dim, keepdim = case
     values, indices = getattr(x, name)(dim=dim, keepdim=keepdim)
-    expected = np.expand_dims(arg(x.data, axis=dim), dim)
+    expected = np.expand_dims(arg(x.array, axis=dim), dim)
     if not keepdim:
         expected = np.squeeze(expected, dim)
     assert indices.dtype == mt.int64 and not indices.requires_grad
-    np.testing.assert_array_equal(indices.data, expected)
+    np.testing.assert_array_equal(indices.array, expected)
     reference = np.max if name == "max" else np.min
-    assert_forward(values, reference(x.data, axis=dim, keepdims=keepdim))
+    assert_forward(values, reference(x.array, axis=dim, keepdims=keepdim))
     assert gradcheck(lambda x: getattr(x, name)(dim=dim, keepdim=keepdim).values, [x])
 
 
@@ -76,7 +76,7 @@ def test_max_and_min_along_a_dim_return_values_and_indices(name, arg, case):
 def test_amax_and_amin(name, reference, case):
     x, dim, keepdim = case
     assert_forward(getattr(x, name)(dim=dim, keepdim=keepdim),
-                   reference(x.data, axis=dim, keepdims=keepdim))
+                   reference(x.array, axis=dim, keepdims=keepdim))
     assert gradcheck(lambda x: getattr(x, name)(dim=dim, keepdim=keepdim), [x])
 
 
@@ -90,7 +90,7 @@ def test_a_tied_maximum_shares_its_gradient(name):
 @given(case=reductions())
 def test_logsumexp(case):
     x, dim, keepdim = case
-    expected = np.log(np.sum(np.exp(x.data), axis=dim, keepdims=keepdim))
+    expected = np.log(np.sum(np.exp(x.array), axis=dim, keepdims=keepdim))
     assert_forward(mt.logsumexp(x, dim=dim, keepdim=keepdim), expected)
     assert gradcheck(lambda x: x.logsumexp(dim=dim, keepdim=keepdim), [x])
 
@@ -99,7 +99,7 @@ def test_logsumexp_does_not_overflow():
     x = mt.tensor([1000.0, 1000.0], dtype=mt.float64, requires_grad=True)
     out = x.logsumexp(0)
     assert out.item() == pytest.approx(1000 + np.log(2))
-    np.testing.assert_allclose(mt.grad(out, x)[0].data, [0.5, 0.5])
+    np.testing.assert_allclose(mt.grad(out, x)[0].array, [0.5, 0.5])
 
 
 def numpy_softmax(a, dim):
@@ -110,15 +110,15 @@ def numpy_softmax(a, dim):
 @given(case=reductions(allow_tuple=False, allow_none=False))
 def test_softmax(case):
     x, dim, _ = case
-    assert_forward(x.softmax(dim), numpy_softmax(x.data, dim))
-    assert_forward(mt.softmax(x, dim=dim), numpy_softmax(x.data, dim))
+    assert_forward(x.softmax(dim), numpy_softmax(x.array, dim))
+    assert_forward(mt.softmax(x, dim=dim), numpy_softmax(x.array, dim))
     assert gradcheck(lambda x: x.softmax(dim), [x])
 
 
 @given(case=reductions(allow_tuple=False, allow_none=False))
 def test_log_softmax(case):
     x, dim, _ = case
-    assert_forward(x.log_softmax(dim), np.log(numpy_softmax(x.data, dim)))
+    assert_forward(x.log_softmax(dim), np.log(numpy_softmax(x.array, dim)))
     assert gradcheck(lambda x: mt.log_softmax(x, dim=dim), [x])
 
 
@@ -126,9 +126,9 @@ def test_log_softmax(case):
 def test_softmax_of_huge_scores_is_finite(name):
     x = mt.tensor([[1000.0, -1000.0, 0.0]], dtype=mt.float64, requires_grad=True)
     out = getattr(x, name)(-1)
-    assert np.isfinite(out.data).all()
+    assert np.isfinite(out.array).all()
     (dx,) = mt.grad(out, x, grad_outputs=mt.tensor([[1.0, 2.0, 3.0]], dtype=mt.float64))
-    assert np.isfinite(dx.data).all()
+    assert np.isfinite(dx.array).all()
 
 
 @pytest.mark.parametrize("dtype", [mt.float32, mt.float64])

@@ -14,7 +14,7 @@ from microtensor.testing import gradcheck, shapes, tensors
 def assert_forward(out, expected):
     assert out.dtype == mt.float64
     assert out.shape == np.shape(expected)
-    np.testing.assert_array_equal(out.data, expected)
+    np.testing.assert_array_equal(out.array, expected)
 
 
 small_tensors = tensors(shapes(max_dims=4, max_side=4))
@@ -37,9 +37,9 @@ def reshapes(draw):
 @given(case=reshapes())
 def test_reshape_and_view(case):
     x, shape = case
-    assert_forward(x.reshape(shape), x.data.reshape(shape))
-    assert_forward(x.view(*shape), x.data.reshape(shape))
-    assert_forward(mt.reshape(x, shape), x.data.reshape(shape))
+    assert_forward(x.reshape(shape), x.array.reshape(shape))
+    assert_forward(x.view(*shape), x.array.reshape(shape))
+    assert_forward(mt.reshape(x, shape), x.array.reshape(shape))
     assert gradcheck(lambda x: x.reshape(shape), [x])
 
 
@@ -47,12 +47,12 @@ def test_reshape_and_view(case):
 def test_flatten(x, data):
     if x.ndim == 0:
         start = end = 0
-        expected = x.data.reshape(1)
+        expected = x.array.reshape(1)
     else:
         start = data.draw(st.integers(-x.ndim, x.ndim - 1), label="start_dim")
         end = data.draw(st.integers(start % x.ndim, x.ndim - 1), label="end_dim")
         s = start % x.ndim
-        expected = x.data.reshape(x.shape[:s] + (-1,) + x.shape[end + 1:])
+        expected = x.array.reshape(x.shape[:s] + (-1,) + x.shape[end + 1:])
     assert_forward(x.flatten(start, end), expected)
     assert gradcheck(lambda x: mt.flatten(x, start, end), [x])
 
@@ -60,32 +60,32 @@ def test_flatten(x, data):
 @given(x=nd_tensors, data=st.data())
 def test_permute(x, data):
     dims = data.draw(st.permutations(range(x.ndim)), label="dims")
-    assert_forward(x.permute(*dims), x.data.transpose(dims))
-    assert_forward(mt.permute(x, dims), x.data.transpose(dims))
+    assert_forward(x.permute(*dims), x.array.transpose(dims))
+    assert_forward(mt.permute(x, dims), x.array.transpose(dims))
     assert gradcheck(lambda x: x.permute(dims), [x])
 
 
 @given(x=nd_tensors, data=st.data())
 def test_transpose(x, data):
     dim0, dim1 = (data.draw(st.integers(-x.ndim, x.ndim - 1)) for _ in range(2))
-    assert_forward(x.transpose(dim0, dim1), np.swapaxes(x.data, dim0, dim1))
+    assert_forward(x.transpose(dim0, dim1), np.swapaxes(x.array, dim0, dim1))
     assert gradcheck(lambda x: mt.transpose(x, dim0, dim1), [x])
 
 
 @given(x=small_tensors)
 def test_capital_t_reverses_the_dims(x):
-    assert_forward(x.T, x.data.T)
+    assert_forward(x.T, x.array.T)
     assert gradcheck(lambda x: x.T, [x])
 
 
 @given(x=tensors(shapes(max_dims=4, max_side=2)), data=st.data())
 def test_squeeze(x, data):
-    assert_forward(x.squeeze(), np.squeeze(x.data))
+    assert_forward(x.squeeze(), np.squeeze(x.array))
     assert gradcheck(lambda x: mt.squeeze(x), [x])
     if x.ndim:
         dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
         # A dim that is not of size 1 is kept, as in PyTorch.
-        expected = np.squeeze(x.data, dim) if x.shape[dim] == 1 else x.data
+        expected = np.squeeze(x.array, dim) if x.shape[dim] == 1 else x.array
         assert_forward(x.squeeze(dim), expected)
         assert gradcheck(lambda x: x.squeeze(dim), [x])
 
@@ -93,7 +93,7 @@ def test_squeeze(x, data):
 @given(x=small_tensors, data=st.data())
 def test_unsqueeze(x, data):
     dim = data.draw(st.integers(-x.ndim - 1, x.ndim), label="dim")
-    assert_forward(x.unsqueeze(dim), np.expand_dims(x.data, dim))
+    assert_forward(x.unsqueeze(dim), np.expand_dims(x.array, dim))
     assert gradcheck(lambda x: mt.unsqueeze(x, dim), [x])
 
 
@@ -113,7 +113,7 @@ def test_expand(case):
     x, sizes = case
     target = tuple(x.shape[i - (len(sizes) - x.ndim)] if n == -1 else n
                    for i, n in enumerate(sizes))
-    assert_forward(x.expand(*sizes), np.broadcast_to(x.data, target))
+    assert_forward(x.expand(*sizes), np.broadcast_to(x.array, target))
     assert gradcheck(lambda x: x.expand(sizes), [x])
 
 
@@ -129,7 +129,7 @@ def forward_steps(index):
 def test_basic_indexing_with_ints_slices_none_and_ellipsis(x, data):
     index = data.draw(hnp.basic_indices(x.shape, allow_newaxis=True, allow_ellipsis=True)
                       .map(forward_steps), label="index")
-    assert_forward(x[index], x.data[index])
+    assert_forward(x[index], x.array[index])
     assert gradcheck(lambda x: x[index], [x])
 
 
@@ -137,7 +137,7 @@ def test_basic_indexing_with_ints_slices_none_and_ellipsis(x, data):
 def test_integer_array_indexing_adds_up_repeated_indices(x, data):
     index = data.draw(hnp.integer_array_indices(
         x.shape, result_shape=shapes(min_dims=1, max_dims=2, max_side=6)), label="index")
-    assert_forward(x[index], x.data[index])
+    assert_forward(x[index], x.array[index])
     assert gradcheck(lambda x: x[index], [x])
 
 
@@ -154,14 +154,14 @@ def test_integer_array_mixed_with_slices(x, data):
     rows = data.draw(hnp.arrays(np.int64, st.integers(1, 6), elements=st.integers(
         -x.shape[0], x.shape[0] - 1)), label="rows")
     index = (slice(None), rows % x.shape[1]) if data.draw(st.booleans()) else (rows, 1 % x.shape[1])
-    assert_forward(x[index], x.data[index])
+    assert_forward(x[index], x.array[index])
     assert gradcheck(lambda x: x[index], [x])
 
 
 @given(x=small_tensors, data=st.data())
 def test_boolean_mask_indexing(x, data):
     mask = data.draw(hnp.arrays(np.bool_, x.shape), label="mask")
-    assert_forward(x[mt.tensor(mask)], x.data[mask])
+    assert_forward(x[mt.tensor(mask)], x.array[mask])
     assert gradcheck(lambda x: x[mask], [x])
 
 
@@ -179,7 +179,7 @@ def gathers(draw):
 @given(case=gathers())
 def test_gather(case):
     x, dim, index = case
-    assert_forward(x.gather(dim, index), np.take_along_axis(x.data, index, axis=dim))
+    assert_forward(x.gather(dim, index), np.take_along_axis(x.array, index, axis=dim))
     assert gradcheck(lambda x: x.gather(dim, mt.tensor(index)), [x])
 
 
@@ -206,7 +206,7 @@ def assignments(draw):
                      label="index")
     else:
         index = draw(hnp.arrays(np.bool_, x.shape), label="mask")
-    target = x.data[index].shape
+    target = x.array[index].shape
     # Broadcasting *to* the target: each side kept or 1, leading dims maybe dropped.
     shape = tuple(draw(st.sampled_from([n, 1])) for n in target)
     value = draw(tensors(shape[draw(st.integers(0, len(shape))):]), label="value")
@@ -216,8 +216,8 @@ def assignments(draw):
 @given(case=assignments())
 def test_setitem_on_a_non_leaf_is_differentiable(case):
     x, index, value = case
-    expected = x.data.copy()
-    expected[index] = value.data
+    expected = x.array.copy()
+    expected[index] = value.array
 
     def assign(x, value):
         y = x * 1
@@ -256,7 +256,7 @@ def joinable(draw, same_shape):
 @given(case=joinable(same_shape=False))
 def test_cat(case):
     parts, dim = case
-    assert_forward(mt.cat(parts, dim), np.concatenate([p.data for p in parts], axis=dim))
+    assert_forward(mt.cat(parts, dim), np.concatenate([p.array for p in parts], axis=dim))
     assert gradcheck(lambda *parts: mt.cat(parts, dim=dim), parts)
 
 
@@ -264,7 +264,7 @@ def test_cat(case):
 def test_stack(case, data):
     parts, _ = case
     dim = data.draw(st.integers(-parts[0].ndim - 1, parts[0].ndim), label="stack dim")
-    assert_forward(mt.stack(parts, dim), np.stack([p.data for p in parts], axis=dim))
+    assert_forward(mt.stack(parts, dim), np.stack([p.array for p in parts], axis=dim))
     assert gradcheck(lambda *parts: mt.stack(parts, dim=dim), parts)
 
 
@@ -279,7 +279,7 @@ def test_split_into_pieces_of_one_size(x, data):
     dim = data.draw(st.integers(-x.ndim, x.ndim - 1), label="dim")
     size = data.draw(st.integers(1, x.shape[dim] + 1), label="size")
     pieces = x.split(size, dim)
-    expected = np.split(x.data, range(size, x.shape[dim], size), axis=dim)
+    expected = np.split(x.array, range(size, x.shape[dim], size), axis=dim)
     assert len(pieces) == len(expected)
     for piece, want in zip(pieces, expected):
         assert_forward(piece, want)
@@ -293,7 +293,7 @@ def test_split_into_listed_sizes(x, data):
     sizes = np.diff([0, *cuts, x.shape[dim]]).tolist()
     pieces = x.split(sizes, dim)
     assert [p.shape[dim] for p in pieces] == sizes
-    for piece, want in zip(pieces, np.split(x.data, cuts, axis=dim)):
+    for piece, want in zip(pieces, np.split(x.array, cuts, axis=dim)):
         assert_forward(piece, want)
     assert gradcheck(lambda x: weighted_cat(x.split(sizes, dim), dim), [x])
 
@@ -311,5 +311,5 @@ def test_chunk(x, data):
     size = -(-x.shape[dim] // chunks)  # torch.chunk: pieces of ceil(n / chunks)
     assert [p.shape[dim] for p in pieces] == [
         min(size, x.shape[dim] - s) for s in range(0, x.shape[dim], size)]
-    assert_forward(mt.cat(pieces, dim), x.data)
+    assert_forward(mt.cat(pieces, dim), x.array)
     assert gradcheck(lambda x: weighted_cat(x.chunk(chunks, dim), dim), [x])

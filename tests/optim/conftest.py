@@ -15,7 +15,7 @@ def run():
         for g in grads:
             p.grad = mt.tensor(g, dtype=mt.float64)
             opt.step()
-            trajectory.append(p.data.copy())
+            trajectory.append(p.array.copy())
         return trajectory
 
     return run

@@ -43,13 +43,13 @@ def test_round_trip_continues_the_same_trajectory_bit_exactly(opt_class, options
     train(opt, params, 3, start=0)
     saved = opt.state_dict()
 
-    clones = [mt.tensor(p.data, requires_grad=True) for p in params]
+    clones = [mt.tensor(p.array, requires_grad=True) for p in params]
     restored = grouped(opt_class, {**options, "lr": 123.0}, clones)  # options come from the dict
     restored.load_state_dict(saved)
     train(opt, params, 3, start=3)
     train(restored, clones, 3, start=3)
     for p, q in zip(params, clones):
-        assert np.array_equal(p.data, q.data)
+        assert np.array_equal(p.array, q.array)
     assert [g["lr"] for g in restored.param_groups] == [g["lr"] for g in opt.param_groups]
 
 

@@ -20,8 +20,8 @@ def test_groups_take_their_own_options_and_fall_back_to_defaults():
     assert [g["momentum"] for g in opt.param_groups] == [0, 0.9]
     w.grad, b.grad = mt.ones(2), mt.ones(1, 1)
     opt.step()
-    np.testing.assert_allclose(w.data, [0.9, -2.1])
-    np.testing.assert_allclose(b.data, [[0.0]])
+    np.testing.assert_allclose(w.array, [0.9, -2.1])
+    np.testing.assert_allclose(b.array, [[0.0]])
 
 
 def test_params_can_be_a_generator():
@@ -50,10 +50,10 @@ def test_parameters_without_grad_are_skipped():
 @pytest.mark.parametrize("optimizer", ALL)
 def test_updates_in_place_keep_dtype_and_bump_the_version(optimizer):
     w = mt.tensor([1.0, -2.0], requires_grad=True)  # float32
-    data, version = w.data, w._version
+    data, version = w.array, w._version
     (w * w).sum().backward()
     optimizer([w], lr=0.1).step()
-    assert w.data is data and w.dtype == mt.float32 and w._version > version
+    assert w.array is data and w.dtype == mt.float32 and w._version > version
     assert not w.requires_grad or w.grad_fn is None  # still a leaf
 
 
@@ -114,7 +114,7 @@ def test_a_gradient_of_the_wrong_shape_is_refused_before_any_update():
     w, b = make_params()
     opt = SGD([w, b], lr=0.1)
     w.grad, b.grad = mt.ones(2), mt.ones(1, 1)
-    b.grad.data = np.ones(1)  # past the check at assignment (.grad = ...), not the optimizer's
+    b.grad.array = np.ones(1)  # past the check at assignment (.grad = ...), not the optimizer's
     with pytest.raises(ValueError, match=r"shape \(1, 1\) has a gradient of shape \(1,\)"):
         opt.step()
     assert w.tolist() == [1.0, -2.0]
@@ -158,4 +158,4 @@ def test_trains_a_tiny_regression():
         opt.zero_grad()
         ((x @ w - y) ** 2).mean().backward()
         opt.step()
-    np.testing.assert_allclose(w.data.ravel(), [1.0, -2.0, 0.5], atol=1e-3)
+    np.testing.assert_allclose(w.array.ravel(), [1.0, -2.0, 0.5], atol=1e-3)

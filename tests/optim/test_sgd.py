@@ -32,7 +32,7 @@ def test_plain_steps_by_hand():
         opt.zero_grad()
         (0.5 * a * w * w).sum().backward()
         opt.step()
-        np.testing.assert_allclose(w.data, expected, rtol=1e-15)
+        np.testing.assert_allclose(w.array, expected, rtol=1e-15)
 
 
 def test_momentum_with_constant_gradient_by_hand(run):

@@ -54,7 +54,7 @@ def run_both(opt_name, options, group_options, dtype, save_dir=None, seed=0):
     for t in range(STEPS):
         if save_dir is not None and t == SAVE_AT:
             mt.save(opt_ours.state_dict(), save_dir / "opt.npz")
-            ours = [mt.tensor(p.data, requires_grad=True) for p in ours]
+            ours = [mt.tensor(p.array, requires_grad=True) for p in ours]
             opt_ours = build(mt, ours)
             opt_ours.load_state_dict(mt.load(save_dir / "opt.npz"))
             saved = opt_theirs.state_dict()
@@ -63,11 +63,11 @@ def run_both(opt_name, options, group_options, dtype, save_dir=None, seed=0):
             opt_theirs.load_state_dict(saved)
         for i, (a, b) in enumerate(zip(ours[:2], theirs[:2])):
             # the same noise for both, each pulled towards its own parameter
-            a.grad = mt.tensor(gradient([seed, t, i], a.data, t).astype(dtype))
+            a.grad = mt.tensor(gradient([seed, t, i], a.array, t).astype(dtype))
             b.grad = torch.tensor(gradient([seed, t, i], b.detach().numpy(), t).astype(dtype))
         opt_ours.step()
         opt_theirs.step()
-        out_ours.append(np.concatenate([p.data.ravel() for p in ours]).astype(np.float64))
+        out_ours.append(np.concatenate([p.array.ravel() for p in ours]).astype(np.float64))
         out_theirs.append(np.concatenate([p.detach().numpy().ravel() for p in theirs]))
     check_same_state(opt_ours.state_dict(), opt_theirs.state_dict(), dtype)
     return np.array(out_ours), np.array(out_theirs)

@@ -136,7 +136,7 @@ def is_tensor(x: Any) -> bool:
 def as_array(x: Any) -> np.ndarray:
     if isinstance(x, torch.Tensor):
         return x.detach().numpy()
-    return np.asarray(x.data)
+    return np.asarray(x.array)
 
 
 def dtype_name(x: Any) -> str:

@@ -177,11 +177,11 @@ def backward(lib, out, case: Case, dtype: str | None) -> None:
 def grad_of(t) -> np.ndarray | None:
     if t.grad is None:
         return None
-    return t.grad.numpy() if isinstance(t.grad, torch.Tensor) else np.asarray(t.grad.data)
+    return t.grad.numpy() if isinstance(t.grad, torch.Tensor) else np.asarray(t.grad.array)
 
 
 def values(t) -> np.ndarray:
-    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.data)
+    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.array)
 
 
 # ------------------------------------------------------------------------------ the ops

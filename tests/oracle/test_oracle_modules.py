@@ -277,7 +277,7 @@ def test_shared_submodules_through_state_dict(model: tuple[Spec, list[Tie]], see
     for name, param in theirs.named_parameters():
         expected = np.zeros(tuple(param.shape)) if param.grad is None else param.grad.numpy()
         grad = mine_params[name].grad
-        actual = np.zeros(tuple(param.shape)) if grad is None else np.asarray(grad.data)
+        actual = np.zeros(tuple(param.shape)) if grad is None else np.asarray(grad.array)
         assert_values_close(actual, expected, "float32",
                             f"{what}\ngradient of {name}\n  microtensor {actual.tolist()}\n"
                             f"  PyTorch     {expected.tolist()}")

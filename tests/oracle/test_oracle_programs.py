@@ -94,7 +94,7 @@ def execute(lib, lines: list[str]) -> tuple[dict, int | None, Exception | None]:
 
 
 def values(t) -> np.ndarray:
-    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.data)
+    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.array)
 
 
 def literal(array: np.ndarray) -> str:

@@ -304,7 +304,7 @@ def read_graphs(namespace: dict) -> None:
 
 
 def values(t) -> np.ndarray:
-    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.data)
+    return t.detach().numpy() if isinstance(t, torch.Tensor) else np.asarray(t.array)
 
 
 # One test covers all programs; it gets ten times the profile's examples (fast: tiny tensors).

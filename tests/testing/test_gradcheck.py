@@ -203,12 +203,12 @@ def test_rejects_grad_output_of_the_wrong_shape():
 # ------------------------------------------------------------------ mutation
 def test_leaves_inputs_and_their_grad_untouched():
     x, w = leaf([[0.5, -1.0], [2.0, 0.1]]), leaf([1.5, -2.0])
-    x_before, w_before = x.data.copy(), w.data.copy()
-    data_of_x = x.data
+    x_before, w_before = x.array.copy(), w.array.copy()
+    data_of_x = x.array
     assert gradcheck(lambda x, w: (x @ w).exp(), [x, w])
-    assert x.data is data_of_x
-    np.testing.assert_array_equal(x.data, x_before)
-    np.testing.assert_array_equal(w.data, w_before)
+    assert x.array is data_of_x
+    np.testing.assert_array_equal(x.array, x_before)
+    np.testing.assert_array_equal(w.array, w_before)
     assert x.grad is None and w.grad is None
 
 

@@ -51,7 +51,7 @@ def test_tensors_default_to_float64_leaves_with_finite_normal_values_in_range(x)
     assert isinstance(x, mt.Tensor) and x.dtype == mt.float64
     assert x.requires_grad and x.is_leaf and x.grad is None
     assert len(x.shape) <= 4 and all(1 <= n <= 5 for n in x.shape)
-    values = x.data
+    values = x.array
     assert np.isfinite(values).all() and (np.abs(values) <= 10).all()
     nonzero = np.abs(values[values != 0])
     assert (nonzero >= np.finfo(np.float64).tiny).all()  # no subnormals
@@ -61,7 +61,7 @@ def test_tensors_default_to_float64_leaves_with_finite_normal_values_in_range(x)
                requires_grad=False))
 def test_tensors_in_float32_with_bounds_not_representable_in_it(x):
     assert x.shape == (2, 3) and x.dtype == mt.float32 and not x.requires_grad
-    assert ((x.data >= 0.1) & (x.data <= 0.2)).all()
+    assert ((x.array >= 0.1) & (x.array <= 0.2)).all()
 
 
 @given(tensors(shape=shapes(min_dims=2, max_dims=2, max_side=2)))
@@ -77,7 +77,7 @@ def test_tensors_take_an_elements_strategy(x):
 @given(tensors(unique=True, min_value=-1, max_value=1))
 def test_unique_values_are_distinct_and_a_grid_step_apart(x):
     assert x.dtype == mt.float64  # 0-d included
-    values = np.sort(x.data.reshape(-1))
+    values = np.sort(x.array.reshape(-1))
     assert (np.diff(values) >= 2 / (4 * x.numel()) * (1 - 1e-9)).all()
     assert ((values >= -1) & (values <= 1)).all()
 
@@ -115,7 +115,7 @@ def test_tensor_pairs_without_broadcasting_share_the_shape(pair):
 @given(tensor_pairs(unique=True, min_value=-1, max_value=1))
 def test_unique_tensor_pairs_share_no_value(pair):
     a, b = pair
-    values = np.concatenate([a.data.reshape(-1), b.data.reshape(-1)])
+    values = np.concatenate([a.array.reshape(-1), b.array.reshape(-1)])
     assert len(np.unique(values)) == values.size
 
 

@@ -80,7 +80,7 @@ def true_norms(kept: list, name: str) -> dict[str, dict[int, float]]:
     for s in kept:
         if s.name == name:
             tags = dict(s.grad_fn.scope)
-            norms.setdefault(tags["layer"], {})[tags["t"]] = float(np.linalg.norm(s.grad.data))
+            norms.setdefault(tags["layer"], {})[tags["t"]] = float(np.linalg.norm(s.grad.array))
     return norms
 
 
@@ -105,15 +105,15 @@ def test_the_readme_mgu_step_is_zhou_et_al():
     ns = readme_mgu()
     cell = ns["MGUCell"](3, 4, dtype=mt.float64)
     x, h = mt.randn(2, 3, dtype=mt.float64), mt.randn(2, 4, dtype=mt.float64)
-    w_ih, w_hh = cell.weight_ih.data, cell.weight_hh.data
-    b = cell.bias_ih.data + cell.bias_hh.data
+    w_ih, w_hh = cell.weight_ih.array, cell.weight_hh.array
+    b = cell.bias_ih.array + cell.bias_hh.array
 
     def sigmoid(z):
         return 1 / (1 + np.exp(-z))
 
-    f = sigmoid(x.data @ w_ih[:4].T + h.data @ w_hh[:4].T + b[:4])
-    n = np.tanh(x.data @ w_ih[4:].T + (f * h.data) @ w_hh[4:].T + b[4:])
-    np.testing.assert_allclose(cell(x, h).data, (1 - f) * h.data + f * n, rtol=1e-13)
+    f = sigmoid(x.array @ w_ih[:4].T + h.array @ w_hh[:4].T + b[:4])
+    n = np.tanh(x.array @ w_ih[4:].T + (f * h.array) @ w_hh[4:].T + b[4:])
+    np.testing.assert_allclose(cell(x, h).array, (1 - f) * h.array + f * n, rtol=1e-13)
 
 
 # ------------------------------------------------------------- any state name

@@ -154,7 +154,7 @@ def test_gradient_annotations_equal_the_real_norms(tiny_rnn):
     loss, rec = recorded(net)
     source = mt.viz.draw_graph(loss, rec, detail="op").source
     shown = [float(v) for v in re.findall(r"‖∂L/∂h‖ ([0-9.e+-]+)<", source)]
-    expected = [np.linalg.norm(h.grad.data) for h in net.hs]
+    expected = [np.linalg.norm(h.grad.array) for h in net.hs]
     assert sorted(shown) == pytest.approx(sorted(expected), rel=1e-2)
     assert "legend" in source and "vanished" in source
 

@@ -31,7 +31,7 @@ def test_step_norms_equal_the_norms_of_the_real_gradients(tiny_rnn):
         loss = net.forward()
         loss.backward()
     norms = mt.viz.trace(loss, rec).step_norms("h")
-    expected = [np.linalg.norm(h.grad.data) for h in net.hs]
+    expected = [np.linalg.norm(h.grad.array) for h in net.hs]
     np.testing.assert_allclose([norms[t] for t in range(6)], expected, rtol=1e-12)
 
 
@@ -41,12 +41,12 @@ def test_weight_shares_are_each_steps_contribution(tiny_rnn):
         loss = net.forward()
         loss.backward()
     shares = mt.viz.trace(loss, rec).weight_shares()
-    h_prev = [np.zeros((1, 4))] + [h.data for h in net.hs[:-1]]
-    expected = [np.linalg.norm(hp.T @ pre.grad.data) for hp, pre in zip(h_prev, net.pres)]
+    h_prev = [np.zeros((1, 4))] + [h.array for h in net.hs[:-1]]
+    expected = [np.linalg.norm(hp.T @ pre.grad.array) for hp, pre in zip(h_prev, net.pres)]
     np.testing.assert_allclose([shares["W_hh"][t] for t in range(5)], expected, rtol=1e-12)
     # The per-step shares add up to the weight's gradient (checked on the arrays).
-    total = sum(hp.T @ pre.grad.data for hp, pre in zip(h_prev, net.pres))
-    np.testing.assert_allclose(total, net.W.grad.data, rtol=1e-12)
+    total = sum(hp.T @ pre.grad.array for hp, pre in zip(h_prev, net.pres))
+    np.testing.assert_allclose(total, net.W.grad.array, rtol=1e-12)
 
 
 def test_recording_summaries_and_visit_order(tiny_rnn):
@@ -56,8 +56,8 @@ def test_recording_summaries_and_visit_order(tiny_rnn):
         loss.backward()
     graph = mt.viz.trace(loss, rec)
     h1 = [n for n in graph.named("h") if n.step == 1][0]
-    np.testing.assert_allclose(h1.value.mean, net.hs[1].data.mean())
-    np.testing.assert_allclose(h1.grad.absmax, np.abs(net.hs[1].grad.data).max())
+    np.testing.assert_allclose(h1.value.mean, net.hs[1].array.mean())
+    np.testing.assert_allclose(h1.grad.absmax, np.abs(net.hs[1].grad.array).max())
     visits = {n.step: n.visit for n in graph.named("h")}
     assert visits[1] < visits[0]  # backward reaches the last step first
     assert graph.nodes[graph.output].visit == 0

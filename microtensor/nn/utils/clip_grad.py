@@ -83,7 +83,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     # concatenation, without building it. Each norm keeps its gradient's dtype and they
     # are promoted when stacked (torch.stack), so a half norm that overflowed stays inf.
     dtype = np.result_type(*(g.dtype for g in grads))
-    norms = np.stack([_vector_norm(g.data, norm_type) for g in grads]).astype(dtype)
+    norms = np.stack([_vector_norm(g.array, norm_type) for g in grads]).astype(dtype)
     total = _vector_norm(norms, norm_type)
     if error_if_nonfinite and not np.isfinite(total):
         raise RuntimeError(
@@ -101,7 +101,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
             for g in grads:
                 # The coefficient meets each gradient in the gradient's compute dtype.
                 wide = accumulation_dtype(g.dtype).type
-                g.copy_((g.data.astype(wide) * wide(coef)).astype(g.dtype))
+                g.copy_((g.array.astype(wide) * wide(coef)).astype(g.dtype))
     return Tensor(total)
 
 

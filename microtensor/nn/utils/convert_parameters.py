@@ -34,7 +34,7 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     """Make each parameter, in order, the next ``numel()`` entries of ``vec`` (sliced along its
     first dimension), shaped as the parameter.
 
-    As PyTorch (which assigns ``param.data``): each parameter then shares memory with
+    As PyTorch (which assigns ``param.array``): each parameter then shares memory with
     ``vec`` and takes its dtype, no gradient is recorded, and entries of ``vec`` past the
     last parameter are ignored.
 
@@ -53,11 +53,11 @@ def vector_to_parameters(vec: Tensor, parameters: Iterable[Tensor]) -> None:
     pointer = 0
     for i, param in enumerate(parameters):
         n = param.numel()
-        block = vec.data[pointer:pointer + n]
+        block = vec.array[pointer:pointer + n]
         if block.size != n:
             raise ShapeError(f"{op}: parameter {i} of shape {param.shape} needs {n} entries, but "
                              f"vec[{pointer}:{pointer + n}] of vec of shape {vec.shape} has "
                              f"{block.size}")
-        # A numpy view of vec, as PyTorch's param.data = vec[...].view_as(param).data
-        param.data = block.reshape(param.shape)
+        # A numpy view of vec, as PyTorch's param.array = vec[...].view_as(param).array
+        param.array = block.reshape(param.shape)
         pointer += n
