@@ -23,6 +23,10 @@ from .creation import (
     zeros_like,
 )
 from .generators import Generator, manual_seed
+from .legacy import (
+    BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor, IntTensor, LongTensor,
+    ShortTensor,
+)
 from .dtypes import (
     bool, can_cast, float16, float32, float64, get_default_dtype, int8, int16, int32, int64,
     promote_types, result_type, set_default_dtype, uint8,
@@ -31,6 +35,7 @@ from .functions import *  # noqa: F403 - mt.exp, mt.sum...: the table in functio
 from . import functions
 from .errors import DtypeError, ShapeError
 from .serialization import CheckpointError, load, save
+from .printing import set_printoptions
 from . import nn, optim, utils, viz
 
 # PyTorch's other names of dtypes (torch.float is float32, torch.long is int64...): bound last,
@@ -39,6 +44,8 @@ double, half, long, short = float64, float16, int64, int16
 float, int = float32, int32  # noqa: A001 - PyTorch's names
 
 __all__ = [
+    "BoolTensor", "ByteTensor", "CharTensor", "DoubleTensor", "FloatTensor", "HalfTensor",
+    "IntTensor", "LongTensor", "ShortTensor",
     "accelerator", "arange", "as_tensor", "bool", "can_cast", "CheckpointError", "cuda",
     "detect_anomaly", "device", "double", "DtypeError", "empty", "empty_like", "enable_grad",
     "eye", "float", "float16", "float32", "float64", "from_numpy", "full", "full_like",
@@ -47,6 +54,7 @@ __all__ = [
     "linspace", "load", "long", "manual_seed", "nn", "no_grad", "numel", "observe", "ones",
     "ones_like", "optim", "promote_types", "rand", "rand_like", "randint", "randn", "randn_like",
     "randperm", "result_type", "save", "scope", "set_default_device", "set_default_dtype",
-    "set_grad_enabled", "ShapeError", "short", "Tensor", "tensor", "uint8", "utils", "viz", "zeros",
+    "set_grad_enabled", "set_printoptions", "ShapeError", "short", "Tensor", "tensor", "uint8",
+    "utils", "viz", "zeros",
     "zeros_like", *functions.__all__,
 ]

@@ -840,6 +840,41 @@ def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
                          f"{root.shape}")
     return g
 
+def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
+             retain_graph: bool = False, create_graph: bool = False,
+             inputs: Tensor | Sequence[Tensor] | None = None) -> None:
+    """Accumulate the gradients of ``tensors`` into the ``.grad`` of every leaf they came from,
+    or, given ``inputs``, into those tensors' ``.grad`` only (leaves or not), as PyTorch's
+    ``torch.autograd.backward``; ``t.backward(...)`` calls it.
+
+    >>> import microtensor as mt
+    >>> x, w = mt.ones(2, requires_grad=True), mt.full((2,), 3.0, requires_grad=True)
+    >>> mt.autograd.backward((x * w).sum(), inputs=[w])
+    >>> w.grad.tolist(), x.grad
+    ([1.0, 1.0], None)
+    """
+    refuse_create_graph(create_graph, "backward")
+    tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
+    if grad_tensors is None or isinstance(grad_tensors, Tensor):
+        grad_tensors = [grad_tensors] * len(tensors)
+    if len(grad_tensors) != len(tensors):
+        raise ShapeError(f"backward: {len(grad_tensors)} gradients for {len(tensors)} tensors")
+    roots = [root_gradient(t, g, "backward") for t, g in zip(tensors, grad_tensors)]
+    if inputs is None:
+        run_backward(tensors, roots, retain_graph=retain_graph)
+        return
+    inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+    if not inputs:
+        raise RuntimeError("backward: the inputs argument cannot be empty")
+    for i, t in enumerate(inputs):
+        if not t.requires_grad:
+            raise RuntimeError(f"backward: input {i} (shape {t.shape}) does not require grad")
+    found = run_backward(tensors, roots, retain_graph=retain_graph, inputs=inputs)
+    for t, g in zip(inputs, found):
+        if g is not None:  # an input the tensors do not depend on keeps its .grad
+            _accumulate_leaf(t, g)
+
+
 def Variable(data: Tensor, requires_grad: bool = False) -> Tensor:  # noqa: N802 - PyTorch's name
     """PyTorch's legacy ``autograd.Variable``: ``data`` as a new leaf sharing its memory, that
     requires grad if asked (old code wraps every tensor in one; tensors do it all now).

@@ -11,7 +11,13 @@ from . import generators
 from .devices import check_device
 from .dtypes import as_dtype, get_default_dtype
 from .generators import Generator, manual_seed  # noqa: F401 - mt.manual_seed, as before
-from .tensor import Tensor, _shape
+from .tensor import Tensor, as_shape, to_array
+
+
+def _new(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A leaf tensor holding ``array`` itself (each factory has made or converted it already)."""
+    t = Tensor._wrap(array)
+    return t.requires_grad_() if requires_grad else t
 
 
 def _float_dtype(dtype: Any) -> np.dtype:
@@ -29,7 +35,7 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None, device: An
     check_device(device)
     if isinstance(data, np.ndarray):
         data = data.copy()
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+    return _new(to_array(data, dtype), requires_grad)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -41,13 +47,13 @@ def from_numpy(array: np.ndarray) -> Tensor:
     """
     if not isinstance(array, np.ndarray):
         raise TypeError(f"from_numpy expects a numpy array, got {type(array).__name__}")
-    return Tensor(array)
+    return _new(array)
 
 
 def _filled(size: tuple, value: Any, dtype: Any, requires_grad: bool, device: Any) -> Tensor:
     check_device(device)
-    return Tensor(np.full(_shape(size), value, dtype=_float_dtype(dtype)),
-                  requires_grad=requires_grad)
+    return _new(np.full(as_shape(size), value, dtype=_float_dtype(dtype)),
+                  requires_grad)
 
 
 def zeros(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None
@@ -141,9 +147,9 @@ def linspace(start: float, end: float, steps: int, dtype: Any = None,
     if not isinstance(steps, int) or steps < 0:
         raise ValueError(f"linspace: number of steps must be a non-negative int, got {steps!r}")
     values = np.linspace(start, end, steps)
-    return Tensor(np.trunc(values).astype(as_dtype(dtype)) if dtype is not None and
+    return _new(np.trunc(values).astype(as_dtype(dtype)) if dtype is not None and
                   as_dtype(dtype).kind in "iub" else values.astype(_float_dtype(dtype)),
-                  requires_grad=requires_grad)
+                  requires_grad)
 
 
 def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
@@ -161,7 +167,7 @@ def as_tensor(data: Any, dtype: Any = None, device: Any = None) -> Tensor:
         return data if dtype is None else data.to(dtype)
     if isinstance(data, np.ndarray) and (dtype is None or as_dtype(dtype) == data.dtype):
         return from_numpy(data)
-    return Tensor(data, dtype=dtype)
+    return _new(to_array(data, dtype))
 
 
 def is_tensor(obj: Any) -> bool:
@@ -219,7 +225,7 @@ def arange(start: float, end: float | None = None, step: float = 1, dtype: Any =
         raise TypeError("arange: bool is not a dtype for a range (PyTorch has no bool arange)")
     if dtype.kind in "iu":  # as PyTorch: integer ranges truncate their bounds first
         start, end, step = int(start), int(end), int(step) or 1
-    return Tensor(np.arange(start, end, step, dtype=dtype), requires_grad=requires_grad)
+    return _new(np.arange(start, end, step, dtype=dtype), requires_grad)
 
 
 def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = False,
@@ -231,7 +237,7 @@ def eye(n: int, m: int | None = None, dtype: Any = None, requires_grad: bool = F
     [[1.0, 0.0], [0.0, 1.0]]
     """
     check_device(device)
-    return Tensor(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad=requires_grad)
+    return _new(np.eye(n, m, dtype=_float_dtype(dtype)), requires_grad)
 
 
 def _draw(sample: Any, size: tuple, dtype: Any) -> np.ndarray:
@@ -240,7 +246,7 @@ def _draw(sample: Any, size: tuple, dtype: Any) -> np.ndarray:
     if dtype.kind != "f":
         raise TypeError(f"random floats need a floating point dtype, got {dtype}")
     drawn = np.float32 if dtype.itemsize < 4 else dtype
-    return sample(_shape(size), dtype=drawn).astype(dtype, copy=False)
+    return sample(as_shape(size), dtype=drawn).astype(dtype, copy=False)
 
 
 def randn(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None,
@@ -252,8 +258,8 @@ def randn(*size: int, dtype: Any = None, requires_grad: bool = False, device: An
     (2, 3)
     """
     check_device(device)
-    return Tensor(_draw(generators.generator(generator).standard_normal, size, dtype),
-                  requires_grad=requires_grad)
+    return _new(_draw(generators.generator(generator).standard_normal, size, dtype),
+                  requires_grad)
 
 
 def rand(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any = None,
@@ -265,7 +271,7 @@ def rand(*size: int, dtype: Any = None, requires_grad: bool = False, device: Any
     True
     """
     check_device(device)
-    return Tensor(_draw(generators.generator(generator).random, size, dtype), requires_grad=requires_grad)
+    return _new(_draw(generators.generator(generator).random, size, dtype), requires_grad)
 
 
 def randint(low: int, high: int, size: tuple[int, ...], device: Any = None,
@@ -277,7 +283,7 @@ def randint(low: int, high: int, size: tuple[int, ...], device: Any = None,
     dtype('int64')
     """
     check_device(device)
-    return Tensor(generators.generator(generator).integers(low, high, size=size, dtype=np.int64))
+    return _new(generators.generator(generator).integers(low, high, size=size, dtype=np.int64))
 
 
 def randperm(n: int, generator: Generator | None = None, dtype: Any = np.int64,
@@ -289,4 +295,4 @@ def randperm(n: int, generator: Generator | None = None, dtype: Any = np.int64,
     [0, 1, 2, 3]
     """
     check_device(device)
-    return Tensor(generators.generator(generator).permutation(n).astype(as_dtype(dtype)))
+    return _new(generators.generator(generator).permutation(n).astype(as_dtype(dtype)))

@@ -27,6 +27,7 @@ be written in place; PyTorch refuses writes to views that one op returned severa
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +70,11 @@ def refresh(view: View) -> None:
 def _rebuild(view: View) -> None:
     """The view's ``grad_fn`` made anew by applying its view ops to the base."""
     base = view.base
+    reshaped = reshaped_at.get(id(base))
+    if reshaped and reshaped[0]() is base and reshaped[1] > view.made_at:  # steps from the old shape
+        raise RuntimeError("a view made before its base took a new shape in place (unsqueeze_, "
+                           "squeeze_, t_, transpose_) cannot follow the base's graph; take the "
+                           "view again after the shape change")
     own_leaf = _get_grad_fn(view) is None and _get_requires_grad(view)  # requires_grad_()'d
     view.base_fn, view.made_at = base.grad_fn, versions.clock
     fresh = base
@@ -87,6 +93,17 @@ def _moved_leaf(grad: Tensor) -> None:
                        "leaf with requires_grad_() was rebuilt from its base, which an "
                        "in-place write recorded in the graph since; clone() the view first")
 
+
+#: When a tensor that is not a view last took a new shape in place (``unsqueeze_``, ``t_``...,
+#: in composed/shape.py): the views made of it before then cannot be rebuilt from it.
+#: By id: (a weak reference to the tensor, the clock then).
+reshaped_at: dict[int, tuple[weakref.ref, int]] = {}
+
+
+def note_reshaped(tensor: Tensor) -> None:
+    """Record that ``tensor`` (not a view) took a new shape in place just now."""
+    key = id(tensor)
+    reshaped_at[key] = (weakref.ref(tensor, lambda _: reshaped_at.pop(key, None)), versions.clock)
 
 # The plain attributes underneath View's properties.
 _GRAD_FN, _REQUIRES_GRAD = Tensor.__dict__["grad_fn"], Tensor.__dict__["requires_grad"]
@@ -148,7 +165,7 @@ def modify(tensor: Tensor, op: str, compute: Callable[[Tensor], Tensor], *others
     recording = _state.grad_enabled and (
         tensor.requires_grad or any(getattr(o, "requires_grad", False) for o in others))
     if recording:
-        _refuse_leaf(tensor, op)
+        refuse_leaf(tensor, op)
         result = compute(_old_value(tensor))
     else:
         if _state.grad_enabled and view is not None and view.base.requires_grad:
@@ -161,10 +178,10 @@ def modify(tensor: Tensor, op: str, compute: Callable[[Tensor], Tensor], *others
     _write(tensor, result, op)
     if recording:
         if view is None:
-            _move_node(tensor, result.grad_fn)
+            move_node(tensor, result.grad_fn)
         else:
             written = CopySlices.apply(view.base, result, steps=view.steps())
-            _move_node(view.base, written.grad_fn)
+            move_node(view.base, written.grad_fn)
     return tensor
 
 
@@ -176,7 +193,8 @@ def _old_value(tensor: Tensor) -> Tensor:
     return old
 
 
-def _refuse_leaf(tensor: Tensor, op: str) -> None:
+def refuse_leaf(tensor: Tensor, op: str) -> None:
+    """Refuse ``op`` on a leaf that requires grad, or on a view of one, while recording."""
     base = tensor.base if isinstance(tensor, View) else tensor
     # A view may be a leaf that requires grad itself (requires_grad_() on a view of a tensor
     # that did not): PyTorch refuses writes to it as to a view of a leaf.
@@ -204,7 +222,7 @@ def _write(tensor: Tensor, result: Tensor, op: str) -> None:
     versions.record_write(tensor.array)
 
 
-def _move_node(tensor: Tensor, fn: Function | None) -> None:
+def move_node(tensor: Tensor, fn: Function | None) -> None:
     """Make ``fn`` the node that produced ``tensor``, carrying over its name and retain_grad()."""
     old = tensor.grad_fn
     tensor.grad_fn, tensor.requires_grad = fn, True

@@ -44,6 +44,7 @@ from typing import IO, Any
 import numpy as np
 from numpy.lib import format as npy_format
 
+from .creation import from_numpy
 from .tensor import Tensor
 
 FORMAT = "microtensor-checkpoint"
@@ -85,7 +86,7 @@ def save(obj: Any, path: str | os.PathLike[str]) -> None:
     >>> path = os.path.join(tempfile.mkdtemp(), "model.ckpt")
     >>> save({"w": mt.tensor([1.5, -2.0]), "step": 3}, path)
     >>> load(path)
-    {'w': tensor([ 1.5, -2. ]), 'step': 3}
+    {'w': tensor([ 1.5000, -2.0000]), 'step': 3}
     """
     path = _as_path(path, "save")
     arrays: dict[str, np.ndarray] = {}
@@ -415,7 +416,7 @@ class _Decoder:
             requires_grad = node.get("requires_grad")
             if not isinstance(requires_grad, bool) or (requires_grad and array.dtype.kind != "f"):
                 raise self.fail(where, f"invalid requires_grad {requires_grad!r}")
-            return Tensor(array, requires_grad=requires_grad)
+            return from_numpy(array).requires_grad_(requires_grad)
         if kind == "ndarray":
             return self.array(node, where)
         if kind == "numpy_scalar":

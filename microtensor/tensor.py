@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, versions
+from . import autograd, printing, versions
 from . import ops as F
 from .devices import CPU, check_device, device, is_device
 from .dims import broadcasts_to, wrap_dim, wrap_dims
@@ -29,7 +29,7 @@ Scalar = int | float | bool
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
 
 
-def _shape(size: tuple) -> tuple[int, ...]:
+def as_shape(size: tuple) -> tuple[int, ...]:
     """Accept ``f(2, 3)`` and ``f((2, 3))`` alike, as PyTorch does."""
     if len(size) == 1 and isinstance(size[0], (tuple, list)):
         return tuple(size[0])
@@ -37,7 +37,7 @@ def _shape(size: tuple) -> tuple[int, ...]:
 
 
 
-def _operand(x: Any) -> Any:
+def as_operand(x: Any) -> Any:
     """The other side of a binary op: tensors as they are; scalars stay Python scalars so
     the tensor's dtype wins (``float32_tensor * 2.0`` stays float32)."""
     if isinstance(x, Tensor):
@@ -46,10 +46,8 @@ def _operand(x: Any) -> Any:
         return x.item()
     if isinstance(x, numbers.Number):
         return x
-    if isinstance(x, np.ndarray):
-        return Tensor(x)
-    if isinstance(x, (list, tuple)):
-        return Tensor(x)
+    if isinstance(x, (np.ndarray, list, tuple)):
+        return Tensor._wrap(to_array(x, None))
     raise TypeError(f"unsupported operand of type {type(x).__name__} for a tensor op")
 
 
@@ -122,21 +120,23 @@ class Tensor:
     # Make numpy defer to Tensor's reflected operators (ndarray * Tensor -> Tensor.__rmul__).
     __array_priority__ = 1000
 
-    def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None,
-                 name: str | None = None) -> None:
-        self.array = _to_array(data, dtype)
-        self._grad: Tensor | None = None
-        self.grad_fn: autograd.Function | None = None
-        self._name = name
-        self._hooks: list | None = None
-        self.requires_grad = False
-        if requires_grad:
-            self.requires_grad_(True)
+    def __new__(cls, *args: Any, device: Any = None) -> Tensor:
+        """PyTorch's legacy constructor (``legacy.py``): ``Tensor([1, 2])`` in the default float
+        dtype, ``Tensor(2, 3)`` by sizes, ``Tensor(other)`` an alias. New code calls
+        ``mt.tensor``, ``mt.zeros`` or ``mt.from_numpy``.
+
+        >>> import microtensor as mt
+        >>> mt.Tensor([0]).tolist(), mt.Tensor(1, 5).shape
+        ([0.0], (1, 5))
+        """
+        check_device(device)
+        return legacy.construct(args, get_default_dtype(), "Tensor", alias_any_dtype=True)
 
     @staticmethod
-    def _wrap(array: np.ndarray) -> Tensor:
-        """Wrap an op's result without copying or converting (the per-op fast path)."""
-        t = object.__new__(Tensor)
+    def _wrap(array: np.ndarray, cls: type = None) -> Tensor:
+        """Wrap an op's result without copying or converting (the per-op fast path); ``cls``
+        makes a subclass (``nn.Parameter``)."""
+        t = object.__new__(cls or Tensor)
         t.array = array if type(array) is np.ndarray else np.asarray(array)
         t._grad = t.grad_fn = t._name = t._hooks = None
         t.requires_grad = False
@@ -278,22 +278,13 @@ class Tensor:
     __hash__ = object.__hash__  # == is elementwise, so identity is the hash (as in PyTorch)
 
     def __repr__(self) -> str:
-        body = np.array2string(self.array, separator=", ", prefix="tensor(")
-        extras = []
-        if self.dtype != get_default_dtype() and self.dtype.kind == "f" or self.array.size == 0:
-            extras.append(f"dtype={self.dtype}")
-        if self.grad_fn is not None:
-            extras.append(f"grad_fn=<{type(self.grad_fn).__name__}>")
-        elif self.requires_grad:
-            extras.append("requires_grad=True")
-        if self.name:
-            extras.append(f"name={self.name!r}")
-        return f"tensor({body}{''.join(', ' + e for e in extras)})"
+        return printing.format_tensor(self)  # PyTorch's text (str() too): see printing.py
 
     # --------------------------------------------------------------- autograd
     def backward(self, gradient: Any = None, retain_graph: bool = False,
-                 create_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into every leaf's ``.grad``.
+                 create_graph: bool = False, inputs: Any = None) -> None:
+        """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (with ``inputs``, into
+        those tensors' ``.grad`` only: see ``mt.autograd.backward``).
 
         ``gradient`` (the upstream gradient, same shape as ``self``) may be left
         out only for a single-element tensor.
@@ -304,7 +295,10 @@ class Tensor:
         >>> x.grad.tolist()
         [3.0, 30.0]
         """
-        autograd.refuse_create_graph(create_graph, "backward")
+        if inputs is not None:
+            autograd.backward([self], [gradient], retain_graph, create_graph, inputs)
+            return
+        autograd.refuse_create_graph(create_graph, "backward")  # the common path, kept short
         root_grad = autograd.root_gradient(self, gradient, "backward")
         autograd.run_backward([self], [root_grad], retain_graph=retain_graph)
 
@@ -395,44 +389,44 @@ class Tensor:
 
     # -------------------------------------------------------------- arithmetic
     def __add__(self, other: Tensor | float) -> Tensor:
-        return F.Add.apply(self, _operand(other))
+        return F.Add.apply(self, as_operand(other))
 
     def __radd__(self, other: Tensor | float) -> Tensor:
-        return F.Add.apply(_operand(other), self)
+        return F.Add.apply(as_operand(other), self)
 
     def __sub__(self, other: Tensor | float) -> Tensor:
-        return F.Sub.apply(self, _operand(other))
+        return F.Sub.apply(self, as_operand(other))
 
     def __rsub__(self, other: Tensor | float) -> Tensor:
-        return F.Sub.apply(_operand(other), self)
+        return F.Sub.apply(as_operand(other), self)
 
     def __mul__(self, other: Tensor | float) -> Tensor:
-        return F.Mul.apply(self, _operand(other))
+        return F.Mul.apply(self, as_operand(other))
 
     def __rmul__(self, other: Tensor | float) -> Tensor:
-        return F.Mul.apply(_operand(other), self)
+        return F.Mul.apply(as_operand(other), self)
 
     def __truediv__(self, other: Tensor | float) -> Tensor:
-        return F.Div.apply(self, _operand(other))
+        return F.Div.apply(self, as_operand(other))
 
     def __rtruediv__(self, other: Tensor | float) -> Tensor:
-        return F.Div.apply(_operand(other), self)
+        return F.Div.apply(as_operand(other), self)
 
     def __pow__(self, exponent: Tensor | float) -> Tensor:
-        exponent = _operand(exponent)
+        exponent = as_operand(exponent)
         if self.dtype.kind in "iu" and isinstance(exponent, numbers.Integral) and exponent < 0:
             raise ValueError("Integers to negative integer powers are not allowed.")
         return F.Pow.apply(*_no_bool_pow(self, exponent),
                            number_exponent=not isinstance(exponent, Tensor))
 
     def __rpow__(self, base: Tensor | float) -> Tensor:
-        return F.Pow.apply(*_no_bool_pow(_operand(base), self))
+        return F.Pow.apply(*_no_bool_pow(as_operand(base), self))
 
     def __matmul__(self, other: Tensor | float) -> Tensor:
-        return F.MatMul.apply(self, _operand(other))
+        return F.MatMul.apply(self, as_operand(other))
 
     def __rmatmul__(self, other: Tensor | float) -> Tensor:
-        return F.MatMul.apply(_operand(other), self)
+        return F.MatMul.apply(as_operand(other), self)
 
     def __neg__(self) -> Tensor:
         return self.neg()
@@ -443,7 +437,7 @@ class Tensor:
     def matmul(self, other: Tensor | float) -> Tensor:
         return self @ other
 
-    add, sub, mul, div, pow = __add__, __sub__, __mul__, __truediv__, __pow__
+    mul, pow = __mul__, __pow__  # add, sub, div (PyTorch's options): composed/arithmetic.py
 
     # Comparisons give boolean tensors that carry no gradient; both sides are first brought
     # to their common dtype, as PyTorch (float16 against a float32 scalar compares in float16).
@@ -525,11 +519,11 @@ class Tensor:
 
     def maximum(self, other: Tensor) -> Tensor:
         """The elementwise larger of two tensors; ties share the gradient."""
-        return F.Maximum.apply(self, _tensor_operand(other, "maximum"))
+        return F.Maximum.apply(self, tensor_operand(other, "maximum"))
 
     def minimum(self, other: Tensor) -> Tensor:
         """The elementwise smaller of two tensors; ties share the gradient."""
-        return F.Minimum.apply(self, _tensor_operand(other, "minimum"))
+        return F.Minimum.apply(self, tensor_operand(other, "minimum"))
 
     # ------------------------------------------------------------- reductions
     def sum(self, dim: int | tuple[int, ...] | None = None, keepdim: bool = False, *,
@@ -575,19 +569,25 @@ class Tensor:
             mean = self.to(out_dtype).sum(dim, keepdim, dtype=acc) / count
         return mean.to(out_dtype)
 
-    def max(self, dim: int | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
-        """The largest value; with ``dim``, ``(values, indices)`` along it, as PyTorch.
+    def max(self, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
+        """The largest value; with ``dim``, ``(values, indices)`` along it, as PyTorch; with a
+        tensor, ``maximum(self, other)``.
 
         >>> import microtensor as mt
         >>> mt.tensor([[1.0, 5.0], [7.0, 2.0]]).max(dim=1).indices.tolist()
         [1, 0]
         """
+        if isinstance(dim, Tensor):  # PyTorch's max(other) overload
+            return self.maximum(dim)
         if dim is None:
             return F.Extremum.apply(self, reduce=np.max, nan_shares=True)
         return self._select_along(np.argmax, dim, keepdim)
 
-    def min(self, dim: int | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
-        """The smallest value; with ``dim``, ``(values, indices)`` along it."""
+    def min(self, dim: int | Tensor | None = None, keepdim: bool = False) -> Tensor | ValuesIndices:
+        """The smallest value; with ``dim``, ``(values, indices)`` along it; with a tensor,
+        ``minimum(self, other)``."""
+        if isinstance(dim, Tensor):  # PyTorch's min(other) overload
+            return self.minimum(dim)
         if dim is None:
             return F.Extremum.apply(self, reduce=np.min, nan_shares=True)
         return self._select_along(np.argmin, dim, keepdim)
@@ -672,7 +672,7 @@ class Tensor:
         >>> mt.arange(6).reshape(2, -1).shape
         (2, 3)
         """
-        return F.Reshape.apply(self, shape=_shape(shape))
+        return F.Reshape.apply(self, shape=as_shape(shape))
 
     def view(self, *shape: int) -> Tensor:
         """Same memory, new shape; an error (not a silent copy) when the layout does not allow
@@ -682,7 +682,7 @@ class Tensor:
         >>> mt.arange(6).view(3, 2).shape
         (3, 2)
         """
-        return F.Reshape.apply(self, shape=_shape(shape), view=True)
+        return F.Reshape.apply(self, shape=as_shape(shape), view=True)
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Merge dims ``start_dim`` to ``end_dim`` into one (a 0-d tensor becomes shape (1,))."""
@@ -701,7 +701,7 @@ class Tensor:
         >>> mt.zeros(2, 3, 4).permute(2, 0, 1).shape
         (4, 2, 3)
         """
-        return F.Permute.apply(self, dims=_shape(dims))
+        return F.Permute.apply(self, dims=as_shape(dims))
 
     def transpose(self, dim0: int, dim1: int) -> Tensor:
         """Swap two dimensions (a view)."""
@@ -739,7 +739,7 @@ class Tensor:
 
     def expand(self, *sizes: int) -> Tensor:
         """Broadcast to ``sizes`` without copying; -1 keeps a dimension."""
-        sizes = _shape(sizes)
+        sizes = as_shape(sizes)
         lead = len(sizes) - self.ndim
         if lead < 0:
             raise RuntimeError(f"expand: the number of sizes provided ({len(sizes)}) must be at "
@@ -858,24 +858,24 @@ class Tensor:
         >>> mt.zeros(2).add_(mt.ones(2), alpha=3).tolist()
         [3.0, 3.0]
         """
-        other, alpha = _legacy_alpha_first("add_", other, alpha)
-        other = _scaled(self, _operand(other), alpha)
+        other, alpha = legacy_alpha_first("add_", other, alpha)
+        other = scaled_by_alpha(self, as_operand(other), alpha)
         return inplace.modify(self, "add_", lambda t: t + other, other)
 
     def sub_(self, other: Tensor | float, alpha: Scalar = 1) -> Tensor:
         """``self -= alpha * other`` in place."""
-        other, alpha = _legacy_alpha_first("sub_", other, alpha)
-        other = _scaled(self, _operand(other), alpha)
+        other, alpha = legacy_alpha_first("sub_", other, alpha)
+        other = scaled_by_alpha(self, as_operand(other), alpha)
         return inplace.modify(self, "sub_", lambda t: t - other, other)
 
     def mul_(self, other: Tensor | float) -> Tensor:
         """``self *= other`` in place."""
-        other = _operand(other)
+        other = as_operand(other)
         return inplace.modify(self, "mul_", lambda t: t * other, other)
 
     def div_(self, other: Tensor | float) -> Tensor:
         """``self /= other`` in place (an integer tensor cannot hold the quotient: an error)."""
-        other = _operand(other)
+        other = as_operand(other)
         return inplace.modify(self, "div_", lambda t: t / other, other)
 
     def fill_(self, value: Scalar | Tensor) -> Tensor:
@@ -901,7 +901,7 @@ class Tensor:
         >>> mt.zeros(2, 2).copy_(mt.tensor([1.0, 2.0])).tolist()
         [[1.0, 2.0], [1.0, 2.0]]
         """
-        src = _operand(src)
+        src = as_operand(src)
         shape = np.shape(_raw(src))
         if not broadcasts_to(shape, self.shape):
             raise ShapeError(f"copy_: a source of shape {shape} does not broadcast to the "
@@ -909,7 +909,7 @@ class Tensor:
         return inplace.modify(self, "copy_", lambda t: F.SetItem.apply(t, src, index=...), src)
 
     def __setitem__(self, index: Any, value: Tensor | float) -> None:
-        index, value = _raw_index(index), _operand(value)
+        index, value = _raw_index(index), as_operand(value)
         parts = _refuse_negative_steps(index)
         if isinstance(value, Tensor) and value.dtype != self.dtype and _index_put(parts, value):
             raise DtypeError(f"Index put requires the source and destination dtypes match, got "
@@ -965,7 +965,7 @@ def _raw(x: Any) -> Any:
     return x.array if isinstance(x, Tensor) else x
 
 
-def _legacy_alpha_first(op: str, other: Any, alpha: Any) -> tuple[Any, Any]:
+def legacy_alpha_first(op: str, other: Any, alpha: Any) -> tuple[Any, Any]:
     """``(other, alpha)``, also from old code's ``p.add_(-lr, grad)``: PyTorch still takes that
     order (a number, then the tensor), with a deprecation warning, and so does microtensor."""
     if isinstance(alpha, Tensor) and not isinstance(other, Tensor):
@@ -975,12 +975,14 @@ def _legacy_alpha_first(op: str, other: Any, alpha: Any) -> tuple[Any, Any]:
     return other, alpha
 
 
-def _scaled(tensor: Tensor, other: Any, alpha: Scalar) -> Any:
+def scaled_by_alpha(tensor: Tensor, other: Any, alpha: Scalar) -> Any:
     """``alpha * other`` in the dtype ``tensor + other`` computes in, as PyTorch's ``alpha``
     (not in ``other``'s own dtype, which may be narrower)."""
+    dtype = result_type(tensor, other)
+    if isinstance(alpha, bool) and dtype.kind != "b":
+        raise DtypeError("Boolean alpha only supported for Boolean results.")
     if alpha == 1:
         return other
-    dtype = result_type(tensor, other)
     if dtype.kind in "iub" and isinstance(alpha, float):
         raise DtypeError("For integral input tensors, argument alpha must not be a floating point "
                         "number.")
@@ -995,7 +997,7 @@ def _refuse_bool_arg(x: Tensor, op: str) -> None:
         raise DtypeError(f"{op}(): does not support bool input")
 
 
-def _tensor_operand(x: Any, op: str) -> Tensor:
+def tensor_operand(x: Any, op: str) -> Tensor:
     if not isinstance(x, Tensor):
         raise TypeError(f"{op}(): argument 'other' must be a Tensor, not {type(x).__name__}")
     return x
@@ -1010,11 +1012,11 @@ def _no_bool_pow(base: Any, exponent: Any) -> tuple[Any, Any]:
 
 
 def _compare(op: Callable, a: Tensor, b: Any) -> Tensor:
-    left, right = autograd.promote([a.array, _raw(_operand(b))], "common")
+    left, right = autograd.promote([a.array, _raw(as_operand(b))], "common")
     return Tensor._wrap(np.asarray(op(left, right)))
 
 
-def _to_array(data: Any, dtype: Any) -> np.ndarray:
+def to_array(data: Any, dtype: Any) -> np.ndarray:
     """PyTorch's conversion rules: Python floats become the default dtype, arrays keep theirs."""
     if isinstance(data, Tensor):
         data = data.array
@@ -1028,7 +1030,10 @@ def _to_array(data: Any, dtype: Any) -> np.ndarray:
             dtype = dtype or inferred
         try:
             array = np.array(data, dtype=dtype)
-        except (ValueError, TypeError) as err:
+        except (OverflowError, ValueError, TypeError) as err:
+            if isinstance(err, OverflowError) or "convert float" in str(err):  # 300, nan -> int
+                raise RuntimeError(f"value cannot be converted to type {dtype} without "
+                                   "overflow") from None
             raise TypeError(f"cannot make a tensor from {type(data).__name__} data: {err}") from None
         if dtype is None and array.dtype == np.float64:
             array = array.astype(get_default_dtype())
@@ -1066,6 +1071,6 @@ def _numbers_in(data: list | tuple) -> tuple[list, np.dtype]:
     return number(data), dtype
 
 
-# Last: inplace.py subclasses Tensor (its views), and composed.py binds its methods to it, so
+# Last: inplace.py subclasses Tensor (its views), and composed/ binds its methods to it, so
 # both need the class defined first.
-from . import composed, inplace  # noqa: E402, F401
+from . import composed, inplace, legacy  # noqa: E402, F401

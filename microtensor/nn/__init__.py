@@ -4,7 +4,7 @@ from . import functional, init, utils
 from .activation import GELU, LogSoftmax, ReLU, Sigmoid, Softmax, Tanh
 from .attention import Attention
 from .cells import GRUCell, LSTMCell, RNNCell, gate
-from .containers import ModuleDict, ModuleList
+from .containers import ModuleDict, ModuleList, ParameterDict, ParameterList
 from .layers import Dropout, Embedding, Flatten, Identity, Linear
 from .loss import (
     BCELoss,
@@ -18,6 +18,7 @@ from .loss import (
     SmoothL1Loss,
 )
 from .module import Module, Parameter, Sequential
+from .multihead import MultiheadAttention
 from .normalization import LayerNorm
 from .recurrent import GRU, LSTM, RNN
 
@@ -25,6 +26,7 @@ __all__ = [
     "Attention", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss", "Dropout", "Embedding",
     "Flatten", "GELU", "GRU", "GRUCell", "HuberLoss", "Identity", "KLDivLoss", "L1Loss",
     "LSTM", "LSTMCell", "LayerNorm", "Linear", "LogSoftmax", "MSELoss", "Module", "ModuleDict",
-    "ModuleList", "NLLLoss", "Parameter", "RNN", "RNNCell", "ReLU", "Sequential", "Sigmoid",
-    "SmoothL1Loss", "Softmax", "Tanh", "functional", "gate", "init", "utils",
+    "ModuleList", "MultiheadAttention", "NLLLoss", "Parameter", "ParameterDict",
+    "ParameterList", "RNN", "RNNCell", "ReLU", "Sequential", "Sigmoid", "SmoothL1Loss",
+    "Softmax", "Tanh", "functional", "gate", "init", "utils",
 ]

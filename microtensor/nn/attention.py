@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import scope
+from ..creation import from_numpy
 from ..tensor import Tensor, _raw
 from . import init
 from .module import Module, empty_parameter
@@ -108,7 +109,7 @@ class Attention(Module):
             scores = self._scores(query, keys, projected_keys)
             scores.name = "scores"
             if mask is not None:
-                padding = Tensor(~mask)
+                padding = from_numpy(~mask)
                 # The lowest finite value, not -inf: softmax then gives exactly 0 there,
                 # and anomaly mode (which stops at the first inf) stays quiet.
                 scores = scores.masked_fill(padding, float(np.finfo(scores.dtype).min))

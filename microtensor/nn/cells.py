@@ -31,6 +31,7 @@ from typing import Any, Protocol
 
 from ..autograd import scope
 from ..creation import zeros
+from ..devices import check_device
 from ..tensor import Tensor
 from . import fused
 from .checks import check_input, check_nonlinearity, check_sizes, check_state, reset_uniform, scope_label
@@ -117,11 +118,14 @@ def rnn_step(x_proj: Tensor, state: tuple[Tensor], weight_hh_t: Tensor,
 
 
 def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh_t: Tensor,
-              bias_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+              bias_hh: Tensor | None = None, weight_hr_t: Tensor | None = None
+              ) -> tuple[Tensor, Tensor]:
     """One LSTM step from ``state = (h, c)``; ``x_proj`` holds the input's part of the gates
     (rows i, f, g, o) and ``bias_ih`` (a layer folds ``bias_hh`` in too).
 
-    ``i, f, o = sigmoid(.)``, ``g = tanh(.)``, ``c' = f * c + i * g``, ``h' = o * tanh(c')``.
+    ``i, f, o = sigmoid(.)``, ``g = tanh(.)``, ``c' = f * c + i * g``, ``h' = o * tanh(c')``;
+    with ``weight_hr_t`` (PyTorch's ``proj_size``: ``weight_hr.T``, (hidden, proj)),
+    ``h' = (o * tanh(c')) @ weight_hr_t``, so ``h`` has proj_size columns and ``c`` hidden_size.
 
     >>> import microtensor as mt
     >>> h, c = lstm_step(mt.zeros(1, 8), (mt.zeros(1, 2), mt.ones(1, 2)), mt.zeros(2, 8))
@@ -129,7 +133,7 @@ def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh_t: Tensor,
     [[0.5, 0.5]]
     """
     h, c = state
-    size = h.shape[-1]
+    size = c.shape[-1]  # h is narrower under a projection
     gates = x_proj + h @ weight_hh_t
     if bias_hh is not None:
         gates = gates + bias_hh
@@ -142,7 +146,9 @@ def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh_t: Tensor,
     with gate("output"):
         o = _named(gates[..., 3 * size:].sigmoid(), "output")
     c = _named(f * c + i * g, "c")
-    return _named(o * c.tanh(), "h"), c
+    if weight_hr_t is None:
+        return _named(o * c.tanh(), "h"), c
+    return _named((o * c.tanh()) @ weight_hr_t, "h"), c
 
 
 def gru_step(x_proj: Tensor, state: tuple[Tensor], weight_hh_t: Tensor,
@@ -231,6 +237,8 @@ class RNNCellBase(Module):
     - ``folds_hidden_bias``: True if ``bias_hh`` only adds to the same sum as ``bias_ih``
       (then ``x_proj`` holds both and the step gets ``bias_hh=None``);
     - ``step_options``: names of the module's attributes passed to the step as keywords;
+    - ``projects``: True if ``step`` (and ``fused_step``) take ``weight_hr_t``, a projection
+      of the new hidden state (PyTorch's LSTM ``proj_size``); only then may a layer have one;
     - ``gate_names`` (for the renderer): the gates a step computes, each inside ``gate(name)``,
       in the order a picture shows them left to right (LSTM: forget, input, candidate, output,
       the order of the classic explanation);
@@ -261,6 +269,7 @@ class RNNCellBase(Module):
     fused_step: Step | None = None
     folds_hidden_bias = True
     step_options: tuple[str, ...] = ()
+    projects = False
     #: The gates a step computes inside ``gate(name)``, in display order (left to right).
     gate_names: tuple[str, ...] = ()
     #: Display labels of gates and states in the classic explanation; read-only, as every
@@ -272,10 +281,11 @@ class RNNCellBase(Module):
         check_declaration(cls)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 dtype: Any = None) -> None:
+                 device: Any = None, dtype: Any = None) -> None:
         super().__init__()
+        check_device(device)
         check_sizes(type(self).__name__, input_size=input_size, hidden_size=hidden_size)
-        self.input_size, self.hidden_size = input_size, hidden_size
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bias
         rows = self.gates * hidden_size
         self.weight_ih = empty_parameter(rows, input_size, dtype=dtype)
         self.weight_hh = empty_parameter(rows, hidden_size, dtype=dtype)
@@ -392,9 +402,9 @@ class RNNCell(RNNCellBase):
     step_options = ("nonlinearity",)
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: str = "tanh", dtype: Any = None) -> None:
+                 nonlinearity: str = "tanh", device: Any = None, dtype: Any = None) -> None:
         check_nonlinearity("RNNCell", nonlinearity)
-        super().__init__(input_size, hidden_size, bias, dtype)
+        super().__init__(input_size, hidden_size, bias, device, dtype)
         self.nonlinearity = nonlinearity
 
 
@@ -425,6 +435,7 @@ class LSTMCell(RNNCellBase):
     })
     step = staticmethod(lstm_step)
     fused_step = staticmethod(fused.lstm_step)
+    projects = True
 
 
 class GRUCell(RNNCellBase):

@@ -9,14 +9,14 @@ from typing import Any
 
 import numpy as np
 
-from ..autograd import Function, is_grad_enabled
-from ..creation import ones_like, zeros_like
+from ..autograd import Function, is_grad_enabled, no_grad
+from ..creation import as_tensor, from_numpy, ones_like, zeros_like
 from ..dtypes import can_cast, promote_types
 from ..errors import DtypeError, ShapeError
 from ..functions import cat, where
 from ..generators import generator
 from ..ops import NLLLoss
-from ..summation import accumulation_dtype, cascaded_sum
+from ..summation import accumulation_dtype, cascaded_sum, widened
 from ..tensor import Tensor, _raw
 from .normalization import layer_norm  # noqa: F401 - F.layer_norm, as PyTorch's
 
@@ -73,7 +73,7 @@ def _class_targets(input: Tensor, target: Any, ignore_index: int,  # noqa: A002
 def _weight_tensor(weight: Any, classes: int, op: str) -> Tensor:
     """``weight`` as a tensor (a list as ``mt.tensor`` reads it, an array in its own dtype),
     checked to hold one number per class."""
-    weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+    weight = as_tensor(weight)
     if weight.shape != (classes,):
         raise ShapeError(f"{op}: weight must be a floating tensor of shape ({classes},), one per "
                          f"class; got shape {weight.shape} and dtype {weight.dtype}")
@@ -318,27 +318,46 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Tensor:
         num_classes = int(classes.max()) + 1 if classes.size else 0
     if classes.size and (classes.min() < 0 or classes.max() >= num_classes):
         raise IndexError(f"one_hot: classes must lie in [0, {num_classes})")
-    return Tensor((classes[..., None] == np.arange(num_classes)).astype(np.int64))
+    return from_numpy((classes[..., None] == np.arange(num_classes)).astype(np.int64))
 
 
-def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Tensor:  # noqa: A002
+def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noqa: A002
+              max_norm: float | None = None, norm_type: float = 2.0,
+              scale_grad_by_freq: bool = False, sparse: bool = False) -> Tensor:
     """Rows of ``weight`` picked by integer ``input``; repeated indices add their gradients.
 
-    The row ``padding_idx`` (if given; negative counts from the end) is looked up as any
-    other but receives no gradient, as PyTorch: padding never trains its embedding.
+    As PyTorch: the row ``padding_idx`` (if given; negative counts from the end) is looked up
+    as any other but receives no gradient, so padding never trains its embedding. With
+    ``max_norm``, each row that ``input`` picks and whose ``norm_type``-norm exceeds it is
+    first scaled *in place in weight* (outside autograd) to norm ``max_norm`` (precisely
+    ``max_norm / (norm + 1e-7)``). ``scale_grad_by_freq`` divides each lookup's gradient by
+    how often its index occurs in ``input``. ``sparse=True`` (sparse gradients) is refused.
 
     >>> import microtensor as mt
     >>> w = mt.eye(3, requires_grad=True)
     >>> mt.nn.functional.embedding(mt.tensor([2, 2, 0]), w, padding_idx=0).sum().backward()
     >>> w.grad.tolist()
     [[0.0, 0.0, 0.0], [0.0, 0.0, 0.0], [2.0, 2.0, 2.0]]
+    >>> w = mt.tensor([[3.0, 4.0], [0.3, 0.4]])
+    >>> mt.nn.functional.embedding(mt.tensor([0, 1]), w, max_norm=1.0).tolist() == w.tolist()
+    True
+    >>> [round(v, 4) for v in w[0].tolist()]  # row 0 had norm 5: renormalised in place
+    [0.6, 0.8]
     """
+    if sparse:
+        raise NotImplementedError("embedding: sparse=True (sparse gradients) is not supported: "
+                                  "microtensor has no sparse tensors; use sparse=False")
     indices = np.asarray(_raw(input))
     if indices.dtype.kind not in "iu":
         raise TypeError(f"embedding: indices must be integers, got dtype {indices.dtype}")
     if indices.size and (indices.min() < 0 or indices.max() >= weight.shape[0]):
         raise IndexError(f"embedding: index out of range for {weight.shape[0]} rows")
+    if max_norm is not None:
+        _renorm_rows(weight, indices, max_norm, norm_type)
     rows = weight[indices]
+    if scale_grad_by_freq and indices.size:
+        _, inverse, counts = np.unique(indices, return_inverse=True, return_counts=True)
+        rows = _ScaleGrad.apply(rows, scale=1.0 / counts[inverse.reshape(indices.shape)])
     if padding_idx is None:
         return rows
     padding_idx = _padding_row(padding_idx, weight.shape[0], "embedding")
@@ -347,7 +366,49 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None) -> Ten
         return rows
     # The padding row's value, detached, where the index is padding_idx: ``Where`` sends
     # those positions' gradient to the detached side, so the weight's row gets none.
-    return where(Tensor(padded[..., None]), weight.detach()[padding_idx], rows)
+    return where(from_numpy(padded[..., None]), weight.detach()[padding_idx], rows)
+
+
+def _renorm_rows(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type: float) -> None:
+    """PyTorch's ``embedding_renorm_``: each distinct row of ``indices`` whose norm exceeds
+    ``max_norm`` times ``max_norm / (norm + 1e-7)``, in place and outside autograd. The norm
+    is taken in the weight's dtype (float16's in float32, as PyTorch accumulates it), the
+    scale in float64, the product in the weight's compute dtype."""
+    unique = np.unique(indices)
+    if unique.size and weight.dtype.kind != "f":  # PyTorch's norm() refuses the rest
+        raise DtypeError(f"embedding: max_norm takes the norm of rows, which needs a floating "
+                         f"point weight, got dtype {weight.dtype}")
+    with np.errstate(over="ignore"):
+        norms = np.linalg.norm(widened(weight.array[unique]), ord=float(norm_type), axis=1)
+    norms = norms.astype(weight.dtype).astype(np.float64)
+    over = norms > max_norm
+    if not over.any():
+        return
+    rows = unique[over]
+    scale = max_norm / (norms[over] + 1e-7)
+    wide = widened(weight.array[rows])
+    scaled = (wide * scale.astype(wide.dtype)[:, None]).astype(weight.dtype)
+    with no_grad():  # bumps the version, so a graph that saved these values cannot backward
+        weight[from_numpy(rows)] = from_numpy(scaled)
+
+
+class _ScaleGrad(Function):
+    """The identity, whose backward multiplies the gradient by ``scale`` (broadcast over the
+    last dimension): ``scale_grad_by_freq``'s 1 / count per lookup.
+
+    >>> import numpy as np, microtensor as mt
+    >>> x = mt.ones(2, 1, requires_grad=True)
+    >>> _ScaleGrad.apply(x, scale=np.array([0.5, 1.0])).sum().backward()
+    >>> x.grad.tolist()
+    [[0.5], [1.0]]
+    """
+
+    def forward(self, rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        self.scale = scale[..., None].astype(rows.dtype)
+        return rows.copy()  # a new tensor, not a view: the lookup's result is the caller's
+
+    def backward(self, grad: np.ndarray) -> np.ndarray:
+        return grad * self.scale
 
 
 def _padding_row(padding_idx: int, rows: int, op: str) -> int:
@@ -509,7 +570,7 @@ def _broadcast_difference(input: Tensor, target: Any) -> Tensor:  # noqa: A002
     """``input - target`` as PyTorch's composite losses take it: the two are broadcast first, so
     both count as tensors with dimensions in the promotion (a float32 0-d target lifts a
     float16 input); a bool side is left for the subtraction to refuse, as there."""
-    target = target if isinstance(target, Tensor) else Tensor(target)
+    target = as_tensor(target)
     if np.bool_ in (input.dtype, target.dtype):
         return input - target
     common = promote_types(input.dtype, target.dtype)
@@ -519,7 +580,7 @@ def _broadcast_difference(input: Tensor, target: Any) -> Tensor:  # noqa: A002
 def _promoted_difference(input: Tensor, target: Any, op: str) -> Tensor:  # noqa: A002
     """``input - target`` after both are brought to their common dtype (both count as tensors
     with dimensions, as PyTorch's kernel sees them), which must be floating: bools take part."""
-    target = target if isinstance(target, Tensor) else Tensor(target)
+    target = as_tensor(target)
     common = promote_types(input.dtype, target.dtype)
     if common.kind != "f":  # PyTorch: a NotImplementedError, which is a RuntimeError
         raise DtypeError(f"{op}: expected floating point input or target, got dtypes "
@@ -582,7 +643,7 @@ def _loss_weight(weight: Any, input: Tensor, op: str) -> Tensor | None:  # noqa:
     not differentiable, as PyTorch (which refuses one that requires grad)."""
     if weight is None:
         return None
-    weight = weight if isinstance(weight, Tensor) else Tensor(weight)
+    weight = as_tensor(weight)
     if weight.requires_grad and is_grad_enabled():
         raise RuntimeError(f"{op}: not differentiable with respect to weight, so the weight "
                            "cannot require grad (as in PyTorch); pass weight.detach()")
@@ -635,7 +696,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
     op = "binary_cross_entropy"
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, op)
-    target = target if isinstance(target, Tensor) else Tensor(target)
+    target = as_tensor(target)
     if target.shape != input.shape:
         raise ValueError(f"{op}: using a target size {target.shape} that is different to the "
                          f"input size {input.shape} is not supported; make them the same size")
@@ -677,7 +738,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
     _check_floating(input, op)
     weight = _loss_weight(weight, input, op)
     pos_weight = _loss_weight(pos_weight, input, f"{op} (pos_weight)")
-    target = target if isinstance(target, Tensor) else Tensor(target)
+    target = as_tensor(target)
     losses = _BinaryCrossEntropyWithLogits.apply(
         input, target, None if pos_weight is None else pos_weight.array)
     return _reduce(losses if weight is None else losses * weight.array, reduction, op)
@@ -749,7 +810,7 @@ def kl_div(input: Tensor, target: Any, size_average: bool | None = None,  # noqa
     op = "kl_div"
     reduction = _legacy_reduction(size_average, reduce, reduction)
     _check_reduction(reduction, op, ("batchmean",))
-    target = target if isinstance(target, Tensor) else Tensor(target)
+    target = as_tensor(target)
     if input.dtype.kind != "f" or target.dtype.kind != "f":
         raise DtypeError(f"{op}: integral inputs are not supported, got dtypes {input.dtype} "
                          f"and {target.dtype}")
@@ -800,7 +861,7 @@ def pad(input: Tensor, pad: Sequence[int], mode: str = "constant",  # noqa: A002
         for amount in (before, after):
             side = list(out.shape)
             side[axis] = max(amount, 0)
-            parts.append(Tensor(np.full(side, 0 if value is None else value).astype(input.dtype)))
+            parts.append(from_numpy(np.full(side, 0 if value is None else value).astype(input.dtype)))
         out = cat([parts[0], out, parts[1]], dim=axis)
     return out if out is not input else input.clone()
 
@@ -844,3 +905,146 @@ def _power_off_zero(x: Tensor, exponent: float) -> Tensor:
     safe = where(zero, ones_like(x), x)
     powered = safe.sqrt() if exponent == 0.5 else safe ** exponent
     return where(zero, zeros_like(x), powered)
+
+
+# ------------------------------------------------------------------------------- attention
+def scaled_dot_product_attention(query: Tensor, key: Tensor, value: Tensor,
+                                 attn_mask: Any = None, dropout_p: float = 0.0,
+                                 is_causal: bool = False, scale: float | None = None,
+                                 enable_gqa: bool = False) -> Tensor:
+    """``softmax(query @ key^T * scale + mask) @ value`` over the last two dims, the others
+    broadcast as batch dims (``torch.nn.functional.scaled_dot_product_attention``).
+
+    ``query`` (..., L, E), ``key`` (..., S, E) and ``value`` (..., S, Ev) give (..., L, Ev);
+    ``scale`` defaults to ``1 / sqrt(E)``. A bool ``attn_mask`` (broadcast to (..., L, S)) is
+    True where a query may attend to a key; a float one (the query's dtype or float32) is added
+    to the scores, and gets a gradient. ``is_causal`` lets query ``i`` see keys ``0..i``
+    (top-left aligned, as PyTorch), and excludes ``attn_mask``. A query that may attend to no
+    key gets zeros and no gradient, as PyTorch's CPU kernels give. ``dropout_p`` drops attention
+    weights (drawn from the default generator) on every call: the function has no training
+    flag, as PyTorch's. With ``enable_gqa``, ``key`` and ``value`` may have fewer heads (dim -3)
+    than ``query``, each shared by a group of query heads.
+
+    >>> import microtensor as mt
+    >>> q = k = mt.tensor([[1.0, 0.0], [0.0, 1.0]])
+    >>> F = mt.nn.functional
+    >>> out = F.scaled_dot_product_attention(q, k, mt.tensor([[1.0], [3.0]]), is_causal=True)
+    >>> [round(v, 4) for v in out.flatten().tolist()]  # row 0 sees key 0 only
+    [1.0, 2.3395]
+    >>> mask = mt.tensor([[False, False], [True, True]])
+    >>> F.scaled_dot_product_attention(q, k, mt.ones(2, 1), attn_mask=mask).tolist()
+    [[0.0], [1.0]]
+    """
+    op = "scaled_dot_product_attention"
+    query, key, value = _attention_inputs(query, key, value, op)
+    if not 0 <= dropout_p <= 1:
+        raise RuntimeError(f"{op}: dropout probability has to be between 0 and 1, but got "
+                           f"{dropout_p}")
+    if is_causal and attn_mask is not None:
+        raise RuntimeError(f"{op}: Explicit attn_mask should not be set when is_causal=True")
+    if enable_gqa:
+        key, value = (_repeat_heads(x, query, name, op) for x, name in ((key, "key"),
+                                                                         (value, "value")))
+    _broadcast(op, query.shape[:-2], key.shape[:-2], value.shape[:-2])
+    length, source = query.shape[-2], key.shape[-2]
+    if scale is None:  # with E = 0 every score is 0, whatever the scale (1/sqrt(0) is not)
+        scale = 1 / math.sqrt(query.shape[-1]) if query.shape[-1] else 1.0
+    dead = ~np.tril(np.ones((length, source), dtype=bool)) if is_causal else None
+    bias = None
+    if attn_mask is not None:
+        mask = as_tensor(attn_mask)
+        scores_shape = (*np.broadcast_shapes(query.shape[:-2], key.shape[:-2]), length, source)
+        if _broadcast(op, mask.shape, scores_shape) != scores_shape:
+            raise ShapeError(f"{op}: attn_mask of shape {mask.shape} does not broadcast to the "
+                             f"scores' shape {scores_shape} (..., L, S)")
+        if mask.dtype == np.bool_:
+            dead = ~mask.array
+        elif mask.dtype in (np.dtype(np.float32), query.dtype):
+            dead = np.isneginf(mask.array)
+            # -inf is added as the lowest finite value (below), so no inf enters the graph
+            # (anomaly mode stops at the first one) and the mask's gradient there is 0.
+            bias = mask.masked_fill(dead, 0.0) if dead.any() else mask
+            bias = bias if bias.dtype == query.dtype else bias.to(query.dtype)
+        else:
+            raise DtypeError(f"{op}: expected attn_mask dtype to be bool or float or to match "
+                             f"query dtype, but got attn_mask.dtype: {mask.dtype} and "
+                             f"query.dtype: {query.dtype}")
+    return _attend(query, key, value, bias, dead, scale, dropout_p, "zero")[0]
+
+
+def _attend(query: Tensor, key: Tensor, value: Tensor, bias: Tensor | None,
+            dead: np.ndarray | None, scale: float, dropout_p: float, empty_rows: str
+            ) -> tuple[Tensor, Tensor]:
+    """The output and the (dropped out) weights of attention with a finite additive ``bias``
+    and the positions ``dead`` that may not be attended (both broadcast to the scores)."""
+    scores = (query @ key.transpose(-2, -1)) * scale
+    if bias is not None:
+        scores = scores + bias
+    scores.name = "scores"
+    weights = _masked_softmax(scores, dead, empty_rows)
+    if dropout_p:
+        weights = dropout(weights, dropout_p)
+    weights.name = "weights"
+    return weights @ value, weights
+
+
+def _broadcast(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        raise ShapeError(f"{op}: shapes {', '.join(map(str, shapes))} do not broadcast") from None
+
+
+def _attention_inputs(query: Any, key: Any, value: Any, op: str) -> tuple[Tensor, Tensor, Tensor]:
+    """Check query (..., L, E), key (..., S, E) and value (..., S, Ev): tensors of one
+    floating dtype, with at least 2 dims."""
+    for name, tensor in (("query", query), ("key", key), ("value", value)):
+        if not isinstance(tensor, Tensor):
+            raise TypeError(f"{op}: {name} must be a Tensor, got {type(tensor).__name__}")
+    if min(query.ndim, key.ndim, value.ndim) < 2:
+        raise ShapeError(f"{op}: expected query, key, and value to all be at least 2 dimensional, "
+                         f"but got query.dim: {query.ndim} key.dim: {key.ndim} and value.dim: "
+                         f"{value.ndim} instead")
+    if not query.dtype == key.dtype == value.dtype:
+        raise DtypeError(f"{op}: expected query, key, and value to have the same dtype, but got "
+                         f"query.dtype: {query.dtype} key.dtype: {key.dtype} and value.dtype: "
+                         f"{value.dtype} instead")
+    if query.dtype.kind != "f":
+        raise DtypeError(f"{op}: expected floating point query, key and value, got dtype "
+                         f"{query.dtype}")
+    if key.shape[-1] != query.shape[-1] or key.shape[-2] != value.shape[-2]:
+        raise ShapeError(f"{op}: expected query (..., L, E), key (..., S, E) and value "
+                         f"(..., S, Ev), got {query.shape}, {key.shape} and {value.shape}")
+    return query, key, value
+
+
+def _repeat_heads(x: Tensor, query: Tensor, name: str, op: str) -> Tensor:
+    """``x`` (..., H, S, E) with each head repeated so that there are as many as the query's
+    (PyTorch's ``repeat_interleave`` on dim -3: heads 0, 0, 1, 1, ...)."""
+    heads = query.shape[-3] if query.ndim >= 3 else None
+    if heads is None or x.ndim < 3 or x.shape[-3] == 0 or heads % x.shape[-3]:
+        raise ShapeError(f"{op}: with enable_gqa, the number of heads (dim -3) of {name} must "
+                         f"divide the query's, got {name} {x.shape} and query {query.shape}")
+    groups = heads // x.shape[-3]
+    if groups == 1:
+        return x
+    *batch, kv_heads, length, size = x.shape
+    return (x.unsqueeze(-3).expand(*batch, kv_heads, groups, length, size)
+            .reshape(*batch, heads, length, size))
+
+
+def _masked_softmax(scores: Tensor, dead: np.ndarray | None, empty_rows: str) -> Tensor:
+    """Softmax over the last dim, 0 exactly where ``dead`` (broadcast to the scores) is True.
+
+    A row with every position dead is all zeros (no gradient) with ``empty_rows="zero"``, as
+    PyTorch's scaled_dot_product_attention; all nan with ``"nan"``, as PyTorch's
+    MultiheadAttention when it returns weights (a softmax of -infs). Dead positions are filled
+    with the lowest finite value, not -inf: no inf enters the graph."""
+    if dead is None or not dead.any():
+        return scores.softmax(-1)
+    full = dead.all(axis=-1, keepdims=True)
+    scores = scores.masked_fill(dead & ~full, float(np.finfo(scores.dtype).min))
+    if empty_rows == "nan" and full.any():  # added, so the gradient is nan there too
+        scores = scores + np.where(full, np.nan, 0).astype(scores.dtype)
+    weights = scores.softmax(-1)
+    return weights.masked_fill(dead if empty_rows == "zero" else dead & ~full, 0.0)

@@ -34,13 +34,15 @@ def _named(tensor: Tensor, name: str) -> Tensor:
 
 def _check(op: str, gates: int, x_proj: np.ndarray, weight_hh_t: np.ndarray,
            **states: np.ndarray) -> int:
-    """The hidden size, after checking every shape and dtype against it (naming the op)."""
-    first = next(iter(states.values()))
-    if first.ndim != 2:
+    """The hidden size (the last state's width), after checking every shape and dtype against
+    it (naming the op). The first state, ``h``, may be narrower: an LSTM with ``proj_size``."""
+    first, last = next(iter(states.values())), list(states.values())[-1]
+    if first.ndim != 2 or last.ndim != 2:
         raise ValueError(f"{op}: states must be (batch, hidden), got {first.shape}")
-    batch, size = first.shape
-    expected = {"x_proj": (batch, gates * size), "weight_hh_t": (size, gates * size)}
+    (batch, width), size = first.shape, last.shape[1]
+    expected = {"x_proj": (batch, gates * size), "weight_hh_t": (width, gates * size)}
     expected |= {name: (batch, size) for name in states}
+    expected[next(iter(states))] = (batch, width)
     arrays = {"x_proj": x_proj, "weight_hh_t": weight_hh_t, **states}
     for name, array in arrays.items():
         if array.shape != expected[name]:
@@ -128,7 +130,7 @@ class LSTMStep(Function):
 
     def backward(self, grad: np.ndarray) -> tuple:
         h, c, weight_hh_t, gates, tanh_c = self.saved_tensors
-        size = h.shape[1]
+        size = c.shape[1]
         i, f, g, o = _gates(gates, size)
         d_h, d_c = grad[:, :size], grad[:, size:]
         d_c = d_c + d_h * o * (1 - tanh_c * tanh_c)  # c' reaches the loss directly and via h'
@@ -209,9 +211,11 @@ def rnn_step(x_proj: Tensor, state: tuple[Tensor], weight_hh_t: Tensor,
 
 
 def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh_t: Tensor,
-              bias_hh: Tensor | None = None) -> tuple[Tensor, Tensor]:
+              bias_hh: Tensor | None = None, weight_hr_t: Tensor | None = None
+              ) -> tuple[Tensor, Tensor]:
     """``cells.lstm_step`` as one node (named ``"h, c"``) and the two slices ``h``
-    and ``c`` of its output.
+    and ``c`` of its output; with ``weight_hr_t`` (``proj_size``), ``h`` is that slice
+    times ``weight_hr_t``, one matmul more.
 
     >>> import microtensor as mt
     >>> h, c = lstm_step(mt.zeros(1, 8), (mt.zeros(1, 2), mt.ones(1, 2)), mt.zeros(2, 8))
@@ -222,8 +226,10 @@ def lstm_step(x_proj: Tensor, state: tuple[Tensor, Tensor], weight_hh_t: Tensor,
         x_proj = x_proj + bias_hh
     h, c = state
     both = _named(LSTMStep.apply(x_proj, h, c, weight_hh_t), "h, c")
-    size = h.shape[-1]
-    return _named(both[:, :size], "h"), _named(both[:, size:], "c")
+    size = c.shape[-1]
+    if weight_hr_t is None:
+        return _named(both[:, :size], "h"), _named(both[:, size:], "c")
+    return _named(both[:, :size] @ weight_hr_t, "h"), _named(both[:, size:], "c")
 
 
 def gru_step(x_proj: Tensor, state: tuple[Tensor], weight_hh_t: Tensor,

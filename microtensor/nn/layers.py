@@ -6,10 +6,11 @@ import math
 from typing import Any
 
 from ..autograd import no_grad
+from ..devices import check_device
 from ..tensor import Tensor
 from . import functional as F
 from . import init
-from .module import Module, empty_parameter
+from .module import Module, Parameter, empty_parameter
 
 
 class Linear(Module):
@@ -54,10 +55,13 @@ class Linear(Module):
 
 class Embedding(Module):
     """A lookup table: integer indices of any shape to rows of ``weight`` (num_embeddings,
-    embedding_dim), initialised from N(0, 1) as PyTorch.
+    embedding_dim), initialised from N(0, 1) as PyTorch; PyTorch's arguments, in its order.
 
     With ``padding_idx`` (negative counts from the end) that row starts as zeros and gets
-    no gradient, so a padding token keeps its embedding.
+    no gradient, so a padding token keeps its embedding. ``max_norm``, ``norm_type`` and
+    ``scale_grad_by_freq`` are ``F.embedding``'s (``max_norm`` rescales the looked-up rows of
+    ``weight`` in place). ``_weight`` is the table itself (its memory is shared, the padding
+    row left as it is), frozen with ``_freeze``; ``sparse=True`` is refused.
 
     >>> import microtensor as mt
     >>> emb = mt.nn.Embedding(10, 3)
@@ -68,17 +72,53 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx: int | None = None,
+                 max_norm: float | None = None, norm_type: float = 2.0,
+                 scale_grad_by_freq: bool = False, sparse: bool = False,
+                 _weight: Tensor | None = None, _freeze: bool = False, device: Any = None,
                  dtype: Any = None) -> None:
         super().__init__()
+        check_device(device)
         if num_embeddings < 0 or embedding_dim < 0:
             raise ValueError(f"Embedding: sizes must be non-negative, got num_embeddings="
                              f"{num_embeddings}, embedding_dim={embedding_dim}")
+        if sparse:
+            raise NotImplementedError("Embedding: sparse=True (sparse gradients) is not "
+                                      "supported: microtensor has no sparse tensors; use "
+                                      "sparse=False")
         if padding_idx is not None:
             padding_idx = F._padding_row(padding_idx, num_embeddings, "Embedding")
         self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
-        self.padding_idx = padding_idx
-        self.weight = empty_parameter(num_embeddings, embedding_dim, dtype=dtype)
-        self.reset_parameters()
+        self.padding_idx, self.max_norm, self.norm_type = padding_idx, max_norm, norm_type
+        self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
+        if _weight is None:
+            self.weight = empty_parameter(num_embeddings, embedding_dim, dtype=dtype)
+            self.reset_parameters()
+        else:
+            if tuple(_weight.shape) != (num_embeddings, embedding_dim):
+                raise ValueError(f"Embedding: shape of weight {tuple(_weight.shape)} does not "
+                                 f"match num_embeddings and embedding_dim "
+                                 f"({num_embeddings}, {embedding_dim})")
+            self.weight = Parameter(_weight, requires_grad=not _freeze)
+
+    @classmethod
+    def from_pretrained(cls, embeddings: Tensor, freeze: bool = True,
+                        padding_idx: int | None = None, max_norm: float | None = None,
+                        norm_type: float = 2.0, scale_grad_by_freq: bool = False,
+                        sparse: bool = False) -> Embedding:
+        """An ``Embedding`` whose weight is ``embeddings`` (2-D, memory shared), not trained
+        unless ``freeze=False``.
+
+        >>> import microtensor as mt
+        >>> emb = mt.nn.Embedding.from_pretrained(mt.tensor([[1.0, 2.0], [3.0, 4.0]]))
+        >>> emb(mt.tensor([1])).tolist(), emb.weight.requires_grad
+        ([[3.0, 4.0]], False)
+        """
+        if embeddings.ndim != 2:
+            raise ValueError(f"Embedding.from_pretrained: embeddings are expected to be "
+                             f"2-dimensional, got shape {tuple(embeddings.shape)}")
+        rows, cols = embeddings.shape
+        return cls(rows, cols, padding_idx, max_norm, norm_type, scale_grad_by_freq, sparse,
+                   _weight=embeddings, _freeze=freeze)
 
     def reset_parameters(self) -> None:
         """Draw fresh rows from N(0, 1); the padding row, if any, is zeros."""
@@ -88,11 +128,20 @@ class Embedding(Module):
                 self.weight[self.padding_idx] = 0.0
 
     def forward(self, input: Any) -> Tensor:  # noqa: A002
-        return F.embedding(input, self.weight, self.padding_idx)
+        return F.embedding(input, self.weight, self.padding_idx, self.max_norm, self.norm_type,
+                           self.scale_grad_by_freq, self.sparse)
 
     def extra_repr(self) -> str:
         extra = f"{self.num_embeddings}, {self.embedding_dim}"
-        return extra if self.padding_idx is None else f"{extra}, padding_idx={self.padding_idx}"
+        if self.padding_idx is not None:
+            extra += f", padding_idx={self.padding_idx}"
+        if self.max_norm is not None:
+            extra += f", max_norm={self.max_norm}"
+        if self.norm_type != 2:
+            extra += f", norm_type={self.norm_type}"
+        if self.scale_grad_by_freq:
+            extra += ", scale_grad_by_freq=True"
+        return extra
 
 
 class Dropout(Module):

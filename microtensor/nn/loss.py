@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..creation import as_tensor
 from ..tensor import Tensor
 from . import functional as F
 from .module import Module
@@ -28,7 +29,7 @@ class CrossEntropyLoss(Module):
     def __init__(self, weight: Any = None, *, ignore_index: int = -100, reduction: str = "mean",
                  label_smoothing: float = 0.0) -> None:
         super().__init__()
-        self.register_buffer("weight", None if weight is None else Tensor(weight))
+        self.register_buffer("weight", None if weight is None else as_tensor(weight))
         self.ignore_index, self.reduction = ignore_index, reduction
         self.label_smoothing = label_smoothing
 
@@ -48,7 +49,7 @@ class NLLLoss(Module):
     def __init__(self, weight: Any = None, *, ignore_index: int = -100,
                  reduction: str = "mean") -> None:
         super().__init__()
-        self.register_buffer("weight", None if weight is None else Tensor(weight))
+        self.register_buffer("weight", None if weight is None else as_tensor(weight))
         self.ignore_index, self.reduction = ignore_index, reduction
 
     def forward(self, input: Tensor, target: Any) -> Tensor:  # noqa: A002
@@ -72,7 +73,7 @@ class MSELoss(Module):
 
 
 def _optional_buffer(module: Module, name: str, value: Any) -> None:
-    module.register_buffer(name, None if value is None else Tensor(value))
+    module.register_buffer(name, None if value is None else as_tensor(value))
 
 
 class L1Loss(Module):

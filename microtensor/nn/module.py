@@ -23,7 +23,9 @@ import numpy as np
 
 from ..autograd import no_grad
 from ..dtypes import as_dtype, get_default_dtype
-from ..tensor import Tensor, target_dtype
+from ..hooks import RemovableHandle
+from ..tensor import Tensor, target_dtype, to_array
+from .module_hooks import HookRecord, call_with_hooks
 
 
 class Parameter(Tensor):
@@ -43,16 +45,18 @@ class Parameter(Tensor):
 
     __slots__ = ()
 
-    def __init__(self, data: Any, requires_grad: bool = True) -> None:
+    def __new__(cls, data: Any = None, requires_grad: bool = True) -> Parameter:
         if isinstance(data, Tensor) and data.grad_fn is not None:
             raise ValueError("Parameter: data must be a leaf tensor, not the result of an op "
                              "recorded in a graph; pass data.detach()")
-        super().__init__(data)
+        # Shares the memory of a tensor or array it is given, as PyTorch; None is empty.
+        param = Tensor._wrap(to_array(np.empty(0, get_default_dtype()) if data is None else data, None), cls)
         if requires_grad:
-            if self.dtype.kind != "f":
+            if param.dtype.kind != "f":
                 raise TypeError(f"Parameter: parameters that require grad must be floating "
-                                f"point, got dtype {self.dtype}")
-            self.requires_grad_(True)
+                                f"point, got dtype {param.dtype}")
+            param.requires_grad_(True)
+        return param
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
@@ -103,12 +107,100 @@ class Module:
         object.__setattr__(self, "_non_persistent", set())
         object.__setattr__(self, "_path", None)
         object.__setattr__(self, "training", True)
+        for hooks in ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks",
+                      "_backward_hooks"):
+            object.__setattr__(self, hooks, [])  # HookRecords, in calling order
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement forward")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
+            return call_with_hooks(self, args, kwargs)
         return self.forward(*args, **kwargs)
+
+    # -------------------------------------------------------------------- hooks
+    def _add_hook(self, hooks: list, record: HookRecord, prepend: bool) -> RemovableHandle:
+        if not callable(record.fn):
+            raise TypeError(f"{type(self).__name__}: a hook must be callable, got "
+                            f"{type(record.fn).__name__}")
+        hooks.insert(0, record) if prepend else hooks.append(record)
+        return RemovableHandle(hooks, record)
+
+    def register_forward_pre_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                                  with_kwargs: bool = False) -> RemovableHandle:
+        """Call ``hook(module, args)`` before each ``forward`` (``hook(module, args, kwargs)``
+        with ``with_kwargs``); a returned value replaces the positional arguments (a non-tuple
+        is wrapped in one), or with ``with_kwargs`` must be ``(args, kwargs)``. Hooks run in
+        registration order (``prepend`` puts this one first). ``handle.remove()`` takes it out.
+
+        >>> import microtensor as mt
+        >>> layer = mt.nn.Identity()
+        >>> handle = layer.register_forward_pre_hook(lambda module, args: args[0] * 2)
+        >>> layer(mt.ones(2)).tolist()
+        [2.0, 2.0]
+        >>> handle.remove()
+        >>> layer(mt.ones(2)).tolist()
+        [1.0, 1.0]
+        """
+        return self._add_hook(self._forward_pre_hooks, HookRecord(hook, with_kwargs), prepend)
+
+    def register_forward_hook(self, hook: Callable[..., Any], *, prepend: bool = False,
+                              with_kwargs: bool = False, always_call: bool = False
+                              ) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after each ``forward`` (``hook(module, args,
+        kwargs, output)`` with ``with_kwargs``); a returned value replaces the output. With
+        ``always_call``, it also runs when the forward (or a hook) raises, before the error
+        propagates. Returns a handle whose ``remove()`` takes it out.
+
+        >>> import microtensor as mt
+        >>> seen = []
+        >>> layer = mt.nn.Linear(3, 2)
+        >>> handle = layer.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+        >>> _ = layer(mt.ones(4, 3))
+        >>> seen
+        [(4, 2)]
+        """
+        return self._add_hook(self._forward_hooks, HookRecord(hook, with_kwargs, always_call),
+                              prepend)
+
+    def register_full_backward_pre_hook(self, hook: Callable[..., Any], prepend: bool = False
+                                        ) -> RemovableHandle:
+        """Call ``hook(module, grad_output)`` when the gradients w.r.t. the module's outputs
+        are known, before they flow into the module; ``grad_output`` has an entry per output
+        (None for one that is not a tensor or got no gradient), and a returned tuple of the
+        same length replaces them.
+
+        >>> import microtensor as mt
+        >>> layer = mt.nn.Linear(2, 1)
+        >>> _ = layer.register_full_backward_pre_hook(lambda module, g: (g[0] * 0,))
+        >>> layer(mt.ones(1, 2, requires_grad=True)).sum().backward()
+        >>> layer.weight.grad.tolist()
+        [[0.0, 0.0]]
+        """
+        return self._add_hook(self._backward_pre_hooks, HookRecord(hook), prepend)
+
+    def register_full_backward_hook(self, hook: Callable[..., Any], prepend: bool = False
+                                    ) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` once the gradients w.r.t. the
+        module's positional tensor inputs are computed. ``grad_input`` has an entry per
+        positional argument: None for a non-tensor, zeros for a tensor that got no gradient
+        (or needs none); ``grad_output`` as ``register_full_backward_pre_hook``'s. A returned
+        sequence of the same length replaces ``grad_input`` (None: no gradient for that input)
+        for later hooks and for the gradient that flows on. As in PyTorch, the hooks are
+        those registered when the module ran, tensors inside nested tuples are not seen, and
+        when no input requires grad the hooks run with ``grad_input`` all None (and a warning).
+
+        >>> import microtensor as mt
+        >>> x = mt.ones(2, requires_grad=True)
+        >>> layer = mt.nn.Tanh()
+        >>> _ = layer.register_full_backward_hook(lambda module, gi, go: (gi[0] * 10,))
+        >>> layer(x).sum().backward()
+        >>> [round(g, 4) for g in x.grad.tolist()]
+        [4.1997, 4.1997]
+        """
+        return self._add_hook(self._backward_hooks, HookRecord(hook), prepend)
 
     # ------------------------------------------------------------- registration
     def __setattr__(self, name: str, value: Any) -> None:
@@ -358,6 +450,70 @@ class Module:
         fn(self)
         return self
 
+    def get_submodule(self, target: str) -> Module:
+        """The submodule at dotted path ``target`` (``""`` is this module); raises
+        ``AttributeError`` with PyTorch's message at the first name that is missing or
+        not a module.
+
+        >>> import microtensor as mt
+        >>> model = mt.nn.Sequential(mt.nn.Sequential(mt.nn.Linear(2, 2)))
+        >>> model.get_submodule("0.0")
+        Linear(in_features=2, out_features=2, bias=True)
+        >>> model.get_submodule("0.1")
+        Traceback (most recent call last):
+        ...
+        AttributeError: Sequential has no attribute `1`
+        """
+        if target == "":
+            return self
+        module: Any = self
+        for item in target.split("."):
+            if not hasattr(module, item):
+                raise AttributeError(f"{type(module).__name__} has no attribute `{item}`")
+            module = getattr(module, item)
+            if not isinstance(module, Module):
+                raise AttributeError(f"`{item}` is not an nn.Module")
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at dotted path ``target`` (``"encoder.weight"``), with PyTorch's
+        ``AttributeError`` for a bad path.
+
+        >>> import microtensor as mt
+        >>> mt.nn.Sequential(mt.nn.Linear(2, 3)).get_parameter("0.bias").shape
+        (3,)
+        """
+        _, name, param = self._member(target)
+        if not isinstance(param, Parameter):
+            raise AttributeError(f"`{name}` is not an nn.Parameter")
+        return param
+
+    def get_buffer(self, target: str) -> Tensor:
+        """The buffer at dotted path ``target``, with PyTorch's ``AttributeError`` for a bad
+        path.
+
+        >>> import microtensor as mt
+        >>> model = mt.nn.Sequential(mt.nn.NLLLoss(mt.ones(2)))
+        >>> model.get_buffer("0.weight").tolist()
+        [1.0, 1.0]
+        >>> model.get_buffer("0.reduction")
+        Traceback (most recent call last):
+        ...
+        AttributeError: `reduction` is not a buffer
+        """
+        module, name, buffer = self._member(target)
+        if name not in module._buffers:
+            raise AttributeError(f"`{name}` is not a buffer")
+        return buffer
+
+    def _member(self, target: str) -> tuple[Module, str, Any]:
+        """The module holding dotted path ``target``, the last name, and what it names."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if not hasattr(module, name):
+            raise AttributeError(f"{type(module).__name__} has no attribute `{name}`")
+        return module, name, getattr(module, name)
+
     # ------------------------------------------------------------ modes, grads
     def train(self, mode: bool = True) -> Module:
         """Put this module and all below it in training mode (dropout active); returns self.
@@ -378,6 +534,19 @@ class Module:
         False
         """
         return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> Module:
+        """Set ``requires_grad`` of every parameter (to freeze a part of a model for
+        fine-tuning); returns self.
+
+        >>> import microtensor as mt
+        >>> layer = mt.nn.Linear(2, 1).requires_grad_(False)
+        >>> [p.requires_grad for p in layer.parameters()]
+        [False, False]
+        """
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
 
     def zero_grad(self) -> None:
         """Forget every parameter's gradient (set ``.grad`` to None, as PyTorch does by default).

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..autograd import collector_paused, scope
 from ..creation import zeros
+from ..devices import check_device
 from ..functions import cat, stack
 from ..tensor import Tensor, _raw
 from . import functional as F
@@ -35,6 +36,29 @@ from .cells import GRUCell, LSTMCell, RNNCell, RNNCellBase, Step, project
 from .checks import check_input, check_nonlinearity, check_sizes, check_state, reset_uniform, scope_label
 from .module import Module, empty_parameter
 from .utils.rnn import PackedSequence
+
+
+def _check_proj_size(layer: str, proj_size: Any, hidden_size: int,
+                     cell: type[RNNCellBase]) -> None:
+    """PyTorch's rules for ``proj_size``: an int in [0, hidden_size), nonzero only for a cell
+    whose step projects (the LSTM's).
+
+    >>> _check_proj_size("LSTM", 4, 4, LSTMCell)
+    Traceback (most recent call last):
+    ...
+    ValueError: LSTM: proj_size has to be smaller than hidden_size (4), got 4
+    """
+    if not isinstance(proj_size, int) or isinstance(proj_size, bool):
+        raise TypeError(f"{layer}: proj_size must be an int, got {proj_size!r}")
+    if proj_size and not cell.projects:
+        raise ValueError(f"{layer}: proj_size argument is only supported for LSTM, not RNN or "
+                         f"GRU ({cell.__name__} declares no projection)")
+    if proj_size < 0:
+        raise ValueError(f"{layer}: proj_size should be a positive integer or zero to disable "
+                         f"projections, got {proj_size}")
+    if proj_size >= hidden_size:
+        raise ValueError(f"{layer}: proj_size has to be smaller than hidden_size "
+                         f"({hidden_size}), got {proj_size}")
 
 
 class RNNBase(Module):
@@ -84,10 +108,13 @@ class RNNBase(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bias: bool = True,
                  batch_first: bool = False, dropout: float = 0.0, bidirectional: bool = False,
-                 dtype: Any = None, fused: bool = False) -> None:
+                 proj_size: int = 0, device: Any = None, dtype: Any = None, *,
+                 fused: bool = False) -> None:
         super().__init__()
         layer = type(self).__name__
+        check_device(device)
         check_sizes(layer, input_size=input_size, hidden_size=hidden_size, num_layers=num_layers)
+        _check_proj_size(layer, proj_size, hidden_size, self.cell)
         if not 0 <= dropout <= 1:
             raise ValueError(f"{layer}: dropout must be in [0, 1], got {dropout}")
         for flag, value in (("bidirectional", bidirectional), ("fused", fused)):
@@ -98,17 +125,21 @@ class RNNBase(Module):
                              "fused_step; use the composed steps (fused=False)")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, dropout
-        self.bidirectional, self.fused = bidirectional, fused
+        self.bidirectional, self.fused, self.proj_size = bidirectional, fused, proj_size
         rows, directions = self.cell.gates * hidden_size, 2 if bidirectional else 1
+        out_size = proj_size or hidden_size  # the width of h, each layer's output per direction
         for k in range(num_layers):
             for suffix in self._suffixes():
-                inputs = input_size if k == 0 else directions * hidden_size
+                inputs = input_size if k == 0 else directions * out_size
                 setattr(self, f"weight_ih_l{k}{suffix}", empty_parameter(rows, inputs, dtype=dtype))
                 setattr(self, f"weight_hh_l{k}{suffix}",
-                        empty_parameter(rows, hidden_size, dtype=dtype))
+                        empty_parameter(rows, out_size, dtype=dtype))
                 if bias:
                     setattr(self, f"bias_ih_l{k}{suffix}", empty_parameter(rows, dtype=dtype))
                     setattr(self, f"bias_hh_l{k}{suffix}", empty_parameter(rows, dtype=dtype))
+                if proj_size:
+                    setattr(self, f"weight_hr_l{k}{suffix}",
+                            empty_parameter(proj_size, hidden_size, dtype=dtype))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -190,17 +221,19 @@ class RNNBase(Module):
         return x.transpose(0, 1) if self.batch_first else x
 
     def _initial_states(self, hx: Any, batch: int, batched: bool, dtype: Any) -> list[Tensor]:
-        """Each state (h, or h and c) as (layers * directions, batch, hidden): checked, or zeros."""
+        """Each state (h, or h and c) as (layers * directions, batch, width): checked, or
+        zeros. The width is hidden_size, but proj_size for h under a projection."""
         layer, count = type(self).__name__, len(self.state_names)
-        shape = (self.num_layers * len(self._suffixes()), batch, self.hidden_size)
+        widths = [self.proj_size or self.hidden_size] + [self.hidden_size] * (count - 1)
+        shapes = [(self.num_layers * len(self._suffixes()), batch, w) for w in widths]
         if hx is None:
-            return [zeros(shape, dtype=dtype) for _ in range(count)]
+            return [zeros(shape, dtype=dtype) for shape in shapes]
         if count == 1:
             hx = (hx,)
         elif not (isinstance(hx, (tuple, list)) and len(hx) == count):
             raise TypeError(f"{layer}: hx must be a tuple {tuple(n + '0' for n in self.state_names)}")
-        expected = shape if batched else (shape[0], self.hidden_size)
-        for name, state in zip(self.state_names, hx):
+        for name, state, shape in zip(self.state_names, hx, shapes):
+            expected = shape if batched else (shape[0], shape[2])
             check_state(layer, f"{name}0", state, expected, dtype)
         return list(hx) if batched else [s.unsqueeze(1) for s in hx]
 
@@ -222,6 +255,9 @@ class RNNBase(Module):
             weight_hh_t = weight_hh.T  # transposed once, used at every step
         step: Step = self.cell.fused_step if self.fused else self.cell.step
         options = {option: getattr(self, option) for option in self.cell.step_options}
+        if self.proj_size:
+            with scope(layer=label, cell=cell):
+                options["weight_hr_t"] = self._parameters[f"weight_hr_{name}"].T  # once, as W_hh
 
         def run(t: int, x_t: Tensor, state: tuple, **tags: Any) -> tuple:
             with scope(layer=label, t=t, cell=cell, **tags):
@@ -272,6 +308,8 @@ class RNNBase(Module):
 
     def extra_repr(self) -> str:
         extra = f"{self.input_size}, {self.hidden_size}"
+        if self.proj_size:  # where PyTorch shows it
+            extra += f", proj_size={self.proj_size}"
         defaults = {"num_layers": 1, "bias": True, "batch_first": False, "dropout": 0.0,
                     "bidirectional": False, "fused": False}
         for name, default in defaults.items():
@@ -306,11 +344,11 @@ class RNN(RNNBase):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1,
                  nonlinearity: str = "tanh", bias: bool = True, batch_first: bool = False,
-                 dropout: float = 0.0, bidirectional: bool = False, dtype: Any = None,
-                 fused: bool = False) -> None:
+                 dropout: float = 0.0, bidirectional: bool = False, proj_size: int = 0,
+                 device: Any = None, dtype: Any = None, *, fused: bool = False) -> None:
         check_nonlinearity("RNN", nonlinearity)
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, dropout,
-                         bidirectional, dtype, fused)
+                         bidirectional, proj_size, device, dtype, fused=fused)
         self.nonlinearity = nonlinearity
 
     def extra_repr(self) -> str:
@@ -329,6 +367,15 @@ class LSTM(RNNBase):
     >>> output, (h_n, c_n) = lstm(mt.randn(4, 7, 3))
     >>> output.shape, h_n.shape, c_n.shape
     ((4, 7, 5), (2, 4, 5), (2, 4, 5))
+
+    With ``proj_size`` (PyTorch's LSTM with projections), each step's ``h`` is multiplied by
+    ``weight_hr_l{k}.T`` (``weight_hr_l{k}`` is (proj_size, hidden_size)): ``h``, the output
+    and the next layer's input have proj_size features per direction, ``c`` keeps
+    hidden_size. ``fused=True`` runs the step fused and the projection as one more matmul.
+
+    >>> output, (h_n, c_n) = mt.nn.LSTM(3, 5, proj_size=2)(mt.randn(7, 4, 3))
+    >>> output.shape, h_n.shape, c_n.shape
+    ((7, 4, 2), (1, 4, 2), (1, 4, 5))
 
     Truncated backpropagation through time: carry the state across chunks of a
     long sequence, but ``detach`` it, so each backward stops at its chunk's start.

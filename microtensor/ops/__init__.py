@@ -33,4 +33,13 @@ METHODS: dict[str, type] = {
     "sigmoid": elementwise.Sigmoid,
     "relu": elementwise.Relu,
     "erf": elementwise.Erf,
+    "log1p": elementwise.Log1p,
+    "expm1": elementwise.Expm1,
+    "sin": elementwise.Sin,
+    "cos": elementwise.Cos,
+    "rsqrt": elementwise.Rsqrt,
+    "reciprocal": elementwise.Reciprocal,
+    "sign": elementwise.Sign,
+    "floor": elementwise.Floor,
+    "ceil": elementwise.Ceil,
 }

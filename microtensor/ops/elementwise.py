@@ -222,6 +222,248 @@ class Erf(Function):
         return grad * ((1 + _TWO_OVER_SQRT_PI_MINUS_1) * np.exp(-(x * x)))
 
 
+# ------------------------------------------------------------ more unary math
+class Log1p(Function):
+    """``log(1 + x)``, exact near 0; gradient ``1 / (1 + x)``."""
+
+    promote = "float"
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.log1p(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad / (x + 1)
+
+
+class Expm1(Function):
+    """``exp(x) - 1``, exact near 0; gradient ``exp(x)``, the output plus one."""
+
+    promote = "float"
+
+    def forward(self, x):
+        out = np.expm1(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return grad * (out + 1)
+
+
+class Sin(Function):
+    promote = "float"
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.sin(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * np.cos(x)
+
+
+class Cos(Function):
+    promote = "float"
+
+    def forward(self, x):
+        self.save_for_backward(x)
+        return np.cos(x)
+
+    def backward(self, grad):
+        (x,) = self.saved_tensors
+        return grad * -np.sin(x)
+
+
+class Rsqrt(Function):
+    """``1 / sqrt(x)``; gradient ``-out**3 / 2``, from the output (as PyTorch: -inf at 0)."""
+
+    promote = "float"
+
+    def forward(self, x):
+        with np.errstate(divide="ignore"):
+            out = 1 / np.sqrt(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return -0.5 * grad * out * out * out
+
+
+class Reciprocal(Function):
+    """``1 / x``; gradient ``-out**2``, from the output (as PyTorch: -inf at 0)."""
+
+    promote = "float"
+
+    def forward(self, x):
+        with np.errstate(divide="ignore"):
+            out = 1 / x
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        return -grad * (out * out)
+
+
+class _Flat:
+    """For piecewise constant ops (sign, floor, ceil, round): a zero gradient everywhere, jumps
+    included, as PyTorch gives (not an error). Not a ``Function`` itself: ops mix it in."""
+
+    def backward(self, grad):
+        return np.zeros_like(grad)
+
+
+class Sign(_Flat, Function):
+    """-1, 0 or 1 in the input's dtype (bools stay as they are); 0 at nan and at -0, as PyTorch
+    (numpy's sign keeps both)."""
+
+    def forward(self, x):
+        if x.dtype.kind == "b":
+            return x.copy()
+        return (x > 0).astype(x.dtype) - (x < 0).astype(x.dtype)
+
+
+class Floor(_Flat, Function):
+    """Round down; integers come back as they are (bools are refused, as PyTorch)."""
+
+    def forward(self, x):
+        _refuse_bool("floor", x)
+        return np.floor(x) if x.dtype.kind == "f" else x.copy()
+
+
+class Ceil(_Flat, Function):
+    """Round up; integers come back as they are (bools are refused, as PyTorch)."""
+
+    def forward(self, x):
+        _refuse_bool("ceil", x)
+        return np.ceil(x) if x.dtype.kind == "f" else x.copy()
+
+
+class Round(_Flat, Function):
+    """Round half to even, at ``decimals`` places (negative: tens, hundreds...), as PyTorch:
+    ``rint(x * 10**d) / 10**d`` (``rint(x / 10**-d) * 10**-d`` for negative ``d``), float16
+    through float32. ``decimals=None`` (not given) leaves integers as they are; with
+    ``decimals``, PyTorch rounds floating point tensors only (even at 0)."""
+
+    def forward(self, x, decimals=None):
+        _refuse_bool("round", x)
+        if x.dtype.kind != "f":
+            if decimals is None:
+                return x.copy()
+            raise DtypeError(f"round(decimals=...) is not implemented for {x.dtype} tensors "
+                             "(floating point only, as in PyTorch)")
+        if not decimals:
+            return np.rint(x)
+        compute = np.float32 if x.dtype == np.float16 else x.dtype.type
+        with np.errstate(over="ignore", invalid="ignore"):  # 10**400 is inf, as in C's pow
+            scale = compute(np.power(10.0, abs(decimals)))
+            y = x.astype(compute)
+            out = np.rint(y / scale) * scale if decimals < 0 else np.rint(y * scale) / scale
+        return out.astype(x.dtype)
+
+
+# ---------------------------------------------------------- rounded division
+def _remainder(a, b):
+    """Python's ``%`` (the divisor's sign). Floats as PyTorch: ``fmod``, plus ``b`` where the
+    signs differ, so ``-0. % 2.`` stays -0 (numpy's remainder makes it +0)."""
+    if np.result_type(a, b).kind != "f":
+        return np.remainder(a, b)
+    mod = np.fmod(a, b)
+    return np.where((mod != 0) & ((b < 0) != (mod < 0)), mod + b, mod)
+
+
+def _trunc_divide(a, b):
+    """``a / b`` rounded toward zero; integers exactly (``a - fmod(a, b)`` is a multiple of b)."""
+    if np.result_type(a, b).kind != "f":
+        return (a - np.fmod(a, b)) // b
+    return np.trunc(np.true_divide(a, b))
+
+
+def _divide(op: str, divide, a, b) -> np.ndarray:
+    """``divide(a, b)`` in their common dtype, with PyTorch's refusals: bools, and an integer
+    divisor of 0 (numpy would give 0 with a warning) unless the result is empty."""
+    dtype = np.result_type(a, b)
+    if dtype.kind == "b":
+        raise DtypeError(f"{op} is not supported on bool tensors")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.asarray(divide(a, b)).astype(dtype, copy=False)
+    if dtype.kind in "iu" and out.size and np.any(np.asarray(b) == 0):
+        raise RuntimeError("ZeroDivisionError: integer division by zero")
+    return out
+
+
+class Remainder(Function):
+    """``a - b * floor(a / b)``; gradients ``1`` and ``-floor(a / b)`` (PyTorch's). PyTorch has
+    no gradient for a Python-number dividend (``2.0 % x``): ``number_dividend`` refuses it too."""
+
+    promote = "common"
+
+    def forward(self, a, b, number_dividend=False):
+        self.number_dividend = number_dividend
+        self.save_for_backward(*((a, b) if self.needs_input_grad[1] else ()))
+        return _divide("remainder", _remainder, a, b)
+
+    def backward(self, grad):
+        if self.number_dividend:
+            raise NotImplementedError("the derivative of remainder(number, tensor) is not "
+                                      "implemented, as in PyTorch")
+        if not self.needs_input_grad[1]:
+            return grad, None
+        a, b = self.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad, -grad * np.floor_divide(a, b)
+
+
+class Fmod(Function):
+    """C's ``fmod``, the remainder with the dividend's sign; gradients ``1`` and
+    ``-trunc(a / b)``."""
+
+    promote = "common"
+
+    def forward(self, a, b):
+        self.save_for_backward(*((a, b) if self.needs_input_grad[1] else ()))
+        return _divide("fmod", np.fmod, a, b)
+
+    def backward(self, grad):
+        if not self.needs_input_grad[1]:
+            return grad, None
+        a, b = self.saved_tensors
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return grad, -grad * _trunc_divide(a, b)
+
+
+class FloorDivide(Function):
+    """``floor(a / b)`` in the common dtype (integers stay integers). PyTorch has no gradient
+    for it: its output requires grad, and backward through it raises, here too."""
+
+    promote = "common"
+
+    def forward(self, a, b):
+        return _divide("floor_divide", np.floor_divide, a, b)  # numpy's algorithm is PyTorch's
+
+    def backward(self, grad):
+        raise NotImplementedError("the derivative of floor_divide is not implemented, as in "
+                                  "PyTorch; use div(..., rounding_mode='floor') for a zero one")
+
+
+class DivRounded(Function):
+    """``a / b`` rounded toward zero (``"trunc"``) or down (``"floor"``), in the common dtype;
+    a zero gradient for both operands, as PyTorch's ``div(rounding_mode=...)``."""
+
+    promote = "common"
+
+    def forward(self, a, b, rounding_mode):
+        if rounding_mode == "floor":
+            return _divide("div", np.floor_divide, a, b)
+        return _divide("div", _trunc_divide, a, b)
+
+    def backward(self, grad):
+        return np.zeros_like(grad), np.zeros_like(grad)
+
+
 # ---------------------------------------------------------------- activations
 class Tanh(Function):
     promote = "float"

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..autograd import Function
 from ..dims import wrap_dims
-from ..errors import DtypeError
+from ..errors import DtypeError, ShapeError
 from ..summation import cascaded_sum, widened
 
 
@@ -138,3 +138,175 @@ class NLLLoss(Function):
         out = np.zeros(self.shape, grad.dtype)
         out[self.index] = -widened(grad) * self.scale
         return out
+
+
+# ------------------------------------------------- prod, cumsum, var/std, vector norm
+def _int64_unless_float(x: np.ndarray) -> np.ndarray:
+    """As PyTorch's prod and cumsum without ``dtype=``: integers and bools compute in int64."""
+    return x if x.dtype.kind in "fc" else x.astype(np.int64)
+
+
+def _exclusive_products(x: np.ndarray, axis: int) -> np.ndarray:
+    """The product of every entry along ``axis`` but each one, from a product of the entries
+    before it and one of those after it (no division, so zeros are no trouble): PyTorch's
+    ``prod_safe_zeros_backward``, which also decides where an inf times a zero is nan."""
+    ones = np.ones_like(np.take(x, [0], axis=axis))
+    n = x.shape[axis]
+    before = np.cumprod(np.concatenate([ones, np.take(x, range(n - 1), axis=axis)], axis), axis)
+    after = np.flip(np.cumprod(np.concatenate(
+        [ones, np.flip(np.take(x, range(1, n), axis=axis), axis)], axis), axis), axis)
+    return before * after
+
+
+class Prod(Function):
+    """The product over one dim or all. Its gradient is ``out / x`` while no entry is zero,
+    else (as PyTorch) the product of the others, computed without dividing; over all entries,
+    two zeros or more make it zero everywhere, as PyTorch's shortcut does."""
+
+    def forward(self, x, dim=None, keepdim=False, keep_dtype=False):
+        x = x if keep_dtype else _int64_unless_float(x)
+        self.dim = None if dim is None else wrap_dims(dim, x.ndim)
+        axis = self.dim or None if x.ndim else ()
+        out = np.asarray(np.prod(widened(x), axis=axis, keepdims=True)).astype(x.dtype)
+        self.save_for_backward(x, out)
+        self.keepdim = keepdim
+        return out if keepdim or axis == () else np.squeeze(out, axis=axis)
+
+    def backward(self, grad):
+        x, out = self.saved_tensors
+        if x.ndim == 0:
+            return grad
+        grad = _keep(grad, self.dim, self.keepdim)
+        zeros = int(np.count_nonzero(x == 0))
+        if zeros == 0:
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return grad * (out / x)
+        if self.dim is None:
+            if zeros > 1:
+                return np.zeros_like(x)
+            return grad * _exclusive_products(x.reshape(-1), 0).reshape(x.shape)
+        with np.errstate(invalid="ignore"):
+            return grad * _exclusive_products(x, self.dim[0])
+
+
+class CumSum(Function):
+    """Running sums along ``dim`` (integers and bools in int64, float16 summed in float32);
+    the gradient is the running sum of the gradient from the other end."""
+
+    def forward(self, x, dim, dtype=None):
+        (self.dim,) = wrap_dims(dim, x.ndim) or (None,)
+        self.in_dtype = x.dtype
+        if dtype == np.bool_ and x.ndim and x.size:  # as PyTorch's kernel
+            raise DtypeError("cumsum is not implemented for bool tensors")
+        # dtype= casts here, not before: the gradient then runs back in the input's dtype
+        # (a float64 input's stays float64 with dtype=float32), as PyTorch's.
+        x = _int64_unless_float(x) if dtype is None else x.astype(dtype)
+        if self.dim is None:  # a 0-d tensor: its one entry
+            return x.copy()
+        return np.cumsum(widened(x), axis=self.dim).astype(x.dtype, copy=False)
+
+    def backward(self, grad):
+        grad = grad.astype(self.in_dtype, copy=False)
+        if self.dim is None:
+            return grad
+        flipped = np.flip(widened(grad), self.dim)
+        return np.flip(np.cumsum(flipped, axis=self.dim), self.dim).astype(grad.dtype, copy=False)
+
+
+class Var(Function):
+    """Variance over ``dim`` with PyTorch's ``correction`` (the sum of squared deviations over
+    ``max(0, n - correction)``), or its square root (``root``). Both sums are cascaded and
+    float16 is computed in float32, rounded once. The standard deviation's gradient is zero
+    where it is zero (a constant input), as PyTorch's, not ``0 / 0``."""
+
+    def forward(self, x, dim=None, correction=1, keepdim=False, root=False):
+        if x.dtype.kind not in "fc":
+            raise DtypeError("std and var only support floating point and complex dtypes")
+        self.dim = axis = wrap_dims(dim, x.ndim)
+        wide = widened(x)
+        n = wide.size if axis is None else int(np.prod([x.shape[a] for a in axis]))
+        if wide.size:  # shifted by a first entry: a constant input deviates by exactly 0, as
+            # PyTorch's (Welford's) does, so std's gradient there is its 0, not a rounding's
+            first = wide[tuple(slice(0, 1) if axis is None or a in axis else slice(None)
+                               for a in range(wide.ndim))]
+            wide = wide - np.where(np.isfinite(first), first, 0)  # inf - inf would hide an inf
+        with np.errstate(invalid="ignore", divide="ignore"):
+            deviation = wide - cascaded_sum(wide, axis, keepdims=True) / n
+            out = cascaded_sum(deviation * deviation, axis, keepdims=True) / max(0, n - correction)
+            if root:
+                out = np.sqrt(out)
+        out = out.astype(x.dtype, copy=False)
+        self.save_for_backward(deviation, out)
+        if n - correction <= 0 and not self.dim:  # backward's nan-or-inf, as PyTorch decides it
+            with np.errstate(invalid="ignore"):
+                self.at_mean = widened(x) == np.mean(widened(x))
+        self.n, self.correction, self.keepdim, self.root = n, correction, keepdim, root
+        return out if keepdim else out.reshape(np.squeeze(out, axis=axis).shape)
+
+    def backward(self, grad):
+        deviation, out = self.saved_tensors
+        grad = widened(grad).reshape(out.shape)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if self.root:  # d sqrt(v) = dv / (2 sqrt(v)), taken as 0 where sqrt(v) is 0
+                grad = np.where(out == 0, 0, grad / (2 * widened(out)))
+            dof = self.n - self.correction
+            if dof <= 0 and not self.dim:  # PyTorch's: 2/0 times 0 is nan, times more inf
+                return grad * np.where(self.at_mean, np.nan, np.inf)
+            return np.divide(2.0, dof) * grad * deviation
+
+
+class VectorNorm(Function):
+    """``sum(|x|**p) ** (1/p)`` over ``dim``, with its limits (``p`` = inf, -inf: the largest or
+    smallest magnitude; 0: the count of nonzero entries). The gradient is PyTorch's at zero:
+    0 where the norm is 0 (p >= 1) or where an entry is 0 (p < 1), not ``0 / 0``."""
+
+    def forward(self, x, ord=2.0, dim=None, keepdim=False):  # noqa: A002 - PyTorch's name
+        self.dim = wrap_dims(dim, x.ndim)
+        reduced = x.size == 0 and (self.dim is None or any(x.shape[d] == 0 for d in self.dim))
+        if reduced and (ord < 0 or np.isinf(ord)):
+            raise ShapeError(f"linalg.vector_norm cannot compute the {ord:g} norm on an empty "
+                             "tensor because the operation does not have an identity")
+        magnitude = np.abs(widened(x))
+        axis = self.dim
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            if ord == np.inf:
+                out = np.max(magnitude, axis=axis, keepdims=True)
+            elif ord == -np.inf:
+                out = np.min(magnitude, axis=axis, keepdims=True)
+            elif ord == 0:
+                out = cascaded_sum((magnitude != 0).astype(magnitude.dtype), axis, keepdims=True)
+            elif ord == 1:
+                out = cascaded_sum(magnitude, axis, keepdims=True)
+            elif ord == 2:
+                out = np.sqrt(cascaded_sum(magnitude * magnitude, axis, keepdims=True))
+            else:
+                out = cascaded_sum(magnitude ** ord, axis, keepdims=True) ** (1.0 / ord)
+        out = np.asarray(out).astype(x.dtype, copy=False)
+        self.save_for_backward(x, out)
+        self.ord, self.keepdim = ord, keepdim
+        if keepdim:
+            return out
+        return out.reshape(np.squeeze(out, axis=axis).shape) if axis else out.reshape(())
+
+    def backward(self, grad):
+        x, out = self.saved_tensors
+        x, out, p = widened(x), widened(out), self.ord
+        grad = widened(grad).reshape(out.shape)
+        sign = np.where(np.isnan(x), 0, np.sign(x))  # PyTorch's sgn: 0 for nan
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if p == 0:
+                return np.zeros_like(x)
+            if p == 1:
+                return sign * grad
+            if np.isinf(p):  # ties share it; a nan entry takes its share too
+                hit = (np.abs(x) == out) | np.isnan(x)
+                return sign * (grad / hit.sum(axis=self.dim, keepdims=True)) * hit
+            if p == 2:
+                return grad * np.where(out == 0, 0, x / out)
+            if p < 1:
+                scaled = np.where(x == 0, 0, sign * np.abs(x) ** (p - 1))
+                return scaled * grad * out ** (1 - p)
+            scale = np.where(out == 0, 0, grad / out ** (p - 1))
+            if p < 2:  # |x|**(p - 2) is inf at 0 here; PyTorch's order keeps it finite
+                return sign * np.abs(x) ** (p - 1) * scale
+            return x * np.abs(x) ** (p - 2) * scale

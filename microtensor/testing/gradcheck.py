@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import grad, no_grad
+from ..creation import from_numpy
 from ..dtypes import float64
 from ..tensor import Tensor
 
@@ -130,7 +131,7 @@ def _analytic(out: Tensor, wrt: list[Tensor], upstream: np.ndarray) -> list[np.n
     """The engine's gradients (zeros for inputs the output does not depend on)."""
     if not out.requires_grad:  # no recorded path at all: every gradient is zero
         return [np.zeros_like(x.array) for x in wrt]
-    found = grad(out, wrt, grad_outputs=Tensor(upstream), allow_unused=True)
+    found = grad(out, wrt, grad_outputs=from_numpy(upstream), allow_unused=True)
     return [np.zeros_like(x.array) if g is None else g.array for x, g in zip(wrt, found)]
 
 
@@ -146,7 +147,7 @@ def _numeric(fn: Callable[..., Tensor], inputs: list, index: int, upstream: np.n
     args = list(inputs)
 
     def value() -> np.ndarray:
-        args[index] = Tensor(perturbed, requires_grad=True)
+        args[index] = from_numpy(perturbed).requires_grad_()
         return np.array(fn(*args).array, dtype=np.float64)  # copied before the next nudge
 
     with no_grad():

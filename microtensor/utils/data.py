@@ -36,7 +36,7 @@ from typing import Any, Generic, TypeVar
 import numpy as np
 
 from .. import generators
-from ..creation import randint, randperm, tensor
+from ..creation import as_tensor, from_numpy, randint, randperm, tensor
 from ..dtypes import float64, result_type
 from ..functions import stack
 from ..generators import Generator
@@ -381,9 +381,9 @@ default_collate_err_msg_format = ("default_collate: batch must contain tensors, 
 def _numpy_scalars(values: Sequence[Any]) -> Tensor:
     """``torch.as_tensor`` of a list of numpy scalars: each keeps its dtype, promoted as 0-d
     tensors are (float32 with int64 is float32; Python numbers among them are weak)."""
-    dtype = result_type(*(Tensor(np.asarray(v)) if isinstance(v, np.generic) else v
+    dtype = result_type(*(from_numpy(np.asarray(v)) if isinstance(v, np.generic) else v
                           for v in values))
-    return Tensor(np.asarray(values, dtype=dtype))
+    return from_numpy(np.asarray(values, dtype=dtype))
 
 
 def default_convert(data: Any) -> Any:
@@ -401,7 +401,7 @@ def default_convert(data: Any) -> Any:
     if kind.__module__ == "numpy" and kind.__name__ not in ("str_", "string_"):
         if isinstance(data, np.ndarray) and _NOT_NUMBERS.search(data.dtype.str):
             return data
-        return Tensor(np.asarray(data))  # an array is shared, not copied
+        return from_numpy(np.asarray(data))  # an array is shared, not copied
     if isinstance(data, collections.abc.Mapping):
         try:
             if isinstance(data, collections.abc.MutableMapping):
@@ -487,7 +487,7 @@ def _collate_tensors(batch: Sequence[Tensor], *, collate_fn_map: Any = None) -> 
 def _collate_arrays(batch: Sequence[np.ndarray], *, collate_fn_map: Any = None) -> Any:
     if _NOT_NUMBERS.search(batch[0].dtype.str):
         raise TypeError(default_collate_err_msg_format.format(batch[0].dtype))
-    return collate([Tensor(b) for b in batch], collate_fn_map=collate_fn_map)
+    return collate([as_tensor(b) for b in batch], collate_fn_map=collate_fn_map)
 
 
 def _collate_numpy_scalars(batch: Sequence[Any], *, collate_fn_map: Any = None) -> Tensor:
@@ -532,7 +532,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     >>> from microtensor.utils.data import default_collate
     >>> default_collate([(mt.zeros(2), 1, 0.5), (mt.ones(2), 2, 1.5)])
     [tensor([[0., 0.],
-            [1., 1.]]), tensor([1, 2]), tensor([0.5, 1.5], dtype=float64)]
+            [1., 1.]]), tensor([1, 2]), tensor([0.5000, 1.5000], dtype=float64)]
     """
     return collate(batch, collate_fn_map=default_collate_fn_map)
 

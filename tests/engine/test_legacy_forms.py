@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 import microtensor as mt
@@ -91,3 +94,80 @@ def test_a_write_through_data_to_a_saved_value_is_caught():
     w.data.mul_(3)
     with pytest.raises(RuntimeError, match="modified by an in-place operation"):
         loss.backward()
+
+
+TYPED = ["FloatTensor", "DoubleTensor", "HalfTensor", "ByteTensor", "CharTensor", "ShortTensor",
+         "IntTensor", "LongTensor", "BoolTensor"]
+LEGACY_CALLS = [((), {}), (([1, 2],), {}), (([[1.5, 2.7], [0.0, 3.2]],), {}), ((2, 3), {}),
+                ((0,), {}), (([],), {}), (((1, 0),), {}), (([True, False],), {}),
+                (([1, 2],), {"device": "cpu"})]
+
+
+@pytest.mark.parametrize("name", ["Tensor", *TYPED])
+@pytest.mark.parametrize(("args", "kwargs"), LEGACY_CALLS)
+def test_legacy_constructors_make_what_pytorch_makes(torch, name, args, kwargs):
+    ours, theirs = getattr(mt, name)(*args, **kwargs), getattr(torch, name)(*args, **kwargs)
+    assert type(ours) is mt.Tensor and ours.shape == tuple(theirs.shape)
+    assert str(theirs.dtype) == f"torch.{ours.dtype}".replace("bool_", "bool")
+    if args and not isinstance(args[0], int):  # sizes: PyTorch's memory is uninitialised
+        np.testing.assert_array_equal(ours.numpy(), theirs.numpy())
+    assert ours.type() == theirs.type() and not ours.requires_grad
+
+
+def test_tensor_follows_the_default_dtype_and_the_typed_classes_do_not(torch):
+    for lib in (mt, torch):
+        lib.set_default_dtype(lib.float64)
+        try:
+            assert lib.Tensor([1]).dtype == lib.float64 and lib.FloatTensor([1]).dtype == lib.float32
+        finally:
+            lib.set_default_dtype(lib.float32)
+
+
+def test_legacy_constructors_share_a_numpy_array_of_their_dtype(torch):
+    for lib in (mt, torch):
+        same, other = np.zeros(2, np.float32), np.zeros(2, np.float64)
+        a, b = lib.Tensor(same), lib.Tensor(other)
+        same[0] = other[0] = 5.0
+        assert a.tolist() == [5.0, 0.0] and b.tolist() == [0.0, 0.0]
+
+
+def test_tensor_of_a_tensor_is_an_alias_in_the_graph(torch):
+    for lib in (mt, torch):
+        x = lib.ones(2, requires_grad=True)
+        y = lib.Tensor(x)
+        assert y.requires_grad and not y.is_leaf
+        (y * 2).sum().backward()
+        assert x.grad.tolist() == [2.0, 2.0]
+        y.detach()[0] = 7.0
+        assert x[0].item() == 7.0
+        ints = lib.tensor([1, 2])
+        assert lib.Tensor(ints).dtype == ints.dtype  # any dtype, as PyTorch
+        assert lib.LongTensor(ints).tolist() == [1, 2]
+
+
+def test_isinstance_and_type_speak_pytorch_s_type_names(torch):
+    for lib in (mt, torch):
+        x = lib.tensor([1.5, -2.5])
+        assert isinstance(x, lib.FloatTensor) and not isinstance(x, lib.LongTensor)
+        assert isinstance(x, lib.Tensor) and not isinstance(np.zeros(2), lib.FloatTensor)
+        assert x.type() == "torch.FloatTensor"
+        for target in (lib.int64, lib.LongTensor, "torch.LongTensor"):
+            assert x.type(target).tolist() == [1, -2] and x.type(target).dtype == lib.int64
+
+
+@pytest.mark.parametrize(("call", "error", "message"), [
+    (lambda lib: lib.Tensor(2.5), TypeError, "Tensor: data must be a sequence, got float"),
+    (lambda lib: lib.Tensor("ab"), TypeError, "data must be a sequence, got str"),
+    (lambda lib: lib.Tensor(2, 3.0), TypeError, "takes sizes .integers. or one sequence"),
+    (lambda lib: lib.Tensor(-1), RuntimeError, "negative dimension -1"),
+    (lambda lib: lib.LongTensor(lib.ones(2)), (TypeError, RuntimeError),
+     "LongTensor: expected a tensor of dtype int64, got float32"),
+    (lambda lib: lib.ByteTensor([300]), RuntimeError, "converted to type uint8 without overflow"),
+    (lambda lib: lib.LongTensor([math.nan]), RuntimeError, "to type int64 without overflow"),
+    (lambda lib: lib.Tensor([1.0], requires_grad=True), TypeError, "requires_grad"),
+    (lambda lib: lib.FloatTensor(2, device="cuda"), RuntimeError, "cuda"),
+])
+def test_legacy_constructors_refuse_what_pytorch_refuses(torch, call, error, message):
+    for lib in (mt, torch):
+        with pytest.raises(error, match=message if lib is mt else None):
+            call(lib)

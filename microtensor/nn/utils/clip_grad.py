@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from ...creation import from_numpy
 from ...dtypes import get_default_dtype
 from ...summation import accumulation_dtype, widened
 from ...tensor import Tensor
@@ -44,7 +45,8 @@ def _vector_norm(values: np.ndarray, norm_type: float) -> np.ndarray:
 
 
 def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
-                    norm_type: float = 2.0, error_if_nonfinite: bool = False) -> Tensor:
+                    norm_type: float = 2.0, error_if_nonfinite: bool = False,
+                    foreach: bool | None = None) -> Tensor:
     """Scale all gradients together so that their joint norm is at most ``max_norm``.
 
     The norm is taken over every gradient as if concatenated into one vector; when it
@@ -58,7 +60,8 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
     norms of gradients of different dtypes are promoted together (float16 and float32 give
     a float32 norm), and the result has that dtype (the default dtype if no parameter has a
     gradient). The scaling runs in float32 for float16 gradients and each gradient keeps its
-    dtype.
+    dtype. With ``error_if_nonfinite``, a nan or infinite total norm raises ``RuntimeError``
+    and leaves the gradients alone. ``foreach`` is accepted, any value: numpy has one path.
 
     >>> import microtensor as mt
     >>> from microtensor.nn.utils import clip_grad_norm_
@@ -78,7 +81,7 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
         raise ValueError(f"clip_grad_norm_: max_norm must be >= 0, got {max_norm}")
     grads = _grads(parameters)
     if not grads:
-        return Tensor(np.zeros((), dtype=get_default_dtype()))
+        return from_numpy(np.zeros((), dtype=get_default_dtype()))
     # Per-gradient norms, then the norm of those: the same number as the norm of the
     # concatenation, without building it. Each norm keeps its gradient's dtype and they
     # are promoted when stacked (torch.stack), so a half norm that overflowed stays inf.
@@ -102,11 +105,13 @@ def clip_grad_norm_(parameters: Tensor | Iterable[Tensor], max_norm: float,
                 # The coefficient meets each gradient in the gradient's compute dtype.
                 wide = accumulation_dtype(g.dtype).type
                 g.copy_((g.array.astype(wide) * wide(coef)).astype(g.dtype))
-    return Tensor(total)
+    return from_numpy(np.asarray(total))
 
 
-def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float) -> None:
-    """Clamp every gradient element into ``[-clip_value, clip_value]``, in place.
+def clip_grad_value_(parameters: Tensor | Iterable[Tensor], clip_value: float,
+                     foreach: bool | None = None) -> None:
+    """Clamp every gradient element into ``[-clip_value, clip_value]``, in place (``foreach``
+    is accepted, any value, as in ``clip_grad_norm_``).
 
     >>> import microtensor as mt
     >>> from microtensor.nn.utils import clip_grad_value_

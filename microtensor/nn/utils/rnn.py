@@ -26,7 +26,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ...creation import full
+from ...creation import from_numpy, full
 from ...functions import cat, stack
 from ...tensor import Tensor, _raw
 
@@ -102,14 +102,14 @@ def pack_padded_sequence(input: Tensor, lengths: Any, batch_first: bool = False,
         order, sorted_indices, unsorted_indices = np.arange(batch), None, None
     else:
         order = np.argsort(-lengths, kind="stable")
-        sorted_indices = Tensor(order)
-        unsorted_indices = Tensor(np.argsort(order))
+        sorted_indices = from_numpy(order)
+        unsorted_indices = from_numpy(np.argsort(order))
     ordered = lengths[order]
     batch_sizes = (ordered[None, :] > np.arange(ordered[0])[:, None]).sum(axis=1)
     steps = np.concatenate([np.full(n, t) for t, n in enumerate(batch_sizes)])
     rows = np.concatenate([order[:n] for n in batch_sizes])
     data = input[rows, steps] if batch_first else input[steps, rows]
-    return PackedSequence(data, Tensor(batch_sizes.astype(np.int64)), sorted_indices,
+    return PackedSequence(data, from_numpy(batch_sizes.astype(np.int64)), sorted_indices,
                           unsorted_indices)
 
 
@@ -151,7 +151,7 @@ def pad_packed_sequence(sequence: PackedSequence, batch_first: bool = False,
     lengths = (batch_sizes[None, :] > np.arange(batch)[:, None]).sum(axis=1)
     if sequence.unsorted_indices is not None:
         lengths = lengths[np.asarray(_raw(sequence.unsorted_indices))]
-    return padded, Tensor(lengths.astype(np.int64))
+    return padded, from_numpy(lengths.astype(np.int64))
 
 
 def _check_padding_value(value: float, dtype: np.dtype, op: str) -> None:
