@@ -1,12 +1,15 @@
 """gradcheck itself: it passes correct ops and catches wrong ones with a useful message."""
 
+import functools
 import re
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import microtensor as mt
-from microtensor.testing import GradcheckError, gradcheck
+from microtensor.testing import GradcheckError, gradcheck, shapes, tensor_pairs, tensors
 
 
 def leaf(values, dtype=mt.float64):
@@ -222,3 +225,187 @@ def test_an_fn_that_modifies_an_input_fails():
     with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2,\)\) was modified in place "
                                              r"during its forward pass"):
         gradcheck(counts_its_calls, [x, counter])
+
+
+# ----------------------------------------------------------- the op is named
+def test_the_error_names_a_function_class_by_its_class():
+    with pytest.raises(GradcheckError, match=r"^gradcheck of WrongSignTanh: the gradient of "
+                                             r"input 0 \(shape \(1,\)\) is wrong at element"):
+        gradcheck(WrongSignTanh.apply, [leaf([0.5])])
+
+
+def test_the_error_names_a_nested_function_and_a_lambda_without_their_enclosing_scope():
+    def half_gradient(x):
+        return x.detach() * x
+
+    with pytest.raises(GradcheckError, match=r"^gradcheck of half_gradient: "):
+        gradcheck(half_gradient, [leaf([0.5])])
+    with pytest.raises(GradcheckError, match=r"^gradcheck of <lambda>: "):
+        gradcheck(lambda x: x.detach() * x, [leaf([0.5])])
+    with pytest.raises(GradcheckError, match=r"^gradcheck of half_gradient: "):
+        gradcheck(functools.partial(half_gradient), [leaf([0.5])])
+
+
+def test_usage_errors_name_the_op_too():
+    with pytest.raises(TypeError, match=r"^gradcheck of tanh: input 0 \(shape \(1,\)\) has "
+                                        r"dtype float32"):
+        gradcheck(mt.tanh, [leaf([0.5], dtype=mt.float32)])
+
+
+class HalfGradient(mt.nn.Module):
+    def forward(self, x):
+        return x.detach() * x
+
+
+def test_the_error_names_a_module_by_its_class():
+    with pytest.raises(GradcheckError, match=r"^gradcheck of HalfGradient: "):
+        gradcheck(HalfGradient(), [leaf([0.5])])
+
+
+# ------------------------------------------------------------------ fast mode
+def counting(fn):
+    """fn, counting its calls in ``.calls``."""
+    def counted(*args):
+        counted.calls += 1
+        return fn(*args)
+    counted.calls = 0
+    return counted
+
+
+@pytest.mark.parametrize("fn, shapes_", [
+    (mt.tanh, [(3, 4)]),
+    (mt.sigmoid, [(5,)]),
+    (lambda x: x.exp() * x, [()]),
+    (lambda x: x.log_softmax(dim=-1), [(2, 3, 4)]),
+    (lambda a, b: (a @ b).sum(dim=0), [(3, 4), (4, 2)]),
+    (lambda x, b: (x * b + b).tanh() @ b, [(2, 3), (3,)]),
+    (lambda x: (x * x).mean(dim=1, keepdim=True), [(4, 6)]),
+], ids=["tanh", "sigmoid", "0-d", "log_softmax", "matmul-sum", "broadcast", "mean"])
+def test_fast_mode_passes_correct_ops(fn, shapes_):
+    rng = np.random.default_rng(0)
+    inputs = [leaf(rng.uniform(-2, 2, shape)) for shape in shapes_]
+    assert gradcheck(fn, inputs, fast_mode=True)
+
+
+@given(pair=tensor_pairs(min_value=-3, max_value=3))
+def test_fast_mode_passes_a_broadcast_binary_op_on_random_inputs(pair):
+    assert gradcheck(lambda a, b: (a * b).sin() + a, list(pair), fast_mode=True)
+
+
+def test_fast_mode_costs_two_forward_passes_per_input_whatever_its_size():
+    big = leaf(np.random.default_rng(0).standard_normal(10**5))
+    scale = leaf([0.5])
+    fn = counting(lambda x, s: (x * s).tanh())
+    assert gradcheck(fn, [big, scale], fast_mode=True)
+    assert fn.calls == 1 + 2 * 2  # the output, then two perturbed passes per input
+    # The full check would take 1 + 2 * (10**5 + 1) passes: its count, on a small input.
+    fn.calls = 0
+    assert gradcheck(fn, [leaf(np.ones(7)), scale])
+    assert fn.calls == 1 + 2 * (7 + 1)
+
+
+def test_fast_mode_catches_a_wrong_gradient_in_a_large_input():
+    big = leaf(np.random.default_rng(0).uniform(-2, 2, 10**5))
+    with pytest.raises(GradcheckError, match="fast mode"):
+        gradcheck(WrongSignTanh.apply, [big], fast_mode=True)
+
+
+class ExpWrongAtOneElement(mt.Function):
+    """exp, whose backward scales one element of the gradient (the largest) by ``factor``."""
+
+    factor = 3.0
+
+    def forward(self, x):
+        out = np.exp(x)
+        self.save_for_backward(out)
+        return out
+
+    def backward(self, grad):
+        (out,) = self.saved_tensors
+        found = grad * out
+        wrong = np.ones(found.size)
+        wrong[np.argmax(np.abs(found))] = self.factor
+        return found * wrong.reshape(found.shape)
+
+
+@given(x=tensors(shape=shapes(max_dims=2, max_side=7), min_value=-2, max_value=2),
+       factor=st.sampled_from([0.0, 0.5, 3.0, -1.0]))
+def test_fast_mode_catches_one_wrong_element_as_the_full_check_does(x, factor):
+    # Within a factor 2 of one another, every element of fast mode's direction weighs in:
+    # an error of a fair share of the gradient's size (here, half its largest element or
+    # more, in at most 49 elements) moves the projection by more than the tolerance.
+    wrong = type("ExpWrongAtOneElement", (ExpWrongAtOneElement,), {"factor": factor})
+    with pytest.raises(GradcheckError, match="is wrong at element"):
+        gradcheck(wrong.apply, [x])
+    with pytest.raises(GradcheckError, match=r"^gradcheck of ExpWrongAtOneElement: the "
+                                             r"gradient of input 0 .* fast mode's random "
+                                             r"projection .* rerun with fast_mode=False"):
+        gradcheck(wrong.apply, [x], fast_mode=True)
+
+
+@given(x=tensors(shape=st.integers(2, 6).map(lambda n: (n, n))))
+def test_fast_mode_catches_a_forgotten_transpose_as_the_full_check_does(x):
+    with pytest.raises(GradcheckError, match="input 0"):
+        gradcheck(TransposeForgettingBackward.apply, [x])
+    with pytest.raises(GradcheckError, match="input 0 .* fast mode"):
+        gradcheck(TransposeForgettingBackward.apply, [x], fast_mode=True)
+
+
+@given(a=tensors(shape=(3, 4), min_value=-2, max_value=2),
+       b=tensors(shape=(4, 4), min_value=-2, max_value=2))
+def test_fast_mode_catches_a_forgotten_transpose_in_matmul_as_the_full_check_does(a, b):
+    full = gradcheck(MatMulForgettingTranspose.apply, [a, b], raise_exception=False)
+    fast = gradcheck(MatMulForgettingTranspose.apply, [a, b], raise_exception=False,
+                     fast_mode=True)
+    assert fast == full  # both fail unless b happens to be symmetric
+
+
+@pytest.mark.parametrize("bug, inputs, culprit", [
+    (WrongSignTanh.apply, lambda: [leaf([[0.5, -1.0], [2.0, 0.1]])], 0),
+    (MatMulForgettingTranspose.apply, lambda: [square_matrix(), square_matrix() * 0.5], 0),
+    (BiasAddAveragingItsGradient.apply, lambda: [leaf(np.ones((4, 2))), leaf([0.5, -1.0])], 1),
+], ids=["sign", "matmul-transpose", "broadcast-mean"])
+def test_fast_mode_names_the_input_with_the_wrong_gradient(bug, inputs, culprit):
+    with pytest.raises(GradcheckError, match=rf"input {culprit} .* fast mode"):
+        gradcheck(bug, inputs(), fast_mode=True)
+
+
+def test_fast_mode_leaves_inputs_and_their_grad_untouched():
+    x, w = leaf([[0.5, -1.0], [2.0, 0.1]]), leaf([1.5, -2.0])
+    x_before, w_before, array_of_x = x.array.copy(), w.array.copy(), x.array
+    assert gradcheck(lambda x, w: (x @ w).exp(), [x, w], fast_mode=True)
+    assert x.array is array_of_x
+    np.testing.assert_array_equal(x.array, x_before)
+    np.testing.assert_array_equal(w.array, w_before)
+    assert x.grad is None and w.grad is None
+
+
+def test_fast_mode_refuses_an_fn_that_modifies_an_input():
+    x, counter = leaf([1.0, 2.0]), mt.zeros(2, dtype=mt.float64)
+
+    def counts_its_calls(x, counter):
+        counter.add_(1)
+        return x * 2
+
+    with pytest.raises(GradcheckError, match=r"^gradcheck of counts_its_calls: input 1 "
+                                             r"\(shape \(2,\)\) was modified in place"):
+        gradcheck(counts_its_calls, [x, counter], fast_mode=True)
+
+
+def test_fast_mode_uses_the_given_grad_output():
+    x = square_matrix()  # a symmetric upstream hides the forgotten transpose, as in full mode
+    assert gradcheck(TransposeForgettingBackward.apply, [x], grad_output=np.ones((3, 3)),
+                     fast_mode=True)
+
+
+def test_fast_mode_fails_a_nan_and_can_return_false():
+    with np.errstate(all="ignore"):
+        assert not gradcheck(lambda x: (x * 0).sqrt(), [leaf([0.0, 1.0])],
+                             raise_exception=False, fast_mode=True)
+    assert gradcheck(WrongSignTanh.apply, [leaf([0.5])], raise_exception=False,
+                     fast_mode=True) is False
+
+
+def test_fast_mode_checks_an_empty_input_and_an_unused_one():
+    assert gradcheck(lambda x, e, u: x.exp() + e.sum(), [leaf([1.0]), leaf(np.ones((0, 2))),
+                                                          leaf([3.0])], fast_mode=True)
