@@ -295,4 +295,9 @@ def randperm(n: int, generator: Generator | None = None, dtype: Any = np.int64,
     [0, 1, 2, 3]
     """
     check_device(device)
+    # numpy's permutation(-1) is empty and a bool "order" is meaningless: PyTorch refuses both.
+    if n < 0:
+        raise RuntimeError(f"randperm(): n must be non-negative, got {n}")
+    if as_dtype(dtype) == np.bool_:
+        raise TypeError("randperm(): not implemented for bool, as in PyTorch")
     return _new(generators.generator(generator).permutation(n).astype(as_dtype(dtype)))

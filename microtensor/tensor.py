@@ -432,6 +432,8 @@ class Tensor:
         return self.neg()
 
     def __pos__(self) -> Tensor:
+        if self.dtype == np.bool_:  # as PyTorch, and as -x
+            raise DtypeError("The `+` operator, on a bool tensor is not supported")
         return self
 
     def matmul(self, other: Tensor | float) -> Tensor:

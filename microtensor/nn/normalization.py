@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -38,7 +39,7 @@ def _check_dtypes(input: Tensor, weight: Tensor | None, bias: Tensor | None,  # 
                      f"parameters); {fix}")
 
 
-def layer_norm(input: Tensor, normalized_shape: int | tuple[int, ...],  # noqa: A002
+def layer_norm(input: Tensor, normalized_shape: Sequence[int],  # noqa: A002
                weight: Tensor | None = None, bias: Tensor | None = None,
                eps: float = 1e-5) -> Tensor:
     """``(x - mean) / sqrt(var + eps) * weight + bias`` over the trailing ``normalized_shape``
@@ -56,8 +57,13 @@ def layer_norm(input: Tensor, normalized_shape: int | tuple[int, ...],  # noqa: 
     [-0.3416, 0.5528, 1.4472, 2.3416]
     """
     op = "layer_norm"
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    if isinstance(normalized_shape, int):  # nn.LayerNorm takes one; PyTorch's function does not
+        raise TypeError(f"{op}: normalized_shape must be a tuple of ints, not int; pass "
+                        f"({normalized_shape},)")
+    shape = tuple(normalized_shape)
     count = len(shape)
+    if not count:
+        raise ShapeError(f"{op}: normalized_shape must have at least one dimension, got ()")
     if input.ndim < count or input.shape[input.ndim - count:] != shape:
         raise ShapeError(f"{op}: expected input with trailing shape {shape}, got {input.shape}")
     for name, param in (("weight", weight), ("bias", bias)):

@@ -1566,6 +1566,26 @@ for _name in ("add", "sub"):
     row(f"mt.{_name}", lambda lib, x, y, n=_name, **kw: getattr(lib.m, n)(x, y, **kw), with_alpha)
 
 
+def half_operands(sample):
+    """A float16 tensor meets a number or a wider 0-d tensor whose value float16 holds exactly.
+    PyTorch's floor division (``//``, ``div(rounding_mode=...)``) computes float16 in float32
+    with such an operand's unrounded value, where its ``%`` and microtensor round it to float16
+    first; at exact multiples the two differ by one (a difference the README states)."""
+    def draw_half(draw, dtypes):
+        args, kw = sample(draw, dtypes)
+        if not any(isinstance(a, Arr) and a.array.dtype == np.float16 for a in args):
+            return args, kw
+        def held(a):
+            if isinstance(a, float):
+                return float(np.float16(a))
+            if isinstance(a, Arr) and a.array.ndim == 0 and a.array.dtype in (np.float32, np.float64):
+                return Arr(a.array.astype(np.float16).astype(a.array.dtype))
+            return a
+        return tuple(held(a) for a in args), kw
+    return draw_half
+
+
+@half_operands
 def rounding(draw, dtypes):
     (x, y), _ = binary(draw, dtypes)
     return (x, y), {"rounding_mode": draw(st.sampled_from([None, "trunc", "floor"]))}
@@ -1574,17 +1594,20 @@ def rounding(draw, dtypes):
 row("Tensor.div_rounding", lambda lib, x, y, **kw: x.div(y, **kw), rounding)
 row("mt.div", lambda lib, x, y, **kw: lib.m.div(x, y, **kw), rounding)
 for _name in ("mul", "true_divide", "remainder", "fmod", "floor_divide"):
-    row(f"mt.{_name}", lambda lib, x, y, n=_name: getattr(lib.m, n)(x, y), binary)
+    row(f"mt.{_name}", lambda lib, x, y, n=_name: getattr(lib.m, n)(x, y),
+        half_operands(binary) if _name == "floor_divide" else binary)
 for _name in ("true_divide", "remainder", "fmod", "floor_divide"):
-    row(f"Tensor.{_name}", lambda lib, x, y, n=_name: getattr(x, n)(y), binary)
+    row(f"Tensor.{_name}", lambda lib, x, y, n=_name: getattr(x, n)(y),
+        half_operands(binary) if _name == "floor_divide" else binary)
 row("mt.pow", lambda lib, x, y: lib.m.pow(x, y), power(binary))
 row("mod", lambda lib, x, y: x % y, binary)
-row("floordiv", lambda lib, x, y: x // y, binary)
+row("floordiv", lambda lib, x, y: x // y, half_operands(binary))
 row("rmod", lambda lib, s, x: s % x, reflected)
-row("rfloordiv", lambda lib, s, x: s // x, reflected)
+row("rfloordiv", lambda lib, s, x: s // x, half_operands(reflected))
 # PyTorch's functions take a Python number first too, typed as a Python scalar is.
 for _name in ("add", "sub", "mul", "div", "true_divide", "remainder", "floor_divide"):
-    row(f"mt.{_name}_number_first", lambda lib, s, x, n=_name: getattr(lib.m, n)(s, x), reflected)
+    row(f"mt.{_name}_number_first", lambda lib, s, x, n=_name: getattr(lib.m, n)(s, x),
+        half_operands(reflected) if _name == "floor_divide" else reflected)
 row("mt.pow_number_first", lambda lib, s, x: lib.m.pow(s, x), power(reflected))
 
 
@@ -1637,3 +1660,100 @@ def sdpa_args(draw, dtypes):
 
 row("F.scaled_dot_product_attention",
     lambda lib, q, k, v, **kw: lib.F.scaled_dot_product_attention(q, k, v, **kw), sdpa_args)
+
+
+# ------------------------------------------- rows test_oracle_coverage.py asked for (helper J)
+for _name in ("amax", "amin"):
+    row(f"mt.{_name}", lambda lib, x, n=_name, **kw: getattr(lib.m, n)(x, **kw), reduction())
+for _name in ("argmax", "argmin"):
+    row(f"mt.{_name}", lambda lib, x, n=_name, **kw: getattr(lib.m, n)(x, **kw),
+        reduction(tuples=False), grad=False)
+row("mt.gather", lambda lib, x, d, i: lib.m.gather(x, d, i), gather_args)
+row("mt.masked_fill", lambda lib, x, m, v: lib.m.masked_fill(x, m, v), masked_fill_args)
+row("mt.narrow", lambda lib, x, d, s, n: lib.m.narrow(x, d, s, n), narrow_args)
+row("mt.select", lambda lib, x, d, i: lib.m.select(x, d, i), dim_and_position)
+row("mt.unbind", lambda lib, x, d, i: lib.m.unbind(x, d), dim_and_position)
+row("mt.t", lambda lib, x: lib.m.t(x), one)
+row("mt.neg", lambda lib, x: lib.m.neg(x), one)
+row("Tensor.neg", lambda lib, x: x.neg(), one)
+row("pos", lambda lib, x: +x, one)
+row("xor", lambda lib, x, y: x ^ y, logical, grad=False)
+row("rmatmul", lambda lib, s, x: s @ x, reflected)
+row("index", lambda lib, x: operator.index(x), one_element, grad=False)
+row("Tensor.cpu", lambda lib, x: x.cpu(), one)
+row("Tensor.dim", lambda lib, x: x.dim(), one, grad=False)
+row("Tensor.numel", lambda lib, x: x.numel(), one, grad=False)
+for _name in ("floor_divide_", "fmod_", "remainder_"):
+    row(f"Tensor.{_name}", inplace(_name),
+        half_operands(inplace_binary) if _name == "floor_divide_" else inplace_binary)
+
+
+def randperm_args(draw, dtypes):
+    kw = {"dtype": DType(draw(st.sampled_from(dtypes)))} if draw(st.booleans()) else {}
+    return (draw(st.integers(-1, 6)),), kw  # -1: both refuse
+
+
+# The order is random: its sorted values (0 .. n-1) and dtype must agree.
+row("mt.randperm", lambda lib, n, **kw: lib.m.randperm(n, **kw).sort().values, randperm_args,
+    grad=False)
+
+
+def views(draw, dtypes):
+    x = tensor(draw, dtypes)
+    return (x, draw(st.sampled_from(["self", "transpose", "step", "expand"]))), {}
+
+
+def view_of(lib, x, how: str):
+    """``x`` itself, transposed, every other entry along dim 0, or broadcast to a new dim."""
+    if how == "transpose" and x.ndim:
+        return x.transpose(0, -1)
+    if how == "step" and x.ndim:
+        return x[::2]
+    if how == "expand":
+        return x.expand(2, *x.shape)
+    return x
+
+
+row("Tensor.is_contiguous", lambda lib, x, how: view_of(lib, x, how).is_contiguous(), views,
+    grad=False)
+
+LEGACY_TYPES = ("torch.FloatTensor", "torch.DoubleTensor", "torch.LongTensor", "torch.IntTensor",
+                "torch.BoolTensor", "torch.HalfTensor", "torch.ShortTensor", "torch.ByteTensor")
+
+
+def type_args(draw, dtypes):
+    """No argument (the legacy type's name), a dtype, or a legacy type's name."""
+    x = tensor(draw, dtypes)
+    to = draw(st.sampled_from(["none", "dtype", "name"]))
+    if to == "none":
+        return (x,), {}
+    target = DType(draw(st.sampled_from(DTYPES))) if to == "dtype" else \
+        draw(st.sampled_from(LEGACY_TYPES))
+    to_float = str(target) in FLOAT_NAMES or str(target) in LEGACY_TYPES[:2] + LEGACY_TYPES[5:6]
+    if not to_float and x.array.dtype.kind == "f":
+        x = Arr(np.where(np.isfinite(x.array), x.array, 0).astype(x.array.dtype))  # see storable
+    return (x, target), {}
+
+
+row("Tensor.type", lambda lib, x, *t: x.type(*t), type_args)
+
+
+def layer_norm_args(draw, dtypes):
+    """Input (..., *normalized_shape), normalized_shape the trailing 1 to 3 sides as a tuple or
+    a list (a wrong one now and then), weight and bias of that shape or None, an eps; values on
+    a grid (see ``on_grid``: a constant row's variance is exactly 0 in both)."""
+    x = on_grid(tensor(draw, dtypes, shape(draw, min_dims=1)))
+    k = draw(st.integers(1, x.array.ndim))
+    normalized = x.array.shape[x.array.ndim - k:]
+    normalized = _maybe_wrong(draw, normalized)
+    # An int (nn.LayerNorm's spelling) now and then: F.layer_norm refuses it, in both.
+    spelling = draw(st.sampled_from([list, tuple, tuple, "int"]))
+    size = normalized[-1] if spelling == "int" else spelling(normalized)
+    params = [tensor(draw, [str(x.array.dtype)], tuple(normalized), specials=False)
+              if draw(st.booleans()) else None for _ in range(2)]
+    kw = {"eps": draw(st.sampled_from([1e-5, 0.1, 1.0]))} if draw(st.booleans()) else {}
+    return (x, size, *params), kw
+
+
+row("F.layer_norm", lambda lib, x, s, w, b, **kw: lib.F.layer_norm(x, s, w, b, **kw),
+    layer_norm_args)
