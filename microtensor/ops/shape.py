@@ -345,6 +345,9 @@ class IndexAdd(Function):
                              f"with size {x.shape[dim]}")
         self.where = (slice(None),) * dim + (index,)
         self.alpha, self.source_shape = alpha, np.shape(source)
+        # An empty matrix took an index out of range; PyTorch's backward for source refuses it.
+        self.out_of_range = (f"index_add backward: index {bad[0]} is out of bounds for dimension "
+                             f"{dim} with size {x.shape[dim]}") if bad.size else None
         out = x.copy()
         if bad.size:
             return out.reshape(shape)
@@ -353,6 +356,8 @@ class IndexAdd(Function):
         return out.reshape(shape)
 
     def backward(self, grad):
+        if self.out_of_range and self.needs_input_grad[1]:
+            raise RuntimeError(self.out_of_range)
         flat = grad.reshape(1) if grad.ndim == 0 else grad
         grad_source = flat[self.where]
         if self.alpha != 1:

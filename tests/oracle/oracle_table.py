@@ -1639,6 +1639,7 @@ def sdpa_args(draw, dtypes):
 
     def operand_(rows, cols, kind=dtype):
         side = batch if draw(st.integers(0, 9)) else broadcast_partner(draw, batch)
+        side = batch if 0 in side else side  # no size-0 side (see above)
         return tensor(draw, [kind], (*side, rows, cols), low=-3, high=3, specials=False)
 
     args = (operand_(length, size), operand_(source, size),
@@ -1748,7 +1749,10 @@ def layer_norm_args(draw, dtypes):
     normalized = _maybe_wrong(draw, normalized)
     # An int (nn.LayerNorm's spelling) now and then: F.layer_norm refuses it, in both.
     spelling = draw(st.sampled_from([list, tuple, tuple, "int"]))
-    size = normalized[-1] if spelling == "int" else spelling(normalized)
+    if spelling == "int":
+        size = normalized[-1] if normalized else 1
+    else:
+        size = spelling(normalized)
     params = [tensor(draw, [str(x.array.dtype)], tuple(normalized), specials=False)
               if draw(st.booleans()) else None for _ in range(2)]
     kw = {"eps": draw(st.sampled_from([1e-5, 0.1, 1.0]))} if draw(st.booleans()) else {}
