@@ -1748,11 +1748,8 @@ def layer_norm_args(draw, dtypes):
     normalized = x.array.shape[x.array.ndim - k:]
     normalized = _maybe_wrong(draw, normalized)
     # An int (nn.LayerNorm's spelling) now and then: F.layer_norm refuses it, in both.
-    spelling = draw(st.sampled_from([list, tuple, tuple, "int"]))
-    if spelling == "int":
-        size = normalized[-1] if normalized else 1
-    else:
-        size = spelling(normalized)
+    spell = draw(st.sampled_from([list, tuple, tuple, lambda sides: sides[-1] if sides else 1]))
+    size = spell(normalized)
     params = [tensor(draw, [str(x.array.dtype)], tuple(normalized), specials=False)
               if draw(st.booleans()) else None for _ in range(2)]
     kw = {"eps": draw(st.sampled_from([1e-5, 0.1, 1.0]))} if draw(st.booleans()) else {}
