@@ -204,27 +204,28 @@ def test_rejects_grad_output_of_the_wrong_shape():
 
 
 # ------------------------------------------------------------------ mutation
-def test_leaves_inputs_and_their_grad_untouched():
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_leaves_inputs_and_their_grad_untouched(fast_mode):
     x, w = leaf([[0.5, -1.0], [2.0, 0.1]]), leaf([1.5, -2.0])
-    x_before, w_before = x.array.copy(), w.array.copy()
-    data_of_x = x.array
-    assert gradcheck(lambda x, w: (x @ w).exp(), [x, w])
-    assert x.array is data_of_x
+    x_before, w_before, array_of_x = x.array.copy(), w.array.copy(), x.array
+    assert gradcheck(lambda x, w: (x @ w).exp(), [x, w], fast_mode=fast_mode)
+    assert x.array is array_of_x
     np.testing.assert_array_equal(x.array, x_before)
     np.testing.assert_array_equal(w.array, w_before)
     assert x.grad is None and w.grad is None
 
 
-def test_an_fn_that_modifies_an_input_fails():
+@pytest.mark.parametrize("fast_mode", [False, True])
+def test_an_fn_that_modifies_an_input_fails(fast_mode):
     x, counter = leaf([1.0, 2.0]), mt.zeros(2, dtype=mt.float64)
 
     def counts_its_calls(x, counter):
         counter.add_(1)
         return x * 2
 
-    with pytest.raises(GradcheckError, match=r"input 1 \(shape \(2,\)\) was modified in place "
-                                             r"during its forward pass"):
-        gradcheck(counts_its_calls, [x, counter])
+    with pytest.raises(GradcheckError, match=r"^gradcheck of counts_its_calls: input 1 "
+                                             r"\(shape \(2,\)\) was modified in place"):
+        gradcheck(counts_its_calls, [x, counter], fast_mode=fast_mode)
 
 
 # ----------------------------------------------------------- the op is named
@@ -368,28 +369,6 @@ def test_fast_mode_catches_a_forgotten_transpose_in_matmul_as_the_full_check_doe
 def test_fast_mode_names_the_input_with_the_wrong_gradient(bug, inputs, culprit):
     with pytest.raises(GradcheckError, match=rf"input {culprit} .* fast mode"):
         gradcheck(bug, inputs(), fast_mode=True)
-
-
-def test_fast_mode_leaves_inputs_and_their_grad_untouched():
-    x, w = leaf([[0.5, -1.0], [2.0, 0.1]]), leaf([1.5, -2.0])
-    x_before, w_before, array_of_x = x.array.copy(), w.array.copy(), x.array
-    assert gradcheck(lambda x, w: (x @ w).exp(), [x, w], fast_mode=True)
-    assert x.array is array_of_x
-    np.testing.assert_array_equal(x.array, x_before)
-    np.testing.assert_array_equal(w.array, w_before)
-    assert x.grad is None and w.grad is None
-
-
-def test_fast_mode_refuses_an_fn_that_modifies_an_input():
-    x, counter = leaf([1.0, 2.0]), mt.zeros(2, dtype=mt.float64)
-
-    def counts_its_calls(x, counter):
-        counter.add_(1)
-        return x * 2
-
-    with pytest.raises(GradcheckError, match=r"^gradcheck of counts_its_calls: input 1 "
-                                             r"\(shape \(2,\)\) was modified in place"):
-        gradcheck(counts_its_calls, [x, counter], fast_mode=True)
 
 
 def test_fast_mode_uses_the_given_grad_output():
