@@ -422,10 +422,15 @@ class Tensor:
     def __rpow__(self, base: Tensor | float) -> Tensor:
         return F.Pow.apply(*_no_bool_pow(as_operand(base), self))
 
-    def __matmul__(self, other: Tensor | float) -> Tensor:
+    # A number has no matrix product: Python then raises "unsupported operand type(s) for @".
+    def __matmul__(self, other: Tensor | np.ndarray) -> Tensor:
+        if isinstance(other, numbers.Number):
+            return NotImplemented
         return F.MatMul.apply(self, as_operand(other))
 
-    def __rmatmul__(self, other: Tensor | float) -> Tensor:
+    def __rmatmul__(self, other: Tensor | np.ndarray) -> Tensor:
+        if isinstance(other, numbers.Number):
+            return NotImplemented
         return F.MatMul.apply(as_operand(other), self)
 
     def __neg__(self) -> Tensor:

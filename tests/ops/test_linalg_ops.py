@@ -56,3 +56,13 @@ def test_matmul_keeps_the_dtype(dtype):
 def test_matmul_names_the_shapes_that_do_not_fit():
     with pytest.raises(ValueError, match=r"MatMul: .*\(2, 3\) float32, \(2, 3\) float32"):
         mt.ones(2, 3) @ mt.ones(2, 3)
+
+
+def test_a_number_has_no_matrix_product(torch):
+    """As PyTorch: ``2 @ t`` is Python's "unsupported operand" TypeError (not a dtype error)."""
+    for lib in (mt, torch):
+        t = lib.tensor([1.0, 2.0])
+        with pytest.raises(TypeError, match=r"unsupported operand type\(s\) for @: 'int' and 'Tensor'"):
+            2 @ t
+        with pytest.raises(TypeError):
+            t @ 2.0
