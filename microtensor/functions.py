@@ -104,7 +104,7 @@ METHOD_FUNCTIONS = (
     "narrow", "select", "unbind", "gt", "ge", "lt", "le", "eq", "ne",
     "sort", "argsort", "topk", "flip", "roll", "tril", "triu", "index_select", "repeat_interleave",
     "scatter", "scatter_add", "index_add",
-    "mm", "bmm", "dot", "mv", "outer", "inner", "prod", "cumsum", "var", "std", "norm",
+    "mm", "bmm", "dot", "mv", "outer", "inner", "prod", "cumsum", "cumprod", "var", "std", "norm",
     "square", "round", "isnan", "isinf", "isfinite", "logical_not", "logical_and", "logical_or",
     "logical_xor", "isclose", "allclose", "equal", "clip", "add", "sub", "mul", "div",
     "true_divide", "pow", "remainder", "fmod", "floor_divide",
@@ -150,4 +150,37 @@ def _number_first(name: str) -> Any:
 
 globals().update({name: _number_first(name) for name in (
     "add", "sub", "mul", "div", "true_divide", "pow", "remainder", "floor_divide")})
+
+
+def repeat_interleave(input: Tensor | None = None, repeats: int | Tensor | None = None,  # noqa: A002
+                      dim: int | None = None, *, output_size: int | None = None) -> Tensor:
+    """``x.repeat_interleave(repeats, dim)``; given only a 1-d int32 or int64 tensor of counts,
+    the indices ``0, 1, ...`` each repeated as often as its count says (PyTorch's one-argument
+    form, which ``x.repeat_interleave()`` has not), in the counts' dtype.
+
+    >>> import microtensor as mt
+    >>> mt.repeat_interleave(mt.tensor([1, 2, 3])).tolist()
+    [0, 1, 1, 2, 2, 2]
+    """
+    if input is not None and repeats is not None:
+        return as_tensor(input).repeat_interleave(repeats, dim, output_size=output_size)
+    counts = repeats if input is None else input
+    if not isinstance(counts, Tensor):
+        raise TypeError(f"repeat_interleave(): argument 'repeats' must be Tensor, not "
+                        f"{type(counts).__name__}")
+    if dim is not None:
+        raise TypeError("repeat_interleave(repeats, dim): the one-argument form takes no dim, "
+                        "as PyTorch's")
+    if counts.dtype not in (np.int32, np.int64):
+        raise DtypeError(f"repeat_interleave(repeats): repeats must be int32 or int64, got "
+                         f"{counts.dtype}, as PyTorch's")
+    if counts.ndim != 1:
+        raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
+    if (counts.array < 0).any():
+        raise RuntimeError("repeats can not be negative")
+    index = np.repeat(np.arange(counts.shape[0], dtype=counts.dtype), counts.array)
+    if output_size is not None and output_size != index.size:
+        raise RuntimeError(f"repeat_interleave: output_size {output_size} but the repeats add up "
+                           f"to {index.size}")
+    return tensor(index)
 __all__ = ["cat", "einsum", "maximum", "minimum", "stack", "where", *METHOD_FUNCTIONS]

@@ -1,4 +1,4 @@
-"""Reductions with PyTorch's options: ``prod``, ``cumsum``, ``var``, ``std``, ``norm``.
+"""Reductions with PyTorch's options: ``prod``, ``cumsum``, ``cumprod``, ``var``, ``std``, ``norm``.
 
 PyTorch's spellings of the arguments (``dtype=``, ``var(unbiased)`` beside ``correction=``,
 ``norm``'s ``p``) turned into the options of the ops in ``ops/reduce.py``.
@@ -15,8 +15,9 @@ from ..errors import DtypeError, ShapeError
 from ..tensor import Tensor
 
 
-def _int_dim(op: str, dim: Any) -> None:
-    if dim is not None and (isinstance(dim, bool) or not isinstance(dim, int)):
+def _int_dim(op: str, dim: Any, required: bool = False) -> None:
+    """``dim`` must be an int (or, where the op reduces everything without one, None)."""
+    if (dim is not None or required) and (isinstance(dim, bool) or not isinstance(dim, int)):
         raise TypeError(f"{op}(): argument 'dim' must be int, not {type(dim).__name__}")
 
 
@@ -56,8 +57,25 @@ def cumsum(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
     >>> mt.tensor([1, 2, 3]).cumsum(0).tolist()
     [1, 3, 6]
     """
-    _int_dim("cumsum", dim)
+    _int_dim("cumsum", dim, required=True)
     return F.CumSum.apply(x, dim=dim, dtype=_reduction_dtype("cumsum", x, dtype))
+
+
+def cumprod(x: Tensor, dim: int, *, dtype: Any = None) -> Tensor:
+    """Running products along ``dim``; integers and bools give int64. The gradient is right
+    with zeros in the input, as PyTorch's.
+
+    >>> import microtensor as mt
+    >>> x = mt.tensor([2.0, 0.0, 3.0], requires_grad=True)
+    >>> y = x.cumprod(0)
+    >>> y.tolist()
+    [2.0, 0.0, 0.0]
+    >>> y.sum().backward()
+    >>> x.grad.tolist()
+    [1.0, 8.0, 0.0]
+    """
+    _int_dim("cumprod", dim, required=True)
+    return F.CumProd.apply(x, dim=dim, dtype=_reduction_dtype("cumprod", x, dtype))
 
 
 def _correction(op: str, dim: Any, unbiased: bool | None, correction: float | None) -> tuple:

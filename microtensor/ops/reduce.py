@@ -9,7 +9,7 @@ goes through ``cascaded_sum``, and the ops that sum inside compute float16 in fl
 import numpy as np
 
 from ..autograd import Function
-from ..dims import wrap_dims
+from ..dims import wrap_dim, wrap_dims
 from ..errors import DtypeError, ShapeError
 from ..summation import cascaded_sum, widened
 
@@ -189,8 +189,21 @@ class Prod(Function):
             return grad * _exclusive_products(x, self.dim[0])
 
 
+def _accumulated(x: np.ndarray) -> np.ndarray:
+    """``x`` in the dtype PyTorch's CPU kernels run a scan in (``acc_type``): float16 as float32,
+    float32 as float64; so ``[1e30, 1e30, 1e-30]``'s running product in float32 ends at 1e30, not
+    at inf, as PyTorch's."""
+    return x.astype(np.float64) if x.dtype == np.float32 else widened(x)
+
+
+def _reversed_cumsum(x: np.ndarray, axis: int) -> np.ndarray:
+    """The running sums from the far end of ``axis`` (accumulated as PyTorch's cumsum)."""
+    return np.flip(np.cumsum(_accumulated(np.flip(x, axis)), axis), axis).astype(x.dtype)
+
+
 class CumSum(Function):
-    """Running sums along ``dim`` (integers and bools in int64, float16 summed in float32);
+    """Running sums along ``dim`` (integers and bools in int64; float16 summed in float32 and
+    float32 in float64, as PyTorch's CPU kernel);
     the gradient is the running sum of the gradient from the other end."""
 
     def forward(self, x, dim, dtype=None):
@@ -203,14 +216,61 @@ class CumSum(Function):
         x = _int64_unless_float(x) if dtype is None else x.astype(dtype)
         if self.dim is None:  # a 0-d tensor: its one entry
             return x.copy()
-        return np.cumsum(widened(x), axis=self.dim).astype(x.dtype, copy=False)
+        with np.errstate(over="ignore"):  # a float32 sum past float32's range is inf, silently
+            return np.cumsum(_accumulated(x), axis=self.dim).astype(x.dtype, copy=False)
 
     def backward(self, grad):
         grad = grad.astype(self.in_dtype, copy=False)
-        if self.dim is None:
+        return grad if self.dim is None else _reversed_cumsum(grad, self.dim)
+
+
+class CumProd(Function):
+    """Running products along ``dim`` (integers and bools in int64, as PyTorch's). The gradient
+    is PyTorch's ``cumprod_backward``: ``reversed_cumsum(out * grad) / x`` where no entry is
+    zero; else, along each slice, that formula before the first zero, zero after it, and at the
+    first zero the product of the entries before it times ``sum(grad[j] * prod(x[z1+1 .. j]))``
+    over ``j`` from the first zero to the second, all without dividing by a zero."""
+
+    def forward(self, x, dim, dtype=None):
+        self.dim = wrap_dim(dim, x.ndim)
+        self.in_dtype = x.dtype
+        if dtype == np.bool_ and x.ndim and x.size:  # as PyTorch's kernel
+            raise DtypeError("cumprod is not implemented for bool tensors")
+        # dtype= casts here; the gradient runs back in the input's dtype, from the input as it
+        # was (PyTorch's cumprod_backward(grad.to(self's dtype), self, dim, result)).
+        cast = _int64_unless_float(x) if dtype is None else x.astype(dtype)
+        if x.ndim == 0:  # its one entry
+            out = cast.copy()
+        else:  # silent on overflow and inf * 0, as PyTorch
+            with np.errstate(over="ignore", invalid="ignore"):
+                out = np.cumprod(_accumulated(cast), axis=self.dim).astype(cast.dtype, copy=False)
+        self.save_for_backward(x, out)
+        return out
+
+    def backward(self, grad):
+        x, out = self.saved_tensors
+        grad = grad.astype(self.in_dtype, copy=False)
+        if x.size <= 1 or x.shape[self.dim] == 1:  # PyTorch's shortcut: no 0 / 0 at a zero
             return grad
-        flipped = np.flip(widened(grad), self.dim)
-        return np.flip(np.cumsum(flipped, axis=self.dim), self.dim).astype(grad.dtype, copy=False)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf and nan: as PyTorch
+            return self._input_grad(x, out, grad).astype(self.in_dtype, copy=False)
+
+    def _input_grad(self, x, out, grad):
+        axis, w = self.dim, out * grad
+        zero = x == 0
+        if not zero.any():
+            return _reversed_cumsum(w, axis) / x
+        zeros_so_far = np.cumsum(zero, axis)
+        before = zeros_so_far == 0  # the entries before the slice's first zero
+        result = np.where(before, _reversed_cumsum(np.where(before, w, 0), axis) / x, 0)
+        first = zero & (zeros_so_far == 1)
+        after_first = (zeros_so_far == 1) & ~zero  # strictly between the first zero and the second
+        products = np.cumprod(_accumulated(np.where(after_first, x, 1)), axis).astype(x.dtype)
+        owed = cascaded_sum(products * np.where(zeros_so_far == 1, grad, 0), axis, keepdims=True)
+        # out shifted one along axis (1 in front): at the first zero, the product before it
+        ones = np.ones_like(np.take(out, [0], axis=axis))
+        prefix = np.concatenate([ones, np.delete(out, -1, axis=axis)], axis)
+        return np.where(first, owed * prefix, result)
 
 
 class Var(Function):

@@ -1,6 +1,6 @@
-"""einsum, the strict products (mm, bmm, dot, mv, outer, inner), prod, cumsum, var/std and
+"""einsum, the strict products (mm, bmm, dot, mv, outer, inner), prod, cumsum, cumprod, var/std and
 norm: gradients by finite differences, and the cases the oracle's random draws rarely reach
-(prod's zeros, std and norm at zero, long float16/float32 inputs) against PyTorch."""
+(prod's and cumprod's zeros, std and norm at zero, long float16/float32 inputs) against PyTorch."""
 
 import numpy as np
 import pytest
@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import microtensor as mt
-from microtensor.testing import gradcheck, tensors
+from microtensor.testing import gradcheck, shapes, tensors
 
 EQUATIONS = [("ij,jk->ik", [(2, 3), (3, 4)]), ("bij,bjk->bik", [(2, 2, 3), (2, 3, 1)]),
              ("ii->i", [(3, 3)]), ("iij->j", [(2, 2, 3)]), ("i,j->ij", [(2,), (3,)]),
@@ -108,3 +108,40 @@ def test_max_and_min_of_two_tensors_are_maximum_and_minimum():
     a, b = mt.tensor([1.0, 5.0]), mt.tensor([3.0, 2.0])
     assert a.max(b).tolist() == mt.max(a, b).tolist() == [3.0, 5.0]
     assert a.min(b).tolist() == mt.min(a, b).tolist() == [1.0, 2.0]
+
+
+@given(data=st.data(), zeros=st.sampled_from([0, 1, 2]))
+def test_cumprod_gradient_with_zeros(data, zeros):
+    # cumprod is linear in each entry, so finite differences are exact enough even at a zero;
+    # the same positions (the ends included) are zeroed in every slice along dim.
+    shape = data.draw(shapes(min_dims=1, max_dims=3, max_side=4))
+    dim = data.draw(st.integers(-len(shape), len(shape) - 1))
+    shape = shape[:dim % len(shape)] + (max(shape[dim], zeros),) + shape[dim % len(shape) + 1:]
+    values = data.draw(tensors(shape, min_value=-3, max_value=3)).array.copy()
+    picked = data.draw(st.lists(st.integers(0, shape[dim] - 1), min_size=zeros, max_size=zeros,
+                                unique=True))
+    np.moveaxis(values, dim, 0)[picked] = 0.0
+    x = mt.tensor(values, requires_grad=True)
+    assert int((x == 0).sum().item()) >= zeros * x.numel() // shape[dim]
+    assert gradcheck(lambda t: t.cumprod(dim), [x])
+
+
+@pytest.mark.parametrize("values", ZEROS, ids=str)
+@pytest.mark.parametrize("dim", [0, -1])
+def test_cumprod_gradient_with_zeros_as_pytorch(torch, values, dim):
+    # the upstream gradient 1, 2, 3...: each entry's part of the sum is seen
+    def call(x):
+        return (x.cumprod(dim) * x.new_tensor(np.arange(1.0, x.numel() + 1).reshape(x.shape))).sum()
+    np.testing.assert_array_equal(grads(mt, values, call), grads(torch, values, call))
+
+
+def test_scans_accumulate_float32_in_float64_and_need_a_dim(torch):
+    """PyTorch's CPU scans add float32 in float64: a running sum that passes float32's range
+    comes back; and dim is required (None is a TypeError)."""
+    for op in ("cumsum", "cumprod"):
+        values = [3e38, 3e38, -3e38] if op == "cumsum" else [1e30, 1e30, 1e-30]
+        ours = getattr(mt.tensor(values), op)(0).tolist()
+        assert ours == getattr(torch.tensor(values), op)(0).tolist()
+        for lib in (mt, torch):
+            with pytest.raises(TypeError):
+                getattr(lib.ones(3), op)(None)

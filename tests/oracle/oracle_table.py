@@ -1758,3 +1758,37 @@ def layer_norm_args(draw, dtypes):
 
 row("F.layer_norm", lambda lib, x, s, w, b, **kw: lib.F.layer_norm(x, s, w, b, **kw),
     layer_norm_args)
+
+
+# ------------------------------------------------------------------ cumprod, repeat_interleave(counts)
+def cumulative_zeros(draw, dtypes):
+    """``cumulative``'s draws (``dtype=`` now and then) with entries zeroed often (none, one,
+    several in a slice, at either end): where cumprod's gradient leaves ``out / x``."""
+    (x, d), kw = cumulative(draw, dtypes)
+    if x.array.size and draw(st.integers(0, 3)):
+        mask = np.array(draw(st.lists(st.booleans(), min_size=x.array.size,
+                                      max_size=x.array.size))).reshape(x.array.shape)
+        x = Arr(np.where(mask, 0, x.array).astype(x.array.dtype))
+    return (x, d), kw
+
+
+row("Tensor.cumprod", lambda lib, x, d, **kw: x.cumprod(d, **kw), cumulative_zeros)
+row("mt.cumprod", lambda lib, x, d, **kw: lib.m.cumprod(x, d, **kw), cumulative_zeros)
+
+
+def repeat_counts(draw, dtypes):
+    """A vector of counts alone (int64 or int32 mostly; now and then another dtype, 0-d or 2-d,
+    a negative count), with ``output_size`` (right or wrong) now and then."""
+    dtype = draw(st.sampled_from(["int64", "int64", "int32", *dtypes]))
+    shape_ = draw(st.sampled_from([(draw(st.integers(0, 4)),)] * 6 + [(), (1, 2)]))
+    low = -1 if draw(st.integers(0, 9)) == 0 else 0
+    counts = Arr(array(draw, dtype, shape_, low=low, high=3))
+    kw = {}
+    if draw(st.integers(0, 3)) == 0:
+        total = int(np.clip(counts.array, 0, None).sum()) if counts.array.dtype.kind in "iu" else 0
+        kw["output_size"] = total + draw(st.sampled_from([0, 0, 0, 1]))
+    return (counts,), kw
+
+
+row("mt.repeat_interleave_counts", lambda lib, r, **kw: lib.m.repeat_interleave(r, **kw),
+    repeat_counts, grad=False)
