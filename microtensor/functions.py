@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from . import ops as F
-from .creation import as_tensor, tensor
+from .creation import arange, as_tensor, tensor
 from .dtypes import result_type
 from .errors import DtypeError, ShapeError
 from .tensor import Tensor, as_operand
@@ -102,7 +102,7 @@ METHOD_FUNCTIONS = (
     "unsqueeze", "split", "chunk", "matmul", "gather", "masked_fill", "t",
     # composed/'s
     "narrow", "select", "unbind", "gt", "ge", "lt", "le", "eq", "ne",
-    "sort", "argsort", "topk", "flip", "roll", "tril", "triu", "index_select", "repeat_interleave",
+    "sort", "argsort", "topk", "flip", "roll", "tril", "triu", "index_select",
     "scatter", "scatter_add", "index_add",
     "mm", "bmm", "dot", "mv", "outer", "inner", "prod", "cumsum", "cumprod", "var", "std", "norm",
     "square", "round", "isnan", "isinf", "isfinite", "logical_not", "logical_and", "logical_or",
@@ -176,11 +176,10 @@ def repeat_interleave(input: Tensor | None = None, repeats: int | Tensor | None 
                          f"{counts.dtype}, as PyTorch's")
     if counts.ndim != 1:
         raise RuntimeError("repeat_interleave only accept 1D vector as repeat")
-    if (counts.array < 0).any():
-        raise RuntimeError("repeats can not be negative")
-    index = np.repeat(np.arange(counts.shape[0], dtype=counts.dtype), counts.array)
-    if output_size is not None and output_size != index.size:
-        raise RuntimeError(f"repeat_interleave: output_size {output_size} but the repeats add up "
-                           f"to {index.size}")
-    return tensor(index)
-__all__ = ["cat", "einsum", "maximum", "minimum", "stack", "where", *METHOD_FUNCTIONS]
+    # The indices 0, 1, ... as entries: the method then repeats (and checks) them.
+    return arange(counts.shape[0], dtype=counts.dtype).repeat_interleave(
+        counts, output_size=output_size)
+
+
+__all__ = ["cat", "einsum", "maximum", "minimum", "repeat_interleave", "stack", "where",
+           *METHOD_FUNCTIONS]

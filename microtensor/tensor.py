@@ -132,11 +132,11 @@ class Tensor:
         check_device(device)
         return legacy.construct(args, get_default_dtype(), "Tensor", alias_any_dtype=True)
 
-    @staticmethod
-    def _wrap(array: np.ndarray, cls: type = None) -> Tensor:
-        """Wrap an op's result without copying or converting (the per-op fast path); ``cls``
-        makes a subclass (``nn.Parameter``)."""
-        t = object.__new__(cls or Tensor)
+    @classmethod
+    def _wrap(cls, array: np.ndarray) -> Tensor:
+        """Wrap an op's result without copying or converting (the per-op fast path); called on
+        a subclass (``nn.Parameter``), one of that class."""
+        t = object.__new__(cls)
         t.array = array if type(array) is np.ndarray else np.asarray(array)
         t._grad = t.grad_fn = t._name = t._hooks = None
         t.requires_grad = False

@@ -50,7 +50,7 @@ class Parameter(Tensor):
             raise ValueError("Parameter: data must be a leaf tensor, not the result of an op "
                              "recorded in a graph; pass data.detach()")
         # Shares the memory of a tensor or array it is given, as PyTorch; None is empty.
-        param = Tensor._wrap(to_array(np.empty(0, get_default_dtype()) if data is None else data, None), cls)
+        param = cls._wrap(to_array(np.empty(0, get_default_dtype()) if data is None else data, None))
         if requires_grad:
             if param.dtype.kind != "f":
                 raise TypeError(f"Parameter: parameters that require grad must be floating "
