@@ -16,7 +16,7 @@ import numpy as np
 
 
 class LazyGrad:
-    """The protocol: ``shape``, ``dtype``, ``cast``, ``dense`` and ``add_all``."""
+    """The protocol: ``shape``, ``dtype``, ``cast``, ``dense``, ``add_all`` and ``recorded``."""
 
     __slots__ = ()
     shape: tuple[int, ...]
@@ -38,6 +38,11 @@ class LazyGrad:
     @staticmethod
     def add_all(parts: list, buffer: np.ndarray) -> None:
         """Add every gradient in ``parts`` (all of this kind) into ``buffer``, in place."""
+        raise NotImplementedError
+
+    def recorded(self) -> Any:
+        """The gradient as a tensor made by recorded ops, in a ``create_graph`` pass (where
+        its parts are tensors: see ``higher_order.py``)."""
         raise NotImplementedError
 
 
@@ -63,6 +68,12 @@ class SparseGrad(LazyGrad):
         if self.values.dtype == dtype:
             return self
         return SparseGrad(self.shape, self.index, self.values.astype(dtype), self.advanced)
+
+    def recorded(self) -> Any:
+        from .ops.shape import Embed
+
+        return Embed.apply(self.values, shape=self.shape, index=self.index,
+                           advanced=self.advanced)
 
     @staticmethod
     def add_all(parts: list[SparseGrad], buffer: np.ndarray) -> None:
@@ -101,6 +112,9 @@ class OuterGrad(LazyGrad):
         return OuterGrad(self.left.astype(dtype), self.right.astype(dtype))
 
     def dense(self) -> np.ndarray:
+        return self.left.T @ self.right
+
+    def recorded(self) -> Any:
         return self.left.T @ self.right
 
     def transpose(self) -> OuterGrad:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import autograd, printing, versions
+from . import autograd, numpy_dispatch, printing, versions
 from . import ops as F
 from .devices import CPU, check_device, device, is_device
 from .dims import broadcasts_to, wrap_dim, wrap_dims
@@ -242,7 +242,20 @@ class Tensor:
         return self.array.tolist()
 
     def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        if self.requires_grad:  # its gradient would be lost: PyTorch refuses too
+            raise RuntimeError("Can't call numpy() on Tensor that requires grad. Use "
+                               "tensor.detach().numpy() instead.")
         return self.array if dtype is None else self.array.astype(dtype, copy=False)
+
+    def __array_ufunc__(self, ufunc: np.ufunc, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """numpy's ufuncs on tensors: the engine's ops in a recorded backward pass, else as
+        before (operators are the tensor's; see ``numpy_dispatch.py``)."""
+        return numpy_dispatch.ufunc(ufunc, method, inputs, kwargs)
+
+    def __array_function__(self, func: Any, types: Any, args: tuple, kwargs: dict) -> Any:
+        """numpy's functions on tensors: the engine's ops in a recorded backward pass, else
+        numpy on the arrays (see ``numpy_dispatch.py``)."""
+        return numpy_dispatch.function(func, args, kwargs)
 
     def __len__(self) -> int:
         if self.ndim == 0:
@@ -281,7 +294,7 @@ class Tensor:
         return printing.format_tensor(self)  # PyTorch's text (str() too): see printing.py
 
     # --------------------------------------------------------------- autograd
-    def backward(self, gradient: Any = None, retain_graph: bool = False,
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (with ``inputs``, into
         those tensors' ``.grad`` only: see ``mt.autograd.backward``).
@@ -295,12 +308,11 @@ class Tensor:
         >>> x.grad.tolist()
         [3.0, 30.0]
         """
-        if inputs is not None:
+        if inputs is not None or create_graph:
             autograd.backward([self], [gradient], retain_graph, create_graph, inputs)
             return
-        autograd.refuse_create_graph(create_graph, "backward")  # the common path, kept short
-        root_grad = autograd.root_gradient(self, gradient, "backward")
-        autograd.run_backward([self], [root_grad], retain_graph=retain_graph)
+        root_grad = autograd.root_gradient(self, gradient, "backward")  # the common path, short
+        autograd.run_backward([self], [root_grad], retain_graph=bool(retain_graph))
 
     def detach(self) -> Tensor:
         """The same data (shared memory and version counter), cut off from the graph.

@@ -99,6 +99,24 @@ class Index(Function):
         return SparseGrad(self.shape, self.index, grad, self.advanced)
 
 
+class Embed(Function):
+    """``values`` placed at ``index`` in zeros of ``shape`` (added up where an advanced index
+    repeats a place): what ``Index`` sends back, as an op of its own when the backward pass is
+    recorded (``create_graph``). Its own gradient reads the index again."""
+
+    def forward(self, values, shape, index, advanced):
+        self.index = index
+        out = np.zeros(shape, values.dtype)
+        if advanced:
+            np.add.at(out, index, values)
+        else:
+            out[index] = values
+        return out
+
+    def backward(self, grad):
+        return grad[self.index]
+
+
 class Gather(Function):
     """PyTorch's ``gather``: ``out[..., j, ...] = x[..., index[..., j, ...], ...]`` along ``dim``."""
 

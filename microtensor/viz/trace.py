@@ -322,7 +322,7 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
         for i, (parent, meta) in enumerate(zip(fn.parents, fn.in_meta)):
             if meta is None:  # a Python scalar operand: part of the op, not a node
                 continue
-            shape, dtype = meta
+            shape, dtype, _ = meta
             if isinstance(parent, Function):
                 src = op_node(parent, shape, str(dtype))
                 if leaves_gate(parent.scope, fn.scope):

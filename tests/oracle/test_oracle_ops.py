@@ -108,3 +108,59 @@ def test_gradient(row: Row, data) -> None:
         assert_values_close(actual, expected, "float64",
                             f"{what}: gradient of input {i}\n  microtensor {actual.tolist()}\n"
                             f"  PyTorch     {expected.tolist()}\n  upstream {upstream}")
+
+
+def second_order(lib: Lib, outputs: list, upstream: list, directions: list) -> Outcome:
+    """The derivative of ``sum(grad_i * v_i)`` with respect to every leaf, where ``grad`` is the
+    leaves' gradient of the outputs for ``upstream`` (recorded: ``create_graph=True``) and
+    ``v`` are ``directions``: the second-order check, as PyTorch's double backward gives it.
+    Leaves with no gradient, or one that does not depend on them, get zeros."""
+    m = lib.m
+    try:
+        grads = [m.tensor(g) if lib.name == "mt" else m.from_numpy(g) for g in upstream]
+        firsts = m.autograd.grad(outputs, lib.leaves, grads, create_graph=True, allow_unused=True)
+        terms = [(g * (m.tensor(v) if lib.name == "mt" else m.from_numpy(v))).sum()
+                 for g, v in zip(firsts, directions) if g is not None and g.requires_grad]
+        if not terms:
+            return Outcome(result=[np.zeros(tuple(leaf.shape)) for leaf in lib.leaves])
+        seconds = m.autograd.grad(sum(terms), lib.leaves, allow_unused=True)
+        return Outcome(result=[np.zeros(tuple(leaf.shape)) if s is None else as_array(s)
+                               for leaf, s in zip(lib.leaves, seconds)])
+    except Exception as err:  # noqa: BLE001 - compared with PyTorch's outcome
+        return Outcome(error=err)
+
+
+@pytest.mark.parametrize("row", GRAD_ROWS, ids=[r.name for r in GRAD_ROWS])
+@given(data=st.data())
+def test_second_order(row: Row, data) -> None:
+    args, kwargs = row.sample(data.draw, ("float64",))
+    seed = data.draw(st.integers(0, 2**32 - 1), label="upstream gradient seed")
+    what = describe_call(row, args, kwargs)
+    mine_lib, torch_lib = Lib("mt", requires_grad=True), Lib("torch", requires_grad=True)
+    mine = run(mine_lib, row.call, args, kwargs)
+    theirs = run(torch_lib, row.call, args, kwargs)
+    if theirs.error is not None or mine.error is not None:
+        return  # the forward and first-order tests compare these
+    pairs = [(m, t) for m, t in zip(float_outputs(mine.result), float_outputs(theirs.result))
+             if t.requires_grad and m.requires_grad]
+    if not pairs or not torch_lib.leaves:
+        return
+    rng = np.random.default_rng(seed)
+    upstream = [rng.standard_normal(tuple(t.shape)) for _, t in pairs]
+    directions = [rng.standard_normal(tuple(t.shape)) for t in torch_lib.leaves]
+    mine2 = second_order(mine_lib, [m for m, _ in pairs], upstream, directions)
+    theirs2 = second_order(torch_lib, [t for _, t in pairs], upstream, directions)
+    if theirs2.error is not None and mine2.error is None:
+        raise AssertionError(f"{what}: PyTorch's double backward raised "
+                             f"{type(theirs2.error).__name__}: {theirs2.error}; microtensor's did not")
+    if mine2.error is not None:
+        if theirs2.error is None:
+            raise AssertionError(f"{what}: double backward raised {type(mine2.error).__name__}: "
+                                 f"{mine2.error}; PyTorch's did not") from mine2.error
+        return
+    for i, (actual, expected) in enumerate(zip(mine2.result, theirs2.result)):
+        assert actual.shape == expected.shape, \
+            f"{what}: second derivative of input {i} has shape {actual.shape}, PyTorch {expected.shape}"
+        assert_values_close(actual, expected, "float64",
+                            f"{what}: second derivative of input {i}\n  microtensor "
+                            f"{actual.tolist()}\n  PyTorch     {expected.tolist()}")

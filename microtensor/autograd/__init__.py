@@ -9,7 +9,9 @@ what backward needs and nothing more:
   when no gradient flows there (constants, integer inputs, detached tensors);
 - ``saved``: the numpy arrays the op chose to keep, freed after backward;
 - ``in_meta``: each input's shape and dtype, so the engine (not the op) can sum
-  a broadcast gradient back to the input's shape and dtype.
+  a broadcast gradient back to the input's shape and dtype, and the id of its array (with
+  ``out_id``, the output's): how a backward pass that is itself recorded (``create_graph``)
+  finds which saved arrays were inputs or the output (see ``higher_order.py``).
 
 Nodes point only at their inputs, never at their outputs, so a graph holds no
 reference cycles and Python's cyclic garbage collector has nothing to chase.
@@ -37,14 +39,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import versions
-from .dtypes import get_default_dtype, result_type
-from .errors import DtypeError, ShapeError
-from .lazy import LazyGrad, OuterGrad, SparseGrad  # noqa: F401 - the forms ops return, as mt.autograd.X
-from .summation import cascaded_sum
+from .. import versions
+from ..dtypes import get_default_dtype, result_type
+from ..errors import DtypeError, ShapeError
+from ..lazy import LazyGrad, OuterGrad, SparseGrad  # noqa: F401 - the forms ops return, as mt.autograd.X
+from ..summation import cascaded_sum
 
 if TYPE_CHECKING:
-    from .tensor import Tensor
+    from ..tensor import Tensor
 
 
 class _State:
@@ -54,6 +56,7 @@ class _State:
     anomaly = False
     scope: tuple = ()
     observer: Any = None  # see ``observe``; None costs one comparison per op
+    recording_backward = False  # a create_graph pass runs: numpy on tensors runs the engine's ops
 
 
 _state = _State()
@@ -368,7 +371,7 @@ class Function:
     [0.5, 0.7310585975646973]
     """
 
-    __slots__ = ("parents", "in_meta", "needs_input_grad", "scope", "trace", "__dict__")
+    __slots__ = ("parents", "in_meta", "needs_input_grad", "scope", "trace", "out_id", "__dict__")
     # Class-level defaults rather than a store per op (and no __init__ to call).
     saved: Any = ()  # what save_for_backward kept; _FREED after a backward
     saved_at = 0  # the write clock when they were saved (see ``versions.py``)
@@ -420,7 +423,7 @@ class Function:
             if isinstance(x, Tensor):
                 data = x.array
                 arrays.append(data)
-                meta.append((data.shape, data.dtype))
+                meta.append((data.shape, data.dtype, id(data)))
                 if recording and x.requires_grad:
                     needs.append(True)
                     parents.append(x.grad_fn or x)
@@ -435,6 +438,7 @@ class Function:
             # _agree is promote's own first check, called here too to save a call per op.
             if cls.promote is not None and not _agree(arrays, cls.promote):
                 arrays = promote(arrays, cls.promote)
+                meta = [m and (m[0], m[1], id(a)) for m, a in zip(meta, arrays)]
             out = fn.forward(*arrays, **kwargs) if kwargs else fn.forward(*arrays)
         except (ValueError, IndexError, TypeError, ArithmeticError, RuntimeError) as err:
             raise _forward_error(cls, inputs, err) from err
@@ -454,6 +458,7 @@ class Function:
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
         # values, and it rescans every tracked object of a large live graph on each pass.
         fn.parents, fn.in_meta, fn.scope = tuple(parents), tuple(meta), _state.scope
+        fn.out_id = id(result.array)  # with in_meta's ids: which saved arrays are inputs or output
         if _state.anomaly:
             fn.trace = traceback.format_stack()[:-1]
         result.requires_grad = True
@@ -645,18 +650,23 @@ def _name(hook: Callable) -> str:
     return getattr(hook, "__name__", type(hook).__name__)
 
 
-def run_backward(roots: Sequence[Tensor], root_grads: Sequence[np.ndarray],
-                 retain_graph: bool = False, inputs: Sequence[Tensor] | None = None
-                 ) -> list[np.ndarray | None] | None:
+def run_backward(roots: Sequence[Tensor], root_grads: Sequence[Any],
+                 retain_graph: bool = False, inputs: Sequence[Tensor] | None = None,
+                 create_graph: bool = False) -> list[Any] | None:
     """Backpropagate ``root_grads`` from ``roots`` through the recorded graph.
 
     Without ``inputs``, gradients accumulate into every reachable leaf's ``.grad``
     (``Tensor.backward``). With ``inputs``, their gradients are returned instead and no
-    ``.grad`` is touched (``mt.grad``).
+    ``.grad`` is touched (``mt.grad``). With ``create_graph``, the pass is itself recorded
+    (``higher_order.py``): the gradients are tensors in a graph of their own.
     """
-    run = _Backward(roots, root_grads, inputs, retain_graph)
-    # no_grad: hooks and user ops may compute with tensors; record none of it.
-    with no_grad(), collector_paused():
+    if create_graph:
+        run: _Backward = higher_order.RecordedBackward(roots, root_grads, inputs, retain_graph)
+        mode = higher_order.recording_backward
+    else:
+        run = _Backward(roots, root_grads, inputs, retain_graph)
+        mode = no_grad  # hooks and user ops may compute with tensors; record none of it
+    with mode(), collector_paused():
         for fn in _topological_order(run.start):
             grad = run.arrived(fn)
             if grad is not None:
@@ -749,7 +759,7 @@ def _conform(grad: Any, fn: Function, index: int) -> Any:
 
     Dense gradients are summed over broadcast axes here, so no op has to.
     """
-    shape, dtype = fn.in_meta[index]
+    shape, dtype, _ = fn.in_meta[index]
     if isinstance(grad, LazyGrad):
         if grad.shape != shape:
             raise _shape_error(grad.dense(), shape, fn, index)
@@ -822,8 +832,9 @@ def _accumulate_leaf(leaf: Tensor, grad: np.ndarray) -> None:
         leaf._grad.array = np.asarray(leaf._grad.array + grad)  # 0-d: + gives a numpy scalar
 
 
-def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
-    """The upstream gradient a backward starts from, checked against ``root``."""
+def root_gradient(root: Tensor, gradient: Any, what: str, create_graph: bool = False) -> Any:
+    """The upstream gradient a backward starts from, checked against ``root``: an array, or
+    with ``create_graph`` a tensor (the one given, which may itself require grad)."""
     if not root.requires_grad:
         raise RuntimeError(f"{what}: the tensor does not require grad and has no grad_fn "
                            "(no input that requires grad was used to compute it)")
@@ -832,16 +843,20 @@ def root_gradient(root: Tensor, gradient: Any, what: str) -> np.ndarray:
             raise RuntimeError(f"{what}: gradient can be left out only for a single-element "
                                f"output, but the output has shape {root.shape}; pass gradient= "
                                "with that shape")
-        return np.ones(root.shape, dtype=root.dtype)
-    g = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient,
-                   dtype=root.dtype)
+        g = np.ones(root.shape, dtype=root.dtype)
+        return Tensor._wrap(g) if create_graph else g
+    if create_graph and isinstance(gradient, Tensor):
+        g = gradient if gradient.dtype == root.dtype else gradient.to(root.dtype)
+    else:
+        g = np.asarray(gradient.array if isinstance(gradient, Tensor) else gradient,
+                       dtype=root.dtype)
     if g.shape != root.shape:
         raise ShapeError(f"{what}: gradient has shape {g.shape} but the output has shape "
                          f"{root.shape}")
-    return g
+    return Tensor._wrap(g) if create_graph and not isinstance(g, Tensor) else g
 
 def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
-             retain_graph: bool = False, create_graph: bool = False,
+             retain_graph: bool | None = None, create_graph: bool = False,
              inputs: Tensor | Sequence[Tensor] | None = None) -> None:
     """Accumulate the gradients of ``tensors`` into the ``.grad`` of every leaf they came from,
     or, given ``inputs``, into those tensors' ``.grad`` only (leaves or not), as PyTorch's
@@ -853,15 +868,16 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     >>> w.grad.tolist(), x.grad
     ([1.0, 1.0], None)
     """
-    refuse_create_graph(create_graph, "backward")
+    if retain_graph is None:
+        retain_graph = create_graph  # as PyTorch: a recorded pass may be differentiated again
     tensors = [tensors] if isinstance(tensors, Tensor) else list(tensors)
     if grad_tensors is None or isinstance(grad_tensors, Tensor):
         grad_tensors = [grad_tensors] * len(tensors)
     if len(grad_tensors) != len(tensors):
         raise ShapeError(f"backward: {len(grad_tensors)} gradients for {len(tensors)} tensors")
-    roots = [root_gradient(t, g, "backward") for t, g in zip(tensors, grad_tensors)]
+    roots = [root_gradient(t, g, "backward", create_graph) for t, g in zip(tensors, grad_tensors)]
     if inputs is None:
-        run_backward(tensors, roots, retain_graph=retain_graph)
+        run_backward(tensors, roots, retain_graph, create_graph=create_graph)
         return
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if not inputs:
@@ -869,9 +885,13 @@ def backward(tensors: Tensor | Sequence[Tensor], grad_tensors: Any = None,
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"backward: input {i} (shape {t.shape}) does not require grad")
-    found = run_backward(tensors, roots, retain_graph=retain_graph, inputs=inputs)
+    found = run_backward(tensors, roots, retain_graph, inputs, create_graph)
     for t, g in zip(inputs, found):
-        if g is not None:  # an input the tensors do not depend on keeps its .grad
+        if g is None:  # an input the tensors do not depend on keeps its .grad
+            continue
+        if create_graph:
+            higher_order.accumulate(t, g)
+        else:
             _accumulate_leaf(t, g)
 
 
@@ -888,28 +908,23 @@ def Variable(data: Tensor, requires_grad: bool = False) -> Tensor:  # noqa: N802
     return data.detach().requires_grad_(requires_grad)
 
 
-def refuse_create_graph(create_graph: bool, what: str) -> None:
-    """Higher-order gradients would need backward passes built from recorded ops."""
-    if create_graph:
-        raise NotImplementedError(
-            f"{what}(create_graph=True): microtensor computes first-order gradients only; "
-            "backward passes run on numpy arrays and are not recorded, so there is no graph "
-            "of the gradient to differentiate again")
-
-
 def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
-         grad_outputs: Any = None, retain_graph: bool = False, create_graph: bool = False,
+         grad_outputs: Any = None, retain_graph: bool | None = None, create_graph: bool = False,
          allow_unused: bool = False) -> tuple[Tensor | None, ...]:
     """Gradients of ``outputs`` with respect to ``inputs``, returned rather than
-    accumulated into ``.grad`` (PyTorch's ``torch.autograd.grad``).
+    accumulated into ``.grad`` (PyTorch's ``torch.autograd.grad``). With ``create_graph``
+    the backward pass is recorded, so the gradients can be differentiated again;
+    ``retain_graph`` defaults to ``create_graph``, as PyTorch's.
 
     >>> import microtensor as mt
     >>> x = mt.tensor([3.0], requires_grad=True)
-    >>> (dx,) = mt.grad((x ** 2).sum(), x)
-    >>> dx.tolist(), x.grad
-    ([6.0], None)
+    >>> (dx,) = mt.grad((x ** 3).sum(), x, create_graph=True)  # 3 x^2
+    >>> (d2x,) = mt.grad(dx.sum(), x)  # 6 x
+    >>> dx.tolist(), d2x.tolist(), x.grad
+    ([27.0], [18.0], None)
     """
-    refuse_create_graph(create_graph, "grad")
+    if retain_graph is None:
+        retain_graph = create_graph
     outputs = [outputs] if isinstance(outputs, Tensor) else list(outputs)
     inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
     if grad_outputs is None or isinstance(grad_outputs, Tensor):
@@ -919,17 +934,20 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
     for i, t in enumerate(inputs):
         if not t.requires_grad:
             raise RuntimeError(f"grad: input {i} (shape {t.shape}) does not require grad")
-    roots = [root_gradient(o, g, "grad") for o, g in zip(outputs, grad_outputs)]
-    found = run_backward(outputs, roots, retain_graph=retain_graph, inputs=inputs)
+    roots = [root_gradient(o, g, "grad", create_graph) for o, g in zip(outputs, grad_outputs)]
+    found = run_backward(outputs, roots, retain_graph, inputs, create_graph)
     if not allow_unused:
         for i, g in enumerate(found):
             if g is None:
                 raise RuntimeError(f"grad: input {i} (shape {inputs[i].shape}) was not used to "
                                    "compute the outputs; pass allow_unused=True to get None")
+    if create_graph:
+        return tuple(found)
     # Copies: a gradient may be a read-only broadcast view or shared with another input.
     return tuple(None if g is None else Tensor._wrap(np.array(g)) for g in found)
 
 
-# tensor.py and inplace.py import this module; they are needed only at call time.
-from . import inplace  # noqa: E402
-from .tensor import Tensor  # noqa: E402
+# tensor.py, inplace.py and higher_order.py import this module; needed only at call time.
+from .. import inplace  # noqa: E402
+from . import higher_order  # noqa: E402
+from ..tensor import Tensor  # noqa: E402
