@@ -20,7 +20,6 @@ that mean the same on both (``reshape``, ``T``, indexing, ``shape``) are fine as
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from typing import Any
 

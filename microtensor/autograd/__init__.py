@@ -949,5 +949,5 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
 
 # tensor.py, inplace.py and higher_order.py import this module; needed only at call time.
 from .. import inplace  # noqa: E402
-from . import higher_order  # noqa: E402
 from ..tensor import Tensor  # noqa: E402
+from . import functional, higher_order  # noqa: E402, F401 - functional: mt.autograd.functional

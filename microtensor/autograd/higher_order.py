@@ -25,6 +25,7 @@ Only ``create_graph`` pays for any of this: a first-order pass is the loop in ``
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -32,6 +33,9 @@ from typing import Any
 import numpy as np
 
 from .. import versions
+from ..errors import DtypeError, ShapeError
+from ..lazy import LazyGrad
+from ..tensor import Tensor
 from . import (
     _FREED,
     Function,
@@ -44,9 +48,6 @@ from . import (
     _state,
     enable_grad,
 )
-from ..errors import DtypeError, ShapeError
-from ..lazy import LazyGrad
-from ..tensor import Tensor
 
 
 class CreateGraphError(RuntimeError):
@@ -149,9 +150,20 @@ class RecordedBackward(_Backward):
 
 def accumulate(leaf: Tensor, grad: Tensor) -> None:
     """``grad`` into ``leaf.grad``: the recorded tensor itself, or added out of place."""
+    if grad.requires_grad:
+        warnings.warn(CYCLE_WARNING, UserWarning, stacklevel=4)
     if grad.dtype != leaf.dtype:
         grad = grad.to(leaf.dtype)
     leaf._grad = grad if leaf._grad is None else leaf._grad + grad
+
+
+#: PyTorch's warning, word for word: ``.grad`` holds a graph that holds the leaf.
+CYCLE_WARNING = (
+    "Using backward() with create_graph=True will create a reference cycle between the "
+    "parameter and its gradient which can cause a memory leak. We recommend using "
+    "autograd.grad when creating the graph to avoid this. If you have to use this function, "
+    "make sure to reset the .grad fields of your parameters to None after use to break the "
+    "cycle and avoid the leak.")
 
 
 def call_recorded(fn: Function, grad: Tensor) -> Any:

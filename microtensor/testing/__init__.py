@@ -1,4 +1,5 @@
-"""Tools for testing ops and custom ``Function``s: ``gradcheck`` and hypothesis strategies.
+"""Tools for testing ops and custom ``Function``s: ``gradcheck``, ``gradgradcheck``,
+``check_op`` (all of an op's property tests in one call) and hypothesis strategies.
 
 A custom op is tested in a few lines: draw float64 tensors, compare the forward pass
 with numpy, and let ``gradcheck`` compare ``backward`` with finite differences.
@@ -24,8 +25,10 @@ with numpy, and let ``gradcheck`` compare ``backward`` with finite differences.
 >>> test_softplus()
 """
 
+from .check_op import check_op
 from .gradcheck import GradcheckError, gradcheck
+from .gradgradcheck import gradgradcheck
 from .strategies import away_from, broadcastable_shapes, shapes, tensor_pairs, tensors
 
-__all__ = ["GradcheckError", "away_from", "broadcastable_shapes", "gradcheck", "shapes",
-           "tensor_pairs", "tensors"]
+__all__ = ["GradcheckError", "away_from", "broadcastable_shapes", "check_op", "gradcheck",
+           "gradgradcheck", "shapes", "tensor_pairs", "tensors"]

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -38,6 +38,20 @@ from ..tensor import Tensor
 _UPSTREAM_SEED = 0
 #: Fast mode's directions are too; input ``i`` gets ``default_rng([_DIRECTION_SEED, i])``.
 _DIRECTION_SEED = 1
+
+
+class _Wording(NamedTuple):
+    """How a failure names the check, what it differentiates and each argument:
+    gradcheck's "the gradient of input 1", gradgradcheck's "the second derivative with
+    respect to grad_output 0"."""
+
+    check: str
+    derivative: str
+    argument: Callable[[int], str]
+
+
+def _input(index: int) -> str:
+    return f"input {index}"
 
 
 class GradcheckError(AssertionError):
@@ -118,8 +132,9 @@ def gradcheck(fn: Callable[..., Tensor], inputs: Sequence[Any], eps: float = 1e-
             raise TypeError(f"gradcheck of {name}: input {i} (shape {inputs[i].shape}) has "
                             f"dtype {inputs[i].dtype}; finite differences need float64, so "
                             "create it with dtype=mt.float64 (or convert with .double())")
+    wording = _Wording(f"gradcheck of {name}", "the gradient of", _input)
     try:
-        _check(fn, name, inputs, checked, eps, atol, rtol, grad_output, fast_mode)
+        _check(fn, wording, inputs, checked, eps, atol, rtol, grad_output, fast_mode)
     except GradcheckError:
         if raise_exception:
             raise
@@ -138,48 +153,48 @@ def _op_name(fn: Callable) -> str:
     return name.rsplit("<locals>.", 1)[-1]  # "test_x.<locals>.<lambda>" says no more than this
 
 
-def _check(fn: Callable[..., Tensor], name: str, inputs: list, checked: list[int], eps: float,
-           atol: float, rtol: float, grad_output: Any, fast_mode: bool) -> None:
+def _check(fn: Callable[..., Tensor], wording: _Wording, inputs: list, checked: list[int],
+           eps: float, atol: float, rtol: float, grad_output: Any, fast_mode: bool) -> None:
     before = {i: x.array.copy() for i, x in enumerate(inputs) if isinstance(x, Tensor)}
 
-    out = _output(fn, name, inputs)
-    _check_unmodified(name, inputs, before, "its forward pass")
-    upstream = _upstream(name, grad_output, out)
+    out = _output(fn, wording.check, inputs)
+    _check_unmodified(wording, inputs, before, "its forward pass")
+    upstream = _upstream(wording.check, grad_output, out)
     analytic = _analytic(out, [inputs[i] for i in checked], upstream)
-    _check_unmodified(name, inputs, before, "the backward pass")
+    _check_unmodified(wording, inputs, before, "the backward pass")
 
     for i, found in zip(checked, analytic):
         x = inputs[i]  # its gradient has its shape and dtype: the engine checks that
         if fast_mode:
             u = _direction(i, x.shape)
             numeric = _numeric_projection(fn, inputs, i, upstream, u, eps)
-            _compare_projection(name, i, x.shape, float(np.sum(u * found)), numeric,
+            _compare_projection(wording, i, x.shape, float(np.sum(u * found)), numeric,
                                 atol * float(np.sum(np.abs(u))), atol, rtol)
         else:
             numeric = _numeric(fn, inputs, i, upstream, eps)
-            _compare(name, i, x.shape, found, numeric, atol, rtol)
-    _check_unmodified(name, inputs, before, "a perturbed forward pass")
+            _compare(wording, i, x.shape, found, numeric, atol, rtol)
+    _check_unmodified(wording, inputs, before, "a perturbed forward pass")
 
 
-def _output(fn: Callable[..., Tensor], name: str, inputs: list) -> Tensor:
+def _output(fn: Callable[..., Tensor], check: str, inputs: list) -> Tensor:
     out = fn(*inputs)
     if not isinstance(out, Tensor):
-        raise TypeError(f"gradcheck of {name}: fn must return a Tensor, got "
+        raise TypeError(f"{check}: fn must return a Tensor, got "
                         f"{type(out).__name__}")
     if out.dtype != float64:
-        raise TypeError(f"gradcheck of {name}: fn returned dtype {out.dtype}; finite "
+        raise TypeError(f"{check}: fn returned dtype {out.dtype}; finite "
                         "differences need a float64 output (is there a .float() or a float32 "
                         "constant inside?)")
     return out
 
 
-def _upstream(name: str, grad_output: Any, out: Tensor) -> np.ndarray:
+def _upstream(check: str, grad_output: Any, out: Tensor) -> np.ndarray:
     if grad_output is None:
         return np.random.default_rng(_UPSTREAM_SEED).standard_normal(out.shape)
     upstream = np.asarray(grad_output.array if isinstance(grad_output, Tensor) else grad_output,
                           dtype=np.float64)
     if upstream.shape != out.shape:
-        raise ValueError(f"gradcheck of {name}: grad_output has shape {upstream.shape} but "
+        raise ValueError(f"{check}: grad_output has shape {upstream.shape} but "
                          f"fn's output has shape {out.shape}")
     return upstream
 
@@ -245,21 +260,21 @@ def _numeric_projection(fn: Callable[..., Tensor], inputs: list, index: int,
     return float(np.sum(upstream * (plus - minus)) / (2 * eps))
 
 
-def _compare_projection(name: str, index: int, shape: tuple, analytic: float, numeric: float,
+def _compare_projection(wording: _Wording, index: int, shape: tuple, analytic: float, numeric: float,
                         scaled_atol: float, atol: float, rtol: float) -> None:
     error = abs(analytic - numeric)
     tolerance = scaled_atol + rtol * abs(numeric)
     if error <= tolerance:  # nan fails
         return
     raise GradcheckError(
-        f"gradcheck of {name}: the gradient of input {index} (shape {shape}) fails fast mode's "
-        f"random projection v^T J u: analytic {analytic:.6g}, numeric {numeric:.6g}, error "
+        f"{wording.check}: {wording.derivative} {wording.argument(index)} (shape {shape}) fails "
+        f"fast mode's random projection v^T J u: analytic {analytic:.6g}, numeric {numeric:.6g}, error "
         f"{error:.6g} > tolerance {tolerance:.6g} (atol * sum|u| + rtol * |numeric|, "
         f"atol={atol:g}, rtol={rtol:g}); one projection cannot say which element is wrong: "
         "rerun with fast_mode=False to find it")
 
 
-def _compare(name: str, index: int, shape: tuple, analytic: np.ndarray, numeric: np.ndarray,
+def _compare(wording: _Wording, index: int, shape: tuple, analytic: np.ndarray, numeric: np.ndarray,
              atol: float, rtol: float) -> None:
     error = np.abs(analytic - numeric)
     bad = ~(error <= atol + rtol * np.abs(numeric))  # written as ~(<=) so nan counts as bad
@@ -268,17 +283,17 @@ def _compare(name: str, index: int, shape: tuple, analytic: np.ndarray, numeric:
     worst = np.argmax(np.where(bad, np.nan_to_num(error, nan=np.inf), -1.0))
     element = tuple(int(k) for k in np.unravel_index(worst, shape))
     raise GradcheckError(
-        f"gradcheck of {name}: the gradient of input {index} (shape {shape}) is wrong at element "
-        f"{element}: analytic {analytic[element]:.6g}, numeric {numeric[element]:.6g}; "
-        f"{int(bad.sum())} of {bad.size} elements differ, max abs error over this input "
-        f"{np.max(error):.6g} (atol={atol:g}, rtol={rtol:g})")
+        f"{wording.check}: {wording.derivative} {wording.argument(index)} (shape {shape}) is "
+        f"wrong at element {element}: analytic {analytic[element]:.6g}, numeric "
+        f"{numeric[element]:.6g}; {int(bad.sum())} of {bad.size} elements differ, max abs error "
+        f"over this input {np.max(error):.6g} (atol={atol:g}, rtol={rtol:g})")
 
 
-def _check_unmodified(name: str, inputs: list, before: dict[int, np.ndarray],
+def _check_unmodified(wording: _Wording, inputs: list, before: dict[int, np.ndarray],
                       when: str) -> None:
     for i, original in before.items():
         now = inputs[i].array
         if now.shape != original.shape or not np.array_equal(now, original, equal_nan=True):
-            raise GradcheckError(f"gradcheck of {name}: input {i} (shape {original.shape}) was "
-                                 f"modified in place during {when}; fn must leave its inputs "
-                                 "unchanged")
+            raise GradcheckError(f"{wording.check}: {wording.argument(i)} (shape "
+                                 f"{original.shape}) was modified in place during {when}; fn "
+                                 "must leave its inputs unchanged")

@@ -269,14 +269,6 @@ def test_max_over_nans_sends_the_gradient_to_the_nans():
     assert x.grad.tolist() == [0.5, 0.0, 0.5]
 
 
-def test_create_graph_says_higher_order_gradients_are_not_supported():
-    x = leaf([1.0])
-    with pytest.raises(NotImplementedError, match="create_graph=True.*first-order"):
-        (x * 2).sum().backward(create_graph=True)
-    with pytest.raises(NotImplementedError, match="first-order"):
-        mt.grad((x * 2).sum(), x, create_graph=True)
-
-
 # --------------------------------------------------------------------- 10. API found
 def test_device_and_to_cpu():
     x = mt.ones(2)
