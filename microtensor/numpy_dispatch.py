@@ -88,6 +88,18 @@ def _as_tensor(x: Any) -> Any:
     return x if isinstance(x, Tensor) else _mt().as_tensor(np.asarray(x))
 
 
+def _pair(a: Any, b: Any) -> tuple:
+    """Two operands as tensors, a number (or array) taking the other's dtype, as numpy's
+    ufuncs treat Python numbers."""
+    from .tensor import Tensor
+
+    if not isinstance(a, Tensor):
+        a = _mt().as_tensor(np.asarray(a, dtype=b.dtype))
+    if not isinstance(b, Tensor):
+        b = _mt().as_tensor(np.asarray(b, dtype=a.dtype))
+    return a, b
+
+
 def _method(name: str) -> Callable:
     """The ufunc as the method ``name`` of its (first) operand, made a tensor."""
     return lambda x, *rest: getattr(_as_tensor(x), name)(*rest)
@@ -103,8 +115,8 @@ UFUNCS: dict[str, Callable] = {
     "floor": _method("floor"), "ceil": _method("ceil"),
     "trunc": lambda x: _mt().where(_as_tensor(x) < 0, _as_tensor(x).ceil(), _as_tensor(x).floor()),
     "reciprocal": _method("reciprocal"), "fmod": _method("fmod"),
-    "maximum": lambda a, b: _mt().maximum(_as_tensor(a), b),
-    "minimum": lambda a, b: _mt().minimum(_as_tensor(a), b),
+    "maximum": lambda a, b: _mt().maximum(*_pair(a, b)),
+    "minimum": lambda a, b: _mt().minimum(*_pair(a, b)),
     "square": lambda x: x * x,
     "isnan": _method("isnan"), "isinf": _method("isinf"), "isfinite": _method("isfinite"),
     "logical_not": lambda x: ~_as_tensor(x).bool(),

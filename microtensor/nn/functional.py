@@ -357,7 +357,8 @@ def embedding(input: Any, weight: Tensor, padding_idx: int | None = None,  # noq
     rows = weight[indices]
     if scale_grad_by_freq and indices.size:
         _, inverse, counts = np.unique(indices, return_inverse=True, return_counts=True)
-        rows = _ScaleGrad.apply(rows, scale=1.0 / counts[inverse.reshape(indices.shape)])
+        scale = (1.0 / counts[inverse.reshape(indices.shape)])[..., None]
+        rows = _ScaleGrad.apply(rows, from_numpy(scale.astype(rows.dtype)))
     if padding_idx is None:
         return rows
     padding_idx = _padding_row(padding_idx, weight.shape[0], "embedding")
@@ -393,22 +394,45 @@ def _renorm_rows(weight: Tensor, indices: np.ndarray, max_norm: float, norm_type
 
 
 class _ScaleGrad(Function):
-    """The identity, whose backward multiplies the gradient by ``scale`` (broadcast over the
-    last dimension): ``scale_grad_by_freq``'s 1 / count per lookup.
+    """The identity, whose backward multiplies the gradient by ``scale`` (a constant that
+    broadcasts against the rows): ``scale_grad_by_freq``'s 1 / count per lookup.
 
     >>> import numpy as np, microtensor as mt
     >>> x = mt.ones(2, 1, requires_grad=True)
-    >>> _ScaleGrad.apply(x, scale=np.array([0.5, 1.0])).sum().backward()
+    >>> _ScaleGrad.apply(x, mt.tensor([[0.5], [1.0]])).sum().backward()
     >>> x.grad.tolist()
     [[0.5], [1.0]]
     """
 
     def forward(self, rows: np.ndarray, scale: np.ndarray) -> np.ndarray:
-        self.scale = scale[..., None].astype(rows.dtype)
+        self.save_for_backward(scale)
         return rows.copy()  # a new tensor, not a view: the lookup's result is the caller's
 
-    def backward(self, grad: np.ndarray) -> np.ndarray:
-        return grad * self.scale
+    def backward(self, grad: np.ndarray) -> tuple:
+        (scale,) = self.saved_tensors
+        if isinstance(grad, Tensor):  # a recorded pass: PyTorch's double backward, below
+            return _ScaledGrad.apply(grad, scale), None
+        return grad * scale, None
+
+
+class _ScaledGrad(Function):
+    """``grad * scale`` whose own gradient is not scaled: PyTorch's double backward of
+    ``scale_grad_by_freq`` (``embedding_dense_double_backward``), which leaves the scaling to
+    the first backward. Scaling again would count it twice, since ``_ScaleGrad`` sits in the
+    graph being differentiated too.
+
+    >>> import microtensor as mt
+    >>> g = mt.ones(2, 1, requires_grad=True)
+    >>> _ScaledGrad.apply(g, mt.tensor([[0.5], [1.0]])).sum().backward()
+    >>> g.grad.tolist()
+    [[1.0], [1.0]]
+    """
+
+    def forward(self, grad: np.ndarray, scale: np.ndarray) -> np.ndarray:
+        return grad * scale
+
+    def backward(self, grad: np.ndarray) -> tuple:
+        return grad, None
 
 
 def _padding_row(padding_idx: int, rows: int, op: str) -> int:
@@ -661,7 +685,7 @@ class _BinaryCrossEntropy(Function):
     """``-w (t log x + (1 - t) log(1 - x))`` per element, each log clamped at -100, with
     PyTorch's gradients: for ``x``, ``w (x - t) / max(x (1 - x), eps)`` (finite at 0 and 1,
     where differentiating the clamped logs would give nan); for ``t``, ``w (log(1 - x) -
-    log x)`` (unclamped: infinite at 0 and 1, as PyTorch)."""
+    log x)`` (unclamped: infinite at 0 and 1, as PyTorch). ``w`` (a constant) may be None."""
 
     def forward(self, x, t, w):
         self.save_for_backward(x, t, w)
@@ -674,12 +698,61 @@ class _BinaryCrossEntropy(Function):
         x, t, w = self.saved_tensors
         scale = grad if w is None else grad * w
         grad_x = grad_t = None
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf and nan as PyTorch
-            if self.needs_input_grad[0]:
-                grad_x = scale * (x - t) / np.maximum((1 - x) * x, _BCE_EPSILON)
-            if self.needs_input_grad[1]:
+        if self.needs_input_grad[0]:
+            grad_x = (_BinaryCrossEntropyGrad.apply(grad, x, t, w) if isinstance(grad, Tensor)
+                      else _bce_input_grad(scale, x, t))  # recorded: PyTorch's double backward
+        if self.needs_input_grad[1]:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 grad_t = scale * (np.log1p(-x) - np.log(x))
         return grad_x, grad_t, None
+
+
+def _bce_input_grad(scale: np.ndarray, x: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Binary cross-entropy's gradient for ``x``, ``scale (x - t) / max(x (1 - x), eps)``
+    (inf and nan where PyTorch's are)."""
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return scale * (x - t) / np.maximum((1 - x) * x, _BCE_EPSILON)
+
+
+#: The eps of PyTorch's binary cross-entropy double backward (a double there, not a float).
+_BCE_DOUBLE_EPSILON = 1e-12
+
+
+class _BinaryCrossEntropyGrad(Function):
+    """Binary cross-entropy's gradient for ``x`` as an op of ``grad``, ``x`` and ``t`` (``w``
+    a constant or None), with PyTorch's double backward (``binary_cross_entropy_double_backward``
+    and its ``_target`` and ``_grad_output`` siblings in ``FunctionsManual.cpp``). Those are not
+    the derivatives of the clamped formula: the ones for ``x`` and ``grad`` put ``eps`` in each
+    factor, ``(x + eps)(1 - x + eps)``, so they stay finite at 0 and 1.
+
+    >>> import microtensor as mt
+    >>> x = mt.tensor([0.25], dtype=mt.float64, requires_grad=True)
+    >>> g = _BinaryCrossEntropyGrad.apply(mt.ones(1, dtype=mt.float64), x, mt.ones(1, dtype=mt.float64), None)
+    >>> g.backward()
+    >>> [round(g.item(), 6), round(x.grad.item(), 6)]  # -1 / x and its derivative 1 / x^2
+    [-4.0, 16.0]
+    """
+
+    def forward(self, grad, x, t, w):
+        self.save_for_backward(grad, x, t, w)
+        return _bce_input_grad(grad if w is None else grad * w, x, t)
+
+    def backward(self, gg):
+        grad, x, t, w = self.saved_tensors
+        eps = _BCE_DOUBLE_EPSILON
+        scaled = gg if w is None else gg * w
+        need_grad, need_x, need_t, _ = self.needs_input_grad
+        d_grad = d_x = d_t = None
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if need_grad:
+                d_grad = scaled * (x - t) / ((x + eps) * (1 - x + eps))
+            if need_x:
+                d_x = (scaled * grad * (x * x - 2 * x * t + t)
+                       / ((x + eps) * (x + eps) * (1 - x + eps) * (1 - x + eps)))
+            if need_t:
+                product = (1 - x) * x
+                d_t = -scaled * grad / np.where(product < eps, eps, product)  # a clamp at eps
+        return d_grad, d_x, d_t, None
 
 
 def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa: A002
@@ -710,7 +783,7 @@ def binary_cross_entropy(input: Tensor, target: Any, weight: Any = None,  # noqa
     if weight is not None and weight.dtype != input.dtype:
         raise DtypeError(f"{op}: weight has dtype {weight.dtype} but the input {input.dtype}; "
                          "they must match, as in PyTorch")
-    losses = _BinaryCrossEntropy.apply(input, target, None if weight is None else weight.array)
+    losses = _BinaryCrossEntropy.apply(input, target, weight)
     return _reduce(losses, reduction, op)
 
 
@@ -739,8 +812,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Any,  # noqa: A002
     weight = _loss_weight(weight, input, op)
     pos_weight = _loss_weight(pos_weight, input, f"{op} (pos_weight)")
     target = as_tensor(target)
-    losses = _BinaryCrossEntropyWithLogits.apply(
-        input, target, None if pos_weight is None else pos_weight.array)
+    losses = _BinaryCrossEntropyWithLogits.apply(input, target, pos_weight)
     return _reduce(losses if weight is None else losses * weight.array, reduction, op)
 
 

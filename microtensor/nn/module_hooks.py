@@ -9,6 +9,11 @@ module sees (or returns) is a ``Piece`` of it, a copy with its own shape and dty
 engine's topological order makes the bundle's total gradient arrive after every piece has
 sent its part, and a tensor hook on the bundle (``register_hook``) sees it: that is where
 the backward hook runs, and what it returns replaces the gradient that flows on.
+
+The gradients are split and joined with tensor ops, and ``Bundle`` and ``Piece`` write
+their backwards with functions that record, so in a ``create_graph`` pass the hooks see
+recorded gradients (``requires_grad``, as PyTorch's) and what they return stays
+differentiable.
 """
 
 from __future__ import annotations
@@ -20,7 +25,9 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function, is_grad_enabled
+from ..creation import zeros
 from ..errors import DtypeError, ShapeError
+from ..functions import cat
 from ..lazy import SparseGrad
 from ..tensor import Tensor
 
@@ -55,7 +62,7 @@ class Bundle(Function):
         for k, (shape, dtype) in enumerate(self.metas):
             size = int(np.prod(shape))
             grads.append(None if k in self.dropped
-                         else grad[start:start + size].reshape(shape).astype(dtype))
+                         else np.astype(grad[start:start + size].reshape(shape), dtype))
             start += size
         return tuple(grads)
 
@@ -79,8 +86,8 @@ class Piece(Function):
         if self.reached is not None:
             self.reached[self.index] = True
         flat_shape = self.in_meta[0][0]
-        return SparseGrad(flat_shape, slice(self.start, self.start + self.size), grad.ravel(),
-                          False)
+        return SparseGrad(flat_shape, slice(self.start, self.start + self.size),
+                          grad.reshape(-1), False)
 
 
 def _bundle(values: tuple, dropped: set | None, reached: list | None = None
@@ -149,10 +156,10 @@ class BackwardHook:
 
     def _output_hook(self, grad: Tensor, outputs: tuple, positions: list[int],
                      reached: list) -> Tensor:
-        parts = _split(grad.array, [outputs[i] for i in positions])
+        parts = _split(grad, [outputs[i] for i in positions])
         found: list[Any] = [None] * len(outputs)
         for k, i in enumerate(positions):  # an output no gradient reached has None, as PyTorch
-            found[i] = Tensor._wrap(parts[k]) if reached[k] else None
+            found[i] = parts[k] if reached[k] else None
             reached[k] = False  # ready for another backward through the same graph
         self.grad_outputs = tuple(found)
         for hook in self.pre_hooks:
@@ -169,24 +176,22 @@ class BackwardHook:
                           "to module outputs since no inputs require gradients.", stacklevel=2)
             self._report(tuple([None] * len(self.inputs)), self.grad_outputs, strict=True)
             self.grad_outputs = None
-        return Tensor._wrap(self._join(grad.array, grad_outputs, outputs, positions,
-                                       "pre-hook", None))
+        return self._join(grad, grad_outputs, outputs, positions, "pre-hook", None)
 
     def _input_hook(self, grad: Tensor) -> Tensor | None:
         if self.grad_outputs is None:  # the gradient reached the inputs without the outputs
             return None
         positions = self.input_positions
-        parts = _split(grad.array, [self.inputs[i] for i in positions])
+        parts = _split(grad, [self.inputs[i] for i in positions])
         grad_inputs: list[Any] = [None] * len(self.inputs)
         for i, value in enumerate(self.inputs):
             if isinstance(value, Tensor):  # PyTorch gives zeros to an input with no gradient
                 grad_inputs[i] = Tensor._wrap(np.zeros(value.shape, value.dtype))
         for k, i in enumerate(positions):
-            grad_inputs[i] = Tensor._wrap(parts[k])
+            grad_inputs[i] = parts[k]
         reported = self._report(tuple(grad_inputs), self.grad_outputs, strict=False)
         self.grad_outputs = None
-        return Tensor._wrap(self._join(grad.array, reported, self.inputs, positions, "hook",
-                                       self.inputs_dropped))
+        return self._join(grad, reported, self.inputs, positions, "hook", self.inputs_dropped)
 
     def _report(self, grad_inputs: tuple, grad_outputs: tuple, strict: bool) -> tuple:
         """Call each hook with ``(module, grad_input, grad_output)``; a returned sequence
@@ -207,33 +212,33 @@ class BackwardHook:
             grad_inputs = tuple(new)
         return grad_inputs
 
-    def _join(self, flat: np.ndarray, grads: Sequence, values: tuple, positions: list[int],
-              kind: str, dropped: set | None) -> np.ndarray:
+    def _join(self, flat: Tensor, grads: Sequence, values: tuple, positions: list[int],
+              kind: str, dropped: set | None) -> Tensor:
         """The bundle's gradient made of ``grads`` at ``positions``. A None there is zeros
         (what PyTorch's identity node passes on for a grad_output of None); with ``dropped``
         (the inputs' side), its bundle position goes there too, so that input gets no
         gradient at all, as PyTorch's does for a grad_input of None."""
-        joined, start = np.zeros_like(flat), 0
+        pieces = []
         if dropped is not None:
             dropped.clear()
         for k, i in enumerate(positions):
-            size = values[i].numel()
             if grads[i] is None:
+                pieces.append(zeros(values[i].numel(), dtype=flat.dtype))
                 if dropped is not None:
                     dropped.add(k)
             else:
                 _check_replacement(self.module, kind, i, grads[i], values[i])
-                joined[start:start + size] = grads[i].array.ravel()
-            start += size
-        return joined
+                pieces.append(grads[i].reshape(-1).to(flat.dtype))
+        return cat(pieces)
 
 
-def _split(flat: np.ndarray, tensors: list[Tensor]) -> list[np.ndarray]:
-    """The parts of a bundle's gradient, each in its tensor's shape and dtype."""
+def _split(flat: Tensor, tensors: list[Tensor]) -> list[Tensor]:
+    """The parts of a bundle's gradient, each a new tensor in its tensor's shape and dtype
+    (tensor ops: recorded in a ``create_graph`` pass)."""
     parts, start = [], 0
     for tensor in tensors:
         size = tensor.numel()
-        parts.append(flat[start:start + size].reshape(tensor.shape).astype(tensor.dtype))
+        parts.append(flat[start:start + size].reshape(tensor.shape).to(tensor.dtype, copy=True))
         start += size
     return parts
 
