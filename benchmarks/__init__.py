@@ -19,6 +19,8 @@ Modules, in the order a run uses them:
 - ``agreement``: every variant must match the reference's loss, gradients and update;
 - ``timing``, ``per_op``, ``memory``, ``profiling``: interleaved medians, the cost of
   single ops, peak memory of deep unrolls, and where microtensor's time goes;
+- ``second_order``: Hessian-vector products of W3's loss beside its first-order backward,
+  in microtensor and PyTorch (alone: ``python -m benchmarks.second_order --quick``);
 - ``report``: the tables of ``RESULTS.md``; ``compare``: today against a recorded report.
 
 This file imports nothing, so ``python -m benchmarks`` can pin the BLAS threads

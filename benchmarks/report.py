@@ -11,6 +11,7 @@ from typing import Any
 from .per_op import CHAIN, OpCost
 from .reference import HandWrittenNumpy
 from .run import Results, WorkloadResult
+from .second_order import section as second_order_section
 
 BASELINE = HandWrittenNumpy.label
 
@@ -67,7 +68,8 @@ def render(results: Results, machine: dict[str, Any]) -> str:
 
 def overview(results: Results) -> list[str]:
     """The ratios at a glance, the targets and the single ops: what a quick run prints."""
-    return _glance(results) + _targets(results) + _per_op(results.per_op)
+    second_order = [] if results.second_order is None else second_order_section(results.second_order)
+    return _glance(results) + _targets(results) + _per_op(results.per_op) + second_order
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:

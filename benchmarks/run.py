@@ -16,6 +16,8 @@ from .per_op import CASES, OpCost
 from .per_op import measure as measure_op
 from .profiling import Profile, profile
 from .reference import HandWrittenNumpy, gradient_check
+from .second_order import SecondOrderResult
+from .second_order import measure as measure_second_order
 from .timing import Timing, time_interleaved
 from .variants import variants_for
 from .workloads import UNROLL_LENGTHS, W1, W2, W3, W4, Spec, make_problem
@@ -35,19 +37,20 @@ class Settings:
     # ops per timed call: one op takes microseconds; a short call is seldom preempted
     per_op_calls: int = 20
     cpu_time: bool = False  # time by the thread's CPU time instead of wall time
+    second_order_rounds: int = 0  # 0: no section on W3's Hessian-vector products
 
     @classmethod
     def full(cls, with_torch: bool = True, memory: bool = True, cpu_time: bool = False) -> Settings:
         return cls({"W1": 100, "W2": 50, "W3": 20, "W4 T=100": 50, "W4 T=1000": 15,
                     "W4 T=10000": 7}, UNROLL_LENGTHS,
                    {"W1": 50, "W3": 5, "W4 T=10000": 2}, with_torch, memory, per_op_rounds=500,
-                   cpu_time=cpu_time)
+                   cpu_time=cpu_time, second_order_rounds=10)
 
     @classmethod
     def quick(cls, with_torch: bool = True, memory: bool = True, cpu_time: bool = False) -> Settings:
         return cls({"W1": 30, "W2": 15, "W3": 5, "W4 T=100": 15, "W4 T=1000": 5},
                    UNROLL_LENGTHS[:2], {"W1": 3, "W3": 1, "W4 T=1000": 1}, with_torch, memory,
-                   per_op_rounds=50, cpu_time=cpu_time)
+                   per_op_rounds=50, cpu_time=cpu_time, second_order_rounds=3)
 
 
 @dataclass
@@ -70,6 +73,7 @@ class Results:
     memory_length: int = 0
     profiles: dict[str, Profile] = field(default_factory=dict)
     per_op: list[OpCost] = field(default_factory=list)
+    second_order: SecondOrderResult | None = None
 
 
 def specs(settings: Settings) -> list[Spec]:
@@ -117,6 +121,10 @@ def run(settings: Settings) -> Results:
         _say(f"per-op costs: {len(CASES)} ops and shapes, {settings.per_op_rounds} rounds")
         results.per_op = [measure_op(case, settings.per_op_rounds, settings.per_op_calls,
                                      settings.with_torch, cpu=settings.cpu_time) for case in CASES]
+    if settings.second_order_rounds:
+        _say(f"W3 Hessian-vector products: {settings.second_order_rounds} rounds")
+        results.second_order = measure_second_order(settings.second_order_rounds,
+                                                     settings.with_torch, settings.cpu_time)
     if settings.memory:
         length = max(settings.unroll_lengths)
         results.memory_length = length

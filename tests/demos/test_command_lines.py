@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from demos import char_lm, min_char_rnn, sentiment, soup, vanishing
+from demos import char_lm, curvature, min_char_rnn, sentiment, soup, vanishing
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMOS = {"char_lm": char_lm, "min_char_rnn": min_char_rnn, "sentiment": sentiment, "soup": soup,
-         "vanishing": vanishing}
+DEMOS = {"char_lm": char_lm, "curvature": curvature, "min_char_rnn": min_char_rnn,
+         "sentiment": sentiment, "soup": soup, "vanishing": vanishing}
 #: Sizes no machine has memory for: each demo must refuse them with its estimate.
 HUGE = "10000000"
 SMALL_BATCH = ["--batch", "4", "--seq-len", "8"]  # chunks the test's short text can fill
@@ -31,7 +31,8 @@ def refused(demo, argv, capsys, tmp_path, text):
     extra = {"char_lm": ["--text", text, "--out", str(tmp_path / "run")],
              "min_char_rnn": ["--text", text], "soup": ["--out", str(tmp_path / "run")],
              "sentiment": ["--out", str(tmp_path / "run")],
-             "vanishing": ["--out", str(tmp_path / "run")]}[demo]
+             "vanishing": ["--out", str(tmp_path / "run")],
+             "curvature": ["--out", str(tmp_path / "run")]}[demo]
     with pytest.raises(SystemExit) as stopped:
         DEMOS[demo].main([*argv, *extra])
     err = capsys.readouterr().err
@@ -52,6 +53,8 @@ def cases(flags_by_demo, values):
     "sentiment": ["--steps", "--batch", "--hidden", "--embed"],
     "soup": ["--steps", "--hidden"],
     "vanishing": ["--length", "--steps", "--batch", "--hidden", "--eval-every"],
+    "curvature": ["--length", "--steps", "--batch", "--hidden", "--measure-every",
+                  "--curvature-batch", "--iterations", "--threads"],
 }, ["0", "-3", "2.5", "x"]))
 def test_counts_must_be_positive_integers(demo, flag, value, capsys, tmp_path, text):
     err = refused(demo, [flag, value], capsys, tmp_path, text)
@@ -61,7 +64,7 @@ def test_counts_must_be_positive_integers(demo, flag, value, capsys, tmp_path, t
 @pytest.mark.parametrize("demo, flag, value", cases({
     "char_lm": ["--lr", "--clip", "--minutes", "--temperature"],
     "min_char_rnn": ["--lr"], "sentiment": ["--lr", "--clip"], "soup": ["--lr"],
-    "vanishing": ["--lr", "--clip"],
+    "vanishing": ["--lr", "--clip"], "curvature": ["--lr", "--tol"],
 }, ["0", "-1", "nan", "inf", "fast"]))
 def test_rates_must_be_positive_finite_numbers(demo, flag, value, capsys, tmp_path, text):
     err = refused(demo, [flag, value], capsys, tmp_path, text)
