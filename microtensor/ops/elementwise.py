@@ -2,9 +2,11 @@
 sums them down to each input's shape, and brings mixed dtypes to one before
 ``forward`` (the ``promote`` rule), so none of these ops deals with either."""
 
+import numbers
+
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, _state
 from ..errors import DtypeError
 
 
@@ -57,8 +59,9 @@ class Div(Function):
 
     def backward(self, grad):
         a, b = self.saved_tensors
-        grad_a = grad / b
-        return grad_a, (None if a is None else -grad_a * a / b)
+        # PyTorch's formulas, grouped as it groups them: where b is 0 the double backward's
+        # infinities and nans then come out where PyTorch's do.
+        return grad / b, (None if a is None else -grad * (a / b / b))
 
 
 class Neg(Function):
@@ -99,19 +102,31 @@ class Pow(Function):
             out = np.where(np.isfinite(real), np.trunc(real), 0).astype(dtype)
         else:
             out = np.asarray(_power(base, exponent, number_exponent)).astype(dtype, copy=False)
+        if number_exponent and type(exponent) is np.ndarray:  # a number promoted to 0-d: the
+            exponent = exponent.item()  # number again, as backward's formula takes it
+        self.number_exponent = number_exponent
         self.save_for_backward(base, exponent, out if self.needs_input_grad[1] else None)
         return out
 
     def backward(self, grad):
+        # PyTorch's pow_backward, pow_backward_self and pow_backward_exponent, grouped as there
+        # (a where around the product, not inside it): the double backward then has PyTorch's
+        # zeros where the first masks a nan or an infinity.
         base, exponent, out = self.saved_tensors
         need_base, need_exponent = self.needs_input_grad
         grad_base = grad_exp = None
         with np.errstate(divide="ignore", invalid="ignore"):
-            if need_base:  # x**0 is constant: gradient 0 even at x = 0, where 0 * 0**-1 is nan
-                grad_base = grad * np.where(exponent == 0, 0, exponent * base ** (exponent - 1))
-            if need_exponent:  # d(b^e)/de = b^e log b, taken as 0 at b = 0 for e >= 0 (PyTorch)
-                at_zero = (base == 0) & (exponent >= 0)
-                grad_exp = grad * np.where(at_zero, 0, out * np.log(np.where(at_zero, 1, base)))
+            if need_base and self.number_exponent:  # x**0 is a constant: zeros, no graph
+                grad_base = (np.zeros_like(grad) if exponent == 0
+                             else grad * (exponent * base ** (exponent - 1)))
+            elif need_base:  # gradient 0 where the exponent is 0, even at x = 0 (0 * 0**-1)
+                grad_base = np.where(exponent == 0, 0, grad * (exponent * base ** (exponent - 1)))
+            if need_exponent and isinstance(base, numbers.Number):  # 2 ** x: log 2 a number
+                log_base = float(np.log(base))
+                grad_exp = (grad * (out * log_base) if base != 0
+                            else grad * np.where(exponent >= 0, 0, out * log_base))
+            elif need_exponent:  # d(b^e)/de = b^e log b, taken as 0 at b = 0 for e >= 0
+                grad_exp = grad * np.where((base == 0) & (exponent >= 0), 0, out * np.log(base))
         return grad_base, grad_exp
 
 
@@ -395,6 +410,18 @@ def _divide(op: str, divide, a, b) -> np.ndarray:
     return out
 
 
+def _rounded_quotient(a, b, rounding_mode: str):
+    """``a / b`` rounded down (``"floor"``) or toward zero (``"trunc"``) inside a gradient
+    formula: numpy on arrays; on a recorded pass's tensors PyTorch's ``div(rounding_mode=...)``
+    op, whose gradient is zero (rounding ``a / b`` recorded would send ``0 / b``, nan, back
+    where ``b`` is 0)."""
+    if _state.recording_backward:
+        return DivRounded.apply(a, b, rounding_mode=rounding_mode)
+    if rounding_mode == "floor":
+        return np.floor_divide(a, b)
+    return _trunc_divide(a, b)
+
+
 class Remainder(Function):
     """``a - b * floor(a / b)``; gradients ``1`` and ``-floor(a / b)`` (PyTorch's). PyTorch has
     no gradient for a Python-number dividend (``2.0 % x``): ``number_dividend`` refuses it too."""
@@ -414,7 +441,7 @@ class Remainder(Function):
             return grad, None
         a, b = self.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return grad, -grad * np.floor_divide(a, b)
+            return grad, -grad * _rounded_quotient(a, b, "floor")
 
 
 class Fmod(Function):
@@ -432,7 +459,7 @@ class Fmod(Function):
             return grad, None
         a, b = self.saved_tensors
         with np.errstate(divide="ignore", invalid="ignore"):
-            return grad, -grad * _trunc_divide(a, b)
+            return grad, -grad * _rounded_quotient(a, b, "trunc")
 
 
 class FloorDivide(Function):
@@ -526,14 +553,15 @@ class Clamp(Function):
 
     def backward(self, grad):
         x, low, high = self.saved_tensors
-        inside, to_low, to_high = True, False, False
-        if low is not None:
-            inside, to_low = x >= low, x < low
-        if high is not None:
-            inside, to_high = inside & (x <= high), x > high
-            if low is not None:  # low at or above high: high wins (its gradient only above)
-                to_low, to_high = to_low & (low < high), to_high | (low > high)
-        return grad * inside, grad * to_low, grad * to_high
+        _, need_low, need_high = self.needs_input_grad
+        if low is None or high is None:  # one bound: masks from it alone
+            if low is not None:
+                return grad * (x >= low), (grad * (x < low) if need_low else None), None
+            return grad * (x <= high), None, (grad * (x > high) if need_high else None)
+        # low at or above high: high wins (its gradient only above)
+        return (grad * ((x >= low) & (x <= high)),
+                grad * ((x < low) & (low < high)) if need_low else None,
+                grad * ((x > high) | (low > high)) if need_high else None)
 
 
 # ---------------------------------------------------------- choosing elements

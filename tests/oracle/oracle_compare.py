@@ -134,8 +134,8 @@ def is_tensor(x: Any) -> bool:
 
 
 def as_array(x: Any) -> np.ndarray:
-    if isinstance(x, torch.Tensor):
-        return x.detach().numpy()
+    if isinstance(x, torch.Tensor):  # force: PyTorch's all-zero double-backward results refuse plain numpy()
+        return x.detach().numpy(force=True)
     return np.asarray(x.array)
 
 
