@@ -233,8 +233,13 @@ def move_node(tensor: Tensor, fn: Function | None) -> None:
         fn.retained, old.retained = old.retained, None  # .grad is of the tensor's newest value
 
 
-def view_array(array: np.ndarray, steps: list[tuple[type, dict]]) -> np.ndarray:
-    """The numpy view of ``array`` that ``steps`` make (each op's own forward computes it)."""
+def view_array(array: np.ndarray | Tensor, steps: list[tuple[type, dict]]) -> Any:
+    """The view of ``array`` that ``steps`` make: each op's own forward on an array, the op
+    itself on a tensor (a recorded backward pass, where the view's writes are recorded)."""
+    if isinstance(array, Tensor):
+        for op, options in steps:
+            array = op.apply(array, **options)
+        return array
     for op, options in steps:
         array = op().forward(array, **options)
     return array
@@ -252,6 +257,6 @@ class CopySlices(Function):
         return base
 
     def backward(self, grad):
-        grad_base = grad.copy()
+        grad_base = np.copy(grad)
         view_array(grad_base, self.steps)[...] = 0
         return grad_base, view_array(grad, self.steps)

@@ -82,6 +82,12 @@ def _mt() -> Any:
     return microtensor
 
 
+def _linalg() -> Any:
+    from .ops import linalg
+
+    return linalg
+
+
 def _as_tensor(x: Any) -> Any:
     from .tensor import Tensor
 
@@ -212,8 +218,12 @@ FUNCTIONS: dict[Callable, Callable] = {
     np.cumprod: _cum("cumprod"),
     np.astype: _astype,
     np.copy: lambda a: _as_tensor(a).clone(),
+    np.einsum: lambda *args: _linalg().einsum_sublists(*args),
     np.shape: lambda a: np.shape(_to_arrays(a)) if not hasattr(a, "shape") else a.shape,
     np.ndim: lambda a: a.ndim,
+    np.size: lambda a, axis=None: a.numel() if axis is None else a.shape[axis],
+    np.prod: lambda a, axis=None, keepdims=False: (
+        _as_tensor(a).prod() if axis is None else _as_tensor(a).prod(int(axis), keepdims)),
 }
 
 

@@ -1,6 +1,7 @@
 """Matrix multiplication in all of numpy's cases (vector, matrix and batched), and einsum."""
 
 import math
+from typing import Any
 
 import numpy as np
 
@@ -149,13 +150,47 @@ def _sums_alone(shapes, subs, out) -> bool:
 
 def _contract(arrays, subs, out) -> np.ndarray:
     """The einsum, contracted two operands at a time from the left, as PyTorch: the order
-    decides where an empty sum (0) meets an inf, and it keeps every step a product of two."""
+    decides where an empty sum (0) meets an inf, and it keeps every step a product of two.
+    (On tensors, in a recorded backward pass, each step is an ``Einsum``: ``einsum_sublists``.)"""
     acc, acc_sub = arrays[0], subs[0]
     for k in range(1, len(arrays)):
         later = set(out).union(*subs[k + 1:])
         step = [label for label in dict.fromkeys(acc_sub + subs[k]) if label in later]
         acc, acc_sub = np.einsum(acc, acc_sub, arrays[k], subs[k], step), step
-    return np.asarray(np.einsum(acc, acc_sub, out))
+    return np.einsum(acc, acc_sub, out)
+
+
+def einsum_sublists(*args: Any) -> Any:
+    """numpy's sublist form of einsum (``a, [0, 1], b, [1, 2], [0, 2]``) on tensors: the
+    ``Einsum`` op, its labels written as letters (what ``np.einsum`` of tensors runs in a
+    recorded backward pass)."""
+    if len(args) % 2 == 0:
+        raise TypeError("einsum of tensors in a recorded backward pass: give the output's "
+                        "sublist (numpy's implicit output is not supported)")
+    from ..tensor import Tensor  # the module that imports this one
+
+    subs, out = args[1:-1:2], args[-1]
+    # Arrays (the identity matrices of _on_diagonals) as constant tensors, which the next
+    # recorded pass can find among the op's inputs.
+    operands = [Tensor._wrap(a) if isinstance(a, np.ndarray) else a for a in args[0:-1:2]]
+    letters = ",".join("".join(_LETTERS[k] for k in sub) for sub in subs)
+    return Einsum.apply(*operands, equation=f"{letters}->{''.join(_LETTERS[k] for k in out)}")
+
+
+def _on_diagonals(g, unique: list[int], sub: list[int], sizes: dict[int, int]):
+    """``g`` (labelled ``unique``) written onto the diagonals of an operand labelled ``sub``,
+    where letters repeat, zeros elsewhere: an einsum with identity matrices, one for each
+    repeat (a new label joined to the repeated one)."""
+    spare = iter(k for k in range(len(_LETTERS)) if k not in unique)
+    full_sub, operands, seen = [], [g, unique], set()
+    for label in sub:
+        if label in seen:
+            new = next(spare)
+            operands += [np.eye(sizes[label], dtype=g.dtype), [label, new]]
+            label = new
+        seen.add(label)
+        full_sub.append(label)
+    return np.einsum(*operands, full_sub)
 
 
 class Einsum(Function):
@@ -173,18 +208,15 @@ class Einsum(Function):
         subs, out = _einsum_terms(equation, [a.ndim for a in arrays])
         sizes = _einsum_sizes(arrays, subs)
         widen = arrays[0].dtype.kind in "iu" and _sums_alone([a.shape for a in arrays], subs, out)
-        # Size-1 dims broadcast against the others': made explicit, so that backward's einsums
-        # see every label at its full size (the engine sums the gradients back to size 1).
-        arrays = [np.broadcast_to(a, [sizes[label] for label in sub]) for a, sub in zip(arrays, subs)]
         self.save_for_backward(*arrays)
         self.subs, self.out, self.sizes = subs, out, sizes
-        result = _contract(arrays, subs, out)
+        result = np.asarray(_contract(_broadcast(arrays, subs, sizes), subs, out))
         return result.astype(np.int64) if widen else result
 
     def backward(self, grad):
-        arrays = self.saved_tensors
+        arrays = _broadcast(self.saved_tensors, self.subs, self.sizes)
         grads = []
-        for i, (a, sub) in enumerate(zip(arrays, self.subs)):
+        for i, sub in enumerate(self.subs):
             if not self.needs_input_grad[i]:
                 grads.append(None)
                 continue
@@ -198,8 +230,12 @@ class Einsum(Function):
                                                         if label not in kept)),
                                 [self.sizes[label] for label in unique])
             if len(unique) < len(sub):  # repeated letters read a diagonal: write it back
-                full = np.zeros(a.shape, np.result_type(g, a))
-                np.einsum(full, sub, unique)[...] = g  # numpy's einsum of a diagonal is a view
-                g = full
+                g = _on_diagonals(g, unique, sub, self.sizes)
             grads.append(g)
         return tuple(grads)
+
+
+def _broadcast(arrays, subs, sizes: dict[int, int]) -> list:
+    """The operands with their size-1 dims broadcast against the others': every label at its
+    full size, for numpy's einsum (the engine sums the gradients back to size 1)."""
+    return [np.broadcast_to(a, [sizes[label] for label in sub]) for a, sub in zip(arrays, subs)]

@@ -59,7 +59,7 @@ class Permute(Function):
     def backward(self, grad):
         if type(grad) is OuterGrad:  # 2-D, so dims are (1, 0) or (0, 1)
             return grad.transpose() if self.dims == (1, 0) else grad
-        return grad.transpose(np.argsort(self.dims))
+        return np.transpose(grad, np.argsort(self.dims))
 
 
 class Expand(Function):
@@ -136,11 +136,8 @@ class Gather(Function):
         return np.take_along_axis(x[window], index, axis=dim)
 
     def backward(self, grad):
-        full = np.zeros(self.shape, dtype=grad.dtype)
-        where = list(np.ix_(*(np.arange(n) for n in self.index.shape)))
-        where[self.dim] = self.index
-        np.add.at(full, tuple(where), grad)
-        return full
+        # Added up into zeros by the engine (an Embed when recorded), as Index's gradient.
+        return SparseGrad(self.shape, _along(self.index, self.dim), grad, True)
 
 
 class SetItem(Function):
@@ -157,12 +154,15 @@ class SetItem(Function):
             raise RuntimeError(f"shape mismatch: value tensor of shape {list(np.shape(value))} cannot "
                                f"be broadcast to indexing result of shape {list(target.shape)}")
         out[index] = value
+        # numpy reads one element as a scalar: with a trailing ellipsis, a 0-d array (or tensor).
+        self.read = index if type(target) is np.ndarray else (
+            (*index, ...) if type(index) is tuple else (index, ...))
         return out
 
     def backward(self, grad):
-        grad_x = grad.copy()
+        grad_x = np.copy(grad)
         grad_x[self.index] = 0
-        grad_value = np.asarray(grad[self.index])
+        grad_value = grad[self.read]
         extra = len(self.value_shape) - grad_value.ndim
         if extra > 0:  # the leading 1s forward dropped
             grad_value = grad_value.reshape((1,) * extra + grad_value.shape)
@@ -330,13 +330,16 @@ class Scatter(Function):
             grad = grad.reshape(1)
         grad_x = grad
         if not self.accumulate:
-            grad_x = grad.copy()
+            grad_x = np.copy(grad)
             grad_x[self.where] = 0
         grad_src = None
         if self.src_shape is not None:
-            grad_src = np.zeros(self.src_shape if not self.zero_d else (1,), dtype=grad.dtype)
-            grad_src[self.window] = grad[self.where]
-            grad_src = grad_src.reshape(self.src_shape)
+            grad_src = grad[self.where]
+            if self.zero_d:
+                grad_src = grad_src.reshape(())
+            elif grad_src.shape != self.src_shape:  # src larger than the index: zero beyond
+                # its window, placed into zeros by the engine (an Embed when recorded)
+                grad_src = SparseGrad(self.src_shape, self.window, grad_src, False)
         return grad_x.reshape(shape), grad_src
 
 
