@@ -42,8 +42,17 @@ class LazyGrad:
 
     def recorded(self) -> Any:
         """The gradient as a tensor made by recorded ops, in a ``create_graph`` pass (where
-        its parts are tensors: see ``higher_order.py``)."""
+        its parts are tensors: see ``autograd/higher_order.py``)."""
         raise NotImplementedError
+
+    @classmethod
+    def record_all(cls, parts: list) -> Any:
+        """The sum of ``parts`` (all of this kind) by recorded ops: ``add_all`` of a recorded
+        pass."""
+        total = parts[0].recorded()
+        for part in parts[1:]:
+            total = total + part.recorded()
+        return total
 
 
 class SparseGrad(LazyGrad):
@@ -116,6 +125,14 @@ class OuterGrad(LazyGrad):
 
     def recorded(self) -> Any:
         return self.left.T @ self.right
+
+    @classmethod
+    def record_all(cls, parts: list[OuterGrad]) -> Any:
+        if len(parts) == 1:
+            return parts[0].recorded()
+        from .functions import cat  # one recorded matmul of the stacked factors, as add_all
+
+        return cat([p.left for p in parts]).T @ cat([p.right for p in parts])
 
     def transpose(self) -> OuterGrad:
         """The gradient's transpose, still lazy: ``(l.T @ r).T == r.T @ l``."""

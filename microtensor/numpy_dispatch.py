@@ -221,6 +221,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     np.einsum: lambda *args: _linalg().einsum_sublists(*args),
     np.shape: lambda a: np.shape(_to_arrays(a)) if not hasattr(a, "shape") else a.shape,
     np.ndim: lambda a: a.ndim,
+    np.result_type: lambda *args: np.result_type(*(getattr(a, "dtype", a) for a in args)),
     np.size: lambda a, axis=None: a.numel() if axis is None else a.shape[axis],
     np.prod: lambda a, axis=None, keepdims=False: (
         _as_tensor(a).prod() if axis is None else _as_tensor(a).prod(int(axis), keepdims)),

@@ -91,21 +91,33 @@ class RecordedBackward(_Backward):
     def __init__(self, roots: Sequence[Tensor], root_grads: Sequence[Tensor],
                  inputs: Sequence[Tensor] | None, retain_graph: bool) -> None:
         self.totals: dict[Any, Tensor] = {}
+        self.lazy: dict[Any, list[LazyGrad]] = {}
         super().__init__(roots, root_grads, inputs, retain_graph)
 
     def send(self, target: Function | Tensor, grad: Any) -> None:
-        if isinstance(grad, LazyGrad):
-            grad = grad.recorded()
         if isinstance(target, Tensor):
             self.leaves[id(target)] = target
             key: Any = id(target)
         else:
             key = target
+        if isinstance(grad, LazyGrad):  # kept, and summed by kind when the total is taken
+            self.lazy.setdefault(key, []).append(grad)
+            return
         seen = self.totals.get(key)
         self.totals[key] = grad if seen is None else seen + grad
 
+    def total(self, key: Any) -> Tensor | None:
+        """Everything sent to ``key``, summed: lazy forms of one kind in one go (every step's
+        weight gradient in one recorded matmul, as the first-order pass does)."""
+        grad = self.totals.pop(key, None)
+        parts = self.lazy.pop(key, None)
+        for kind in {type(p): None for p in parts or ()}:
+            summed = kind.record_all([p for p in parts if type(p) is kind])
+            grad = summed if grad is None else grad + summed
+        return grad
+
     def arrived(self, fn: Function) -> Tensor | None:
-        grad = self.totals.pop(fn, None)
+        grad = self.total(fn)
         if grad is None:
             return None
         if fn.hooks:
@@ -131,6 +143,8 @@ class RecordedBackward(_Backward):
             if parent is None or g is None:
                 continue
             g = conform(g, fn, i)
+            if self.checked and isinstance(g, LazyGrad):  # the checks read every value
+                g = g.recorded()
             if self.anomaly:
                 _check_backward_finite(g.array, fn, i)
             if self.observer is not None:
@@ -139,7 +153,7 @@ class RecordedBackward(_Backward):
 
     def finish_leaves(self) -> None:
         for key, leaf in self.leaves.items():
-            grad = run_hooks(leaf._hooks, self.totals.pop(key))
+            grad = run_hooks(leaf._hooks, self.total(key))
             if self.observer is not None:
                 self.observer.leaf(leaf, grad.array)
             if not self.returning:
@@ -224,9 +238,12 @@ def _node_output(array: np.ndarray, node: Function | Tensor) -> Tensor:
 
 
 def conform(grad: Any, fn: Function, index: int) -> Tensor:
-    """An op's recorded gradient for input ``index``, in that input's shape and dtype."""
+    """An op's recorded gradient for input ``index``, in that input's shape and dtype (a lazy
+    form stays lazy: it has the input's shape already)."""
     if isinstance(grad, LazyGrad):
-        grad = grad.recorded()
+        if grad.shape != fn.in_meta[index][0]:
+            raise _shape_error(grad.recorded().array, fn.in_meta[index][0], fn, index)
+        return grad if grad.dtype == fn.in_meta[index][1] else grad.recorded().to(fn.in_meta[index][1])
     if not isinstance(grad, Tensor):
         grad = Tensor._wrap(np.asarray(grad))
     shape, dtype, _ = fn.in_meta[index]

@@ -24,15 +24,6 @@ F64 = mt.float64
 RECURRENT = [("RNN", {"nonlinearity": "tanh"}), ("RNN", {"nonlinearity": "relu"}),
              ("LSTM", {}), ("GRU", {})]
 
-# Ops owned elsewhere whose backward does not record yet (the lead removes these marks).
-PERMUTE = pytest.mark.xfail(strict=True, raises=CreateGraphError, reason=(
-    "ops.shape.Permute.backward calls grad.transpose(axes), a numpy method the tensor lacks "
-    "(np.transpose(grad, axes) records); every W.T in a layer goes through it"))
-SOFTMAX = pytest.mark.xfail(strict=True, raises=CreateGraphError, reason=(
-    "ops.reduce.Softmax/LogSoftmax.backward call cascaded_sum(..., keepdims=True) -> "
-    "Tensor.sum(axis=...); ops.reduce.NLLLoss keeps its gradient in np.zeros"))
-
-
 def _pair(torch, kind: str, *args, **options):
     """PyTorch's module ``kind`` in float64 and microtensor's with its parameters."""
     torch.manual_seed(0)
@@ -83,7 +74,6 @@ def _cubic(out):
 
 
 # ------------------------------------------------------------------ recurrent layers
-@PERMUTE
 @pytest.mark.parametrize("packed", [False, True], ids=["padded", "packed"])
 @pytest.mark.parametrize(("kind", "options"), RECURRENT, ids=lambda v: str(v or ""))
 def test_recurrent_layer_hessian_vector_product(torch, kind, options, packed):
@@ -107,7 +97,6 @@ def test_recurrent_layer_hessian_vector_product(torch, kind, options, packed):
              their_loss, [*theirs.parameters(), x_theirs], kind)
 
 
-@PERMUTE
 def test_lstm_hessian_vector_product_for_weight_hh_l0(torch):
     ours, theirs = _pair(torch, "LSTM", 3, 5, num_layers=2)
     rng = np.random.default_rng(2)
@@ -125,7 +114,6 @@ def test_lstm_hessian_vector_product_for_weight_hh_l0(torch):
 
 
 # ------------------------------------------------------------------ fused steps
-@PERMUTE
 @pytest.mark.parametrize("nonlinearity", ["tanh", "relu"])
 def test_fused_rnn_step_records_its_backward(torch, nonlinearity):
     ours, theirs = _pair(torch, "RNN", 3, 4, num_layers=2, nonlinearity=nonlinearity)
@@ -159,7 +147,6 @@ def test_fused_steps_still_differentiate_once(kind):
 
 
 # ------------------------------------------------------------------ attention, normalization
-@PERMUTE  # and SOFTMAX's reason
 def test_multihead_attention_hessian_vector_product(torch):
     ours, theirs = _pair(torch, "MultiheadAttention", 4, 2)
     rng = np.random.default_rng(5)
@@ -192,7 +179,6 @@ CROSS_ENTROPY_OPTIONS = [
 ]
 
 
-@SOFTMAX
 @pytest.mark.parametrize(("options", "probabilities"), [
     (options, probabilities) for options in CROSS_ENTROPY_OPTIONS
     for probabilities in (False, True)
