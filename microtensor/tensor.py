@@ -297,7 +297,9 @@ class Tensor:
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False, inputs: Any = None) -> None:
         """Accumulate d(self)/d(leaf) into every leaf's ``.grad`` (with ``inputs``, into
-        those tensors' ``.grad`` only: see ``mt.autograd.backward``).
+        those tensors' ``.grad`` only: see ``mt.autograd.backward``). With ``create_graph``
+        the pass is recorded, so ``.grad`` can be differentiated again (``mt.grad`` does the
+        same without touching ``.grad``); ``retain_graph`` defaults to ``create_graph``.
 
         ``gradient`` (the upstream gradient, same shape as ``self``) may be left
         out only for a single-element tensor.

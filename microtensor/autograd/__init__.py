@@ -941,7 +941,11 @@ def grad(outputs: Tensor | Sequence[Tensor], inputs: Tensor | Sequence[Tensor],
             if g is None:
                 raise RuntimeError(f"grad: input {i} (shape {inputs[i].shape}) was not used to "
                                    "compute the outputs; pass allow_unused=True to get None")
-    if create_graph:
+    if create_graph:  # named for the graph renderer: the root of a drawn gradient says what it is
+        for g, x in zip(found, inputs):
+            if g is not None and g.grad_fn is not None and g._name is None and not any(
+                    g is o for o in grad_outputs):
+                g.name = f"∂L/∂{x.name or 'input'}"
         return tuple(found)
     # Copies: a gradient may be a read-only broadcast view or shared with another input.
     return tuple(None if g is None else Tensor._wrap(np.array(g)) for g in found)
