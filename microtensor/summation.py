@@ -43,7 +43,9 @@ def widened(x: np.ndarray) -> np.ndarray:
     >>> widened(np.ones(2, np.float16)).dtype
     dtype('float32')
     """
-    return x.astype(_FLOAT32) if x.dtype.char == "e" else x  # e: float16
+    # np.astype, not the method: a tensor in a recorded backward pass has none (see
+    # numpy_dispatch.py); only float16 pays for the function call.
+    return np.astype(x, _FLOAT32) if x.dtype.char == "e" else x  # e: float16
 
 
 def cascaded_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
@@ -58,6 +60,9 @@ def cascaded_sum(x: np.ndarray, axis: int | tuple[int, ...] | None = None,
     >>> int(cascaded_sum(np.full((10**6, 2), 0.1, np.float32), axis=0)[0])  # numpy's: 100958
     100000
     """
+    if type(x) is not np.ndarray and not isinstance(x, np.generic):
+        # a tensor, in a recorded backward pass: the engine's sum, which cascades itself
+        return np.sum(x, axis=axis, keepdims=keepdims, dtype=dtype)
     # The common case first, kept cheap: it runs for every bias gradient of every step.
     # (dtype chars: f float32, d float64, F and D complex; e, float16, takes the long way.)
     if (dtype is None or dtype == x.dtype) and x.dtype.char in "fdFD" and (

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function, is_grad_enabled, no_grad
-from ..creation import as_tensor, from_numpy, ones_like, zeros_like
+from ..creation import as_tensor, from_numpy
 from ..dtypes import can_cast, promote_types
 from ..errors import DtypeError, ShapeError
 from ..functions import cat, where
@@ -955,28 +955,9 @@ def normalize(input: Tensor, p: float = 2.0, dim: int = 1, eps: float = 1e-12,  
     if not p > 0:
         raise NotImplementedError(f"normalize: p must be positive or inf here, got {p} (p=0 and "
                                   "negative orders are not implemented)")
-    magnitude = input.abs()
-    if p == math.inf:
-        denom = magnitude.amax(dim, keepdim=True).clamp(min=eps)
-    else:
-        powered = magnitude * magnitude if p == 2 else _power_off_zero(magnitude, p)
-        total = powered.sum(dim, keepdim=True)
-        # A zero vector's root has an infinite derivative (inf * 0 would make its gradient nan):
-        # PyTorch's norm gives it 0 there, so the root is taken off zero, as the powers are.
-        norm = _power_off_zero(total, 0.5 if p == 2 else 1 / p)
-        denom = norm.clamp(min=eps)
-    return input / denom
-
-
-def _power_off_zero(x: Tensor, exponent: float) -> Tensor:
-    """``x ** exponent`` for x >= 0, with 0 (and gradient 0) where x is 0: for exponents below 1
-    the derivative at 0 is infinite, and the gradient nan, where PyTorch's norm gives 0."""
-    zero = x == 0
-    if not zero.any():
-        return x.sqrt() if exponent == 0.5 else x ** exponent
-    safe = where(zero, ones_like(x), x)
-    powered = safe.sqrt() if exponent == 0.5 else safe ** exponent
-    return where(zero, zeros_like(x), powered)
+    # PyTorch's definition, so its derivatives to every order are PyTorch's too (the norm's
+    # gradient at a zero vector is 0, its second derivative there nan, as PyTorch's).
+    return input / input.norm(p, dim, keepdim=True).clamp(min=eps)
 
 
 # ------------------------------------------------------------------------------- attention

@@ -8,9 +8,10 @@ goes through ``cascaded_sum``, and the ops that sum inside compute float16 in fl
 
 import numpy as np
 
-from ..autograd import Function
+from ..autograd import Function, is_grad_enabled
 from ..dims import wrap_dim, wrap_dims
 from ..errors import DtypeError, ShapeError
+from ..lazy import SparseGrad
 from ..summation import cascaded_sum, widened
 
 
@@ -19,6 +20,17 @@ def _keep(grad, dim, keepdim):
     if keepdim or dim is None:
         return grad
     return np.expand_dims(grad, dim)
+
+
+def _count(mask, dim):
+    """How many entries of ``mask`` are set along ``dim`` (kept as size 1): an array, also for a
+    mask tensor of a recorded pass (numpy's ufunc method on it; a mask is a constant there)."""
+    return np.add.reduce(mask, axis=dim, keepdims=True)
+
+
+def _as_dtype(x, dtype):
+    """``x`` in ``dtype`` (itself if it is): ``np.astype``, which a tensor answers too."""
+    return x if x.dtype == dtype else np.astype(x, dtype)
 
 
 def _refuse_integers(op, x):
@@ -41,7 +53,8 @@ class Sum(Function):
 
 class Extremum(Function):
     """``max``/``min`` over ``dim``; ties share the gradient evenly. Where a NaN wins, PyTorch's
-    ``max()`` sends it the gradient (``nan_shares``) and its ``amax`` a NaN gradient everywhere."""
+    ``max()`` sends it the gradient (``nan_shares``) and its ``amax`` a NaN gradient everywhere;
+    a NaN upstream gradient reaches only the winners in ``max()``, every entry in ``amax``."""
 
     def forward(self, x, reduce, dim=None, keepdim=False, nan_shares=False):
         dim = wrap_dims(dim, x.ndim)
@@ -51,17 +64,22 @@ class Extremum(Function):
                              f"{reduce.__name__}(): Expected reduction dim {dim[0]} to have "
                              "non-zero size")
         out = reduce(x, axis=dim, keepdims=True)
-        self.save_for_backward(x, out)
+        out = out if keepdim else np.squeeze(out, axis=dim)
+        self.save_for_backward(x, out)  # the output itself: a recorded backward joins it
         self.dim, self.keepdim, self.nan_shares = dim, keepdim, nan_shares
-        return out if keepdim else np.squeeze(out, axis=dim)
+        return out
 
     def backward(self, grad):
         x, out = self.saved_tensors
+        out = _keep(out, self.dim, self.keepdim)
         hit = x == out
         if self.nan_shares:
             hit |= np.isnan(x) & np.isnan(out)
         with np.errstate(invalid="ignore"):
-            return _keep(grad, self.dim, self.keepdim) * hit / hit.sum(axis=self.dim, keepdims=True)
+            share = _keep(grad, self.dim, self.keepdim) / _count(hit, self.dim)
+        if self.nan_shares:  # PyTorch's max() fills the hits: a nan share reaches no other entry
+            return np.where(hit, share, 0)
+        return share * hit  # amax's: share times the mask, so a nan share is nan everywhere
 
 
 class LogSumExp(Function):
@@ -76,12 +94,14 @@ class LogSumExp(Function):
         with np.errstate(divide="ignore"):
             out = np.log(cascaded_sum(np.exp(wide - shift), dim, keepdims=True)) + shift
         out = out.astype(x.dtype, copy=False)
+        out = out if keepdim else np.squeeze(out, axis=dim)
         self.save_for_backward(x, out)
         self.dim, self.keepdim = dim, keepdim
-        return out if keepdim else np.squeeze(out, axis=dim)
+        return out
 
     def backward(self, grad):
         x, out = self.saved_tensors
+        out = _keep(out, self.dim, self.keepdim)
         return _keep(grad, self.dim, self.keepdim) * np.exp(widened(x) - out)
 
 
@@ -115,8 +135,10 @@ class LogSoftmax(Function):
     def backward(self, grad):
         (out,) = self.saved_tensors
         grad = widened(grad)
-        d = np.exp(widened(out))  # grad - softmax * grad.sum(), in one temporary
-        d *= -cascaded_sum(grad, self.dim, keepdims=True)
+        # grad - softmax * grad.sum(), in one temporary: numpy multiplies into exp's (for large
+        # arrays), and the sum adds in place. Not exp's result itself in place: exp keeps it
+        # for its own gradient in a recorded pass.
+        d = np.exp(widened(out)) * -cascaded_sum(grad, self.dim, keepdims=True)
         d += grad
         return d
 
@@ -124,7 +146,8 @@ class LogSoftmax(Function):
 class NLLLoss(Function):
     """``-x[index]`` summed (``reduction="sum"``) or averaged (``"mean"``): the negative
     log-likelihood of one picked class per row, as one node, as PyTorch's ``nll_loss`` is.
-    The picked entries are distinct, so the gradient is written into them, not added."""
+    The picked entries are distinct, so the gradient is written into them, not added: a
+    ``SparseGrad``, which a recorded pass makes an op of its own (``Embed``)."""
 
     def forward(self, x, index, reduction):
         picked = x[index]
@@ -135,9 +158,7 @@ class NLLLoss(Function):
         return np.asarray(-cascaded_sum(widened(picked)) * self.scale, dtype=x.dtype)
 
     def backward(self, grad):
-        out = np.zeros(self.shape, grad.dtype)
-        out[self.index] = -widened(grad) * self.scale
-        return out
+        return SparseGrad(self.shape, self.index, -widened(grad) * self.scale, advanced=False)
 
 
 # ------------------------------------------------- prod, cumsum, var/std, vector norm
@@ -150,27 +171,29 @@ def _exclusive_products(x: np.ndarray, axis: int) -> np.ndarray:
     """The product of every entry along ``axis`` but each one, from a product of the entries
     before it and one of those after it (no division, so zeros are no trouble): PyTorch's
     ``prod_safe_zeros_backward``, which also decides where an inf times a zero is nan."""
-    ones = np.ones_like(np.take(x, [0], axis=axis))
-    n = x.shape[axis]
-    before = np.cumprod(np.concatenate([ones, np.take(x, range(n - 1), axis=axis)], axis), axis)
+    lead, n = (slice(None),) * axis, x.shape[axis]
+    ones = np.ones_like(x[(*lead, slice(0, 1))])
+    before = np.cumprod(np.concatenate([ones, x[(*lead, slice(0, n - 1))]], axis), axis)
     after = np.flip(np.cumprod(np.concatenate(
-        [ones, np.flip(np.take(x, range(1, n), axis=axis), axis)], axis), axis), axis)
+        [ones, np.flip(x[(*lead, slice(1, n))], axis)], axis), axis), axis)
     return before * after
 
 
 class Prod(Function):
     """The product over one dim or all. Its gradient is ``out / x`` while no entry is zero,
     else (as PyTorch) the product of the others, computed without dividing; over all entries,
-    two zeros or more make it zero everywhere, as PyTorch's shortcut does."""
+    two zeros or more make it zero everywhere, as PyTorch's shortcut does (not while grad mode
+    is on, in a recorded pass: the gradient's own gradient is not zero there)."""
 
     def forward(self, x, dim=None, keepdim=False, keep_dtype=False):
         x = x if keep_dtype else _int64_unless_float(x)
         self.dim = None if dim is None else wrap_dims(dim, x.ndim)
         axis = self.dim or None if x.ndim else ()
         out = np.asarray(np.prod(widened(x), axis=axis, keepdims=True)).astype(x.dtype)
+        out = out if keepdim or axis == () else np.squeeze(out, axis=axis)
         self.save_for_backward(x, out)
         self.keepdim = keepdim
-        return out if keepdim or axis == () else np.squeeze(out, axis=axis)
+        return out
 
     def backward(self, grad):
         x, out = self.saved_tensors
@@ -180,9 +203,9 @@ class Prod(Function):
         zeros = int(np.count_nonzero(x == 0))
         if zeros == 0:
             with np.errstate(invalid="ignore", divide="ignore"):
-                return grad * (out / x)
+                return grad * (_keep(out, self.dim, self.keepdim) / x)
         if self.dim is None:
-            if zeros > 1:
+            if zeros > 1 and not is_grad_enabled():
                 return np.zeros_like(x)
             return grad * _exclusive_products(x.reshape(-1), 0).reshape(x.shape)
         with np.errstate(invalid="ignore"):
@@ -193,12 +216,12 @@ def _accumulated(x: np.ndarray) -> np.ndarray:
     """``x`` in the dtype PyTorch's CPU kernels run a scan in (``acc_type``): float16 as float32,
     float32 as float64; so ``[1e30, 1e30, 1e-30]``'s running product in float32 ends at 1e30, not
     at inf, as PyTorch's."""
-    return x.astype(np.float64) if x.dtype == np.float32 else widened(x)
+    return np.astype(x, np.float64) if x.dtype == np.float32 else widened(x)
 
 
 def _reversed_cumsum(x: np.ndarray, axis: int) -> np.ndarray:
     """The running sums from the far end of ``axis`` (accumulated as PyTorch's cumsum)."""
-    return np.flip(np.cumsum(_accumulated(np.flip(x, axis)), axis), axis).astype(x.dtype)
+    return _as_dtype(np.flip(np.cumsum(_accumulated(np.flip(x, axis)), axis), axis), x.dtype)
 
 
 class CumSum(Function):
@@ -220,7 +243,7 @@ class CumSum(Function):
             return np.cumsum(_accumulated(x), axis=self.dim).astype(x.dtype, copy=False)
 
     def backward(self, grad):
-        grad = grad.astype(self.in_dtype, copy=False)
+        grad = _as_dtype(grad, self.in_dtype)
         return grad if self.dim is None else _reversed_cumsum(grad, self.dim)
 
 
@@ -229,7 +252,10 @@ class CumProd(Function):
     is PyTorch's ``cumprod_backward``: ``reversed_cumsum(out * grad) / x`` where no entry is
     zero; else, along each slice, that formula before the first zero, zero after it, and at the
     first zero the product of the entries before it times ``sum(grad[j] * prod(x[z1+1 .. j]))``
-    over ``j`` from the first zero to the second, all without dividing by a zero."""
+    over ``j`` from the first zero to the second, all without dividing by a zero. That is not
+    differentiable again where a zero is, so while grad mode is on (a recorded pass) the
+    gradient at each ``k`` is ``sum(grad[j] * prod(x[l] for l <= j, l != k))`` over ``j >= k``,
+    PyTorch's O(n^2) formula for its double backward."""
 
     def forward(self, x, dim, dtype=None):
         self.dim = wrap_dim(dim, x.ndim)
@@ -249,17 +275,19 @@ class CumProd(Function):
 
     def backward(self, grad):
         x, out = self.saved_tensors
-        grad = grad.astype(self.in_dtype, copy=False)
-        if x.size <= 1 or x.shape[self.dim] == 1:  # PyTorch's shortcut: no 0 / 0 at a zero
+        grad = _as_dtype(grad, self.in_dtype)
+        if np.size(x) <= 1 or x.shape[self.dim] == 1:  # PyTorch's shortcut: no 0 / 0 at a zero
             return grad
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):  # inf and nan: as PyTorch
-            return self._input_grad(x, out, grad).astype(self.in_dtype, copy=False)
+            return _as_dtype(self._input_grad(x, out, grad), self.in_dtype)
 
     def _input_grad(self, x, out, grad):
         axis, w = self.dim, out * grad
         zero = x == 0
         if not zero.any():
             return _reversed_cumsum(w, axis) / x
+        if is_grad_enabled():
+            return self._differentiable_grad(x, grad)
         zeros_so_far = np.cumsum(zero, axis)
         before = zeros_so_far == 0  # the entries before the slice's first zero
         result = np.where(before, _reversed_cumsum(np.where(before, w, 0), axis) / x, 0)
@@ -271,6 +299,22 @@ class CumProd(Function):
         ones = np.ones_like(np.take(out, [0], axis=axis))
         prefix = np.concatenate([ones, np.delete(out, -1, axis=axis)], axis)
         return np.where(first, owed * prefix, result)
+
+    def _differentiable_grad(self, x, grad):
+        lead, n = (slice(None),) * self.dim, x.shape[self.dim]
+        axis = self.dim
+        parts = []
+        for k in range(n):
+            # omitted[j] = prod(x[l] for l <= j, l != k), for j >= k: the product before k
+            # (of x, as PyTorch's: not out, which dtype= may have rounded and whose gradient
+            # would meet the entries after k), times the running product of those after k
+            omitted = (np.prod(x[(*lead, slice(0, k))], axis=axis, keepdims=True) if k
+                       else np.ones_like(x[(*lead, slice(0, 1))]))
+            if k < n - 1:
+                after = np.cumprod(x[(*lead, slice(k + 1, n))], axis)
+                omitted = np.concatenate([omitted, omitted * after], axis)
+            parts.append(np.sum(grad[(*lead, slice(k, n))] * omitted, axis=axis, keepdims=True))
+        return np.concatenate(parts, axis)
 
 
 class Var(Function):
@@ -296,22 +340,26 @@ class Var(Function):
             if root:
                 out = np.sqrt(out)
         out = out.astype(x.dtype, copy=False)
-        self.save_for_backward(deviation, out)
+        self.kept = out.shape  # keepdim's: the gradient's shape, as it broadcasts against x
+        out = out if keepdim else out.reshape(np.squeeze(out, axis=axis).shape)
+        self.save_for_backward(x, out)  # the deviation is recomputed: a recorded pass reaches x
         if n - correction <= 0 and not self.dim:  # backward's nan-or-inf, as PyTorch decides it
             with np.errstate(invalid="ignore"):
                 self.at_mean = widened(x) == np.mean(widened(x))
-        self.n, self.correction, self.keepdim, self.root = n, correction, keepdim, root
-        return out if keepdim else out.reshape(np.squeeze(out, axis=axis).shape)
+        self.n, self.correction, self.root = n, correction, root
+        return out
 
     def backward(self, grad):
-        deviation, out = self.saved_tensors
-        grad = widened(grad).reshape(out.shape)
+        x, out = self.saved_tensors
+        out, grad = out.reshape(self.kept), widened(grad).reshape(self.kept)
         with np.errstate(invalid="ignore", divide="ignore"):
             if self.root:  # d sqrt(v) = dv / (2 sqrt(v)), taken as 0 where sqrt(v) is 0
                 grad = np.where(out == 0, 0, grad / (2 * widened(out)))
             dof = self.n - self.correction
             if dof <= 0 and not self.dim:  # PyTorch's: 2/0 times 0 is nan, times more inf
                 return grad * np.where(self.at_mean, np.nan, np.inf)
+            wide = widened(x)  # PyTorch's var_backward: 2 / dof * grad * (x - x.mean(dim))
+            deviation = wide - cascaded_sum(wide, self.dim, keepdims=True) / self.n
             return np.divide(2.0, dof) * grad * deviation
 
 
@@ -342,16 +390,17 @@ class VectorNorm(Function):
             else:
                 out = cascaded_sum(magnitude ** ord, axis, keepdims=True) ** (1.0 / ord)
         out = np.asarray(out).astype(x.dtype, copy=False)
-        self.save_for_backward(x, out)
-        self.ord, self.keepdim = ord, keepdim
-        if keepdim:
-            return out
-        return out.reshape(np.squeeze(out, axis=axis).shape) if axis else out.reshape(())
+        self.kept = out.shape  # keepdim's: the gradient's shape, as it broadcasts against x
+        if not keepdim:
+            out = out.reshape(np.squeeze(out, axis=axis).shape) if axis else out.reshape(())
+        self.save_for_backward(x, out)  # the output itself: a recorded backward joins it
+        self.ord = ord
+        return out
 
     def backward(self, grad):
         x, out = self.saved_tensors
-        x, out, p = widened(x), widened(out), self.ord
-        grad = widened(grad).reshape(out.shape)
+        x, out, p = widened(x), widened(out).reshape(self.kept), self.ord
+        grad = widened(grad).reshape(self.kept)
         sign = np.where(np.isnan(x), 0, np.sign(x))  # PyTorch's sgn: 0 for nan
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if p == 0:
@@ -360,7 +409,7 @@ class VectorNorm(Function):
                 return sign * grad
             if np.isinf(p):  # ties share it; a nan entry takes its share too
                 hit = (np.abs(x) == out) | np.isnan(x)
-                return sign * (grad / hit.sum(axis=self.dim, keepdims=True)) * hit
+                return sign * (grad / _count(hit, self.dim)) * hit
             if p == 2:
                 return grad * np.where(out == 0, 0, x / out)
             if p < 1:
