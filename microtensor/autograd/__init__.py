@@ -20,6 +20,12 @@ Before ``forward``, the engine brings mixed input dtypes to one (PyTorch's promo
 the op's ``promote`` rule); after it, the output of a view op is marked as aliasing its
 input. How in-place writes through views enter the graph is stated in ``inplace.py``.
 
+**One formula per op, for every order.** An op's ``backward`` is written once, on numpy. A
+first-order pass (the loop below) calls it with arrays; a pass with ``create_graph=True``
+calls it with tensors joined to the graph, and numpy's functions on them run the engine's ops,
+so the gradient is recorded and can be differentiated again (``higher_order.py`` states the
+rule and what it refuses).
+
 Besides plain arrays, a backward may return the lazy gradient forms of ``lazy.py``,
 which the engine sums more cheaply than arrays: ``SparseGrad`` (nonzero only at an
 index: what a slice sends back) and ``OuterGrad`` (``left.T @ right``: what a weight
@@ -413,8 +419,8 @@ class Function:
     @classmethod
     def apply(cls, *inputs: Any, **kwargs: Any) -> Tensor:
         """Run the op on tensors (or plain scalars/arrays, treated as constants)."""
-        fn = cls()
-        recording = _state.grad_enabled
+        fn, state = cls(), _state  # a local: read five times per op
+        recording = state.grad_enabled
         # One pass over the inputs gathers the arrays, which of them need a gradient (known
         # before forward, so an op saves only what the gradients it owes need), the graph
         # edges and the metadata backward conforms gradients to.
@@ -442,7 +448,7 @@ class Function:
             out = fn.forward(*arrays, **kwargs) if kwargs else fn.forward(*arrays)
         except (ValueError, IndexError, TypeError, ArithmeticError, RuntimeError) as err:
             raise _forward_error(cls, inputs, err) from err
-        if _state.anomaly:
+        if state.anomaly:
             _check_finite(out, f"{cls.__name__} produced nan/inf in its forward output "
                                f"(shape {out.shape})")
         # A view's writes must be seen by its base and the other way round: see inplace.py.
@@ -457,14 +463,15 @@ class Function:
             fn.saved = tuple(result.array if kept is out else kept for kept in fn.saved)
         # Tuples, not lists: the cyclic garbage collector stops tracking tuples of plain
         # values, and it rescans every tracked object of a large live graph on each pass.
-        fn.parents, fn.in_meta, fn.scope = tuple(parents), tuple(meta), _state.scope
-        fn.out_id = id(result.array)  # with in_meta's ids: which saved arrays are inputs or output
-        if _state.anomaly:
+        # out_id, with in_meta's ids: which saved arrays are inputs or the output.
+        fn.parents, fn.in_meta, fn.scope, fn.out_id = (
+            tuple(parents), tuple(meta), state.scope, id(result.array))
+        if state.anomaly:
             fn.trace = traceback.format_stack()[:-1]
         result.requires_grad = True
         result.grad_fn = fn
-        if _state.observer is not None:
-            _state.observer.forward(fn, result)
+        if state.observer is not None:
+            state.observer.forward(fn, result)
         return result
 
     def __repr__(self) -> str:
