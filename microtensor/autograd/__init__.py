@@ -634,22 +634,29 @@ def _topological_order(roots: list[Function]) -> list[Function]:
 def _run_hooks(hooks: list | None, grad: np.ndarray) -> np.ndarray:
     """``grad`` after each hook in turn; a hook may change its values, not its shape or dtype."""
     for hook in hooks or ():
-        changed = hook(Tensor._wrap(grad))
+        changed = hook_result(hook, hook(Tensor._wrap(grad)), grad)
         if changed is not None:
-            if not isinstance(changed, Tensor):
-                raise TypeError(f"hook {_name(hook)!r} returned a {type(changed).__name__}; a "
-                                "hook returns a tensor (the new gradient) or None")
-            new = changed.array
-            if new.shape != grad.shape:
-                raise ShapeError(f"hook {_name(hook)!r} returned a gradient of shape {new.shape} "
-                                 f"for a tensor of shape {grad.shape}; a hook may change the "
-                                 "gradient's values, not its shape")
-            if new.dtype != grad.dtype:
-                raise DtypeError(f"hook {_name(hook)!r} has changed the type of value (was "
-                                 f"{grad.dtype} got {new.dtype}); a hook may change the "
-                                 "gradient's values, not its dtype")
-            grad = new
+            grad = changed.array
     return grad
+
+
+def hook_result(hook: Callable, changed: Any, grad: Any) -> Tensor | None:
+    """What ``hook`` returned for ``grad`` (an array, or a tensor in a recorded pass), checked:
+    None, or a tensor of the gradient's shape and dtype."""
+    if changed is None:
+        return None
+    if not isinstance(changed, Tensor):
+        raise TypeError(f"hook {_name(hook)!r} returned a {type(changed).__name__}; a "
+                        "hook returns a tensor (the new gradient) or None")
+    if changed.shape != grad.shape:
+        raise ShapeError(f"hook {_name(hook)!r} returned a gradient of shape {changed.shape} "
+                         f"for a tensor of shape {grad.shape}; a hook may change the "
+                         "gradient's values, not its shape")
+    if changed.dtype != grad.dtype:
+        raise DtypeError(f"hook {_name(hook)!r} has changed the type of value (was "
+                         f"{grad.dtype} got {changed.dtype}); a hook may change the "
+                         "gradient's values, not its dtype")
+    return changed
 
 
 def _name(hook: Callable) -> str:

@@ -384,6 +384,22 @@ def hessian(func: Callable[..., Tensor], inputs: Tensors, create_graph: bool = F
     return _unpack(found, (inputs_are_tuple, inputs_are_tuple))
 
 
+def _first_gradient(func: Callable[..., Tensor], inputs: Tensors, v: Tensors | None,
+                    create_graph: bool, strict: bool, what: str) -> tuple:
+    """What ``vhp`` and ``hvp`` start from, checked as PyTorch's: the inputs (as a tuple, and
+    whether they were one), ``v``, the single-element output (likewise) and its recorded
+    gradient."""
+    inputs_are_tuple, inputs = _as_tuple(inputs, "inputs", what)
+    inputs = _fresh(inputs, create_graph, need_graph=True)
+    v = _vector(v, inputs, inputs_are_tuple, create_graph, what,
+                "the input to the user-provided function is")
+    outputs_are_tuple, outputs = _call(func, inputs, what, strict)
+    _scalar_output(outputs, outputs_are_tuple, what)
+    first = _grad(outputs, inputs, create_graph=True)
+    _check_first_grads(first, strict, "jacobian")
+    return inputs_are_tuple, inputs, v, outputs_are_tuple, outputs, first
+
+
 def vhp(func: Callable[..., Tensor], inputs: Tensors, v: Tensors | None = None,
         create_graph: bool = False, strict: bool = False) -> tuple[Tensor, Tensors]:
     """``func(inputs)`` and the vector-Hessian product ``v^T H`` of the single-element
@@ -397,14 +413,8 @@ def vhp(func: Callable[..., Tensor], inputs: Tensors, v: Tensors | None = None,
     (9.0, [6.0, 12.0])
     """
     with enable_grad():
-        inputs_are_tuple, inputs = _as_tuple(inputs, "inputs", "vhp")
-        inputs = _fresh(inputs, create_graph, need_graph=True)
-        v = _vector(v, inputs, inputs_are_tuple, create_graph, "vhp",
-                    "the input to the user-provided function is")
-        outputs_are_tuple, outputs = _call(func, inputs, "vhp", strict)
-        _scalar_output(outputs, outputs_are_tuple, "vhp")
-        first = _grad(outputs, inputs, create_graph=True)
-        _check_first_grads(first, strict, "jacobian")
+        inputs_are_tuple, inputs, v, outputs_are_tuple, outputs, first = _first_gradient(
+            func, inputs, v, create_graph, strict, "vhp")
         found = _grad(first, inputs, v, create_graph=create_graph)
         products = _zeros_for_none(found, inputs, strict, create_graph, "double_back")
     return (_unpack(_detached(outputs, create_graph), outputs_are_tuple),
@@ -426,14 +436,8 @@ def hvp(func: Callable[..., Tensor], inputs: Tensors, v: Tensors | None = None,
     [[4.0], [2.0]]
     """
     with enable_grad():
-        inputs_are_tuple, inputs = _as_tuple(inputs, "inputs", "hvp")
-        inputs = _fresh(inputs, create_graph, need_graph=True)
-        v = _vector(v, inputs, inputs_are_tuple, create_graph, "hvp",
-                    "the input to the user-provided function is")
-        outputs_are_tuple, outputs = _call(func, inputs, "hvp", strict)
-        _scalar_output(outputs, outputs_are_tuple, "hvp")
-        first = _grad(outputs, inputs, create_graph=True)
-        _check_first_grads(first, strict, "jacobian")
+        inputs_are_tuple, inputs, v, outputs_are_tuple, outputs, first = _first_gradient(
+            func, inputs, v, create_graph, strict, "hvp")
         # As in jvp: the second backward is linear in its upstream gradient; zeros will do.
         upstream = tuple(zeros_like(inp, requires_grad=True) for inp in inputs)
         double_back = _grad(first, inputs, upstream, create_graph=True)

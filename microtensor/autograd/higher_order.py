@@ -33,7 +33,6 @@ from typing import Any
 import numpy as np
 
 from .. import versions
-from ..errors import DtypeError, ShapeError
 from ..lazy import LazyGrad
 from ..tensor import Tensor
 from . import (
@@ -43,10 +42,10 @@ from . import (
     _Backward,
     _check_backward_finite,
     _check_saved,
-    _name,
     _shape_error,
     _state,
     enable_grad,
+    hook_result,
 )
 
 
@@ -260,19 +259,7 @@ def conform(grad: Any, fn: Function, index: int) -> Tensor:
 def run_hooks(hooks: list | None, grad: Tensor) -> Tensor:
     """``grad`` after each hook in turn (the tensor a hook returns, recorded, replaces it)."""
     for hook in hooks or ():
-        changed = hook(grad)
-        if changed is None:
-            continue
-        if not isinstance(changed, Tensor):
-            raise TypeError(f"hook {_name(hook)!r} returned a {type(changed).__name__}; a "
-                            "hook returns a tensor (the new gradient) or None")
-        if changed.shape != grad.shape:
-            raise ShapeError(f"hook {_name(hook)!r} returned a gradient of shape "
-                             f"{changed.shape} for a tensor of shape {grad.shape}; a hook may "
-                             "change the gradient's values, not its shape")
-        if changed.dtype != grad.dtype:
-            raise DtypeError(f"hook {_name(hook)!r} has changed the type of value (was "
-                             f"{grad.dtype} got {changed.dtype}); a hook may change the "
-                             "gradient's values, not its dtype")
-        grad = changed
+        changed = hook_result(hook, hook(grad), grad)
+        if changed is not None:
+            grad = changed
     return grad
