@@ -54,7 +54,7 @@ def _requires_grad(value: Any) -> bool:
 #: reflected operator then).
 _OPERATORS: dict[str, tuple[str, str]] = {
     "add": ("__add__", "__radd__"), "subtract": ("__sub__", "__rsub__"),
-    "multiply": ("__mul__", "__rmul__"), "true_divide": ("__truediv__", "__rtruediv__"),
+    "multiply": ("__mul__", "__rmul__"), "divide": ("__truediv__", "__rtruediv__"),
     "floor_divide": ("__floordiv__", "__rfloordiv__"), "remainder": ("__mod__", "__rmod__"),
     "power": ("__pow__", "__rpow__"), "matmul": ("__matmul__", "__rmatmul__"),
     "equal": ("__eq__", "__eq__"), "not_equal": ("__ne__", "__ne__"),
@@ -92,6 +92,12 @@ def _as_tensor(x: Any) -> Any:
     from .tensor import Tensor
 
     return x if isinstance(x, Tensor) else _mt().as_tensor(np.asarray(x))
+
+
+def _to_dtypes(values: tuple) -> list:
+    from .tensor import Tensor
+
+    return [v.dtype if isinstance(v, Tensor) else v for v in values]
 
 
 def _pair(a: Any, b: Any) -> tuple:
@@ -221,7 +227,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     np.einsum: lambda *args: _linalg().einsum_sublists(*args),
     np.shape: lambda a: np.shape(_to_arrays(a)) if not hasattr(a, "shape") else a.shape,
     np.ndim: lambda a: a.ndim,
-    np.result_type: lambda *args: np.result_type(*(getattr(a, "dtype", a) for a in args)),
+    np.result_type: lambda *args: np.result_type(*_to_dtypes(args)),
     np.size: lambda a, axis=None: a.numel() if axis is None else a.shape[axis],
     np.prod: lambda a, axis=None, keepdims=False: (
         _as_tensor(a).prod() if axis is None else _as_tensor(a).prod(int(axis), keepdims)),
