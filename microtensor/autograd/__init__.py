@@ -389,6 +389,9 @@ class Function:
     #: The lazy gradient forms (``lazy.py``) that ``backward`` takes as they are; any other
     #: gradient reaches it as an array.
     passes_lazy: tuple[type, ...] = ()
+    #: Why ``backward`` cannot be recorded (``create_graph``), when it cannot: a recorded pass
+    #: then refuses the op up front with this message (see ``higher_order.py``).
+    refuses_create_graph: str | None = None
     #: How the engine brings the inputs to one dtype before ``forward`` (see ``promote``):
     #: None (as they are), "common" (PyTorch's result type), "numeric" (the same, bools
     #: refused), "float" (the result type, integers and bools made the default float

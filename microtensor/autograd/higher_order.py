@@ -182,13 +182,15 @@ CYCLE_WARNING = (
 def call_recorded(fn: Function, grad: Tensor) -> Any:
     """``fn.backward(grad)`` with what ``fn`` saved (and keeps on ``self``) as graph tensors,
     its nodes tagged with ``fn``'s scope (the backward ops of step t carry step t's tags)."""
+    if fn.refuses_create_graph:
+        raise CreateGraphError(fn.refuses_create_graph)
     saved, attributes = fn.saved, vars(fn)
     if saved is _FREED:
         fn.saved_tensors  # noqa: B018 - raises the 'backward a second time' error
-    kept = {k: v for k, v in attributes.items() if _is_float_array(v)}
+    kept = {k: v for k, v in attributes.items() if _holds_float_array(v)}
     prev_scope = _state.scope
     try:
-        fn.saved = tuple(joined(fn, v) for v in saved)
+        fn.saved = joined(fn, saved)
         attributes.update((k, joined(fn, v)) for k, v in kept.items())
         _state.scope = fn.scope
         return fn.backward(grad)
@@ -202,14 +204,27 @@ def call_recorded(fn: Function, grad: Tensor) -> Any:
         attributes.update(kept)
 
 
-def _is_float_array(value: Any) -> bool:
-    return type(value) is np.ndarray and value.dtype.kind in "fc"
+def _holds_float_array(value: Any) -> bool:
+    """Whether ``value`` is, or holds in a tuple, list or dict, a floating point array."""
+    if type(value) is np.ndarray:
+        return value.dtype.kind in "fc"
+    if isinstance(value, (tuple, list)):
+        return any(_holds_float_array(v) for v in value)
+    if isinstance(value, dict):
+        return any(_holds_float_array(v) for v in value.values())
+    return False
 
 
 def joined(fn: Function, value: Any) -> Any:
     """A value ``fn`` saved, as the recorded pass sees it: a floating point array that was an
-    input (or the output) becomes that tensor, joined to the graph; other values stay."""
-    if not _is_float_array(value):
+    input (or the output) becomes that tensor, joined to the graph, also inside tuples, lists
+    and dicts; other values stay. Any other floating point array is refused: the recorded
+    gradient would treat it as a constant of the inputs it was computed from."""
+    if isinstance(value, (tuple, list)):
+        return type(value)(joined(fn, v) for v in value)
+    if isinstance(value, dict):
+        return {k: joined(fn, v) for k, v in value.items()}
+    if type(value) is not np.ndarray or value.dtype.kind not in "fc":
         return value
     key = id(value)
     if key == fn.out_id:

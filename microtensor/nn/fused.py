@@ -19,10 +19,9 @@ as one (batch, 2 * hidden) array, which ``lstm_step`` splits with two slices.
 
 Higher-order gradients (``create_graph=True``): the RNN step's backward is written on its
 saved inputs and output, so it records like any op's. The LSTM and GRU steps keep gates
-computed in ``forward`` (recomputing them is the cost fusing avoids); they refuse a recorded
-pass, saying to use the composed layer (``fused=False``). The intermediates are saved as one
-tuple, which the recorded pass hands back untouched, so the refusal is the backward's own
-(one ``isinstance`` check) rather than the generic one about saved arrays.
+computed in ``forward`` (recomputing them is the cost fusing avoids); they declare that a
+recorded pass must refuse them (``refuses_create_graph``), saying to use the composed layer
+(``fused=False``).
 """
 
 from __future__ import annotations
@@ -30,7 +29,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd import Function, OuterGrad
-from ..autograd.higher_order import CreateGraphError
 from ..summation import cascaded_sum
 from ..tensor import Tensor
 
@@ -61,12 +59,11 @@ def _check(op: str, gates: int, x_proj: np.ndarray, weight_hh_t: np.ndarray,
     return size
 
 
-def _refuse_create_graph(step: Function, layer: str) -> CreateGraphError:
-    """The error for a fused ``step`` of ``layer`` in a recorded (``create_graph``) pass."""
-    return CreateGraphError(
-        f"{type(step).__name__}: the fused {layer} step cannot be differentiated twice "
-        f"(create_graph=True): its backward uses gates computed in forward. Build the layer "
-        f"with fused=False (the composed steps) to take higher-order gradients")
+def _refusal(step: str, layer: str) -> str:
+    """Why the fused ``step`` of ``layer`` cannot be differentiated twice, and what to do."""
+    return (f"{step}: the fused {layer} step cannot be differentiated twice "
+            f"(create_graph=True): its backward uses gates computed in forward. Build the layer "
+            f"with fused=False (the composed steps) to take higher-order gradients")
 
 
 def _gates(gates: np.ndarray, size: int) -> list[np.ndarray]:
@@ -126,6 +123,8 @@ class LSTMStep(Function):
     [0.2311, 0.2311, 0.5, 0.5]
     """
 
+    refuses_create_graph = _refusal("LSTMStep", "LSTM")
+
     def forward(self, x_proj: np.ndarray, h: np.ndarray, c: np.ndarray,
                 weight_hh_t: np.ndarray) -> np.ndarray:
         size = _check("LSTMStep", 4, x_proj, weight_hh_t, h=h, c=c)
@@ -141,13 +140,11 @@ class LSTMStep(Function):
         c_next += i * g
         tanh_c = np.tanh(c_next)
         np.multiply(o, tanh_c, out=h_next)
-        self.save_for_backward(h, c, weight_hh_t, (gates, tanh_c))  # intermediates: module doc
+        self.save_for_backward(h, c, weight_hh_t, gates, tanh_c)
         return state
 
     def backward(self, grad: np.ndarray) -> tuple:
-        if isinstance(grad, Tensor):
-            raise _refuse_create_graph(self, "LSTM")
-        h, c, weight_hh_t, (gates, tanh_c) = self.saved_tensors
+        h, c, weight_hh_t, gates, tanh_c = self.saved_tensors
         size = c.shape[1]
         i, f, g, o = _gates(gates, size)
         d_h, d_c = grad[:, :size], grad[:, size:]
@@ -173,6 +170,8 @@ class GRUStep(Function):
     [[0.5, 0.5]]
     """
 
+    refuses_create_graph = _refusal("GRUStep", "GRU")
+
     def forward(self, x_proj: np.ndarray, h: np.ndarray, weight_hh_t: np.ndarray,
                 bias_hh: np.ndarray | None) -> np.ndarray:
         size = _check("GRUStep", 3, x_proj, weight_hh_t, h=h)
@@ -188,14 +187,11 @@ class GRUStep(Function):
         n = r * h_proj[:, 2 * size:]
         n += x_proj[:, 2 * size:]
         np.tanh(n, out=n)
-        # The intermediates as one tuple: see the module's docstring.
-        self.save_for_backward(h, weight_hh_t, (gates, n, h_proj[:, 2 * size:]))
+        self.save_for_backward(h, weight_hh_t, gates, n, h_proj[:, 2 * size:])
         return n + z * (h - n)
 
     def backward(self, grad: np.ndarray) -> tuple:
-        if isinstance(grad, Tensor):
-            raise _refuse_create_graph(self, "GRU")
-        h, weight_hh_t, (gates, n, h_proj_n) = self.saved_tensors
+        h, weight_hh_t, gates, n, h_proj_n = self.saved_tensors
         size = h.shape[1]
         r, z = gates[:, :size], gates[:, size:]
         d_n = grad * (1 - z) * (1 - n * n)  # through h' = (1 - z) n + z h, then n's tanh

@@ -174,6 +174,17 @@ class CubeKeptOnSelf(mt.Function):
         return grad * 3 * self.square
 
 
+class CubeHiddenInADict(mt.Function):
+    """The intermediate inside a container on ``self``: found all the same."""
+
+    def forward(self, x):
+        self.cache = {"square": (x * x,)}
+        return self.cache["square"][0] * x
+
+    def backward(self, grad):
+        return grad * 3 * self.cache["square"][0]
+
+
 class CubeThroughArray(mt.Function):
     """A backward that leaves for plain numpy."""
 
@@ -206,6 +217,7 @@ def test_a_user_function_with_a_numpy_backward_is_differentiated_again():
 @pytest.mark.parametrize("fn, says", [
     (CubeFromSquare, "CubeFromSquare: .*neither an input nor the output"),
     (CubeKeptOnSelf, "CubeKeptOnSelf: .*neither an input nor the output"),
+    (CubeHiddenInADict, "CubeHiddenInADict: .*neither an input nor the output"),
     (CubeThroughArray, "CubeThroughArray: .*Can't call numpy"),
     (CubeWithUnsupportedNumpy, "CubeWithUnsupportedNumpy: .*polyval"),
 ])

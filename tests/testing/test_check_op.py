@@ -46,14 +46,15 @@ class SoftplusWrongBackward(Softplus):
 
 
 class SoftplusCachedSigmoid(Softplus):
-    """Right gradient, but from a sigmoid kept where create_graph cannot see it."""
+    """Right gradient, but from a sigmoid kept where create_graph cannot see it (Python
+    numbers): the recorded gradient is a constant of x."""
 
     def forward(self, x):
-        self.cache = {"sigmoid": 1 / (1 + np.exp(-x))}
+        self.cache = {"sigmoid": (1 / (1 + np.exp(-x))).tolist()}
         return np.logaddexp(0, x)
 
     def backward(self, grad):
-        return grad * self.cache["sigmoid"]
+        return grad * np.asarray(self.cache["sigmoid"])
 
 
 class SoftplusInFloat64(Softplus):

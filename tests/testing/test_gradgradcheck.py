@@ -84,14 +84,15 @@ def test_a_linear_function_has_zero_second_derivative():
 # ---------------------------------------- a wrong second derivative is caught
 class CachedCube(mt.Function):
     """x**3 whose backward is right in value, but uses x*x kept where create_graph cannot see
-    it (in a dict): its gradient is a constant in x, so the second derivative misses 6 x."""
+    it (as Python numbers): its gradient is a constant in x, so the second derivative misses
+    6 x. (A saved array, even inside a dict, would be refused instead: see SavedSquare.)"""
 
     def forward(self, x):
-        self.cache = {"square": x * x}
+        self.cache = {"square": (x * x).tolist()}
         return x ** 3
 
     def backward(self, grad):
-        return grad * 3 * self.cache["square"]
+        return grad * 3 * np.asarray(self.cache["square"])
 
 
 class SavedSquare(mt.Function):
