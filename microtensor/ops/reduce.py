@@ -415,7 +415,8 @@ class VectorNorm(Function):
             if p < 1:
                 scaled = np.where(x == 0, 0, sign * np.abs(x) ** (p - 1))
                 return scaled * grad * out ** (1 - p)
-            scale = np.where(out == 0, 0, grad / out ** (p - 1))
+            zero = out == 0  # divided off zero: the branch where() drops must stay finite
+            scale = np.where(zero, 0, grad / np.where(zero, 1, out) ** (p - 1))
             if p < 2:  # |x|**(p - 2) is inf at 0 here; PyTorch's order keeps it finite
                 return sign * np.abs(x) ** (p - 1) * scale
             return x * np.abs(x) ** (p - 2) * scale
