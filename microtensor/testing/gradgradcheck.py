@@ -67,16 +67,17 @@ def gradgradcheck(func: Callable[..., Any], inputs: Tensor | Sequence[Any],
     >>> gradgradcheck(lambda x: x.tanh() * x, [x])
     True
 
-    A cube whose backward keeps ``x * x`` where the graph cannot see it: its gradient is
-    right (``gradcheck`` passes), its second derivative misses ``6 x``:
+    A cube whose backward keeps ``x * x`` where the graph cannot see it (as Python numbers; a
+    kept array would be refused outright): its gradient is right (``gradcheck`` passes), its
+    second derivative misses ``6 x``:
 
     >>> import numpy as np
     >>> class CachedCube(mt.Function):
     ...     def forward(self, x):
-    ...         self.cache = {"square": x * x}  # not saved: invisible to create_graph
+    ...         self.cache = (x * x).tolist()  # numbers: invisible to create_graph
     ...         return x ** 3
     ...     def backward(self, grad):
-    ...         return grad * 3 * self.cache["square"]
+    ...         return grad * 3 * np.asarray(self.cache)
     >>> gradgradcheck(CachedCube.apply, [x])
     Traceback (most recent call last):
     ...
