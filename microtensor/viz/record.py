@@ -75,6 +75,8 @@ class Recording:
       (for a weight used at every step, that step's contribution to its gradient);
     - ``leaves[id(tensor)]``: a leaf's total gradient from the pass;
     - ``order``: node ids in the order backward visited them;
+    - ``sent_back[id(fn)]``: for a step's state (``h``, ``c``), the gradient the next step's ops
+      sent back into it, summed: what backprop through time carries from step to step;
     - ``arrays[id(fn)]``: a copy of the node's output, with ``record(keep_values=True)``
       (what the renderer colours attention edges by).
     """
@@ -87,6 +89,7 @@ class Recording:
         self.edges: dict[tuple[int, int], float] = {}
         self.leaves: dict[int, Summary] = {}
         self.order: list[int] = []
+        self.sent_back: dict[int, np.ndarray] = {}
         # Hold the nodes and leaves seen, so their ids stay unique while this recording lives.
         self._alive: list[Any] = []
 
@@ -104,10 +107,25 @@ class Recording:
 
     def edge(self, fn: Function, index: int, parent: Any, grad: np.ndarray) -> None:
         self.edges[(id(fn), index)] = norm(grad)
+        if isinstance(parent, Function) and parent.name is not None and _sends_back(fn, parent):
+            key = id(parent)
+            self.sent_back[key] = self.sent_back[key] + grad if key in self.sent_back \
+                else np.array(grad)
 
     def leaf(self, tensor: Tensor, grad: np.ndarray) -> None:
         self._alive.append(tensor)
         self.leaves[id(tensor)] = Summary.of(grad)
+
+
+def _sends_back(fn: Function, state: Function) -> bool:
+    """Whether ``fn``, an op of another step of the same layer, reads the state that ``state``
+    made (its step's ``h`` or ``c``): the edge along which backprop through time goes back."""
+    own, other = dict(state.scope), dict(fn.scope)
+    step = own.get("t")
+    if step is None or other.get("t") in (None, step) or other.get("layer") != own.get("layer"):
+        return False
+    cell = own.get("cell")
+    return state.name in (("h",) if cell is None else cell.state_names)
 
 
 @contextmanager

@@ -50,6 +50,8 @@ class Node:
     # The sequences of the batch that are padding at this node's step, read from its
     # ``padding`` and ``batch`` tags (see ``Padding``); None without them.
     padding: Padding | None = None
+    # For a step's state: the gradient the neighbouring step sent back into it (Recording.sent_back).
+    sent_back: Summary | None = None
 
     @property
     def step(self) -> int | None:
@@ -197,6 +199,39 @@ class Graph:
         norms = {layer: _norms_per_step(nodes) for layer, nodes in sorted(by_layer.items())}
         return {layer: steps for layer, steps in norms.items() if steps}
 
+    def step_gains(self, name: str | None = None, layer: str | None = None) -> dict[int, float]:
+        """Per step t, the gain of the recurrent path through one state: the norm of the
+        gradient step t sends back to the previous step's state divided by the norm of the
+        gradient that reached step t's state (``name``, by default each step's hidden state
+        as in ``step_norms``; ``"c"`` follows an LSTM's cell state), of one ``layer``.
+        "Previous" is t-1, or t+1 for the reverse direction of a bidirectional layer. A gain
+        below 1 shrinks the gradient on its way back; where the loss sits only at the last
+        step, the gains through ``h`` multiply over steps a..b to
+        ``step_norms()[a - 1] / step_norms()[b]``. Needs a recorded backward pass.
+
+        >>> import microtensor as mt
+        >>> rnn = mt.nn.RNN(2, 3)
+        >>> with mt.viz.record() as rec:
+        ...     out, _ = rnn(mt.randn(4, 1, 2))
+        ...     out[-1].sum().backward()
+        >>> sorted(mt.viz.trace(out[-1].sum(), rec).step_gains())  # steps 1..3 send back
+        [1, 2, 3]
+        """
+        nodes = self._states_at_steps(name)
+        if layer is not None:
+            nodes = [n for n in nodes if n.layer == layer]
+        elif {"forward", "reverse"} <= {n.direction for n in nodes}:
+            layers = ", ".join(sorted({n.layer for n in nodes if n.layer is not None}))
+            raise ValueError(f"step_gains: the graph holds both directions (layers {layers}); "
+                             "pass layer= one of them")
+        reached = _norms_per_step(nodes)
+        sent: dict[int, float] = {}
+        for n in nodes:
+            if n.sent_back is not None:
+                sender = n.step - 1 if n.direction == "reverse" else n.step + 1
+                sent[sender] = float(np.hypot(sent.get(sender, 0.0), n.sent_back.norm))
+        return {t: sent[t] / reached[t] for t in sorted(sent) if reached.get(t)}
+
     def _states_at_steps(self, name: str | None) -> list[Node]:
         """The nodes of timed steps named ``name``, or each its own step's hidden state."""
         return [n for n in self.nodes.values() if n.step is not None and n.name == (name or n.states[0])]
@@ -228,6 +263,10 @@ class Graph:
             if per_step:
                 shares[param.name or param.key] = dict(sorted(per_step.items()))
         return shares
+
+
+def _summary(array: np.ndarray | None) -> Summary | None:
+    return None if array is None else Summary.of(array)
 
 
 def _norms_per_step(nodes: list[Node]) -> dict[int, float]:
@@ -282,7 +321,8 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
                 grad=recording.grads.get(id(fn)) if recording else None,
                 visit=visits.get(id(fn)), is_view=fn.is_view,
                 array=recording.arrays.get(id(fn)) if recording else None,
-                padding=read_scope(fn.scope, tags)[0])
+                padding=read_scope(fn.scope, tags)[0],
+                sent_back=_summary(recording.sent_back.get(id(fn))) if recording else None)
         return key
 
     def read_scope(scope: tuple, tags: dict[str, Any]) -> tuple[Padding | None, tuple]:
