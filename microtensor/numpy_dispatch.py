@@ -25,14 +25,13 @@ from typing import Any
 
 import numpy as np
 
+from . import tensor as tensors  # tensor.py imports this module: read at call time
 from .autograd import _state
 
 
 def _to_arrays(value: Any) -> Any:
     """``value`` with every tensor in it (also inside lists and tuples) as its array."""
-    from .tensor import Tensor
-
-    if isinstance(value, Tensor):
+    if isinstance(value, tensors.Tensor):
         return np.asarray(value)  # __array__: refuses a tensor that requires grad
     if isinstance(value, (list, tuple)):
         return type(value)(_to_arrays(v) for v in value)
@@ -40,9 +39,7 @@ def _to_arrays(value: Any) -> Any:
 
 
 def _requires_grad(value: Any) -> bool:
-    from .tensor import Tensor
-
-    if isinstance(value, Tensor):
+    if isinstance(value, tensors.Tensor):
         return value.requires_grad
     if isinstance(value, (list, tuple)):
         return any(_requires_grad(v) for v in value)
@@ -68,10 +65,8 @@ _OPERATORS: dict[str, tuple[str, str]] = {
 
 def _operator(name: str, inputs: tuple) -> Any:
     """The tensor operator for ufunc ``name``: the first operand's, or the second's reflected."""
-    from .tensor import Tensor
-
     method, reflected = _OPERATORS[name]
-    if isinstance(inputs[0], Tensor):
+    if isinstance(inputs[0], tensors.Tensor):
         return getattr(inputs[0], method)(*inputs[1:])
     return getattr(inputs[1], reflected)(inputs[0])
 
@@ -89,25 +84,19 @@ def _linalg() -> Any:
 
 
 def _as_tensor(x: Any) -> Any:
-    from .tensor import Tensor
-
-    return x if isinstance(x, Tensor) else _mt().as_tensor(np.asarray(x))
+    return x if isinstance(x, tensors.Tensor) else _mt().as_tensor(np.asarray(x))
 
 
 def _to_dtypes(values: tuple) -> list:
-    from .tensor import Tensor
-
-    return [v.dtype if isinstance(v, Tensor) else v for v in values]
+    return [v.dtype if isinstance(v, tensors.Tensor) else v for v in values]
 
 
 def _pair(a: Any, b: Any) -> tuple:
     """Two operands as tensors, a number (or array) taking the other's dtype, as numpy's
     ufuncs treat Python numbers."""
-    from .tensor import Tensor
-
-    if not isinstance(a, Tensor):
+    if not isinstance(a, tensors.Tensor):
         a = _mt().as_tensor(np.asarray(a, dtype=b.dtype))
-    if not isinstance(b, Tensor):
+    if not isinstance(b, tensors.Tensor):
         b = _mt().as_tensor(np.asarray(b, dtype=a.dtype))
     return a, b
 
@@ -125,7 +114,7 @@ UFUNCS: dict[str, Callable] = {
     "sign": _method("sign"), "sin": _method("sin"), "cos": _method("cos"),
     "tanh": _method("tanh"), "log1p": _method("log1p"), "expm1": _method("expm1"),
     "floor": _method("floor"), "ceil": _method("ceil"),
-    "trunc": lambda x: _mt().where(_as_tensor(x) < 0, _as_tensor(x).ceil(), _as_tensor(x).floor()),
+    "trunc": lambda x: _trunc(_as_tensor(x)),
     "reciprocal": _method("reciprocal"), "fmod": _method("fmod"),
     "maximum": lambda a, b: _mt().maximum(*_pair(a, b)),
     "minimum": lambda a, b: _mt().minimum(*_pair(a, b)),
@@ -135,6 +124,11 @@ UFUNCS: dict[str, Callable] = {
     "logical_and": lambda a, b: _as_tensor(a).bool() & _as_tensor(b).bool(),
     "logical_or": lambda a, b: _as_tensor(a).bool() | _as_tensor(b).bool(),
 }
+
+
+def _trunc(x: Any) -> Any:
+    """Toward zero: ceil below zero, floor above (the engine has no trunc op)."""
+    return _mt().where(x < 0, x.ceil(), x.floor())
 
 
 def _sum(a: Any, axis: Any = None, dtype: Any = None, keepdims: bool = False) -> Any:
@@ -225,7 +219,7 @@ FUNCTIONS: dict[Callable, Callable] = {
     np.astype: _astype,
     np.copy: lambda a: _as_tensor(a).clone(),
     np.einsum: lambda *args: _linalg().einsum_sublists(*args),
-    np.shape: lambda a: np.shape(_to_arrays(a)) if not hasattr(a, "shape") else a.shape,
+    np.shape: lambda a: a.shape,
     np.ndim: lambda a: a.ndim,
     np.result_type: lambda *args: np.result_type(*_to_dtypes(args)),
     np.size: lambda a, axis=None: a.numel() if axis is None else a.shape[axis],
@@ -236,14 +230,14 @@ FUNCTIONS: dict[Callable, Callable] = {
 
 def ufunc(function: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
     """What ``Tensor.__array_ufunc__`` returns (see the module's docstring)."""
-    if method != "__call__" or kwargs.get("out") is not None:
-        return _numpy(function, method, inputs, kwargs)
-    if _state.recording_backward and not kwargs:
-        engine = UFUNCS.get(function.__name__)
-        if engine is not None:
-            return engine(*inputs)
-    elif not kwargs and function.__name__ in _OPERATORS:
-        return _operator(function.__name__, inputs)
+    name = function.__name__
+    if method == "__call__" and not kwargs:
+        if _state.recording_backward:
+            engine = UFUNCS.get(name)
+            if engine is not None:
+                return engine(*inputs)
+        elif name in _OPERATORS:
+            return _operator(name, inputs)
     if _state.recording_backward and _requires_grad(inputs):
         return NotImplemented  # numpy raises "operand type(s) all returned NotImplemented"
     return _numpy(function, method, inputs, kwargs)

@@ -582,8 +582,9 @@ def _check_saved(fn: Function) -> None:
 
 
 # ------------------------------------------------------------------------ engine
-def unbroadcast(grad: np.ndarray, shape: tuple, op: Function, index: int) -> np.ndarray:
-    """Sum ``grad`` over the axes that broadcasting added or stretched, to ``shape``."""
+def unbroadcast(grad: Any, shape: tuple, op: Function, index: int) -> Any:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, to ``shape``: an array,
+    or a recorded pass's tensor (whose sum ``cascaded_sum`` hands to the engine)."""
     if grad.shape == shape:
         return grad
     lead = grad.ndim - len(shape)
@@ -592,14 +593,14 @@ def unbroadcast(grad: np.ndarray, shape: tuple, op: Function, index: int) -> np.
     for n, g in zip(shape, grad.shape[lead:]):
         if n != 1 and n != g:
             raise _shape_error(grad, shape, op, index)
-    if grad.size == math.prod(shape):  # the axes to sum all have length 1
+    if math.prod(grad.shape) == math.prod(shape):  # the axes to sum all have length 1
         return grad.reshape(shape)
     axes = tuple(range(lead)) + tuple(
         lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
     return cascaded_sum(grad, axes).reshape(shape)
 
 
-def _shape_error(grad: np.ndarray, shape: tuple, op: Function, index: int) -> ShapeError:
+def _shape_error(grad: Any, shape: tuple, op: Function, index: int) -> ShapeError:
     return ShapeError(f"{type(op).__name__}.backward returned a gradient of shape {grad.shape} "
                       f"for input {index}, which has shape {shape} and is not broadcast to it")
 

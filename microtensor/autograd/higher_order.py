@@ -46,6 +46,7 @@ from . import (
     _state,
     enable_grad,
     hook_result,
+    unbroadcast,
 )
 
 
@@ -251,23 +252,17 @@ def _node_output(array: np.ndarray, node: Function | Tensor) -> Tensor:
     return out
 
 
-def conform(grad: Any, fn: Function, index: int) -> Tensor:
+def conform(grad: Any, fn: Function, index: int) -> Any:
     """An op's recorded gradient for input ``index``, in that input's shape and dtype (a lazy
     form stays lazy: it has the input's shape already)."""
+    shape, dtype, _ = fn.in_meta[index]
     if isinstance(grad, LazyGrad):
-        if grad.shape != fn.in_meta[index][0]:
-            raise _shape_error(grad.recorded().array, fn.in_meta[index][0], fn, index)
-        return grad if grad.dtype == fn.in_meta[index][1] else grad.recorded().to(fn.in_meta[index][1])
+        if grad.shape != shape:
+            raise _shape_error(grad, shape, fn, index)
+        return grad if grad.dtype == dtype else grad.recorded().to(dtype)
     if not isinstance(grad, Tensor):
         grad = Tensor._wrap(np.asarray(grad))
-    shape, dtype, _ = fn.in_meta[index]
-    if grad.shape != shape:
-        lead = grad.ndim - len(shape)
-        if lead < 0 or any(n != 1 and n != g for n, g in zip(shape, grad.shape[lead:])):
-            raise _shape_error(grad.array, shape, fn, index)
-        axes = tuple(range(lead)) + tuple(
-            lead + i for i, n in enumerate(shape) if n == 1 and grad.shape[lead + i] != 1)
-        grad = (grad.sum(dim=axes) if axes else grad).reshape(shape)
+    grad = unbroadcast(grad, shape, fn, index)
     return grad if grad.dtype == dtype else grad.to(dtype)
 
 

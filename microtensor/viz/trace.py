@@ -169,13 +169,8 @@ class Graph:
         ...
         ValueError: step_norms: the graph holds both directions (layers gru.l0, gru.l0_reverse); ...
         """
-        nodes = self._states_at_steps(name)
-        if layer is not None:
-            nodes = [n for n in nodes if n.layer == layer]
-        elif {"forward", "reverse"} <= {n.direction for n in nodes}:
-            layers = ", ".join(sorted({n.layer for n in nodes if n.layer is not None}))
-            raise ValueError(f"step_norms: the graph holds both directions (layers {layers}); "
-                             "pass layer= one of them, or use layer_norms() for each layer apart")
+        nodes = _one_direction(self._states_at_steps(name), layer, "step_norms",
+                               ", or use layer_norms() for each layer apart")
         return _norms_per_step(nodes)
 
     def layer_norms(self, name: str | None = None) -> dict[str, dict[int, float]]:
@@ -217,13 +212,7 @@ class Graph:
         >>> sorted(mt.viz.trace(out[-1].sum(), rec).step_gains())  # steps 1..3 send back
         [1, 2, 3]
         """
-        nodes = self._states_at_steps(name)
-        if layer is not None:
-            nodes = [n for n in nodes if n.layer == layer]
-        elif {"forward", "reverse"} <= {n.direction for n in nodes}:
-            layers = ", ".join(sorted({n.layer for n in nodes if n.layer is not None}))
-            raise ValueError(f"step_gains: the graph holds both directions (layers {layers}); "
-                             "pass layer= one of them")
+        nodes = _one_direction(self._states_at_steps(name), layer, "step_gains")
         reached = _norms_per_step(nodes)
         sent: dict[int, float] = {}
         for n in nodes:
@@ -263,6 +252,18 @@ class Graph:
             if per_step:
                 shares[param.name or param.key] = dict(sorted(per_step.items()))
         return shares
+
+
+def _one_direction(nodes: list[Node], layer: str | None, what: str, hint: str = "") -> list[Node]:
+    """The nodes of ``layer``; without one, all of them, refused when they hold both directions
+    of a bidirectional layer (which go through the positions in opposite orders)."""
+    if layer is not None:
+        return [n for n in nodes if n.layer == layer]
+    if {"forward", "reverse"} <= {n.direction for n in nodes}:
+        layers = ", ".join(sorted({n.layer for n in nodes if n.layer is not None}))
+        raise ValueError(f"{what}: the graph holds both directions (layers {layers}); pass "
+                         f"layer= one of them{hint}")
+    return nodes
 
 
 def _summary(array: np.ndarray | None) -> Summary | None:
