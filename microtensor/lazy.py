@@ -35,6 +35,11 @@ class LazyGrad:
         type(self).add_all([self], buffer)
         return buffer
 
+    def norm(self) -> float:
+        """The Euclidean norm of all entries (in float64): what a recording of the pass keeps
+        of every gradient, without multiplying it out where the form allows."""
+        return float(np.sqrt(np.sum(np.square(self.dense(), dtype=np.float64))))
+
     @staticmethod
     def add_all(parts: list, buffer: np.ndarray) -> None:
         """Add every gradient in ``parts`` (all of this kind) into ``buffer``, in place."""
@@ -77,6 +82,11 @@ class SparseGrad(LazyGrad):
         if self.values.dtype == dtype:
             return self
         return SparseGrad(self.shape, self.index, self.values.astype(dtype), self.advanced)
+
+    def norm(self) -> float:
+        if self.advanced:  # repeated places add up before squaring
+            return super().norm()
+        return float(np.sqrt(np.sum(np.square(self.values, dtype=np.float64))))
 
     def recorded(self) -> Any:
         from .ops.shape import Embed
@@ -122,6 +132,13 @@ class OuterGrad(LazyGrad):
 
     def dense(self) -> np.ndarray:
         return self.left.T @ self.right
+
+    def norm(self) -> float:
+        # ||l.T r||^2 = sum((l l.T) * (r r.T)): two (rows, rows) products, not the (K, N) matrix.
+        if self.left.shape[0] > min(self.shape):
+            return super().norm()
+        left, right = self.left.astype(np.float64), self.right.astype(np.float64)
+        return float(np.sqrt(max(np.sum((left @ left.T) * (right @ right.T)), 0.0)))
 
     def recorded(self) -> Any:
         return self.left.T @ self.right

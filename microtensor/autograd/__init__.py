@@ -309,7 +309,9 @@ def observe(observer: Any) -> Iterator[Any]:
 
     - ``forward(fn, output)``: a node was recorded (``output`` is its tensor);
     - ``backward(fn, grad)``: the gradient w.r.t. ``fn``'s output is complete (in visit order);
-    - ``edge(fn, index, parent, grad)``: ``fn`` sends ``grad`` to its input ``index``;
+    - ``edge(fn, index, parent, grad)``: ``fn`` sends ``grad`` to its input ``index``: an
+      array, or a lazy gradient as the engine holds it (``microtensor.lazy.LazyGrad``, with
+      ``shape``, ``norm()`` and ``dense()``), so that watching a pass costs no full-size arrays;
     - ``leaf(tensor, grad)``: a leaf's total gradient from this backward pass.
 
     >>> import microtensor as mt
@@ -752,12 +754,11 @@ class _Backward:
                 continue
             if type(g) is not np.ndarray or g.shape != meta[0] or g.dtype != meta[1]:
                 g = _conform(g, fn, i)
-            if self.checked:  # the checks read every value: multiply lazy forms out
-                seen = g.dense() if isinstance(g, LazyGrad) else g
-                if self.anomaly:
-                    _check_backward_finite(seen, fn, i)
+            if self.checked:
+                if self.anomaly:  # reads every value: multiply a lazy form out
+                    _check_backward_finite(g.dense() if isinstance(g, LazyGrad) else g, fn, i)
                 if self.observer is not None:
-                    self.observer.edge(fn, i, parent, seen)
+                    self.observer.edge(fn, i, parent, g)
             self.send(parent, g)
 
     def finish_leaves(self) -> None:

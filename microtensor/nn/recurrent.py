@@ -259,20 +259,22 @@ class RNNBase(Module):
             with scope(layer=label, cell=cell):
                 options["weight_hr_t"] = self._parameters[f"weight_hr_{name}"].T  # once, as W_hh
 
-        def run(t: int, x_t: Tensor, state: tuple, **tags: Any) -> tuple:
+        def run(t: int, rows: int | slice, state: tuple, **tags: Any) -> tuple:
+            # The step reads its rows of x_proj itself, so what it sends back to x_proj is
+            # tagged with its step (how a recording splits W_ih's gradient by step).
             with scope(layer=label, t=t, cell=cell, **tags):
-                return step(x_t, state, weight_hh_t, bias_hh, **options)
+                return step(x_proj[rows], state, weight_hh_t, bias_hh, **options)
 
         if batch_sizes is None:
             outputs = [None] * x.shape[0]
             for t in (reversed(range(x.shape[0])) if reverse else range(x.shape[0])):
-                state = run(t, x_proj[t], state)
+                state = run(t, t, state)
                 outputs[t] = state[0]
             return stack(outputs), state
-        return self._run_packed(run, x_proj, state, reverse, batch_sizes, rows)
+        return self._run_packed(run, state, reverse, batch_sizes, rows)
 
     @staticmethod
-    def _run_packed(run: Any, x_proj: Tensor, initial: tuple, reverse: bool,
+    def _run_packed(run: Any, initial: tuple, reverse: bool,
                     batch_sizes: np.ndarray, rows: np.ndarray) -> tuple[Tensor, tuple]:
         """The loop over packed steps: at step ``t`` the first ``batch_sizes[t]`` sequences
         run. Forward, a sequence's final state is set aside when it ends; in reverse, a
@@ -289,7 +291,7 @@ class RNNBase(Module):
                 if size < state[0].shape[0]:
                     ended.append(tuple(s[size:] for s in state))
                     state = tuple(s[:size] for s in state)
-                state = run(t, x_proj[starts[t]:starts[t + 1]], state, **padding[t])
+                state = run(t, slice(starts[t], starts[t + 1]), state, **padding[t])
                 outputs[t] = state[0]
             pieces = [state, *reversed(ended)]  # rows 0.. first: they ran longest
             final = tuple(cat(list(rows)) if len(pieces) > 1 else rows[0]
@@ -302,7 +304,7 @@ class RNNBase(Module):
             if size > running:  # sequences whose last step is t start here
                 state = tuple(cat([s, s0[running:size]]) for s, s0 in zip(state, initial))
                 running = size
-            state = run(t, x_proj[starts[t]:starts[t + 1]], state, **padding[t])
+            state = run(t, slice(starts[t], starts[t + 1]), state, **padding[t])
             outputs[t] = state[0]
         return cat(outputs), state
 

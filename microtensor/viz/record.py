@@ -14,11 +14,15 @@ from typing import Any
 import numpy as np
 
 from ..autograd import Function, observe
+from ..lazy import LazyGrad, OuterGrad
 from ..tensor import Tensor
 
 
-def norm(array: np.ndarray) -> float:
-    """The Euclidean norm of all entries, accumulated in float64."""
+def norm(array: np.ndarray | LazyGrad) -> float:
+    """The Euclidean norm of all entries, accumulated in float64 (of a lazy gradient without
+    multiplying it out, where its form allows)."""
+    if isinstance(array, LazyGrad):
+        return array.norm()
     return float(np.sqrt(np.sum(np.square(array, dtype=np.float64))))
 
 
@@ -73,10 +77,16 @@ class Recording:
     - ``values[id(fn)]``: the node's output; ``grads[id(fn)]``: dL/d(output);
     - ``edges[(id(fn), i)]``: norm of the gradient ``fn`` sent to its input ``i``
       (for a weight used at every step, that step's contribution to its gradient);
-    - ``leaves[id(tensor)]``: a leaf's total gradient from the pass;
+    - ``leaves[id(tensor)]``: a leaf's total gradient from the pass (``leaf_grads``: the array);
     - ``order``: node ids in the order backward visited them;
     - ``sent_back[id(fn)]``: for a step's state (``h``, ``c``), the gradient the next step's ops
       sent back into it, summed: what backprop through time carries from step to step;
+    - ``step_values[id(fn)]`` and ``step_grads[id(fn)]``: the output and dL/d(output) of every
+      op inside a step (a ``t`` scope tag), as arrays: each unit of ``h``, ``c`` and the gates
+      over time (the explorer's units view);
+    - ``leaving[...]``: what each step sent to things made outside the steps (weights, their
+      transposes, the input projection of all steps), and ``products``: the lazy matrix
+      products outside the steps; ``weight_steps`` splits a weight's gradient by step from them;
     - ``arrays[id(fn)]``: a copy of the node's output, with ``record(keep_values=True)``
       (what the renderer colours attention edges by).
     """
@@ -88,8 +98,13 @@ class Recording:
         self.grads: dict[int, Summary] = {}
         self.edges: dict[tuple[int, int], float] = {}
         self.leaves: dict[int, Summary] = {}
+        self.leaf_grads: dict[int, np.ndarray] = {}
         self.order: list[int] = []
         self.sent_back: dict[int, np.ndarray] = {}
+        self.step_values: dict[int, np.ndarray] = {}
+        self.step_grads: dict[int, np.ndarray] = {}
+        self.leaving: list[tuple[int, str | None, Any, Any]] = []  # (step, layer, parent, grad)
+        self.products: dict[int, OuterGrad] = {}  # id(fn) -> what fn sent its weight
         # Hold the nodes and leaves seen, so their ids stay unique while this recording lives.
         self._alive: list[Any] = []
 
@@ -99,22 +114,73 @@ class Recording:
         self.values[id(fn)] = Summary.of(output.array)
         if self.keep_values:
             self.arrays[id(fn)] = np.array(output.array)
+        elif tag(fn, "t") is not None:
+            # A step's outputs are small; the graph holds them until the backward pass anyway.
+            self.step_values[id(fn)] = output.array
 
     def backward(self, fn: Function, grad: np.ndarray) -> None:
         self._alive.append(fn)
         self.grads[id(fn)] = Summary.of(grad)
         self.order.append(id(fn))
+        if tag(fn, "t") is not None:
+            self.step_grads[id(fn)] = grad
 
-    def edge(self, fn: Function, index: int, parent: Any, grad: np.ndarray) -> None:
+    def edge(self, fn: Function, index: int, parent: Any, grad: Any) -> None:
         self.edges[(id(fn), index)] = norm(grad)
-        if isinstance(parent, Function) and parent.name is not None and _sends_back(fn, parent):
-            key = id(parent)
-            self.sent_back[key] = self.sent_back[key] + grad if key in self.sent_back \
-                else np.array(grad)
+        if parent is None:
+            return
+        step = tag(fn, "t")
+        if step is not None and isinstance(parent, Function) and parent.name is not None \
+                and _sends_back(fn, parent):
+            key, dense = id(parent), _dense(grad)
+            self.sent_back[key] = self.sent_back[key] + dense if key in self.sent_back else dense
+        outside = isinstance(parent, Tensor) or tag(parent, "t") is None
+        if step is not None and outside:
+            self.leaving.append((step, tag(fn, "layer"), parent, grad))
+        elif step is None and outside and isinstance(grad, OuterGrad):
+            self.products[id(fn)] = grad
 
     def leaf(self, tensor: Tensor, grad: np.ndarray) -> None:
         self._alive.append(tensor)
         self.leaves[id(tensor)] = Summary.of(grad)
+        self.leaf_grads[id(tensor)] = grad
+
+    # -- reading it -----------------------------------------------------------------
+    def weight_steps(self, param: Tensor) -> dict:
+        """Each step's share of ``param``'s gradient from the recorded backward pass: the
+        terms that backprop through time adds up, as arrays of ``param``'s shape.
+
+        Returns ``{t: array}``; for a weight used by the steps of several layers (both
+        directions of a hand-written bidirectional loop), ``{layer: {t: array}}``. What
+        reached the weight outside any step (an output layer after the loop) is under
+        ``None``. The terms sum to the gradient the pass gave ``param``. A weight reaches a
+        step directly, through a view made once before the loop (``W_hh.T``), or through the
+        input projection of all steps at once (``x W_ihᵀ + b``, whose rows the step reads).
+
+        >>> import microtensor as mt
+        >>> rnn = mt.nn.RNN(2, 3, dtype=mt.float64)
+        >>> with mt.viz.record() as rec:
+        ...     out, _ = rnn(mt.randn(4, 1, 2, dtype=mt.float64))
+        ...     out[-1].sum().backward()
+        >>> parts = rec.weight_steps(rnn.weight_hh_l0)
+        >>> sorted(parts), bool(abs(sum(parts.values()) - rnn.weight_hh_l0.grad.numpy()).max() < 1e-12)
+        ([0, 1, 2, 3], True)
+        """
+        from .weight_steps import split_by_step
+
+        return split_by_step(self, param)
+
+
+def tag(fn: Function, key: str) -> Any:
+    """The innermost value of scope tag ``key`` on ``fn``, or None."""
+    for k, v in reversed(fn.scope):
+        if k == key:
+            return v
+    return None
+
+
+def _dense(grad: Any) -> np.ndarray:
+    return grad.dense() if isinstance(grad, LazyGrad) else np.array(grad)
 
 
 def _sends_back(fn: Function, state: Function) -> bool:
