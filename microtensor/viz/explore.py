@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..tensor import Tensor
+from .columns import column_count, lane_columns, steps_per_column
 from .dot import UnrolledGraph, draw_graph, esc
 from .layout import TITLE_PT, text_width
 from .names import subscript
@@ -29,11 +30,9 @@ from .plan import PADDING_FILL, PALETTE, VANISHED, Plan, ranges
 from .record import Recording, Summary
 from .render import write_atomic
 from .trace import Graph, Node
+from .views import VIEWS, script, style
 
 _HERE = Path(__file__).parent
-#: The strip's cells are at least this many pixels wide on a page 1,440 pixels wide; beyond
-#: that many steps, a cell stands for several (the largest norm among them).
-MIN_CELL_PX, STRIP_PX = 4, 760
 
 
 class Explorer:
@@ -78,11 +77,20 @@ def explore(output: Tensor | Graph, recording: Recording | None = None, *, detai
     svg = drawing.svg()
     svg = svg[svg.index("<svg"):]
     svg = re.sub(r'<svg width="[^"]*" height="[^"]*"', '<svg id="graph-svg"', svg, count=1)
-    data = json.dumps(page_data(drawing), separators=(",", ":"), allow_nan=False)
+    found = page_data(drawing)
+    shown = []
+    for view in VIEWS:
+        found[view.NAME] = view.data(drawing, recording)
+        if found[view.NAME] is not None:
+            shown.append(view)
+    data = json.dumps(found, separators=(",", ":"), allow_nan=False)
+    code = [(_HERE / "explorer.js").read_text(encoding="utf-8"), *map(script, shown),
+            "window.explorerCore.start();"]
     page = (_HERE / "explorer.html").read_text(encoding="utf-8")
     page = page.replace("{{title}}", esc(title or "microtensor: backprop through time"))
-    page = page.replace("{{style}}", (_HERE / "explorer.css").read_text(encoding="utf-8"))
-    page = page.replace("{{script}}", (_HERE / "explorer.js").read_text(encoding="utf-8"))
+    styles = [(_HERE / "explorer.css").read_text(encoding="utf-8"), *map(style, shown)]
+    page = page.replace("{{style}}", "\n".join(styles))
+    page = page.replace("{{script}}", "\n".join(code))
     page = page.replace("{{data}}", data.replace("</", "<\\/"))
     return Explorer(page.replace("{{svg}}", svg), drawing)
 
@@ -115,8 +123,7 @@ def strip(p: Plan) -> dict[str, Any]:
     ``MIN_CELL_PX``), step ticks, a colour bar, and where each row's gradient falls below
     ``vanish_below``."""
     length = max((len(lane.steps) for lane in p.lanes), default=0)
-    per_cell = max(1, math.ceil(length * MIN_CELL_PX / STRIP_PX))
-    columns = math.ceil(length / per_cell) if length else 0
+    per_cell, columns = steps_per_column(p), column_count(p)
     rows, falls = [], []
     done: dict[tuple[str | None, int], int] = {}  # when each step's hidden state (or cell) is complete
     for box in p.boxes.values():
@@ -129,8 +136,9 @@ def strip(p: Plan) -> dict[str, Any]:
             if not norms:
                 continue  # empty rows are dropped
             cells = []
-            for c in range(columns):
-                steps = lane.steps[c * per_cell:(c + 1) * per_cell]
+            own = lane_columns(p, lane)
+            for c in range(columns):  # a shorter lane's row ends in empty cells
+                steps = own[c] if c < len(own) else []
                 known = [norms[s] for s in steps if s in norms]
                 norm = max(known) if known else None
                 pad = [p.padding.get(s, {}).get(layer) for s in steps]

@@ -1,13 +1,35 @@
-// The microtensor explorer. Python computed everything in the page's data (explore.py:
-// page_data); this script only draws it and answers clicks. One section per view:
-// view (pan, zoom, the first view, legibility), strip (heat strip, axes, colour bar, log
-// plot, the overview of what is in view), details (a node's or a step's panel), gates (the
-// naming switch), replay (the backward pass, frame by frame).
+// The microtensor explorer's core. Python computed everything in the page's data (explore.py:
+// page_data); this script only draws it and answers clicks. One section per part:
+// events (what views listen to), view (pan, zoom, the first view, legibility), strip (heat
+// strip, axes, colour bar, log plot, the overview of what is in view), details (a node's or
+// a step's panel), gates (the naming switch), replay (the backward pass, frame by frame).
+// The other views (views/*.js) come after this script: each is one function of ``ex``, the
+// API this core hands them (window.explorerCore), and draws into its own element.
 // Plain JavaScript, no libraries: the page must work offline from a single file.
 "use strict";
 (function () {
   const started = performance.now();
   const D = JSON.parse(document.getElementById("explorer-data").textContent);
+
+  // ---------------------------------------------------------------- events
+  // Selections are events, so every view (and, in a comparison, the other page) follows them:
+  // "step" {step, layer}, "box" {key}, "unit" {layer, name, unit}, "strip" (the columns were
+  // laid out again), "frame" {upTo} (the replay's last visit shown).
+  const handlers = {};
+  const LINKED = ["step", "unit"];  // what a comparison page passes to its other explorer
+  function on(name, fn) { (handlers[name] = handlers[name] || []).push(fn); }
+  function emit(name, payload, remote) {
+    for (const fn of handlers[name] || []) fn(payload || {}, Boolean(remote));
+    if (!remote && window.parent !== window && LINKED.includes(name)) {
+      window.parent.postMessage({ explorer: { name, payload } }, "*");
+    }
+  }
+  window.addEventListener("message", (e) => {
+    const m = e.data && e.data.explorer;
+    if (!m || !LINKED.includes(m.name)) return;
+    if (m.name === "step") selectStep(m.payload.step, m.payload.layer, true);
+    else emit(m.name, m.payload, true);
+  });
   const $ = (id) => document.getElementById(id);
   const SVGNS = "http://www.w3.org/2000/svg";
   const svg = $("graph-svg");
@@ -197,6 +219,7 @@
     viewport = el("rect", { class: "viewport", y: 0, height: axisY, x: LABEL_W, width: 0 }, stripSvg);
     stripGeometry = { cw, cellsW };
     overview();
+    emit("strip");
   }
   function padText(cell) {
     const pad = D.padding[cell.steps[0]];
@@ -253,8 +276,9 @@
     $("falls").textContent = [...S.falls, S.note].filter(Boolean).join(" · ");
   }
 
-  function selectStep(step, layer) {
+  function selectStep(step, layer, remote) {
     // Highlight the step and show it: the layer that was clicked, where the step has several.
+    if (D.stepNames[step] === undefined) return;  // a comparison's other run may be longer
     for (const c of heatCells) c.rect.classList.toggle("selected", c.cell.steps.includes(step));
     for (const e of svg.querySelectorAll(".focus")) e.classList.remove("focus");
     for (const e of svg.querySelectorAll(`[data-step="${step}"]`)) e.classList.add("focus");
@@ -285,6 +309,7 @@
     for (const li of details.querySelectorAll("li")) {
       li.addEventListener("click", () => showNode(li.dataset.box, li.dataset.node));
     }
+    emit("step", { step, layer: layer === undefined ? null : layer }, remote);
   }
 
   // ---------------------------------------------------------------- details
@@ -354,7 +379,11 @@
   }
   for (const [key, e] of Object.entries(nodeEls)) {
     if (!D.boxes[key]) continue;
-    e.addEventListener("click", () => { if (!drag || !drag.moved) showNode(key); });
+    e.addEventListener("click", () => {
+      if (drag && drag.moved) return;
+      showNode(key);
+      emit("box", { key });
+    });
   }
 
   // ---------------------------------------------------------------- gates
@@ -430,6 +459,7 @@
         fill(c.cell) : "#ffffff");
     }
     current = newest;
+    emit("frame", { upTo });
     if (current) {
       nodeEls[current].classList.add("current");
       keepInView(nodeEls[current]);
@@ -490,25 +520,38 @@
     if (e.key === "ArrowLeft") { stop(); show(frame - 1); }
   });
 
-  // ---------------------------------------------------------------- start
-  drawStrip();
-  drawPlot();
-  for (const step of D.steps) {
-    const region = idsBox(D.targets[step] || []);
-    if (region) stepBoxes[step] = region;
-  }
-  home();
-  window.addEventListener("resize", () => { drawStrip(); overview(); });
-  window.explorer = {
-    loadMs: performance.now() - started,
-    litCount: () => litUpTo,
-    nodeCount: litOrder.length,
-    frame: () => frame,
-    frames: frames.length,
-    current: () => current,
-    currentT: () => (current && D.boxes[current].step !== null ? D.positions[D.boxes[current].step] : null),
-    playing: () => timer !== null,
-    scale,
-    view: () => ({ ...view }),
+  // ---------------------------------------------------------------- the views' API
+  // What views/*.js use; columns(): the strip's time axis in page pixels (LABEL_W from the
+  // strip's left edge, width cw per column), so a view's strip lines up with the heat strip.
+  window.explorerCore = {
+    D, $, el, esc, fmt, svg, nodeEls, on, emit, selectStep, showNode, keepInView,
+    columns: () => ({ left: LABEL_W, width: stripGeometry ? stripGeometry.cw : 0, count: S.columns,
+      perCell: S.perCell, right: BAR_W }),
+    start,
   };
+
+  // ---------------------------------------------------------------- start
+  function start() {
+    // After the views: they listen to the first "strip" event to draw themselves.
+    drawStrip();
+    drawPlot();
+    for (const step of D.steps) {
+      const region = idsBox(D.targets[step] || []);
+      if (region) stepBoxes[step] = region;
+    }
+    home();
+    window.addEventListener("resize", () => { drawStrip(); overview(); });
+    window.explorer = {
+      loadMs: performance.now() - started,
+      litCount: () => litUpTo,
+      nodeCount: litOrder.length,
+      frame: () => frame,
+      frames: frames.length,
+      current: () => current,
+      currentT: () => (current && D.boxes[current].step !== null ? D.positions[D.boxes[current].step] : null),
+      playing: () => timer !== null,
+      scale,
+      view: () => ({ ...view }),
+    };
+  }
 })();

@@ -46,7 +46,10 @@ class Node:
     grad: Summary | None = None
     visit: int | None = None  # position in the backward pass, if recorded
     is_view: bool = False  # the op moves its input's numbers without changing them (Function.is_view)
-    array: np.ndarray | None = None  # the output itself, if the recording kept values
+    # The output itself and dL/d(output), where the recording kept them: every op inside a
+    # step (Recording.step_values, step_grads), every op with ``record(keep_values=True)``.
+    array: np.ndarray | None = None
+    grad_array: np.ndarray | None = None
     # The sequences of the batch that are padding at this node's step, read from its
     # ``padding`` and ``batch`` tags (see ``Padding``); None without them.
     padding: Padding | None = None
@@ -321,7 +324,8 @@ def trace(output: Tensor, recording: Recording | None = None) -> Graph:
                 value=recording.values.get(id(fn)) if recording else None,
                 grad=recording.grads.get(id(fn)) if recording else None,
                 visit=visits.get(id(fn)), is_view=fn.is_view,
-                array=recording.arrays.get(id(fn)) if recording else None,
+                array=recording.arrays.get(id(fn), recording.step_values.get(id(fn))) if recording else None,
+                grad_array=recording.step_grads.get(id(fn)) if recording else None,
                 padding=read_scope(fn.scope, tags)[0],
                 sent_back=_summary(recording.sent_back.get(id(fn))) if recording else None)
         return key

@@ -1,0 +1,39 @@
+"""The time axis every strip of the explorer shares: which steps each column stands for.
+
+On a page 1,440 pixels wide a column is at least ``MIN_CELL_PX`` wide; beyond that many
+steps, a column stands for several. The heat strip, the weights strip, the gains and the
+units heatmap all use these columns, so a step sits at the same x in each of them.
+"""
+
+from __future__ import annotations
+
+import math
+
+from .plan import Lane, Plan
+
+MIN_CELL_PX, STRIP_PX = 4, 760
+
+
+def steps_per_column(p: Plan) -> int:
+    """How many steps one column stands for: 1 up to 190 steps, then more.
+
+    >>> import microtensor as mt
+    >>> rnn = mt.nn.RNN(1, 2)
+    >>> out, _ = rnn(mt.randn(400, 1, 1))
+    >>> steps_per_column(mt.viz.plan(mt.viz.trace(out[-1].sum())))
+    3
+    """
+    length = max((len(lane.steps) for lane in p.lanes), default=0)
+    return max(1, math.ceil(length * MIN_CELL_PX / STRIP_PX))
+
+
+def column_count(p: Plan) -> int:
+    """The number of columns of the longest lane."""
+    length = max((len(lane.steps) for lane in p.lanes), default=0)
+    return math.ceil(length / steps_per_column(p)) if length else 0
+
+
+def lane_columns(p: Plan, lane: Lane) -> list[list[int]]:
+    """The steps of each column of ``lane``, in ``t`` order."""
+    per = steps_per_column(p)
+    return [lane.steps[c:c + per] for c in range(0, len(lane.steps), per)]
