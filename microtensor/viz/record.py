@@ -77,7 +77,8 @@ class Recording:
     - ``values[id(fn)]``: the node's output; ``grads[id(fn)]``: dL/d(output);
     - ``edges[(id(fn), i)]``: norm of the gradient ``fn`` sent to its input ``i``
       (for a weight used at every step, that step's contribution to its gradient);
-    - ``leaves[id(tensor)]``: a leaf's total gradient from the pass (``leaf_grads``: the array);
+    - ``leaves[id(tensor)]``: a leaf's total gradient from the pass (``leaf_grads``: the array;
+      ``leaf_tensors``: the leaf itself, so tools can name it and ask ``weight_steps`` of it);
     - ``order``: node ids in the order backward visited them;
     - ``sent_back[id(fn)]``: for a step's state (``h``, ``c``), the gradient the next step's ops
       sent back into it, summed: what backprop through time carries from step to step;
@@ -99,6 +100,7 @@ class Recording:
         self.edges: dict[tuple[int, int], float] = {}
         self.leaves: dict[int, Summary] = {}
         self.leaf_grads: dict[int, np.ndarray] = {}
+        self.leaf_tensors: dict[int, Tensor] = {}
         self.order: list[int] = []
         self.sent_back: dict[int, np.ndarray] = {}
         self.step_values: dict[int, np.ndarray] = {}
@@ -144,6 +146,7 @@ class Recording:
         self._alive.append(tensor)
         self.leaves[id(tensor)] = Summary.of(grad)
         self.leaf_grads[id(tensor)] = grad
+        self.leaf_tensors[id(tensor)] = tensor
 
     # -- reading it -----------------------------------------------------------------
     def weight_steps(self, param: Tensor) -> dict:
