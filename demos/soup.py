@@ -8,7 +8,9 @@
    to carry "soup" through "is" in h.
 4. One forward and backward pass is recorded and drawn as the unrolled graph, with each
    node coloured by its gradient, for the RNN and for an LSTM (whose gates show up as
-   nodes). SVG and PNG if a Graphviz program is installed, the .dot source always.
+   nodes). SVG and PNG if a Graphviz program is installed, the .dot source always; with
+   one, also each pass's interactive explorer (rnn_graph.html, lstm_graph.html) and both
+   side by side on one colour scale (compare_rnn_lstm.html).
 
     python -m demos.soup                  # a few seconds; pictures in runs/soup/
 """
@@ -142,6 +144,18 @@ def draw(loss: mt.Tensor, recording: mt.viz.Recording, stem: Path, title: str, w
     return [stem.with_suffix(".dot"), *written]
 
 
+def compare(passes: list[tuple[mt.Tensor, mt.viz.Recording]], labels: tuple[str, str], title: str,
+            words: list[str], path: Path) -> list[Path]:
+    """The two recorded passes side by side in one page (``mt.viz.compare``), each step labelled
+    with its word; [path], or [] (and why) without a Graphviz program."""
+    try:
+        page = mt.viz.compare(*passes, labels=labels, title=title, detail="op", tokens=words)
+        return [page.save(path)]
+    except (mt.viz.GraphvizNotFoundError, mt.viz.RenderError) as err:
+        say(f"  no comparison page: {str(err).splitlines()[0]}")
+        return []
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = make_parser("python -m demos.soup", __doc__)
     add_run_arguments(parser, default_out="runs/soup")
@@ -176,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
 
     say(f"\nOne recorded forward and backward pass on {' '.join(soup)!r} (the loss averages "
         "the predictions of 'is' and 'good'; W_hh gets nothing at t=0, where h starts at zero):")
-    written = []
+    written, passes = [], []
     for model, title in ((rnn, "tanh RNN"), (lstm, "LSTM")):
         loss, recording = record_pass(model, soup)
         say(f" {title}: loss {loss.item():.3f}")
@@ -184,6 +198,9 @@ def main(argv: list[str] | None = None) -> int:
         stem = out / f"{model.cell}_graph"
         written += draw(loss, recording, stem, f"{title} reading “{' '.join(soup)}”", soup[:-1],
                         small_png=out / "lstm_graph_small.png" if model is lstm else None)
+        passes.append((loss, recording))
+    written += compare(passes, ("tanh RNN", "LSTM"), f"tanh RNN and LSTM reading “{' '.join(soup)}”",
+                       soup[:-1], out / "compare_rnn_lstm.html")
     say("\nWrote " + ", ".join(str(p) for p in written))
     return 0
 

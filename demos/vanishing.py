@@ -12,12 +12,18 @@ scores an MSE of 1/6 = 0.167: a model has learned something only below that.
 2. Training. The same data, initial weights and optimizer for every run; only the
    cell, gradient clipping and the forget-gate bias change. The RNN stays near the
    0.167 baseline; the LSTM drives the MSE below 0.01.
+3. Why, side by side. The trained tanh RNN and the trained LSTM (forget bias 1) read the
+   same test sequences in one comparison page, on one colour scale: per step, the gain of
+   the recurrent path (the gradient step t passes back to t-1 over the gradient that
+   reached t) stays below 1 in the RNN, while the LSTM's cell state passes its gradient
+   back almost whole, through the units whose forget gate sits near 1.
 
     python -m demos.vanishing                 # T=50, about 2 minutes on 2 CPU cores
     python -m demos.vanishing --length 100    # harder: the LSTM needs more --steps
 
-Writes gradient_norms_init.png, gradient_norms_trained.png, training_curves.png and
-summary.txt (the numbers) to runs/vanishing/.
+Writes gradient_norms_init.png, gradient_norms_trained.png, training_curves.png,
+summary.txt (the numbers), bptt_rnn.html (the explorer of the RNN at initialisation) and
+compare_rnn_lstm.html (the trained RNN and LSTM side by side) to runs/vanishing/.
 """
 
 from __future__ import annotations
@@ -76,6 +82,8 @@ SETTINGS = (
     Setting("LSTM + clipping", "lstm", clip=True),
     Setting("LSTM + clipping + forget bias 1", "lstm", clip=True, forget_bias=1.0),
 )
+#: The comparison page's two runs: the plain tanh RNN and the LSTM that learns the task fastest.
+COMPARED = (SETTINGS[0], SETTINGS[-1])
 
 
 @dataclass
@@ -88,6 +96,7 @@ class Result:
     max_grad_norm: float = 0.0
     clipped_steps: int = 0
     seconds: float = 0.0
+    model: SequenceClassifier | None = field(default=None, repr=False)  # as training left it
 
     @property
     def solved_at(self) -> int | None:
@@ -132,19 +141,70 @@ def step_norms(model: SequenceClassifier, x: np.ndarray, y: np.ndarray) -> dict[
     return mt.viz.trace(loss, recording).step_norms("h")
 
 
-def write_explorer(setting: Setting, args: argparse.Namespace, test: tuple[np.ndarray, np.ndarray],
-                   path: Path) -> Path | None:
-    """One recorded pass of ``setting``'s model at initialisation, as the interactive explorer."""
-    model = build(setting, args.hidden, args.seed)
+def recorded_pass(model: SequenceClassifier, test: tuple[np.ndarray, np.ndarray]
+                  ) -> tuple[mt.Tensor, mt.viz.Recording]:
+    """One forward and backward pass of ``model`` on the first ``NORM_BATCH`` test sequences,
+    recorded."""
     with mt.viz.record() as recording:
         loss = F.mse_loss(model(mt.tensor(test[0][:NORM_BATCH])), mt.tensor(test[1][:NORM_BATCH]))
         loss.backward()
+    model.zero_grad()
+    return loss, recording
+
+
+def write_explorer(setting: Setting, args: argparse.Namespace, test: tuple[np.ndarray, np.ndarray],
+                   path: Path) -> Path | None:
+    """One recorded pass of ``setting``'s model at initialisation, as the interactive explorer."""
+    loss, recording = recorded_pass(build(setting, args.hidden, args.seed), test)
     try:
         return mt.viz.explore(loss, recording, title=f"{setting.name} at initialisation, T={args.length}",
                               detail="cell").save(path)
     except (mt.viz.GraphvizNotFoundError, mt.viz.RenderError) as err:
         say(f"no explorer page: {str(err).splitlines()[0]}")
         return None
+
+
+def write_comparison(results: list[Result], args: argparse.Namespace, test: tuple[np.ndarray, np.ndarray],
+                     path: Path) -> Path | None:
+    """The trained runs of ``COMPARED`` on the same test sequences, side by side in one page
+    (``mt.viz.compare``); says what each passes back per step."""
+    trained = {r.setting.name: r.model for r in results}
+    if any(s.name not in trained for s in COMPARED):
+        say(f"no comparison page: training stopped before the {COMPARED[-1].name} run")
+        return None
+    passes = [recorded_pass(trained[s.name], test) for s in COMPARED]
+    say("What the recurrent path passes back per step (gain: ‖sent back to t-1‖ / ‖reached t‖):")
+    for setting, (loss, recording) in zip(COMPARED, passes):
+        say(f"  {setting.name + ', trained:':<42} {recurrent_path(mt.viz.trace(loss, recording))}")
+    try:
+        page = mt.viz.compare(*passes, labels=tuple(f"{s.name}, trained" for s in COMPARED), detail="cell",
+                              title=f"Adding problem, T={args.length}: why the RNN's gradient vanishes "
+                                    "and the LSTM's does not")
+        return page.save(path)
+    except (mt.viz.GraphvizNotFoundError, mt.viz.RenderError) as err:
+        say(f"no comparison page: {str(err).splitlines()[0]}")
+        return None
+
+
+def recurrent_path(graph: mt.viz.Graph, vanish_below: float = 1e-6) -> str:
+    """What the recurrent path does to the gradient per step, as the comparison page's gains view
+    says it: the median gain through h (and c), over the steps where the gradient reaching the
+    state has not vanished (below ``vanish_below`` the ratio is one of rounding errors); and an
+    LSTM's forget gate: its mean, and the largest mean of one unit (the unit that remembers).
+    """
+    forget = [n.array for n in graph.nodes.values() if n.name == "forget" and n.array is not None]
+    gains = []
+    for state in ("h", "c") if forget else ("h",):
+        name = None if state == "h" else state  # None: each step's hidden state
+        reached = graph.step_norms(name)
+        alive = [gain for t, gain in graph.step_gains(name).items() if reached.get(t, 0.0) >= vanish_below]
+        gains.append(f"through {state} {np.median(alive):.3f}" if alive else f"through {state} – (vanished)")
+    said = "median gain " + ", ".join(gains)
+    if forget:
+        units = np.mean(forget, axis=(0, 1))  # (steps, batch, units) -> one mean per unit
+        said += f"; forget gate {np.mean(forget):.3f} on average, {units.max():.3f} in its most " \
+                "remembering unit"
+    return said
 
 
 @mt.no_grad()
@@ -185,6 +245,7 @@ def train(setting: Setting, args: argparse.Namespace, test: tuple[np.ndarray, np
                 break
     result.seconds = time.perf_counter() - start
     result.norms_trained = step_norms(model, test[0][:NORM_BATCH], test[1][:NORM_BATCH])
+    result.model = model
     solved = f"below {SOLVED_MSE} at step {result.solved_at}" if result.solved_at else \
         f"never below {SOLVED_MSE}"
     say(f"{setting.name:<32} test MSE {result.test_mse[-1]:.4f} after {result.steps[-1]} steps "
@@ -317,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Train every setting, then write the summary, the plots and the explorer page."""
+    """Train every setting, then write the summary, the plots, the explorer and comparison pages."""
     out = output_dir(args.out)
 
     test = adding_problem(TEST_SIZE, args.length, np.random.default_rng(args.seed + 1))
@@ -340,7 +401,8 @@ def run(args: argparse.Namespace) -> int:
     say("\n" + text)
     written = [plot_norms(results, out, "init"), plot_norms(results, out, "trained"),
                plot_training(results, out / "training_curves.png"),
-               write_explorer(SETTINGS[0], args, test, out / "bptt_rnn.html")]
+               write_explorer(SETTINGS[0], args, test, out / "bptt_rnn.html"),
+               write_comparison(results, args, test, out / "compare_rnn_lstm.html")]
     say("Wrote " + ", ".join(str(p) for p in [out / "summary.txt", *written] if p is not None))
     return stop.exit_code  # 0, or 128 + the signal that stopped training early
 

@@ -35,6 +35,7 @@ that ``draw_graph(...).svg()`` returns and the explorer embeds,
 [0, 1, 2, 3]
 """
 
+from .compare import Comparison, compare
 from .dot import UnrolledGraph, draw_graph
 from .explore import Explorer, explore
 from .padding import Padding
@@ -45,7 +46,7 @@ from .render import GraphvizNotFoundError, RenderError, find_dot, render_file, r
 from .trace import Edge, Graph, Node, trace
 
 __all__ = [
-    "Edge", "Explorer", "Graph", "GraphvizNotFoundError", "Node", "Padding", "Plan", "Recording",
-    "RenderError", "Summary", "UnrolledGraph", "draw_graph", "explore", "find_dot", "plan", "plot_step_norms",
-    "record", "render_file", "run_dot", "trace",
+    "Comparison", "Edge", "Explorer", "Graph", "GraphvizNotFoundError", "Node", "Padding", "Plan",
+    "Recording", "RenderError", "Summary", "UnrolledGraph", "compare", "draw_graph", "explore", "find_dot",
+    "plan", "plot_step_norms", "record", "render_file", "run_dot", "trace",
 ]

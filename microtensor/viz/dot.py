@@ -166,7 +166,8 @@ def draw_graph(output: Tensor | Graph, recording: Recording | None = None, *,
                detail: str = "auto", window: tuple[int, int] | None = None, max_op_steps: int = 6,
                vanish_below: float = 1e-6, bptt_order: bool = False, title: str | None = None,
                tokens: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-               program: str | os.PathLike | None = None) -> UnrolledGraph:
+               program: str | os.PathLike | None = None,
+               scale: tuple[float, float] | None = None) -> UnrolledGraph:
     """Draw everything that produced ``output`` (usually the loss) as an unrolled network.
 
     ``recording`` (from ``mt.viz.record()``) adds gradient flow: colours, widths,
@@ -178,7 +179,8 @@ def draw_graph(output: Tensor | Graph, recording: Recording | None = None, *,
     steps the loss reaches first. ``bptt_order=True`` draws the backward pass instead:
     arrows point back in time, numbered in the order the engine visits them. ``tokens``
     labels each step with its input (``["s", "o", "u", "p"]``, or per lane
-    ``{"encoder": [...], "decoder": [...]}``).
+    ``{"encoder": [...], "decoder": [...]}``). ``scale`` fixes the colour scale's range
+    (``(log10 low, log10 high)``; default: this graph's), so two pictures share one.
 
     >>> import microtensor as mt
     >>> w = mt.ones(3, requires_grad=True); w.name = "w"
@@ -192,7 +194,8 @@ def draw_graph(output: Tensor | Graph, recording: Recording | None = None, *,
     """
     graph = _traced(output, recording, bptt_order)
     drawn = plan(graph, detail=detail, window=window, max_op_steps=max_op_steps,
-                 vanish_below=vanish_below, bptt_order=bptt_order, title=title, tokens=tokens)
+                 vanish_below=vanish_below, bptt_order=bptt_order, title=title, tokens=tokens,
+                 scale=scale)
     return UnrolledGraph(write_dot(drawn), graph, drawn, program)
 
 

@@ -56,7 +56,8 @@ class Explorer:
 def explore(output: Tensor | Graph, recording: Recording | None = None, *, detail: str = "auto",
             window: tuple[int, int] | None = None, max_op_steps: int = 6, vanish_below: float = 1e-6,
             title: str | None = None, tokens: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-            program: str | os.PathLike | None = None, timeout: float = 120.0) -> Explorer:
+            program: str | os.PathLike | None = None, timeout: float = 120.0,
+            scale: tuple[float, float] | None = None) -> Explorer:
     """An interactive page for the pass that produced ``output``; options as ``draw_graph``.
 
     Needs a Graphviz program (as ``draw_graph(...).render_to``) to draw the graph.
@@ -72,7 +73,8 @@ def explore(output: Tensor | Graph, recording: Recording | None = None, *, detai
     2
     """
     drawing = draw_graph(output, recording, detail=detail, window=window, max_op_steps=max_op_steps,
-                         vanish_below=vanish_below, title=title, tokens=tokens, program=program)
+                         vanish_below=vanish_below, title=title, tokens=tokens, program=program,
+                         scale=scale)
     drawing.timeout = timeout
     svg = drawing.svg()
     svg = svg[svg.index("<svg"):]
@@ -115,6 +117,23 @@ def _node(n: Node) -> dict[str, Any]:
     tags = {k: str(getattr(v, "__name__", v)) for k, v in n.tags.items()}
     return {"name": n.name, "op": n.op or n.kind, "kind": n.kind, "shape": list(n.shape), "dtype": n.dtype,
             "tags": tags, "value": _stats(n.value), "grad": _stats(n.grad)}
+
+
+#: What the details panel says of an op of a step drawn as one box per layer (see ``_brief_node``).
+BRIEF_NOTE = ("This step is drawn as one box per layer, so the page keeps only what its op list shows "
+              "(name, op, shape, gradient norm). The full statistics (value, gradient, histograms) are "
+              "in the page for the steps drawn op by op: draw this one so with "
+              "explore(..., window=(t, t + 1)) or detail=\"op\", or read them in Python: "
+              "mt.viz.trace(loss, rec).nodes[key].value and .grad.")
+
+
+def _brief_node(n: Node) -> dict[str, Any]:
+    """An op of a step drawn as one box per layer: what the step's op list shows, no more. Full
+    statistics of every op would be most of a long page (T=1,000, hidden 64, 2 layers: 13 of 19 MB,
+    the histograms of 32,000 ops); the steps drawn op by op keep them (``_node``)."""
+    brief = {"op": n.op or n.kind, "shape": list(n.shape),
+             "grad": {"norm": _num(n.grad.norm)} if n.grad is not None else None}
+    return {"name": n.name, **brief} if n.name else brief
 
 
 def strip(p: Plan) -> dict[str, Any]:
@@ -254,7 +273,7 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
             entry["members"] = box.members
         boxes[key] = entry
         for m in box.members:
-            traced[m] = _node(g.nodes[m])
+            traced[m] = _brief_node(g.nodes[m]) if box.kind == "cell" else _node(g.nodes[m])
     links = {}
     for i, link in enumerate(p.links):
         entry = {"src": link.src, "dst": link.dst, "kind": link.kind, "visit": link.visit}
@@ -272,7 +291,8 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
             "heat": [[_num(p.heat.get(layer, {}).get(t)) for t in p.steps] for layer in p.layers],
             "strip": strip(p), "vanishBelow": p.vanish_below,
             "palette": list(PALETTE), "vanished": VANISHED,
-            "boxes": boxes, "nodes": traced, "links": links, "targets": targets, "home": home,
+            "boxes": boxes, "nodes": traced, "briefNote": BRIEF_NOTE,
+            "links": links, "targets": targets, "home": home,
             "loss": [k for k, b in p.boxes.items() if b.output],
             "detailed": sorted(p.detailed),
             "padding": {t: {"text": p.padding_text(t), "layers": {layer or "": _padding(pad)

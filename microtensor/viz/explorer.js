@@ -366,6 +366,15 @@
     }
     const n = D.nodes[nodeKey || box.members[0]];
     const title = nodeKey && nodeKey !== box.members[0] ? (n.name || n.op) : box.title;
+    if (n.tags === undefined) {  // an op of a step drawn as one box: the page keeps what its op list shows
+      details.innerHTML = `<h2 id="detail-title">${esc(title)}</h2>${paddingNote(box.step, box.layer)}<table>` +
+        `<tr><td>op</td><td data-field="op">${esc(n.op)}</td></tr>` +
+        `<tr><td>shape</td><td data-field="shape">(${n.shape.join(", ")})</td></tr>` +
+        `<tr><td>‖∂L/∂(this)‖</td><td data-stat="grad-norm">${fmt(n.grad && n.grad.norm)}</td></tr>` +
+        `<tr><td>key</td><td data-field="key">${esc(nodeKey || box.members[0])}</td></tr></table>` +
+        `<p class="hint" data-field="brief">${esc(D.briefNote)}</p>`;
+      return;
+    }
     const tags = Object.entries(n.tags).map(([k, v]) => `${esc(k)}=${esc(v)}`).join(", ") || "none";
     const classic = D.classic[boxKey] ? `<tr><td>classic name</td><td>${esc(D.classic[boxKey].label)}</td></tr>` : "";
     details.innerHTML = `<h2 id="detail-title">${esc(title)}</h2>${paddingNote(box.step, box.layer)}<table>` +

@@ -43,6 +43,8 @@ ATTENTION_COLOURS = ("#dadaeb", "#bcbddc", "#9e9ac8", "#807dba", "#6a51a3", "#4a
 DETAILS = ("auto", "op", "cell")
 #: The widest picture the rows are packed for (width : height), a little under the 4:1 bound.
 ASPECT = 1.6
+#: The decades of gradient norm a picture's colour scale spans at most (the largest kept).
+DECADES = 12
 
 
 @dataclass
@@ -249,11 +251,13 @@ class Plan:
 def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None = None,
          max_op_steps: int = 6, vanish_below: float = 1e-6, bptt_order: bool = False,
          title: str | None = None, tokens: Sequence[str] | Mapping[str, Sequence[str]] | None = None,
-         aspect: float = ASPECT) -> Plan:
+         aspect: float = ASPECT, scale: tuple[float, float] | None = None) -> Plan:
     """Decide the picture of ``graph``; ``draw_graph`` and ``explore`` take the same options.
 
     ``tokens`` labels each step with its input: a list (one per ``t``, for every lane that
-    long) or a mapping from a lane's part (``"encoder"``) to its list.
+    long) or a mapping from a lane's part (``"encoder"``) to its list. ``scale`` is the colour
+    scale's range, ``(log10 low, log10 high)`` of the gradient norms (default: this graph's,
+    ``gradient_scale``); two pictures given one scale colour equal norms alike.
 
     >>> import microtensor as mt
     >>> h = mt.zeros(2); w = mt.ones(2, requires_grad=True)
@@ -268,11 +272,50 @@ def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None =
 
     if detail not in DETAILS:
         raise ValueError(f"detail must be one of {DETAILS}, got {detail!r}")
-    planner = _Planner(graph, vanish_below, bptt_order, tokens)
+    planner = _Planner(graph, vanish_below, bptt_order, tokens, scale)
     planner.detailed = planner.detailed_steps(detail, window, max_op_steps)
     drawn = planner.plan(title)
     drawn.layout = layout(drawn, aspect)
     return drawn
+
+
+def gradient_scale(graph: Graph) -> tuple[float, float] | None:
+    """The colour scale of ``graph``'s picture: log10 of its smallest and largest gradient norm
+    (nodes and edges), at most ``DECADES`` decades (the largest kept); None without gradients.
+
+    >>> import microtensor as mt
+    >>> w = mt.ones(2, requires_grad=True)
+    >>> with mt.viz.record() as rec:
+    ...     loss = (w * 100).sum()
+    ...     loss.backward()
+    >>> [round(x, 3) for x in gradient_scale(mt.viz.trace(loss, rec))]  # 1 (the loss) to 141 (w)
+    [0.0, 2.151]
+    """
+    norms = [e.grad_norm for e in graph.edges if e.grad_norm]
+    norms += [n.grad.norm for n in graph.nodes.values() if n.grad is not None and n.grad.norm > 0]
+    return limited((math.log10(min(norms)), math.log10(max(norms)))) if norms else None
+
+
+def limited(scale: tuple[float, float]) -> tuple[float, float]:
+    """A scale cut to its top ``DECADES`` decades: below them, contrast would be lost anyway.
+
+    >>> limited((-20.0, 1.0)), limited((-3.0, 1.0))
+    ((-11.0, 1.0), (-3.0, 1.0))
+    """
+    lo, hi = scale
+    return (hi - DECADES, hi) if hi - lo > DECADES else (lo, hi)
+
+
+def checked_scale(scale: tuple[float, float]) -> tuple[float, float]:
+    """``scale`` as two floats, or a ValueError naming what is wrong with it."""
+    try:
+        lo, hi = (float(x) for x in scale)
+    except (TypeError, ValueError):
+        raise ValueError(f"scale must be (low, high): log10 of gradient norms, got {scale!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
+        raise ValueError(f"scale must be two finite numbers, low <= high (log10 of gradient norms), "
+                         f"got {scale!r}")
+    return lo, hi
 
 
 def agreed(by_layer: dict[str | None, Padding]) -> Padding | None:
@@ -348,7 +391,8 @@ def norm_line(symbol: str, norm: float, no_gradient: bool = False) -> str:
 
 class _Planner:
     def __init__(self, graph: Graph, vanish_below: float, bptt_order: bool,
-                 tokens: Sequence[str] | Mapping[str, Sequence[str]] | None):
+                 tokens: Sequence[str] | Mapping[str, Sequence[str]] | None,
+                 scale: tuple[float, float] | None = None):
         self.g, self.detailed = graph, set()
         self.vanish_below, self.bptt_order = vanish_below, bptt_order
         self.order = self.forward_order()
@@ -358,11 +402,7 @@ class _Planner:
         self.padding = self.read_padding()
         self.namer = Namer(graph, self.initial_states())
         self.exact_zeros = self.find_exact_zeros()
-        norms = [e.grad_norm for e in graph.edges if e.grad_norm]
-        norms += [n.grad.norm for n in graph.nodes.values() if n.grad is not None and n.grad.norm > 0]
-        self.scale = (math.log10(min(norms)), math.log10(max(norms))) if norms else None
-        if self.scale and self.scale[1] - self.scale[0] > 12:  # keep 12 decades of contrast
-            self.scale = (self.scale[1] - 12, self.scale[1])
+        self.scale = gradient_scale(graph) if scale is None else checked_scale(scale)
 
     def plan(self, title: str | None) -> Plan:
         g = self.g

@@ -154,11 +154,12 @@ class Recording:
         terms that backprop through time adds up, as arrays of ``param``'s shape.
 
         Returns ``{t: array}``; for a weight used by the steps of several layers (both
-        directions of a hand-written bidirectional loop), ``{layer: {t: array}}``. What
-        reached the weight outside any step (an output layer after the loop) is under
-        ``None``. The terms sum to the gradient the pass gave ``param``. A weight reaches a
-        step directly, through a view made once before the loop (``W_hh.T``), or through the
-        input projection of all steps at once (``x W_ihᵀ + b``, whose rows the step reads).
+        directions of a hand-written bidirectional loop), ``{layer: {t: array}}``. A weight
+        reaches a step directly, through a view made once before the loop (``W_hh.T``), or
+        through the input projection of all steps at once (``x W_ihᵀ + b``, whose rows the
+        step reads); what reached it otherwise (an output layer after the loop, an initial
+        state computed from it) is under ``None``. The terms sum to the gradient the pass
+        gave ``param``.
 
         >>> import microtensor as mt
         >>> rnn = mt.nn.RNN(2, 3, dtype=mt.float64)

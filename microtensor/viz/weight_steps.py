@@ -43,8 +43,8 @@ def split_by_step(recording: Any, param: Tensor) -> dict:
             continue
         if isinstance(grad, SparseGrad) and isinstance(parent, Function):
             read_rows.setdefault(id(parent), (parent, []))[1].append((layer, step, grad))
-        else:
-            parts[(layer, step)] += _back_to(param, parent, grad, reaches)
+        elif (piece := _back_to(param, parent, grad, reaches)) is not None:
+            parts[(layer, step)] += piece
     for node, reads in read_rows.values():
         for key, piece in _through_rows(node, reads, recording.products, param, reaches):
             parts[key] += piece
@@ -81,22 +81,25 @@ class _Reach:
         return self.known[id(node)]
 
 
-def _back_to(param: Tensor, node: Any, grad: Any, reaches: _Reach) -> np.ndarray:
-    """``grad`` at ``node``'s output carried back to ``param`` by the ops' own backward."""
+def _back_to(param: Tensor, node: Any, grad: Any, reaches: _Reach) -> np.ndarray | None:
+    """``grad`` at ``node``'s output carried back to ``param`` by the ops' own backward, through
+    views and sums only (they need no saved values, and a piece stays the weight's size); None
+    through anything else (an initial state computed from the weight, say): that share of the
+    gradient is not any one step's, and ``weight_steps`` leaves it under None."""
     if node is param:
         return _dense(grad)
-    try:
-        sent = node.backward(grad)
-    except Exception as err:  # noqa: BLE001 - named below with the op that failed
-        raise RuntimeError(f"weight_steps: cannot carry a step's gradient back through "
-                           f"{type(node).__name__} ({type(err).__name__}: {err})") from None
+    if not (node.is_view or isinstance(node, Add)):
+        return None
+    sent = node.backward(grad)
     sent = sent if isinstance(sent, tuple) else (sent,)
-    total = np.zeros(param.shape)
+    total = None
     for parent, g, meta in zip(node.parents, sent, node.in_meta):
         if parent is not None and g is not None and reaches(parent):
             if not isinstance(g, LazyGrad):
                 g = unbroadcast(np.asarray(g), meta[0], node, 0)
-            total += _back_to(param, parent, g, reaches)
+            piece = _back_to(param, parent, g, reaches)
+            if piece is not None:
+                total = piece if total is None else total + piece
     return total
 
 
@@ -110,8 +113,7 @@ def _through_rows(node: Function, reads: list, products: dict[int, OuterGrad], p
     pieces = []
     for layer, step, grad in reads:
         if grad.advanced or grad.values.shape[-1:] != shape[-1:]:
-            raise RuntimeError("weight_steps: a step read single entries of a tensor of all steps, "
-                               "not whole rows; cannot split its gradient by step")
+            return []  # not whole rows: this tensor's share is left under None
         rows = np.asarray(row_ids[grad.index]).ravel()
         pieces.append(((layer, step), rows, grad.values.reshape(len(rows), shape[-1])))
     found = []
@@ -137,10 +139,8 @@ def _through_rows(node: Function, reads: list, products: dict[int, OuterGrad], p
             right = op.parents[1]
             found += [(key, _back_to(param, right, OuterGrad(product.left[rows], product.right[rows]),
                                      reaches)) for key, rows, _ in pieces]
-        else:
-            raise RuntimeError(f"weight_steps: cannot split the gradient of a tensor of all steps "
-                               f"by step through {type(op).__name__}")
-    return found
+        # Anything else does not keep rows apart: its share stays under None.
+    return [(key, piece) for key, piece in found if piece is not None]
 
 
 def _dense(grad: Any) -> np.ndarray:

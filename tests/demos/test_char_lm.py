@@ -1,5 +1,6 @@
 """The char_lm demo end to end, on a tiny model and a small repetitive text."""
 
+import json
 import os
 import pathlib
 import re
@@ -41,6 +42,8 @@ def test_training_writes_every_output_and_the_loss_falls(trained):
         assert (out / name).is_file(), name
     if mt.viz.render.shutil.which("dot") or mt.viz.render.shutil.which("graphviz-pure"):
         assert (out / "graph.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+        # The chunk where training started and where it ended, side by side.
+        assert compared(out)["labels"] == ["before training (step 0)", "after training (step 40)"]
     saved = mt.load(out / "checkpoint.ckpt")
     losses = saved["train_losses"]
     assert saved["step"] == 40 and losses.shape == (40,) and np.isfinite(losses).all()
@@ -48,6 +51,15 @@ def test_training_writes_every_output_and_the_loss_falls(trained):
     assert saved["val_losses"][:, 0].tolist() == [5, 10, 15, 20, 25, 30, 35, 40]
     sample = (out / "sample.txt").read_text(encoding="utf-8")
     assert len(sample) == 1 + 5 * 30 and set(sample) <= set(TEXT)  # the prefix "\n", then 150
+
+
+def compared(out):
+    """The comparison page's data (mt.viz.compare)."""
+    page = (out / "compare_before_after.html").read_text(encoding="utf-8")
+    assert page.count('<iframe data-side="') == 2
+    data = json.loads(re.search(r'id="compare-data">(.*?)</script>', page, re.S).group(1))
+    assert data["lengths"] == [8, 8]  # the chunk: 8 characters
+    return data
 
 
 def test_run_prints_the_bigram_baseline_and_the_verdict(tmp_path, capsys):
@@ -109,6 +121,8 @@ def test_resume_can_extend_the_run_but_not_change_the_text(tmp_path):
     assert char_lm.main(["--text", text, "--out", out, "--steps", "5", *TINY]) == 0
     assert char_lm.main(["--resume", "--out", out, "--steps", "7"]) == 0
     assert mt.load(tmp_path / "run" / "checkpoint.ckpt")["train_losses"].shape == (7,)
+    if mt.viz.render.shutil.which("dot") or mt.viz.render.shutil.which("graphviz-pure"):
+        assert compared(tmp_path / "run")["labels"] == ["step 5 (resumed)", "after training (step 7)"]
     write_text(tmp_path, TEXT.upper())
     with pytest.raises(SystemExit) as stopped:
         char_lm.main(["--resume", "--out", out, "--steps", "9"])
@@ -165,8 +179,10 @@ def test_without_graphviz_the_dot_file_is_written_and_the_run_says_so(tmp_path, 
     assert char_lm.main(["--text", write_text(tmp_path), "--out", str(out), "--steps", "3",
                          *TINY]) == 0
     assert (out / "graph.dot").read_text().startswith("digraph")
-    assert not (out / "graph.svg").exists()
-    assert "no Graphviz program is installed to render it to .svg" in capsys.readouterr().out
+    assert not (out / "graph.svg").exists() and not (out / "compare_before_after.html").exists()
+    printed = capsys.readouterr().out
+    assert "no Graphviz program is installed to render it to .svg" in printed
+    assert "no comparison page: " in printed
 
 
 # ------------------------------------------------------------------ nothing is lost

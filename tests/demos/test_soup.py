@@ -1,5 +1,7 @@
 """Smoke test of demos.soup: a short run prints falling losses and writes both graphs."""
 
+import html
+import json
 import re
 
 import numpy as np
@@ -41,8 +43,15 @@ def test_short_run_trains_both_models_and_draws_their_graphs(tmp_path, capsys):
         for name in ("rnn_graph.html", "lstm_graph.html"):  # the explorer, self-contained
             page = (tmp_path / name).read_text()
             assert page.rstrip().endswith("</html>") and 'src="http' not in page
+        # Both passes side by side, on one colour scale, each step labelled with its word.
+        page = (tmp_path / "compare_rnn_lstm.html").read_text()
+        data = json.loads(re.search(r'id="compare-data">(.*?)</script>', page, re.S).group(1))
+        assert data["labels"] == ["tanh RNN", "LSTM"] and data["lengths"] == [2, 2]
+        assert 'data-view="compare"' in page and page.count('<iframe data-side="') == 2
+        assert html.escape("t=1 · ‘is’") in page
+        assert str(tmp_path / "compare_rnn_lstm.html") in printed
     else:
-        assert "no Graphviz program found" in printed
+        assert "no Graphviz program found" in printed and "no comparison page" in printed
 
 
 def test_without_graphviz_the_dot_source_is_still_written(tmp_path, capsys, monkeypatch):
@@ -50,6 +59,7 @@ def test_without_graphviz_the_dot_source_is_still_written(tmp_path, capsys, monk
     assert soup.main(["--steps", "2", "--out", str(tmp_path)]) == 0
     assert "no Graphviz program found" in capsys.readouterr().out
     assert (tmp_path / "lstm_graph.dot").exists() and not (tmp_path / "lstm_graph.svg").exists()
+    assert not (tmp_path / "compare_rnn_lstm.html").exists()
 
 
 @pytest.mark.parametrize("argv", [["--steps", "0"], ["--hidden", "x"], ["--lr", "-1"]])

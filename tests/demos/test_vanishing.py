@@ -1,6 +1,7 @@
 """Smoke test of demos.vanishing on tiny settings: every run trains, the summary parses."""
 
 import importlib.util
+import json
 import os
 import re
 import signal
@@ -32,6 +33,18 @@ def test_tiny_run_writes_a_summary_with_every_setting(tmp_path, capsys):
                            summary, re.MULTILINE)
         assert all(0 < float(r) < 10 for r in ratios.groups())
     assert "did not get below MSE 0.01 within 20 steps" in summary  # honest about short runs
+    # The trained RNN and LSTM side by side: what each passes back per step, in words and in a page.
+    rnn, lstm = (re.search(rf"^  {re.escape(s.name)}, trained: +(.*)$", printed, re.MULTILINE).group(1)
+                 for s in vanishing.COMPARED)
+    assert re.fullmatch(r"median gain through h [\d.]+", rnn)
+    assert re.fullmatch(r"median gain through h [\d.]+, through c [\d.]+; forget gate [\d.]+ on average, "
+                        r"[\d.]+ in its most remembering unit", lstm)
+    if mt.viz.render.shutil.which("dot") or mt.viz.render.shutil.which("graphviz-pure"):
+        page = (tmp_path / "compare_rnn_lstm.html").read_text()
+        data = json.loads(re.search(r'id="compare-data">(.*?)</script>', page, re.S).group(1))
+        assert data["labels"] == [f"{s.name}, trained" for s in vanishing.COMPARED]
+        assert data["lengths"] == [8, 8] and page.count('<iframe data-side="') == 2
+        assert str(tmp_path / "compare_rnn_lstm.html") in printed
     if importlib.util.find_spec("matplotlib"):
         for name in ("gradient_norms_init.png", "gradient_norms_trained.png", "training_curves.png"):
             assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
@@ -100,9 +113,12 @@ def test_sigterm_stops_training_and_still_writes_the_summary(tmp_path, monkeypat
 
     monkeypatch.setattr(vanishing, "adding_problem", sigterm_on_the_fifth_batch)
     assert vanishing.main([*TINY, "--out", str(tmp_path)]) == 128 + signal.SIGTERM
-    assert "interrupted: the summary covers the runs so far" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "interrupted: the summary covers the runs so far" in printed
+    assert "no comparison page: training stopped before the LSTM + clipping + forget bias 1 run" in printed
     summary = (tmp_path / "summary.txt").read_text()
     assert "tanh RNN                          " in summary and "LSTM" not in summary
+    assert not (tmp_path / "compare_rnn_lstm.html").exists()
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the overflow is the point

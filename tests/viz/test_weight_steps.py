@@ -100,3 +100,21 @@ def test_watching_a_pass_does_not_multiply_lazy_gradients_out():
         out, _ = lstm(mt.randn(5, 1, 2))
         out.sum().backward()
     assert seen.count("OuterGrad") >= 5 and seen.count("SparseGrad") >= 5
+
+
+def test_what_reaches_a_weight_through_an_initial_state_is_no_steps():
+    """h0 = tanh(x0 W): step 0 sends W a gradient through ops that are not a view or a sum."""
+    mt.manual_seed(3)
+    w = mt.randn(3, 3, dtype=mt.float64, requires_grad=True)
+    xs = mt.randn(4, 1, 3, dtype=mt.float64)
+    with mt.viz.record() as rec:
+        h = (xs[0] @ w).tanh()
+        for t in range(4):
+            with mt.scope(layer="rnn", t=t):
+                h = (xs[t] + h @ w).tanh()
+                h.name = "h"
+        h.sum().backward()
+    parts = rec.weight_steps(w)
+    assert sorted(parts, key=str) == [0, 1, 2, 3, None]
+    np.testing.assert_allclose(sum(parts.values()), w.grad.numpy(), rtol=0, atol=1e-12)
+    assert np.abs(parts[None]).max() > 1e-6  # the initial state's share, not a rounding rest

@@ -14,7 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from types import ModuleType
 
-VIEWS: tuple[ModuleType, ...] = ()
+from . import gains, rolled, units, weights
+
+VIEWS: tuple[ModuleType, ...] = (units, weights, gains, rolled)
 
 
 def script(view: ModuleType) -> str:
