@@ -56,6 +56,7 @@ from demos.common import (
 )
 from microtensor.nn import functional as F
 from microtensor.nn.utils import clip_grad_norm_
+from microtensor.viz.views.gains import gate_means, gate_where_gradient_flows
 from models.classifier import SequenceClassifier
 from models.tasks import ADDING_BASELINE_MSE, adding_problem
 
@@ -190,20 +191,23 @@ def recurrent_path(graph: mt.viz.Graph, vanish_below: float = 1e-6) -> str:
     """What the recurrent path does to the gradient per step, as the comparison page's gains view
     says it: the median gain through h (and c), over the steps where the gradient reaching the
     state has not vanished (below ``vanish_below`` the ratio is one of rounding errors); and an
-    LSTM's forget gate: its mean, and the largest mean of one unit (the unit that remembers).
+    LSTM's forget gate: its mean, and its mean weighted by |∂L/∂c| (the factor the gradient
+    itself meets on the way back through c).
     """
-    forget = [n.array for n in graph.nodes.values() if n.name == "forget" and n.array is not None]
+    layers = sorted({n.layer for n in graph.nodes.values() if n.name == "forget"})
     gains = []
-    for state in ("h", "c") if forget else ("h",):
+    for state in ("h", "c") if layers else ("h",):
         name = None if state == "h" else state  # None: each step's hidden state
         reached = graph.step_norms(name)
         alive = [gain for t, gain in graph.step_gains(name).items() if reached.get(t, 0.0) >= vanish_below]
         gains.append(f"through {state} {np.median(alive):.3f}" if alive else f"through {state} – (vanished)")
     said = "median gain " + ", ".join(gains)
-    if forget:
-        units = np.mean(forget, axis=(0, 1))  # (steps, batch, units) -> one mean per unit
-        said += f"; forget gate {np.mean(forget):.3f} on average, {units.max():.3f} in its most " \
-                "remembering unit"
+    if layers:
+        mean = np.mean([v for layer in layers for v in gate_means(graph, layer, "forget").values()])
+        flows = np.mean([v for layer in layers
+                         for v in gate_where_gradient_flows(graph, layer, "forget", "c").values()])
+        said += f"; forget gate {mean:.3f} on average, {flows:.3f} where the gradient flows " \
+                "(weighted by |∂L/∂c|)"
     return said
 
 

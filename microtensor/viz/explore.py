@@ -25,6 +25,7 @@ from .columns import column_count, lane_columns, steps_per_column
 from .dot import UnrolledGraph, draw_graph, esc
 from .layout import TITLE_PT, text_width
 from .names import subscript
+from .numbers import page_number
 from .padding import Padding
 from .plan import PADDING_FILL, PALETTE, VANISHED, Plan, ranges
 from .record import Recording, Summary
@@ -97,16 +98,13 @@ def explore(output: Tensor | Graph, recording: Recording | None = None, *, detai
     return Explorer(page.replace("{{svg}}", svg), drawing)
 
 
-def _num(x: float | None) -> float | None:
-    """Four significant digits (the page shows no more); None for nan/inf, which JSON lacks."""
-    return float(f"{x:.4g}") if x is not None and math.isfinite(x) else None
-
 
 def _stats(s: Summary | None) -> dict[str, Any] | None:
     if s is None:
         return None
-    return {"norm": _num(s.norm), "mean": _num(s.mean), "std": _num(s.std), "min": _num(s.min),
-            "max": _num(s.max), "zeros": _num(s.zeros), "hist": list(s.hist)}
+    return {"norm": page_number(s.norm), "mean": page_number(s.mean), "std": page_number(s.std),
+            "min": page_number(s.min), "max": page_number(s.max), "zeros": page_number(s.zeros),
+            "hist": list(s.hist)}
 
 
 def _padding(pad: Padding) -> dict[str, Any]:
@@ -132,7 +130,7 @@ def _brief_node(n: Node) -> dict[str, Any]:
     statistics of every op would be most of a long page (T=1,000, hidden 64, 2 layers: 13 of 19 MB,
     the histograms of 32,000 ops); the steps drawn op by op keep them (``_node``)."""
     brief = {"op": n.op or n.kind, "shape": list(n.shape),
-             "grad": {"norm": _num(n.grad.norm)} if n.grad is not None else None}
+             "grad": {"norm": page_number(n.grad.norm)} if n.grad is not None else None}
     return {"name": n.name, **brief} if n.name else brief
 
 
@@ -165,7 +163,7 @@ def strip(p: Plan) -> dict[str, Any]:
                 visits = [done[(layer, s)] for s in steps if (layer, s) in done]
                 zero = all(s in p.no_gradient for s in steps)
                 cells.append({"col": c, "steps": steps, "t": [p.position[s] for s in steps],
-                              "norm": _num(norm), "status": p.status(norm, zero), "padding": share,
+                              "norm": page_number(norm), "status": p.status(norm, zero), "padding": share,
                               "fill": p.colour(norm, zero) or "#ffffff",
                               "visit": max(visits) if visits else None})
             label = (layer or "step") + (" ←" if lane.reverse else "")
@@ -266,7 +264,7 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     for key, box in p.boxes.items():
         entry: dict[str, Any] = {"title": box.title, "kind": box.kind, "role": box.role, "step": box.step,
                                  "layer": box.layer, "direction": box.direction, "visit": box.visit,
-                                 "norm": _num(box.norm), "status": p.status(box.norm, box.no_gradient)}
+                                 "norm": page_number(box.norm), "status": p.status(box.norm, box.no_gradient)}
         if box.kind in ("stand_in", "padding"):
             entry["note"] = box.tooltip[-1] if box.kind == "padding" else box.tooltip[0]
         else:
@@ -288,7 +286,7 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     home += p.layout.head  # the last steps and what they feed, up to the loss
     return {"steps": p.steps, "stepNames": p.labels, "positions": p.position,
             "layers": [layer or "" for layer in p.layers],
-            "heat": [[_num(p.heat.get(layer, {}).get(t)) for t in p.steps] for layer in p.layers],
+            "heat": [[page_number(p.heat.get(layer, {}).get(t)) for t in p.steps] for layer in p.layers],
             "strip": strip(p), "vanishBelow": p.vanish_below,
             "palette": list(PALETTE), "vanished": VANISHED,
             "boxes": boxes, "nodes": traced, "briefNote": BRIEF_NOTE,

@@ -38,7 +38,7 @@ def test_tiny_run_writes_a_summary_with_every_setting(tmp_path, capsys):
                  for s in vanishing.COMPARED)
     assert re.fullmatch(r"median gain through h [\d.]+", rnn)
     assert re.fullmatch(r"median gain through h [\d.]+, through c [\d.]+; forget gate [\d.]+ on average, "
-                        r"[\d.]+ in its most remembering unit", lstm)
+                        r"[\d.]+ where the gradient flows \(weighted by \|∂L/∂c\|\)", lstm)
     if mt.viz.render.shutil.which("dot") or mt.viz.render.shutil.which("graphviz-pure"):
         page = (tmp_path / "compare_rnn_lstm.html").read_text()
         data = json.loads(re.search(r'id="compare-data">(.*?)</script>', page, re.S).group(1))

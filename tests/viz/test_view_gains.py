@@ -118,8 +118,25 @@ def test_the_summary_gives_the_median_gains_and_the_mean_gate():
     for layer, said in zip(("lstm.l1", "lstm.l0"), found["summaries"]):
         forget = [n.array.mean() for n in g.nodes.values() if n.layer == layer and n.name == "forget"]
         h, c = (statistics.median(g.step_gains(state, layer=layer).values()) for state in (None, "c"))
+        weighted = statistics.fmean(gains.gate_where_gradient_flows(g, layer, "forget", "c").values())
         assert said == (f"{layer}: median gain through h {h:.2g}, through c {c:.2g}; "
-                        f"mean forget gate {np.mean(forget):.2g}")
+                        f"mean forget gate {np.mean(forget):.2g}, {weighted:.2g} where the gradient "
+                        "flows (weighted by |∂L/∂c|)")
+
+
+@pytest.mark.parametrize("kind, gate, state", [("LSTM", "forget", "c"), ("GRU", "update", "h")])
+def test_the_gate_where_the_gradient_flows_is_weighted_by_the_states_gradient(kind, gate, state):
+    model, x, out, total, rec = recorded(kind, steps=12, layers=1)
+    drawing, found = view(total, rec)
+    layer = f"{kind.lower()}.l0"
+    nodes = {(n.name, n.step): n for n in drawing.graph.nodes.values() if n.layer == layer}
+    weighted = gains.gate_where_gradient_flows(drawing.graph, layer, gate, state)
+    assert sorted(weighted) == list(range(12))
+    for t, value in weighted.items():
+        w = np.abs(nodes[(state, t)].grad_array)
+        assert value == pytest.approx(float((w * nodes[(gate, t)].array).sum() / w.sum()), rel=1e-12)
+    row = rows_of(found, layer)[gate]
+    assert row["weighted"] == [float(f"{weighted[t]:.4g}") for t in range(12)]
 
 
 def test_long_sequences_show_each_columns_geometric_mean():

@@ -60,7 +60,8 @@ function draw() {
       const what = col[1] !== col[2] && r.kind === "gain" ? `${r.what} (geometric mean)` : r.what;
       ex.el("title", {}, rect).textContent = `${r.layer} · ${at(col)}: ${what} ` +
         (r.values[c] === null ? "–" : ex.fmt(r.values[c])) + (r.vanished && r.vanished.includes(c) ?
-        ` · ${G.vanished}` : "");
+        ` · ${G.vanished}` : "") + (r.weighted && r.weighted[c] !== null ?
+        ` · ${r.weightedWhat}: ${ex.fmt(r.weighted[c])}` : "");
     });
   });
   const x = cols.left + cols.count * cw + 14;

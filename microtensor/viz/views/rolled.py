@@ -13,13 +13,13 @@ and norm. A page whose longest lane has more than ``LONG_STEPS`` steps opens in 
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from ..dot import UnrolledGraph
 from ..layout import text_width
+from ..numbers import page_number
 from ..plan import DARK, Lane, Plan
 from ..record import Recording
 from ..trace import Node
@@ -322,17 +322,14 @@ def _numbers(p: Plan, nodes: list[tuple[int, Node | None]], shades: dict) -> dic
         zero = box.no_gradient if box is not None else g == 0 and step in p.no_gradient
         fill = p.colour(g, zero) or "#ffffff"
         key = (fill, p.status(g, zero), "#ffffff" if fill in DARK else "#222222")
-        grad.append(_num(g))
+        grad.append(page_number(g))
         shade.append(shades.setdefault(key, len(shades)))
         value = n.value if n is not None else None
-        mean.append(_num(value.mean) if value is not None else None)
-        norm.append(_num(value.norm) if value is not None else None)
+        mean.append(page_number(value.mean) if value is not None else None)
+        norm.append(page_number(value.norm) if value is not None else None)
     return {"grad": grad, "shade": shade, "mean": mean, "norm": norm}
 
 
-def _num(x: float | None) -> float | None:
-    """Four significant digits, None for nan/inf: as the core's page data (explore._num)."""
-    return float(f"{x:.4g}") if x is not None and math.isfinite(x) else None
 
 
 def _r(x: float) -> float:

@@ -22,6 +22,7 @@ import numpy as np
 
 from ..columns import lane_columns, steps_per_column
 from ..dot import UnrolledGraph
+from ..numbers import page_number
 from ..plan import Plan
 from ..record import Recording
 from ..trace import Node
@@ -205,13 +206,12 @@ def _units(steps: dict[int, Node]) -> int:
     return int(np.prod(array.shape[1:])) if array.ndim > 1 else int(array.size)
 
 
-def _num(x: float) -> float | None:
-    """``DIGITS`` significant digits; None for nan and inf (and no number), which JSON lacks."""
-    return float(f"{x:.{DIGITS}g}") if math.isfinite(x) else None
+def _number(x: float) -> float | None:
+    return page_number(x, DIGITS)
 
 
 def _digits(a: np.ndarray) -> list:
-    return [_num(float(x)) for x in a] if a.ndim == 1 else [_digits(row) for row in a]
+    return [_number(float(x)) for x in a] if a.ndim == 1 else [_digits(row) for row in a]
 
 
 def _scales(value: np.ndarray, grad: np.ndarray) -> dict[str, Any]:
@@ -230,7 +230,7 @@ def _scales(value: np.ndarray, grad: np.ndarray) -> dict[str, Any]:
         lo = max(math.log10(float(nonzero.min())), hi - DECADES)
     else:
         hi = lo = 0.0
-    return {"value": _num(vmax), "grad": [_num(lo), _num(hi)],
+    return {"value": _number(vmax), "grad": [_number(lo), _number(hi)],
             "legend": {"value": _legend([(1.0, vmax)]),
                        "grad": _legend([(1.0, 10 ** hi)] + ([(0.1, 10 ** lo)] if hi > lo else []))
                        if nonzero.size else _legend([])}}

@@ -19,6 +19,7 @@ import numpy as np
 
 from ..columns import lane_columns, steps_per_column
 from ..dot import UnrolledGraph
+from ..numbers import page_number
 from ..plan import DARK, PALETTE, Lane, Plan
 from ..record import Recording, norm
 
@@ -100,8 +101,6 @@ def data(drawing: UnrolledGraph, recording: Recording | None) -> dict[str, Any] 
     """
     if recording is None:
         return None
-    from ..explore import _num  # explore imports the views: read at call time
-
     p, g = drawing.plan, drawing.graph
     lanes = {layer: lane for lane in p.lanes for layer in lane.layers}
     order = {layer: i for i, layer in enumerate(p.layers)}
@@ -124,7 +123,7 @@ def data(drawing: UnrolledGraph, recording: Recording | None) -> dict[str, Any] 
         for layer, steps in by_layer.items():
             steps = {t: term for t, term in steps.items() if t is not None}
             if steps and layer in lanes:
-                found.append(_weight(p, key, tensor.name, title, layer, lanes[layer], steps, total, _num))
+                found.append(_weight(p, key, tensor.name, title, layer, lanes[layer], steps, total))
     if not found:
         return None
     found.sort(key=lambda w: (order.get(w["layer"], len(order)), w["bias"], w["title"]))
@@ -156,7 +155,7 @@ def _terms(parts: dict) -> list[np.ndarray]:
 
 
 def _weight(p: Plan, key: str, name: str | None, title: str, layer: str, lane: Lane,
-            steps: dict[int, np.ndarray], total: np.ndarray, num: Any) -> dict[str, Any]:
+            steps: dict[int, np.ndarray], total: np.ndarray) -> dict[str, Any]:
     """One weight of one layer: its strip row, its sentence and its stand-ins' shading."""
     at = {p.position[s]: s for s in lane.steps}
     step_shares = shares(steps, total)
@@ -172,11 +171,11 @@ def _weight(p: Plan, key: str, name: str | None, title: str, layer: str, lane: L
     k = steps_within([steps[t] for t in run], total)
     size = norm(total)
     return {"key": key, "name": name or "", "title": title, "layer": layer, "lane": lane.name,
-            "label": f"{title}, {layer}", "bias": len(total.shape) < 2, "norm": num(size),
-            "norms": [num(x) for x in norms], "shares": [num(x) for x in col_shares],
-            "fills": [_fill(x, top) for x in col_shares], "top": num(top), "k": k,
+            "label": f"{title}, {layer}", "bias": len(total.shape) < 2, "norm": page_number(size),
+            "norms": [page_number(x) for x in norms], "shares": [page_number(x) for x in col_shares],
+            "fills": [_fill(x, top) for x in col_shares], "top": page_number(top), "k": k,
             "sentence": sentence(title, run, k, lane.reverse, size), "boxes": [key], "standIns": {},
-            "steps": {at[t]: [num(step_shares.get(t)), *_fill_ink(step_shares.get(t), top_step)]
+            "steps": {at[t]: [page_number(step_shares.get(t)), *_fill_ink(step_shares.get(t), top_step)]
                       for t in steps if t in at}}
 
 
