@@ -1,6 +1,9 @@
 """A small hand-written tanh RNN, scoped like the library's layers, for the renderer's tests."""
 
+import json
 import os
+import re
+import time
 
 import numpy as np
 import pytest
@@ -58,3 +61,32 @@ def browser():
             "--disable-component-update", "--no-first-run"])
         yield chromium
         chromium.close()
+
+
+@pytest.fixture(scope="module")
+def open_page(browser):
+    """``open_page(path, viewport=(1440, 900))`` opens the explorer page at ``path`` in a new tab,
+    waits for its script, and returns ``(page, errors, seconds)``: ``errors`` collects console
+    errors, uncaught exceptions and any request not for a file: or about: URL."""
+    def open_page(path, viewport=(1440, 900)):
+        page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+        errors = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("request", lambda r: errors.append(f"request {r.url}")
+                if not r.url.startswith(("file:", "about:")) else None)
+        started = time.perf_counter()
+        page.goto(path.resolve().as_uri())
+        page.wait_for_function("window.explorer !== undefined")
+        return page, errors, time.perf_counter() - started
+    return open_page
+
+
+@pytest.fixture(scope="session")
+def page_data():
+    """``page_data(html)``: the JSON an explorer page holds for its script (``#explorer-data``)."""
+    def page_data(html):
+        text = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', html,
+                         re.S).group(1)
+        return json.loads(text.replace("<\\/", "</"))
+    return page_data

@@ -56,12 +56,10 @@ def test_the_explorer_opens_on_the_gradient(tmp_path):
     assert page.stat().st_size > 0 and "∂L/∂weight_hh_l0" in page.read_text(encoding="utf-8")
 
 
-def test_the_gradients_explorer_runs_in_the_browser(browser, tmp_path):
-    from test_explorer import open_page
-
+def test_the_gradients_explorer_runs_in_the_browser(open_page, tmp_path):
     _, g = rnn_gradient(steps=3)
     explorer = explore(g, title="backprop through time, drawn")
-    page, errors, _ = open_page(browser, explorer.save(tmp_path / "gradient.html"))
+    page, errors, _ = open_page(explorer.save(tmp_path / "gradient.html"))
     boxes = explorer.drawing.plan.boxes
     product = next(k for k, b in boxes.items() if b.step == 2 and b.title == "h ⊙ h")
     page.click(f"g.node#{product}")  # tanh's derivative at the last step: 1 - h*h

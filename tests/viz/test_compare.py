@@ -260,7 +260,7 @@ def test_a_unit_selected_on_one_side_reaches_the_other_with_its_layer(comparison
     assert errors == []
 
 
-def test_equal_norms_get_equal_colours_in_both_frames(comparison):
+def test_equal_norms_get_equal_colours_in_both_frames(comparison, page_data):
     page, frames, errors, explorer, _ = comparison
     # The two passes' own scales differ by the term outside the LSTM; the page colours both on one.
     own = explorer.data["own"]
@@ -279,8 +279,7 @@ def test_equal_norms_get_equal_colours_in_both_frames(comparison):
     rnn = mt.nn.RNN(3, 5, dtype=mt.float64)
     x = mt.randn(6, 1, 3, dtype=mt.float64)
     same = mt.viz.compare(recorded(rnn, x), recorded(rnn, x, (mt.ones(2, requires_grad=True) * 1e5).sum()))
-    fills = [[c["fill"] for c in json.loads(re.search(r'id="explorer-data">(.*?)</script>', frame, re.S)
-                                            .group(1).replace("<\\/", "</"))["strip"]["rows"][0]["cells"]]
+    fills = [[c["fill"] for c in page_data(frame)["strip"]["rows"][0]["cells"]]
              for frame in frame_pages(same.html)]
     assert fills[0] == fills[1] and len(set(fills[0])) > 1
     assert errors == []

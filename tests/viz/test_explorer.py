@@ -4,7 +4,6 @@ Browser tests use the system Chromium through Playwright's Python API (no browse
 they skip, naming what is missing, when either is not installed. CI installs both.
 """
 
-import json
 import math
 import os
 import re
@@ -31,12 +30,6 @@ def lstm_pass(steps=5, layers=2, seed=0):
     return loss, rec
 
 
-def page_data(page):
-    text = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', page,
-                     re.S).group(1)
-    return json.loads(text.replace("<\\/", "</"))
-
-
 def test_the_page_is_self_contained(tmp_path):
     page = mt.viz.explore(*lstm_pass(), title="LSTM").save(tmp_path / "p.html").read_text()
     # No network at view time: nothing is fetched (the only URLs are SVG's namespace names).
@@ -48,7 +41,7 @@ def test_the_page_is_self_contained(tmp_path):
     assert page.count("<script") == 2 and "{{" not in page
 
 
-def test_page_data_matches_the_plan_and_the_recording():
+def test_page_data_matches_the_plan_and_the_recording(page_data):
     loss, rec = lstm_pass(steps=4, layers=2)
     explorer = mt.viz.explore(loss, rec)
     data = page_data(explorer.html)
@@ -75,24 +68,15 @@ def test_jupyter_shows_the_page_in_a_frame():
 
 
 # ------------------------------------------------------------------ in the browser
-def open_page(browser, path):
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: errors.append(f"request {r.url}") if not r.url.startswith("file:") else None)
-    started = time.perf_counter()
-    page.goto(path.resolve().as_uri())
-    page.wait_for_function("window.explorer !== undefined")
-    return page, errors, time.perf_counter() - started
+VIEWPORT = (1400, 900)  # this file's browser tests, narrower than the shared default
 
 
 @pytest.fixture(scope="module")
-def lstm_page(browser, tmp_path_factory):
+def lstm_page(open_page, tmp_path_factory):
     loss, rec = lstm_pass(steps=6, layers=2)
     explorer = mt.viz.explore(loss, rec, title="LSTM, 2 layers, 6 steps")
     path = explorer.save(tmp_path_factory.mktemp("explorer") / "lstm.html")
-    page, errors, _ = open_page(browser, path)
+    page, errors, _ = open_page(path, VIEWPORT)
     yield page, errors, explorer
     page.close()
 
@@ -179,10 +163,10 @@ def test_clicking_a_step_in_the_strip_shows_its_ops(lstm_page, tmp_path):
     assert errors == []
 
 
-def test_a_thousand_steps_load_and_a_screenshot_is_written(browser, tmp_path):
+def test_a_thousand_steps_load_and_a_screenshot_is_written(open_page, tmp_path):
     loss, rec = lstm_pass(steps=1000, layers=1)
     path = mt.viz.explore(loss, rec, title="LSTM, 1,000 steps").save(tmp_path / "long.html")
-    page, errors, seconds = open_page(browser, path)
+    page, errors, seconds = open_page(path, VIEWPORT)
     assert page.locator(".heat-cell").count() == 167  # six steps a cell: each at least 4 px wide
     script_ms = page.evaluate("window.explorer.loadMs")
     print(f"\nexplorer at T=1000: page ready in {seconds:.2f} s (script {script_ms:.0f} ms), "
@@ -192,7 +176,7 @@ def test_a_thousand_steps_load_and_a_screenshot_is_written(browser, tmp_path):
     # The picture for the record (and the README, when MICROTENSOR_SCREENSHOTS names a folder).
     loss, rec = lstm_pass(steps=12, layers=2)
     path = mt.viz.explore(loss, rec, title="LSTM, 2 layers, 12 steps").save(tmp_path / "shot.html")
-    page, errors, _ = open_page(browser, path)
+    page, errors, _ = open_page(path, VIEWPORT)
     page.select_option("#gate-names", "classic")
     page.click('.heat-cell[data-t="10"][data-layer="lstm.l1"]')
     page.locator("#details .op-list li", has_text="forget").first.click()
@@ -221,7 +205,7 @@ def packed_lstm_pass():
     return loss, rec
 
 
-def test_page_data_says_which_steps_are_padding():
+def test_page_data_says_which_steps_are_padding(page_data):
     data = page_data(mt.viz.explore(*packed_lstm_pass()).html)
     assert {int(t): {layer: (p["count"], p["batch"]) for layer, p in step["layers"].items()}
             for t, step in data["padding"].items()} == \
@@ -230,9 +214,9 @@ def test_page_data_says_which_steps_are_padding():
     assert page_data(mt.viz.explore(*lstm_pass()).html)["padding"] == {}
 
 
-def test_padded_steps_show_as_padding_in_the_strip_and_the_details(browser, tmp_path):
+def test_padded_steps_show_as_padding_in_the_strip_and_the_details(open_page, tmp_path):
     explorer = mt.viz.explore(*packed_lstm_pass(), max_op_steps=2, title="packed LSTM")
-    page, errors, _ = open_page(browser, explorer.save(tmp_path / "packed.html"))
+    page, errors, _ = open_page(explorer.save(tmp_path / "packed.html"), VIEWPORT)
     cells = page.eval_on_selector_all(".heat-cell.padding",
                                       "els => els.map(e => e.dataset.layer + '|' + e.dataset.t)")
     assert sorted(cells) == sorted(f"lstm.l{k}|{t}" for k in (0, 1) for t in PADDED)

@@ -8,7 +8,6 @@ limit in a unit test measures the machine): ``pytest -s tests/viz/test_long_page
 import json
 import re
 import shutil
-import time
 
 import pytest
 
@@ -18,12 +17,6 @@ from microtensor.viz.explore import BRIEF_NOTE
 HAS_GRAPHVIZ = bool(shutil.which("dot") or shutil.which("graphviz-pure"))
 pytestmark = pytest.mark.skipif(not HAS_GRAPHVIZ, reason="no Graphviz program (dot or graphviz-pure) found")
 MAX_MB = 15.0
-
-
-def page_data(html):
-    text = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', html,
-                     re.S).group(1)
-    return json.loads(text.replace("<\\/", "</"))
 
 
 def lstm_explorer(steps, hidden, layers=2, batch=1, inputs=8, title=None):
@@ -36,18 +29,7 @@ def lstm_explorer(steps, hidden, layers=2, batch=1, inputs=8, title=None):
     return mt.viz.explore(loss, rec, title=title)
 
 
-def open_page(browser, path):
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    started = time.perf_counter()
-    page.goto(path.resolve().as_uri())
-    page.wait_for_function("window.explorer !== undefined")
-    return page, errors, time.perf_counter() - started
-
-
-def test_a_thousand_steps_of_a_two_layer_lstm_make_a_page_under_15_mb(browser, tmp_path):
+def test_a_thousand_steps_of_a_two_layer_lstm_make_a_page_under_15_mb(open_page, page_data, tmp_path):
     explorer = lstm_explorer(steps=1000, hidden=64, title="LSTM, hidden 64, 2 layers, 1,000 steps")
     path = explorer.save(tmp_path / "long.html")
     size = path.stat().st_size
@@ -59,7 +41,7 @@ def test_a_thousand_steps_of_a_two_layer_lstm_make_a_page_under_15_mb(browser, t
     print(f"\npage at T=1000, hidden 64, 2 layers: {size / 1e6:.2f} MB: graph SVG "
           f"{len(svg.encode()) / 1e6:.2f} MB, data {len(raw.encode()) / 1e6:.2f} MB (" +
           ", ".join(f"{k} {n / 1e6:.2f}" for n, k in shares if n >= 5000) + " MB)")
-    page, errors, seconds = open_page(browser, path)
+    page, errors, seconds = open_page(path)
     script_ms = page.evaluate("window.explorer.loadMs")
     print(f"interactive in {seconds:.2f} s (the script's own work: {script_ms:.0f} ms)")
     assert size <= MAX_MB * 1e6
@@ -69,7 +51,7 @@ def test_a_thousand_steps_of_a_two_layer_lstm_make_a_page_under_15_mb(browser, t
 
 
 @pytest.fixture(scope="module")
-def cell_steps(browser, tmp_path_factory):
+def cell_steps(open_page, tmp_path_factory):
     """A page whose early steps are drawn as one box per layer (the last two op by op)."""
     mt.manual_seed(0)
     lstm = mt.nn.LSTM(3, 4, num_layers=2, dtype=mt.float64)
@@ -78,12 +60,12 @@ def cell_steps(browser, tmp_path_factory):
         loss = (out[-1] ** 2).sum()
         loss.backward()
     explorer = mt.viz.explore(loss, rec, max_op_steps=2)
-    page, errors, _ = open_page(browser, explorer.save(tmp_path_factory.mktemp("brief") / "cells.html"))
+    page, errors, _ = open_page(explorer.save(tmp_path_factory.mktemp("brief") / "cells.html"))
     yield explorer, page, errors
     page.close()
 
 
-def test_ops_of_a_step_drawn_as_one_box_keep_what_its_op_list_shows(cell_steps):
+def test_ops_of_a_step_drawn_as_one_box_keep_what_its_op_list_shows(cell_steps, page_data):
     explorer, _, _ = cell_steps
     data, p, graph = page_data(explorer.html), explorer.drawing.plan, explorer.drawing.graph
     assert data["detailed"] == [6, 7] and data["briefNote"] == BRIEF_NOTE

@@ -1,9 +1,7 @@
 """The explorer's gains view: the gain of the recurrent path per layer and step, and the gates."""
 
-import json
 import math
 import os
-import re
 import shutil
 import statistics
 from pathlib import Path
@@ -175,27 +173,11 @@ def test_colours_are_a_log_scale_around_one_and_no_recording_leaves_the_view_out
 
 
 # ------------------------------------------------------------------ in the browser
-def page_data(html):
-    text = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', html,
-                     re.S).group(1)
-    return json.loads(text.replace("<\\/", "</"))
-
-
-def open_page(browser, path):
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri())
-    page.wait_for_function("window.explorer !== undefined")
-    return page, errors
-
-
 @pytest.fixture(scope="module")
-def lstm_page(browser, tmp_path_factory):
+def lstm_page(open_page, page_data, tmp_path_factory):
     _, _, _, total, rec = recorded("LSTM", steps=30, hidden=8)
     explorer = mt.viz.explore(total, rec, title="LSTM, 2 layers, 30 steps")
-    page, errors = open_page(browser, explorer.save(tmp_path_factory.mktemp("gains") / "lstm.html"))
+    page, errors, _ = open_page(explorer.save(tmp_path_factory.mktemp("gains") / "lstm.html"))
     yield page, errors, page_data(explorer.html)
     page.close()
 

@@ -229,16 +229,6 @@ def test_sequences_longer_than_the_threshold_open_rolled():
 
 
 # ------------------------------------------------------------------ in the browser
-def open_page(browser, explorer, tmp_path, name):
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    page.errors = []
-    page.on("console", lambda m: page.errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: page.errors.append(str(e)))
-    page.goto(explorer.save(tmp_path / name).resolve().as_uri())
-    page.wait_for_function("window.explorer !== undefined")
-    return page
-
-
 SHOWN = """() => [...document.querySelectorAll('[data-view="rolled"] g.rolled-box')].map(g => ({
   layer: g.dataset.layer, role: g.dataset.role, fill: g.querySelector('rect').getAttribute('fill'),
   title: g.querySelector('.rolled-title').textContent,
@@ -271,11 +261,11 @@ def check_shown(page, explorer, step):
 
 
 @pytest.fixture(scope="module")
-def lstm_page(browser, tmp_path_factory):
+def lstm_page(open_page, tmp_path_factory):
     loss, rec = recorded("LSTM", steps=30, hidden=8)
     explorer = mt.viz.explore(loss, rec, title="LSTM, 2 layers, 30 steps")
-    page = open_page(browser, explorer, tmp_path_factory.mktemp("rolled"), "lstm.html")
-    yield page, explorer
+    page, errors, _ = open_page(explorer.save(tmp_path_factory.mktemp("rolled") / "lstm.html"))
+    yield page, errors, explorer
     page.close()
 
 
@@ -298,7 +288,7 @@ def step_in_graph_view(page, step):
 
 @needs_graphviz
 def test_the_toggle_swaps_the_unrolled_graph_and_the_rolled_network(lstm_page):
-    page, _ = lstm_page
+    page, errors, _ = lstm_page
     assert visible(page, "#graph") and not visible(page, '[data-view="rolled"]')  # 30 steps open unrolled
     page.click('#view-toggle button[data-show="rolled"]')
     assert visible(page, '[data-view="rolled"]') and not visible(page, "#graph")
@@ -308,12 +298,12 @@ def test_the_toggle_swaps_the_unrolled_graph_and_the_rolled_network(lstm_page):
     assert page.get_attribute('#view-toggle button[data-show="rolled"]', "aria-pressed") == "true"
     page.click('#view-toggle button[data-show="graph"]')
     assert visible(page, "#graph") and not visible(page, '[data-view="rolled"]')
-    assert page.errors == []
+    assert errors == []
 
 
 @needs_graphviz
 def test_a_step_chosen_in_the_strip_fills_the_rolled_cells_with_its_numbers(lstm_page):
-    page, explorer = lstm_page
+    page, errors, explorer = lstm_page
     page.click('#view-toggle button[data-show="rolled"]')
     page.click('.heat-cell[data-t="17"][data-layer="lstm.l1"]')
     assert shown_t(page) == ["t=17", "t=17"]
@@ -326,22 +316,22 @@ def test_a_step_chosen_in_the_strip_fills_the_rolled_cells_with_its_numbers(lstm
     # Back to the unrolled graph: it shows the chosen step.
     page.click('#view-toggle button[data-show="graph"]')
     assert step_in_graph_view(page, 18)
-    assert page.errors == []
+    assert errors == []
 
 
 @needs_graphviz
 def test_a_step_from_the_other_page_of_a_comparison_shows_in_the_rolled_cells(lstm_page):
-    page, explorer = lstm_page
+    page, errors, explorer = lstm_page
     page.evaluate("window.postMessage({explorer: {name: 'step', payload: {step: 4, layer: null}}}, '*')")
     page.wait_for_function("""() => document.querySelector('[data-view="rolled"] [data-field="t"]')
       .textContent === 't=4'""")
     check_shown(page, explorer, 4)
-    assert page.errors == []
+    assert errors == []
 
 
 @needs_graphviz
 def test_the_gate_name_switch_renames_the_rolled_boxes(lstm_page):
-    page, _ = lstm_page
+    page, errors, _ = lstm_page
     titles = lambda: {(s["role"], s["title"]) for s in page.evaluate(SHOWN)}  # noqa: E731
     assert titles() == {(role, role) for role in LSTM_ROLES}
     page.select_option("#gate-names", "classic")
@@ -350,14 +340,14 @@ def test_the_gate_name_switch_renames_the_rolled_boxes(lstm_page):
                         ("output", "use gate")}
     page.select_option("#gate-names", "pytorch")
     assert titles() == {(role, role) for role in LSTM_ROLES}
-    assert page.errors == []
+    assert errors == []
 
 
 @needs_graphviz
-def test_a_long_sequence_opens_rolled_and_goes_unrolled_around_a_chosen_step(browser, tmp_path):
+def test_a_long_sequence_opens_rolled_and_goes_unrolled_around_a_chosen_step(open_page, tmp_path):
     loss, rec = recorded("LSTM", steps=300, layers=1, batch=1)
     explorer = mt.viz.explore(loss, rec, title="LSTM, 300 steps")
-    page = open_page(browser, explorer, tmp_path, "long.html")
+    page, errors, _ = open_page(explorer.save(tmp_path / "long.html"))
     assert visible(page, '[data-view="rolled"]') and not visible(page, "#graph")
     assert page.locator(".heat-cell").count() > 0  # with the strip
     assert shown_t(page) == ["t=299"]  # the last step, where the gradient enters, until one is chosen
@@ -366,15 +356,15 @@ def test_a_long_sequence_opens_rolled_and_goes_unrolled_around_a_chosen_step(bro
     check_shown(page, explorer, 150)
     page.click('#view-toggle button[data-show="graph"]')
     assert step_in_graph_view(page, 150)
-    assert page.errors == []
+    assert errors == []
     page.close()
 
 
 @needs_graphviz
-def test_a_screenshot_of_the_rolled_view_with_a_step_chosen(browser, tmp_path):
+def test_a_screenshot_of_the_rolled_view_with_a_step_chosen(open_page, tmp_path):
     loss, rec = recorded("LSTM", steps=30, hidden=8)
     explorer = mt.viz.explore(loss, rec, title="LSTM, 2 layers, 30 steps: the rolled network")
-    page = open_page(browser, explorer, tmp_path, "shot.html")
+    page, errors, _ = open_page(explorer.save(tmp_path / "shot.html"))
     page.click('#view-toggle button[data-show="rolled"]')
     page.click('.heat-cell[data-t="17"][data-layer="lstm.l1"]')
     # Readable at 1440x900: the numbers' text at least 11 px, the cells whole on screen.
@@ -387,5 +377,5 @@ def test_a_screenshot_of_the_rolled_view_with_a_step_chosen(browser, tmp_path):
         assert slot["y"] <= box["y"] and box["y"] + box["height"] <= slot["y"] + slot["height"]
     folder = Path(os.environ.get("MICROTENSOR_SCREENSHOTS", tmp_path))
     shot = page.screenshot(path=str(folder / "explorer_rolled.png"))
-    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and page.errors == []
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and errors == []
     page.close()

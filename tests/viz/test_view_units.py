@@ -227,18 +227,13 @@ def test_nothing_to_show_and_bad_input():
 
 # ------------------------------------------------------------------ in the browser
 @pytest.fixture(scope="module")
-def lstm_page(browser, tmp_path_factory):
+def lstm_page(open_page, tmp_path_factory):
     if not HAS_GRAPHVIZ:
         pytest.skip("no Graphviz program (dot or graphviz-pure) found")
     loss, rec = recorded()
     explorer = mt.viz.explore(loss, rec, title="LSTM, hidden 16, 30 steps, batch 3")
     path = explorer.save(tmp_path_factory.mktemp("units") / "lstm.html")
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri())
-    page.wait_for_function("window.explorer !== undefined")
+    page, errors, _ = open_page(path)
     yield page, errors, explorer, rec, path
     page.close()
 
@@ -371,16 +366,12 @@ def test_a_step_drawn_as_one_box_opens_the_hidden_state(lstm_page):
     assert errors == []
 
 
-def test_the_layer_switch_shows_each_direction_of_a_stack(browser, tmp_path):
+def test_the_layer_switch_shows_each_direction_of_a_stack(open_page, tmp_path):
     if not HAS_GRAPHVIZ:
         pytest.skip("no Graphviz program (dot or graphviz-pure) found")
     loss, rec = recorded("GRU", steps=5, hidden=5, batch=2, num_layers=2, bidirectional=True)
     explorer = mt.viz.explore(loss, rec)
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(explorer.save(tmp_path / "gru.html").resolve().as_uri())
-    page.wait_for_function("window.explorer !== undefined")
+    page, errors, _ = open_page(explorer.save(tmp_path / "gru.html"))
     page.click('[data-view="units"] .units-open')  # without a box to click (the rolled view, say)
     assert page.text_content(".units-title").startswith("h of gru.l1:")
     page.select_option('[data-view="units"] .units-tensor', "update")
@@ -392,16 +383,12 @@ def test_the_layer_switch_shows_each_direction_of_a_stack(browser, tmp_path):
     page.close()
 
 
-def test_a_long_sequence_says_how_its_columns_are_made(browser, tmp_path):
+def test_a_long_sequence_says_how_its_columns_are_made(open_page, tmp_path):
     if not HAS_GRAPHVIZ:
         pytest.skip("no Graphviz program (dot or graphviz-pure) found")
     loss, rec = recorded("RNN", steps=400, hidden=4, batch=1)
     explorer = mt.viz.explore(loss, rec)
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(explorer.save(tmp_path / "long.html").resolve().as_uri())
-    page.wait_for_function("window.explorer !== undefined")
+    page, errors, _ = open_page(explorer.save(tmp_path / "long.html"))
     page.evaluate("window.explorerCore.emit('unit', {layer: 'rnn.l0', name: 'h', unit: 1})")
     assert page.locator('.unit-cell[data-map="value"]').count() == 4 * 134
     assert "each column: the mean over 3 steps" in page.text_content(".units-note")
@@ -411,13 +398,9 @@ def test_a_long_sequence_says_how_its_columns_are_made(browser, tmp_path):
     page.close()
 
 
-def test_screenshot(browser, lstm_page, tmp_path):
+def test_screenshot(open_page, lstm_page, tmp_path):
     *_, explorer, _, path = lstm_page
-    page = browser.new_page(viewport={"width": 1440, "height": 900})  # a fresh page: nothing selected yet
-    errors = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri())
-    page.wait_for_function("window.explorer !== undefined")
+    page, errors, _ = open_page(path)  # a fresh page: nothing selected yet
     click_box(page, last_box(explorer, "h"))
     page.click('.unit-cell[data-map="value"][data-unit="3"][data-t="28"]')
     page.click('.heat-cell[data-t="28"]')  # the step in the graph: its h box carries the unit's mark

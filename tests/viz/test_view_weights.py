@@ -1,6 +1,5 @@
 """The explorer's weights view: a shared weight's gradient as the sum of what each step sends it."""
 
-import json
 import re
 import shutil
 
@@ -188,27 +187,11 @@ def test_bad_requests_are_named():
 
 
 # ------------------------------------------------------------------ in the browser
-def page_data(html):
-    text = re.search(r'<script type="application/json" id="explorer-data">(.*?)</script>', html,
-                     re.S).group(1)
-    return json.loads(text.replace("<\\/", "</"))
-
-
-def open_page(browser, path):
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
-    errors = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(path.resolve().as_uri())
-    page.wait_for_function("window.explorer !== undefined")
-    return page, errors
-
-
 @pytest.fixture(scope="module")
-def lstm_page(browser, tmp_path_factory):
+def lstm_page(open_page, page_data, tmp_path_factory):
     _, total, rec = recorded("LSTM", steps=8)
     explorer = mt.viz.explore(total, rec, max_op_steps=3, title="LSTM, weights")
-    page, errors = open_page(browser, explorer.save(tmp_path_factory.mktemp("weights") / "lstm.html"))
+    page, errors, _ = open_page(explorer.save(tmp_path_factory.mktemp("weights") / "lstm.html"))
     yield page, errors, explorer, page_data(explorer.html)["weights"]
     page.close()
 
