@@ -37,3 +37,17 @@ def lane_columns(p: Plan, lane: Lane) -> list[list[int]]:
     """The steps of each column of ``lane``, in ``t`` order."""
     per = steps_per_column(p)
     return [lane.steps[c:c + per] for c in range(0, len(lane.steps), per)]
+
+
+def lane_spans(p: Plan) -> dict[str, list[list[int]]]:
+    """Per lane (by name), each column's first step and the ``t`` of its first and last step:
+    what a strip's cell carries (``data-step``, ``data-t``) and its tooltip says.
+
+    >>> import microtensor as mt
+    >>> rnn = mt.nn.RNN(1, 2)
+    >>> out, _ = rnn(mt.randn(400, 1, 1))
+    >>> lane_spans(mt.viz.plan(mt.viz.trace(out[-1].sum())))["rnn"][:2]
+    [[0, 0, 2], [3, 3, 5]]
+    """
+    return {lane.name: [[c[0], p.position[c[0]], p.position[c[-1]]] for c in lane_columns(p, lane)]
+            for lane in p.lanes}

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..tensor import Tensor
-from .columns import column_count, lane_columns, steps_per_column
+from .columns import column_count, lane_columns, lane_spans, steps_per_column
 from .dot import UnrolledGraph, draw_graph, esc
 from .layout import TITLE_PT, text_width
 from .names import subscript
@@ -287,7 +287,7 @@ def page_data(drawing: UnrolledGraph) -> dict[str, Any]:
     return {"steps": p.steps, "stepNames": p.labels, "positions": p.position,
             "layers": [layer or "" for layer in p.layers],
             "heat": [[page_number(p.heat.get(layer, {}).get(t)) for t in p.steps] for layer in p.layers],
-            "strip": strip(p), "vanishBelow": p.vanish_below,
+            "strip": strip(p), "columns": lane_spans(p), "vanishBelow": p.vanish_below,
             "palette": list(PALETTE), "vanished": VANISHED,
             "boxes": boxes, "nodes": traced, "briefNote": BRIEF_NOTE,
             "links": links, "targets": targets, "home": home,

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import microtensor as mt
+from microtensor.viz.columns import lane_spans
 from microtensor.viz.plan import PALETTE
 from microtensor.viz.views import weights
 from microtensor.viz.views.weights import AGAINST, shares, steps_within
@@ -115,7 +116,7 @@ def test_long_sequences_sum_the_terms_of_each_column():
     param = next(t for t in rec.leaf_tensors.values() if t.name == "weight_hh_l0")
     terms, grad = rec.weight_steps(param), param.grad.numpy()
     w = next(w for w in found["weights"] if w["name"] == "weight_hh_l0")
-    assert len(w["norms"]) == 134 and found["columns"]["gru"][1][1:] == [3, 5]
+    assert len(w["norms"]) == 134 and lane_spans(drawing.plan)["gru"][1][1:] == [3, 5]
     for c in (0, 50, 133):
         ts = range(3 * c, min(3 * c + 3, 400))
         column = sum(terms[t] for t in ts)

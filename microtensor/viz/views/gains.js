@@ -52,7 +52,7 @@ function draw() {
       "data-layer": r.layer }, rows);
     label.textContent = r.label;
     ex.el("title", {}, label).textContent = `${r.layer}: ${r.what}`;
-    G.columns[r.lane].forEach((col, c) => {
+    ex.D.columns[r.lane].forEach((col, c) => {
       const rect = ex.el("rect", { x: cols.left + c * cw, y: y + 1, width: Math.max(cw - (cw > 6 ? 1 : 0), 1),
         height: ROW_H - 2, class: `gains-cell ${r.kind}`, fill: r.fills[c] || "#ffffff", "data-step": col[0],
         "data-t": col[1], "data-layer": r.layer, "data-kind": r.kind }, rows);

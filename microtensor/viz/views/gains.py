@@ -137,10 +137,8 @@ def data(drawing: UnrolledGraph, recording: Recording | None) -> dict[str, Any] 
     if not rows:
         return None
     per = steps_per_column(p)
-    columns = {lane.name: [[c[0], p.position[c[0]], p.position[c[-1]]] for c in lane_columns(p, lane)]
-               for lane in p.lanes}
     lo, hi = 10 ** -GAIN_DECADES, 10 ** GAIN_DECADES
-    return {"rows": rows, "summaries": summaries, "columns": columns, "perCell": per,
+    return {"rows": rows, "summaries": summaries, "perCell": per,
             "gainBar": {"colours": list(GAIN_COLOURS), "labels": [f"{lo:g}", "1", f"{hi:g}"]},
             "gateBar": {"colours": list(GATE_COLOURS), "labels": ["0", "1"]},
             "vanished": f"the gradient has vanished here (below {p.vanish_below:g}, grey as in the heat "

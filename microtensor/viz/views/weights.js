@@ -31,7 +31,7 @@ function at(col) {
 }
 
 function draw() {
-  const cols = ex.columns(), w = W.weights[chosen], columns = W.columns[w.lane];
+  const cols = ex.columns(), w = W.weights[chosen], columns = ex.D.columns[w.lane];
   const cw = cols.width, width = cols.left + cols.count * cw + cols.right;
   row.setAttribute("width", width);
   row.setAttribute("height", ROW_H);

@@ -141,10 +141,8 @@ def data(drawing: UnrolledGraph, recording: Recording | None) -> dict[str, Any] 
     for weight in found:
         del weight["steps"], weight["bias"]
     per = steps_per_column(p)
-    columns = {lane.name: [[c[0], p.position[c[0]], p.position[c[-1]]] for c in lane_columns(p, lane)]
-               for lane in p.lanes}
     return {"weights": found, "byBox": {k: sorted(set(v)) for k, v in by_box.items()},
-            "columns": columns, "perCell": per, "against": list(AGAINST),
+            "perCell": per, "against": list(AGAINST),
             "note": f"each cell: {per} steps (their terms summed)" if per > 1 else ""}
 
 
