@@ -191,8 +191,8 @@ def strip(p: Plan) -> dict[str, Any]:
         if len(bar) < 2:
             bar = [{"at": 0.0, "label": f"{10 ** lo:.2g}"}, {"at": 1.0, "label": f"{10 ** hi:.2g}"}]
     note = f"each cell: {per_cell} steps (the largest norm among them)" if per_cell > 1 else ""
-    return {"rows": rows, "columns": columns, "perCell": per_cell, "ticks": ticks, "bar": bar,
-            "falls": falls, "note": note,
+    return {"rows": rows, "length": length, "columns": columns, "perCell": per_cell, "ticks": ticks,
+            "bar": bar, "falls": falls, "note": note,
             "threshold": math.log10(p.vanish_below) if p.vanish_below > 0 else None}
 
 

@@ -253,7 +253,7 @@
     if (!pts.length) { plot.style.display = "none"; return; }
     const ys = S.threshold === null ? pts : pts.concat([S.threshold]);
     const lo = Math.floor(Math.min(...ys)), hi = Math.ceil(Math.max(...ys, lo + 1));
-    const T = Math.max(1, S.columns * S.perCell - 1);
+    const T = Math.max(1, S.length - 1);
     const X = (t) => 36 + (W - 44) * t / T, Y = (v) => 6 + (H - 22) * (hi - v) / (hi - lo);
     let body = `<line class="axis" x1="36" x2="${W - 8}" y1="${H - 16}" y2="${H - 16}"/>` +
       `<text class="tick" x="36" y="${H - 4}">t=0</text><text class="tick" x="${W - 8}" y="${H - 4}" ` +
