@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import microtensor as mt
@@ -63,9 +63,18 @@ SMOOTH = {
 }
 
 
+#: A standard deviation is a square root: at a slice of (nearly) equal values its derivatives
+#: blow up and their direction is rounding (std of [-2, -2 + 2.2e-16] is 1.6e-16 here, exactly,
+#: and 2.2e-16 in PyTorch, which rounds the mean), so those slices are the dim's own business.
+SINGULAR_AT_CONSTANT = {"std_keepdim": 0, "std_correction0": 1}
+
+
 @pytest.mark.parametrize("name", SMOOTH)
 @given(values=st.lists(st.floats(0.25, 2) | st.floats(-2, -0.25), min_size=6, max_size=6))
 def test_third_derivatives_of_reductions_agree_with_pytorch(name, values):
+    if name in SINGULAR_AT_CONSTANT:
+        spread = np.ptp(np.reshape(values, (2, 3)), axis=SINGULAR_AT_CONSTANT[name])
+        assume(spread.min() > 1e-3)
     agree(SMOOTH[name], values, (2, 3))
 
 
