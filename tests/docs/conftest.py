@@ -92,7 +92,7 @@ def site(tmp_path_factory):
     return Site(path, seconds, output)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # as tests/viz's: one sync playwright at a time in a session
 def browser():
     """Headless system Chromium through Playwright; the test skips, naming what is missing."""
     try:
