@@ -34,3 +34,24 @@ def torch():
     install it (``torch`` is an optional extra; CI always installs it)."""
     return pytest.importorskip(
         "torch", reason="the PyTorch oracle extra (pip install -e '.[oracle]') is not installed")
+
+
+#: The system browser the page tests drive (never a downloaded build).
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")  # one sync playwright at a time: it closes with its module
+def browser():
+    """Headless system Chromium through Playwright; the test skips, naming what is missing."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.skip("playwright (Python package) not installed")
+    if not os.path.exists(CHROMIUM):
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-component-update", "--no-first-run"])
+        yield chromium
+        chromium.close()

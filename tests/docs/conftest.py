@@ -11,9 +11,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: The system browser the page tests drive (never a downloaded build), as tests/viz's.
-CHROMIUM = "/usr/bin/chromium"
-
 #: What `mkdocs build` needs, by import name, with the package that brings it (the docs extra).
 SITE_PACKAGES = {"mkdocs": "mkdocs", "material": "mkdocs-material", "mkdocstrings": "mkdocstrings",
                  "mkdocstrings_handlers.python": "mkdocstrings-python",
@@ -90,20 +87,3 @@ def site(tmp_path_factory):
     output = run.stdout + run.stderr
     assert run.returncode == 0, f"mkdocs build --strict failed:\n{output[-6000:]}"
     return Site(path, seconds, output)
-
-
-@pytest.fixture(scope="module")  # as tests/viz's: one sync playwright at a time in a session
-def browser():
-    """Headless system Chromium through Playwright; the test skips, naming what is missing."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright (Python package) not installed")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        yield chromium
-        chromium.close()

@@ -1,7 +1,6 @@
 """A small hand-written tanh RNN, scoped like the library's layers, for the renderer's tests."""
 
 import json
-import os
 import re
 import time
 
@@ -40,27 +39,6 @@ class TinyRNN:
 @pytest.fixture
 def tiny_rnn():
     return TinyRNN
-
-
-#: The system browser the page tests drive (never a downloaded build).
-CHROMIUM = "/usr/bin/chromium"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    """Headless system Chromium through Playwright; the test skips, naming what is missing."""
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright (Python package) not installed")
-    if not os.path.exists(CHROMIUM):
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
-    with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=[
-            "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-            "--disable-component-update", "--no-first-run"])
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture(scope="module")
