@@ -4,11 +4,11 @@ The reference is built by inspecting the imported package, so that what is bound
 time (``mt.exp``, the methods ``ops.METHODS`` adds to ``Tensor``) is documented too. This
 extension then
 
-- leaves out of each module what is not its public API: what its ``__all__`` does not list,
-  or without ``__all__``, what it merely imports (``Tensor`` in ``nn.functional``) unless the
-  extension's ``reexports`` option names it, and its plain values (``TYPE_CHECKING``); the
-  ``filters`` option leaves out names starting with ``_`` (griffe's ``filters: public`` does
-  not reach the members of re-exported classes);
+- leaves out of each module what is not its public API: what its ``__all__`` does not list
+  (every documented module has one; ``tests/docs/test_site.py`` checks), or in the modules
+  they re-export from, what those merely import and their plain values (``TYPE_CHECKING``);
+  the ``filters`` option leaves out names starting with ``_`` (griffe's ``filters: public``
+  does not reach the members of re-exported classes);
 - turns the docstrings' doctest examples, bare ``>>>`` lines that Markdown would read as nested
   block quotes, into ``pycon`` code blocks.
 """
@@ -52,12 +52,7 @@ def fence_doctests(text: str) -> str:
 
 
 class Reference(griffe.Extension):
-    """``reexports``: for modules without ``__all__``, the imported names they publish
-    (``{"microtensor.autograd": ["SparseGrad"]}``)."""
-
-    def __init__(self, reexports: dict[str, list[str]] | None = None) -> None:
-        super().__init__()
-        self.reexports = reexports or {}
+    """Doctests as code blocks, and each module's members cut to its public API."""
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None and ">>>" in obj.docstring.value:
@@ -68,12 +63,11 @@ class Reference(griffe.Extension):
         exported = getattr(runtime, "__all__", None)
         for name in list(mod.members):
             value = getattr(runtime, name, None)
-            if name.startswith("_") or inspect.ismodule(value):
-                continue
+            if inspect.ismodule(value):
+                continue  # submodules have pages of their own
             if exported is not None:
                 public = name in exported
-            else:
-                defined = getattr(value, "__module__", None) if callable(value) else None
-                public = defined == mod.path or name in self.reexports.get(mod.path, ())
+            else:  # a module the documented ones re-export from: what it defines
+                public = callable(value) and getattr(value, "__module__", None) == mod.path
             if not public:
                 del mod.members[name]

@@ -320,7 +320,7 @@ for temperature in (0.5, 1.0):
 #   learning-rate decay) on the English documentation that ships with CPython, checkpoints it
 #   (Ctrl-C saves, `--resume` continues), and writes the loss curve, samples and the explorer
 #   of one training chunk; `--text models/data/tinyshakespeare.txt --preset shakespeare` trains
-#   on all of Tiny Shakespeare. The README's demo tour quotes the losses they reach.
+#   on all of Tiny Shakespeare. The demos page (docs/demos.md) quotes the losses they reach.
 # - `python -m demos.min_char_rnn` is Karpathy's min-char-rnn written with raw engine ops, no
 #   `nn`: the whole idea on one page.
 # - Try `cell="gru"` or `cell="rnn"` above, or a longer `seq_len`, and compare the validation

@@ -48,11 +48,23 @@ import numpy as np
 from .. import versions
 from ..dtypes import get_default_dtype, result_type
 from ..errors import DtypeError, ShapeError
-from ..lazy import LazyGrad, OuterGrad, SparseGrad  # noqa: F401 - the forms ops return, as mt.autograd.X
+from ..lazy import LazyGrad, OuterGrad, SparseGrad
 from ..summation import cascaded_sum
 
 if TYPE_CHECKING:
     from ..tensor import Tensor
+
+__all__ = [
+    # ops, grad modes, tags and observers
+    "Function", "no_grad", "enable_grad", "set_grad_enabled", "inference_mode",
+    "is_grad_enabled", "detect_anomaly", "scope", "observe", "collector_paused",
+    # gradients, as PyTorch's torch.autograd
+    "backward", "grad", "Variable",
+    # the lazy forms an op's backward may return
+    "LazyGrad", "OuterGrad", "SparseGrad",
+    # the backward pass's pieces, which Tensor.backward and the recorded pass call
+    "promote", "unbroadcast", "hook_result", "root_gradient", "run_backward",
+]
 
 
 class _State:

@@ -59,7 +59,7 @@ def refuse(fn: Function, why: str) -> CreateGraphError:
     return CreateGraphError(
         f"{type(fn).__name__}: its backward cannot be recorded for create_graph=True ({why}). "
         "Write backward from operators and numpy functions on the saved inputs and output "
-        "(README: 'Higher-order gradients'), or differentiate only once")
+        "(docs/engine/higher_order.md), or differentiate only once")
 
 
 @contextmanager

@@ -18,7 +18,14 @@ from ..generators import generator
 from ..ops import NLLLoss
 from ..summation import accumulation_dtype, cascaded_sum, widened
 from ..tensor import Tensor, _raw
-from .normalization import layer_norm  # noqa: F401 - F.layer_norm, as PyTorch's
+from .normalization import layer_norm
+
+__all__ = [
+    "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy", "dropout",
+    "embedding", "gelu", "huber_loss", "kl_div", "l1_loss", "layer_norm", "linear",
+    "log_softmax", "mse_loss", "nll_loss", "normalize", "one_hot", "pad", "relu",
+    "scaled_dot_product_attention", "sigmoid", "smooth_l1_loss", "softmax", "tanh",
+]
 
 _REDUCTIONS = ("mean", "sum", "none")
 #: The dtypes PyTorch takes class indices in (``Long or Byte``); narrower signed ones and bool

@@ -5,7 +5,6 @@ console errors, no request outside the site, live explorers, a working search bo
 import importlib
 import importlib.util
 import re
-import textwrap
 import time
 import urllib.parse
 from pathlib import Path
@@ -14,10 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-ENGINE_PAGES = sorted((ROOT / "docs" / "engine").glob("*.md"))
-
 #: Each reference page and the modules it documents: every name of a module's ``__all__`` (its
-#: submodules aside), or without one every function and class it defines, has an entry there.
+#: submodules aside) has an entry there.
 REFERENCE = {
     "microtensor": ["microtensor"],
     "nn": ["microtensor.nn", "microtensor.nn.utils"],
@@ -90,11 +87,8 @@ def test_reference_page_has_every_public_name(site, page):
     missing = {}
     for name in REFERENCE[page]:
         module = importlib.import_module(name)
-        if hasattr(module, "__all__"):
-            public = [n for n in module.__all__ if not isinstance(getattr(module, n), type(module))]
-        else:  # what the module defines
-            public = [n for n, v in vars(module).items()
-                      if not n.startswith("_") and getattr(v, "__module__", None) == name]
+        assert hasattr(module, "__all__"), f"{name} has no __all__: its reference would be guessed"
+        public = [n for n in module.__all__ if not isinstance(getattr(module, n), type(module))]
         missing[name] = sorted(set(public) - documented)
     assert missing == {name: [] for name in REFERENCE[page]}
 
@@ -117,19 +111,6 @@ def test_doctest_fences():
     text = "Adds.\n>>> 1 + 1\n2\n\nIndented:\n\n    >>> kept\n\n```\n>>> fenced\n```"
     assert hook.fence_doctests(text) == (
         "Adds.\n\n```pycon\n>>> 1 + 1\n2\n```\n\nIndented:\n\n    >>> kept\n\n```\n>>> fenced\n```")
-
-
-@pytest.mark.parametrize("page", ENGINE_PAGES, ids=lambda p: p.name)
-def test_engine_page_python_examples_run(page, tmp_path, monkeypatch):
-    """As tests/test_readme.py: a page's Python blocks run as written, in order, in one namespace."""
-    monkeypatch.chdir(tmp_path)
-    blocks = re.findall(r"```python\n(.*?)```", page.read_text(encoding="utf-8"), re.S)
-    namespace: dict = {}
-    for i, block in enumerate(blocks):
-        exec(compile(textwrap.dedent(block), f"{page.name} python block {i}", "exec"), namespace)
-    for name, value in list(namespace.items()):
-        if name.startswith("test_") and callable(value):
-            value()
 
 
 # ------------------------------------------------------------------ in the browser

@@ -305,7 +305,7 @@ def test_register_hook_returns_a_removable_handle():
 def test_python_ints_out_of_a_dtype_range_compare_by_value_and_refuse_arithmetic():
     """PyTorch wraps the number to the dtype first (uint8 > -1 is False there, int8 + 200 is
     -55); microtensor compares the true values and refuses arithmetic that would wrap (see
-    "Where microtensor differs from PyTorch, on purpose" in the README)."""
+    "Where microtensor differs from PyTorch, on purpose", docs/engine/differences.md)."""
     small = mt.tensor([1, 2], dtype=mt.uint8)
     assert (small > -1).tolist() == [True, True]
     assert (small == 257).tolist() == [False, False]

@@ -1,9 +1,12 @@
-"""Tiny Shakespeare ships with the repository, so the README's command runs as written."""
+"""Tiny Shakespeare ships with the repository, so the command the README and the demos page
+give runs as written."""
 
 import hashlib
 import re
 import shlex
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 TEXT = ROOT / "models" / "data" / "tinyshakespeare.txt"
@@ -18,10 +21,11 @@ def test_the_shipped_text_is_the_documented_file():
     assert len(text) == 1_115_394 and len(set(text)) == 65
 
 
-def test_the_readme_shakespeare_command_names_the_shipped_file():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    commands = re.findall(r"`([^`]*--preset\s+shakespeare[^`]*)`", readme)
-    assert commands, "the README gives no --preset shakespeare command"
+@pytest.mark.parametrize("page", ["README.md", "docs/demos.md"])
+def test_the_shakespeare_command_names_the_shipped_file(page):
+    text = (ROOT / page).read_text(encoding="utf-8")
+    commands = re.findall(r"`([^`]*--preset\s+shakespeare[^`]*)`", text)
+    assert commands, f"{page} gives no --preset shakespeare command"
     for command in commands:
         words = shlex.split(command)
         path = ROOT / words[words.index("--text") + 1]  # commands run from the repository root

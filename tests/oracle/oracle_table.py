@@ -1570,7 +1570,7 @@ def half_operands(sample):
     """A float16 tensor meets a number or a wider 0-d tensor whose value float16 holds exactly.
     PyTorch's floor division (``//``, ``div(rounding_mode=...)``) computes float16 in float32
     with such an operand's unrounded value, where its ``%`` and microtensor round it to float16
-    first; at exact multiples the two differ by one (a difference the README states)."""
+    first; at exact multiples the two differ by one (a difference docs/engine/differences.md states)."""
     def draw_half(draw, dtypes):
         args, kw = sample(draw, dtypes)
         if not any(isinstance(a, Arr) and a.array.dtype == np.float16 for a in args):

@@ -141,7 +141,7 @@ TORCH_HAS_NO_DOUBLE_BACKWARD = {
 
 
 def infinite_pos_weight(row: Row, kwargs: dict) -> bool:
-    """README, "Where microtensor differs": with an infinite ``pos_weight``, the second derivative
+    """docs/engine/differences.md: with an infinite ``pos_weight``, the second derivative
     of ``binary_cross_entropy_with_logits`` at a logit of 0 may be nan where PyTorch's is inf
     (inf times softplus's zero-derivative piece at 0)."""
     weight = kwargs.get("pos_weight")

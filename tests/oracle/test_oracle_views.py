@@ -61,7 +61,7 @@ class Program:
                 return self._drop()
             if "function that returns multiple views" in str(err):
                 # A write to (or a use after a write of) a piece of split: ordinary views here,
-                # on purpose (README, "Where microtensor differs from PyTorch"); dropped.
+                # on purpose (docs/engine/differences.md); dropped.
                 return self._drop()
             return False
         read_graphs(self.shadow)
@@ -350,8 +350,8 @@ def test_views_and_inplace_programs(program: Program, seed: int) -> None:
         except Exception as err:  # noqa: BLE001 - compared with PyTorch
             errors.append(err)
     if errors[0] is None and "function that returns multiple views" in str(errors[1]):
-        # The pieces of split are ordinary views here, on purpose (README, "Where microtensor
-        # differs from PyTorch"): PyTorch refuses a backward through one whose base was
+        # The pieces of split are ordinary views here, on purpose (docs/engine/differences.md):
+        # PyTorch refuses a backward through one whose base was
         # written in place; microtensor rebases it as any view.
         return
     assert (errors[0] is None) == (errors[1] is None), (

@@ -1,4 +1,4 @@
-"""The README's example of testing a custom op, as a user would write it."""
+"""The example of testing a custom op (docs/engine/adding_an_op.md), as a user would write it."""
 
 import numpy as np
 from hypothesis import given

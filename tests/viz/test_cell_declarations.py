@@ -18,16 +18,16 @@ from microtensor import nn
 from microtensor.nn.cells import RNNCellBase
 from microtensor.nn.recurrent import RNNBase
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+CELL_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "nn" / "adding_a_cell.md"
 
 
 def readme_mgu() -> dict:
-    """Run the README's minimal gated unit example (section "Adding a cell") as written and
+    """Run the minimal gated unit example of docs/nn/adding_a_cell.md as written and
     return its namespace: the classes ``MGUCell`` and ``MGU``, its ``graph``..."""
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.S)
+    blocks = re.findall(r"```python\n(.*?)```", CELL_GUIDE.read_text(encoding="utf-8"), re.S)
     (block,) = [b for b in blocks if "def mgu_step" in b]
     namespace: dict = {}
-    exec(compile(textwrap.dedent(block), "README.md MGU example", "exec"), namespace)
+    exec(compile(textwrap.dedent(block), "docs/nn/adding_a_cell.md MGU example", "exec"), namespace)
     return namespace
 
 
@@ -84,7 +84,7 @@ def true_norms(kept: list, name: str) -> dict[str, dict[int, float]]:
     return norms
 
 
-# ------------------------------------------------------------- the README's cell
+# ---------------------------------------------------------------- the guide's cell
 def test_the_readme_mgu_runs_and_gets_norms_for_every_layer_direction_and_step():
     ns = readme_mgu()
     graph = ns["graph"]
@@ -298,14 +298,14 @@ def _no_warning(trace):
 
 
 def test_the_readme_loop_that_names_h_and_a_tagged_loop_are_not_warned_about():
-    # The README's hand-written loop ("Padding"), as written there.
+    # The hand-written loop of docs/viz/index.md ("Padding"), as written there.
     lengths = np.array([3, 1, 2])
-    x, W = mt.randn(3, 3, 4), mt.randn(4, 4, requires_grad=True)  # noqa: N806 - the README's names
+    x, W = mt.randn(3, 3, 4), mt.randn(4, 4, requires_grad=True)  # noqa: N806 - the guide's names
     h = mt.zeros(3, 4)
     with mt.viz.record() as rec:
         for t in range(3):
             with mt.scope(layer="rnn", t=t, padding=tuple(np.flatnonzero(lengths <= t)), batch=3):
-                h = (x[t] + h @ W).tanh(); h.name = "h"  # noqa: E702 - as the README writes it
+                h = (x[t] + h @ W).tanh(); h.name = "h"  # noqa: E702 - as the guide writes it
         loss = h.sum()
         loss.backward()
     assert sorted(_no_warning(lambda: mt.viz.trace(loss, rec)).step_norms()) == [0, 1, 2]

@@ -302,7 +302,7 @@ def test_the_layout_switch_stacks_the_explorers_and_they_load_again(browser, com
 # ------------------------------------------------------------------ the vanishing demo's page
 def test_the_vanishing_comparison_shows_gains_below_1_beside_a_forget_gate_near_1(browser, tmp_path):
     """The demo's comparison (T=50, its sizes) after 600 training steps, enough for the LSTM to
-    learn the task; the picture for the README when MICROTENSOR_SCREENSHOTS names a folder."""
+    learn the task; the picture for the docs when MICROTENSOR_SCREENSHOTS names a folder."""
     from demos import vanishing
 
     args = vanishing.parse_args(["--steps", "600", "--eval-every", "600", "--out", str(tmp_path)])

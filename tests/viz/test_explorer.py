@@ -173,7 +173,7 @@ def test_a_thousand_steps_load_and_a_screenshot_is_written(open_page, tmp_path):
           f"{path.stat().st_size / 1e6:.1f} MB")
     assert errors == []
     page.close()
-    # The picture for the record (and the README, when MICROTENSOR_SCREENSHOTS names a folder).
+    # The picture for the record (and the docs, when MICROTENSOR_SCREENSHOTS names a folder).
     loss, rec = lstm_pass(steps=12, layers=2)
     path = mt.viz.explore(loss, rec, title="LSTM, 2 layers, 12 steps").save(tmp_path / "shot.html")
     page, errors, _ = open_page(path, VIEWPORT)

@@ -221,7 +221,7 @@ def test_a_selected_step_is_outlined_in_every_row(lstm_page):
 
 @needs_graphviz
 def test_a_screenshot_with_a_weight_selected(lstm_page, tmp_path):
-    """The picture for the README (when MICROTENSOR_SCREENSHOTS names a folder): W_hh of the top
+    """The picture for the docs (when MICROTENSOR_SCREENSHOTS names a folder): W_hh of the top
     layer chosen by clicking its stand-in at t=28, and that step shown."""
     page, errors, data = lstm_page
     w_hh = next(w for w in data["weights"]["weights"] if w["label"] == "W_hh, lstm.l1")
