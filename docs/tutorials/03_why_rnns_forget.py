@@ -43,6 +43,7 @@ import numpy as np
 import microtensor as mt
 from demos.common import StopOnInterrupt, blas_threads
 from demos.vanishing import (
+    COMPARED,
     SETTINGS,
     TEST_SIZE,
     build,
@@ -316,11 +317,39 @@ for r in results:
                         initial_indent=f"{r.setting.name}, trained: ", subsequent_indent="    "))
 
 # %% [markdown]
-# The same comparison as a page, the trained tanh RNN and LSTM side by side in two linked
-# explorers on one colour scale, is what `python -m demos.vanishing` writes to
-# `runs/vanishing/compare_rnn_lstm.html` (`mt.viz.compare`); its *gains* view draws these
-# numbers step by step.
+# ## The two side by side
 #
+# The same comparison as a page: the trained tanh RNN and the LSTM with clipping and a forget
+# bias of 1, each recorded on the same 32 test sequences, in two linked explorers on one
+# colour scale (`mt.viz.compare`), so equal gradients get equal colours on both sides. First,
+# how much of the gradient that reaches the last step's state is left at the first step:
+
+# %%
+trained = {r.setting.name: r.model for r in results}
+passes = [recorded_pass(trained[s.name], test) for s in COMPARED]
+for setting, (loss, rec) in zip(COMPARED, passes):
+    norms = mt.viz.trace(loss, rec).step_norms()
+    first, last = min(norms), max(norms)
+    print(f"{setting.name + ', trained:':<42} ‖∂L/∂h_{first}‖ / ‖∂L/∂h_{last}‖ = "
+          f"{norms[first] / norms[last]:.3f}")
+
+# %% [markdown]
+# At T=20 this is a difference of degree, not the cliff of T=50: per step the trained RNN
+# passes back the median gain printed in the section above, and over 20 steps those gains
+# multiply. Press ▶ on either side to play its backward pass; the heat strip and the *gains*
+# rows under it show the same numbers step by step, and a step chosen on one side is chosen
+# on the other. `python -m demos.vanishing` writes the same page at T=50 to
+# `runs/vanishing/compare_rnn_lstm.html`, where 30 more steps multiply the RNN's gradient by
+# its gain 30 more times.
+
+# %%
+comparison = mt.viz.compare(*passes, labels=tuple(f"{s.name}, trained" for s in COMPARED),
+                            detail="cell",
+                            title=f"Adding problem, T={args.length}, after {args.steps} steps")
+print(f"the page is {len(comparison.html) / 1e6:.1f} MB, all inline")
+comparison
+
+# %% [markdown]
 # **What to remember:** in a tanh RNN, every step back multiplies the gradient by `W_hh` and
 # `tanh'`, a gain usually below 1, so a signal 50 steps back arrives as almost nothing;
 # clipping caps an exploding gradient and does nothing for a vanishing one; the LSTM's cell

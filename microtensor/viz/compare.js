@@ -7,6 +7,11 @@
 (function () {
   const C = JSON.parse(document.getElementById("compare-data").textContent);
   const frames = [...document.querySelectorAll("iframe[data-side]")];
+  const box = document.getElementById("comparison");
+  const layoutSwitch = document.getElementById("layout");
+  if (window.innerWidth < C.side_by_side_from) {  // too narrow for two: one above the other
+    box.className = layoutSwitch.value = "stacked";
+  }
   for (const f of frames) {  // each explorer's page, whole, is a JSON string beside the data
     f.srcdoc = JSON.parse(document.getElementById(`frame-${f.dataset.side}`).textContent);
   }
@@ -14,8 +19,7 @@
     label.textContent = C.labels[Number(label.dataset.side)];
   }
   document.getElementById("compare-note").textContent = C.note;
-  const box = document.getElementById("comparison");
-  document.getElementById("layout").addEventListener("change", (e) => {
+  layoutSwitch.addEventListener("change", (e) => {
     // The frames load again at their new size, so each explorer fits its first view to it.
     box.className = e.target.value;
     for (const f of frames) f.srcdoc = f.srcdoc;  // eslint-disable-line no-self-assign

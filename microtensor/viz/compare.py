@@ -15,7 +15,9 @@ The page opens with the two side by side: at 1440 px, 720 a side, each explorer'
 takes the width of its log plot (hidden there) and its details panel narrows
 (``compare_frame.css``), so a strip of 50 steps still gets 8 px a step and the graph most of
 the frame. A switch puts them one above the other instead: full-width strips, column over
-column, but graphs only a third of the window high.
+column, but graphs only a third of the window high. A page narrower than
+``SIDE_BY_SIDE_FROM`` (a notebook's output, a tutorial page of the docs, where the comparison
+sits in a frame ``Comparison.frame_height`` high) opens them one above the other.
 
 Sequences of different lengths are allowed: steps are matched by their ``t``, and the page
 says where one side has no partner. Everything the page shows besides the frames (labels,
@@ -42,6 +44,9 @@ from .trace import Graph, trace
 _HERE = Path(__file__).parent
 #: What a side of a comparison is: how errors name it.
 SIDES = ("first", "second")
+#: The narrowest page (CSS px) that opens the two explorers side by side: 600 px a side keeps a
+#: 50-step strip readable; a narrower page stacks them, each at the page's full width.
+SIDE_BY_SIDE_FROM = 1200
 #: ``explore``'s options a comparison passes to both sides (``title`` and ``scale`` are its own).
 OPTIONS = tuple(name for name, p in inspect.signature(explore).parameters.items()
                 if p.kind is p.KEYWORD_ONLY and name not in ("title", "scale"))
@@ -53,6 +58,9 @@ class Comparison(Explorer):
     ``.sides`` are the two explorers it frames, ``.data`` what its own script reads (the
     ``compare-data`` JSON); ``.drawing`` is the first side's drawing.
     """
+
+    #: Inline, a notebook's output is narrower than ``SIDE_BY_SIDE_FROM``: two stacked explorers.
+    frame_height = 1480
 
     def __init__(self, page: str, sides: tuple[Explorer, Explorer], data: dict[str, Any]) -> None:
         super().__init__(page, sides[0].drawing)
@@ -120,7 +128,8 @@ def comparison_data(a: UnrolledGraph, b: UnrolledGraph, labels: Sequence[str], s
                     own: Sequence[tuple[float, float]]) -> dict[str, Any]:
     """What the comparison page shows and its script reads besides the two frames: the labels,
     the shared scale (and each pass's own), each side's length, which step and layer of one
-    side stands for which of the other (``links``), and the page's note."""
+    side stands for which of the other (``links``), the page's note, and the narrowest page
+    that opens side by side."""
     plans = (a.plan, b.plan)
     lengths = [max((len(lane.steps) for lane in p.lanes), default=0) for p in plans]
     steps = [_matched(_step_places(plans[i]), _step_places(plans[1 - i])) for i in (0, 1)]
@@ -135,7 +144,8 @@ def comparison_data(a: UnrolledGraph, b: UnrolledGraph, labels: Sequence[str], s
                     f"by t, and t ≥ {lengths[short]} is in {labels[1 - short]} alone.")
     note.append("Selecting a step or a unit on one side selects it on the other.")
     return {"labels": list(labels), "scale": [lo, hi], "own": [list(s) for s in own], "lengths": lengths,
-            "links": {"steps": steps, "layers": layers}, "note": " ".join(note)}
+            "links": {"steps": steps, "layers": layers}, "note": " ".join(note),
+            "side_by_side_from": SIDE_BY_SIDE_FROM}
 
 
 def _step_places(p: Plan) -> dict[Any, tuple[int, int]]:

@@ -39,6 +39,9 @@ _HERE = Path(__file__).parent
 class Explorer:
     """A finished explorer page: ``.save(path)`` writes it; Jupyter shows it inline."""
 
+    #: The height (CSS px) of the frame it is shown in inline.
+    frame_height = 720
+
     def __init__(self, page: str, drawing: UnrolledGraph) -> None:
         self.html, self.drawing = page, drawing
 
@@ -50,8 +53,8 @@ class Explorer:
         return write_atomic(path, self.html.encode("utf-8"))
 
     def _repr_html_(self) -> str:  # Jupyter: in a frame of its own, so its script and styles stay apart
-        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;height:720px;'
-                'border:1px solid #ccc"></iframe>')
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" style="width:100%;'
+                f'height:{self.frame_height}px;border:1px solid #ccc"></iframe>')
 
 
 def explore(output: Tensor | Graph, recording: Recording | None = None, *, detail: str = "auto",

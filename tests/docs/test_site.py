@@ -157,16 +157,22 @@ def test_every_embedded_explorer_plays(site, open_site_page):
     for path in sorted((site.path / "tutorials").glob("*.html")):
         page, problems = open_site_page(path)
         for i, element in enumerate(page.query_selector_all("iframe[srcdoc]")):
-            frame = element.content_frame()
-            frame.wait_for_function("window.explorer !== undefined", timeout=30_000)
-            before = frame.evaluate("window.explorer.frame()")
             element.scroll_into_view_if_needed()
-            frame.click("#play")
-            frame.wait_for_function(f"window.explorer.frame() > {before}", timeout=15_000)
-            played[f"{path.stem} #{i}"] = frame.evaluate("window.explorer.frame()")
+            frame = element.content_frame()
+            frame.wait_for_function("window.explorer || window.comparison", timeout=30_000)
+            explorers = ([frame.query_selector(f'iframe[data-side="{side}"]').content_frame()
+                          for side in (0, 1)] if frame.evaluate("!!window.comparison") else [frame])
+            for j, explorer in enumerate(explorers):
+                explorer.wait_for_function("window.explorer !== undefined", timeout=30_000)
+                before = explorer.evaluate("window.explorer.frame()")
+                explorer.click("#play")
+                explorer.wait_for_function(f"window.explorer.frame() > {before}", timeout=15_000)
+                played[f"{path.stem} #{i}.{j}"] = explorer.evaluate("window.explorer.frame()")
         assert problems == [], path.name
         page.close()
-    assert played, "no tutorial page embeds an explorer"
+    # Backprop through time drawn, the vanishing RNN beside the LSTM, the LSTM's gates.
+    assert {key.split(" ")[0] for key in played} == {
+        "02_bptt_drawn", "03_why_rnns_forget", "04_lstm_gates"}, played
 
 
 def test_search_finds_forget_gate(site, open_site_page):

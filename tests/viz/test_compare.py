@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 import microtensor as mt
+from microtensor.viz.compare import SIDE_BY_SIDE_FROM
 from microtensor.viz.plan import PALETTE, gradient_scale
 
 HAS_GRAPHVIZ = bool(shutil.which("dot") or shutil.which("graphviz-pure"))
@@ -172,9 +173,9 @@ def test_unknown_options_and_bad_scales_are_named(one_pass):
 
 
 # ------------------------------------------------------------------ in the browser
-def open_comparison(browser, path):
+def open_comparison(browser, path, width=1440):
     """The comparison page with both explorers started; console errors of all three pages."""
-    page = browser.new_page(viewport={"width": 1440, "height": 900})
+    page = browser.new_page(viewport={"width": width, "height": 900})
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -297,6 +298,23 @@ def test_the_layout_switch_stacks_the_explorers_and_they_load_again(browser, com
         assert frame.locator("#plot").is_visible()  # a frame this wide keeps the log plot
     assert errors == []
     page.close()
+
+
+def test_a_narrow_page_opens_the_explorers_one_above_the_other(browser, comparison):
+    """A notebook's output or a tutorial page of the docs is narrower than 1,200 px: there the
+    explorers stack, each at the frame's full width, and the switch says so."""
+    for width, layout in ((SIDE_BY_SIDE_FROM - 1, "stacked"), (SIDE_BY_SIDE_FROM, "side-by-side")):
+        page, _, errors = open_comparison(browser, comparison[-1], width=width)
+        assert page.eval_on_selector("#comparison", "e => e.className") == layout
+        assert page.input_value("#layout") == layout
+        boxes = [page.locator(f'iframe[data-side="{i}"]').bounding_box() for i in (0, 1)]
+        if layout == "stacked":
+            assert boxes[0]["width"] == boxes[1]["width"] > width - 20
+            assert boxes[1]["y"] > boxes[0]["y"] + boxes[0]["height"] - 1
+        else:
+            assert boxes[0]["width"] < width / 2 and boxes[1]["x"] > boxes[0]["x"]
+        assert errors == []
+        page.close()
 
 
 # ------------------------------------------------------------------ the vanishing demo's page
