@@ -33,3 +33,23 @@ def test_python_examples_run(page, tmp_path, monkeypatch):
     for name, value in list(namespace.items()):
         if name.startswith("test_") and callable(value):
             value()  # e.g. the hypothesis test of the custom op
+
+
+def test_the_readme_links_reach_files_of_the_repository():
+    """The README is read on the repository's page, outside the site: each relative link (the
+    guides, the pictures) names a file, and each #fragment a heading of a Markdown file."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+:", target):
+            continue
+        path, _, fragment = target.partition("#")
+        file = ROOT / path
+        if not file.is_file():
+            broken.append(target)
+        elif fragment:
+            headings = re.findall(r"^#+ (.*)$", file.read_text(encoding="utf-8"), re.M)
+            slugs = {re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings}
+            if fragment not in slugs:
+                broken.append(target)
+    assert broken == []

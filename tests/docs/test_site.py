@@ -38,10 +38,15 @@ def test_site_builds_strict_and_reports_its_time_and_size(site, capsys):
     built = sorted(p.stem for p in (site.path / "tutorials").glob("*.html"))
     assert built == [p.stem for p in tutorials]
     largest = max(site.pages, key=lambda p: p.stat().st_size)
+    inline = {p.stem: p.stat().st_size for p in (site.path / "tutorials").glob("*.html")
+              if "<iframe srcdoc" in p.read_text(encoding="utf-8")}
     with capsys.disabled():
         print(f"\nsite: built in {site.seconds:.1f} s, {site.size / 1e6:.1f} MB in "
               f"{len(site.pages)} pages; largest {largest.relative_to(site.path)} "
-              f"{largest.stat().st_size / 1e6:.1f} MB")
+              f"{largest.stat().st_size / 1e6:.1f} MB; tutorial pages with explorers: "
+              + ", ".join(f"{name} {size / 1e6:.2f} MB" for name, size in sorted(inline.items())))
+    # An explorer inline keeps its page light enough to open at once (the README says how big).
+    assert inline and max(inline.values()) < 2e6, inline
 
 
 def test_pages_load_nothing_from_the_network(site):
