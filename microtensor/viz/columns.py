@@ -39,6 +39,25 @@ def lane_columns(p: Plan, lane: Lane) -> list[list[int]]:
     return [lane.steps[c:c + per] for c in range(0, len(lane.steps), per)]
 
 
+def column_positions(p: Plan, lane: Lane) -> list[list[int]]:
+    """The ``t`` of each step of each column of ``lane``.
+
+    >>> import microtensor as mt
+    >>> rnn = mt.nn.RNN(1, 2)
+    >>> out, _ = rnn(mt.randn(400, 1, 1))
+    >>> drawn = mt.viz.plan(mt.viz.trace(out[-1].sum()))
+    >>> column_positions(drawn, drawn.lanes[0])[:2]
+    [[0, 1, 2], [3, 4, 5]]
+    """
+    return [[p.position[s] for s in column] for column in lane_columns(p, lane)]
+
+
+def row_label(layer: str | None, lane: Lane) -> str:
+    """What a strip row of ``layer`` is called: the layer (``step`` without one), marked ``←``
+    in a reverse lane."""
+    return (layer or "step") + (" ←" if lane.reverse else "")
+
+
 def lane_spans(p: Plan) -> dict[str, list[list[int]]]:
     """Per lane (by name), each column's first step and the ``t`` of its first and last step:
     what a strip's cell carries (``data-step``, ``data-t``) and its tooltip says.

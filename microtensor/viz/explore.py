@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..tensor import Tensor
-from .columns import column_count, lane_columns, lane_spans, steps_per_column
+from .columns import column_count, lane_columns, lane_spans, row_label, steps_per_column
 from .dot import UnrolledGraph, draw_graph, esc
 from .layout import TITLE_PT, text_width
 from .names import subscript
@@ -89,16 +89,34 @@ def explore(output: Tensor | Graph, recording: Recording | None = None, *, detai
         found[view.NAME] = view.data(drawing, recording)
         if found[view.NAME] is not None:
             shown.append(view)
-    data = json.dumps(found, separators=(",", ":"), allow_nan=False)
     code = [(_HERE / "explorer.js").read_text(encoding="utf-8"), *map(script, shown),
             "window.explorerCore.start();"]
-    page = (_HERE / "explorer.html").read_text(encoding="utf-8")
-    page = page.replace("{{title}}", esc(title or "microtensor: backprop through time"))
     styles = [(_HERE / "explorer.css").read_text(encoding="utf-8"), *map(style, shown)]
-    page = page.replace("{{style}}", "\n".join(styles))
-    page = page.replace("{{script}}", "\n".join(code))
-    page = page.replace("{{data}}", data.replace("</", "<\\/"))
-    return Explorer(page.replace("{{svg}}", svg), drawing)
+    page = fill_template((_HERE / "explorer.html").read_text(encoding="utf-8"), {
+        "title": esc(title or "microtensor: backprop through time"), "style": "\n".join(styles),
+        "script": "\n".join(code), "data": script_json(found), "svg": svg})
+    return Explorer(page, drawing)
+
+
+def fill_template(template: str, fields: Mapping[str, str]) -> str:
+    """``template`` with each ``{{name}}`` replaced by ``fields[name]``, in one pass: a field's
+    text (a tensor's name in the data, a whole page) may hold anything, braces included.
+
+    >>> fill_template("<b>{{a}}</b>{{b}}", {"a": "{{b}}", "b": "!"})
+    '<b>{{b}}</b>!'
+    """
+    return re.sub(r"\{\{(\w+)\}\}", lambda m: fields[m.group(1)], template)
+
+
+def script_json(value: Any) -> str:
+    """``value`` as JSON safe inside a ``<script>`` element: no ``</`` to end it and no ``<!--``
+    to change how it is read (both escaped; ``JSON.parse`` gives the value back).
+
+    >>> print(script_json({"name": '</script><!-- "x"'}))
+    {"name":"<\\/script><\\u0021-- \\"x\\""}
+    """
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False)  # ASCII: control characters escaped
+    return text.replace("</", "<\\/").replace("<!--", "<\\u0021--")
 
 
 
@@ -169,7 +187,7 @@ def strip(p: Plan) -> dict[str, Any]:
                               "norm": page_number(norm), "status": p.status(norm, zero), "padding": share,
                               "fill": p.colour(norm, zero) or "#ffffff",
                               "visit": max(visits) if visits else None})
-            label = (layer or "step") + (" ←" if lane.reverse else "")
+            label = row_label(layer, lane)
             rows.append({"layer": layer or "", "label": label, "lane": lane.name, "cells": cells,
                          "plot": [[p.position[s], math.log10(norms[s])] for s in lane.steps
                                   if norms.get(s, 0) > 0]})

@@ -279,6 +279,15 @@ def plan(graph: Graph, *, detail: str = "auto", window: tuple[int, int] | None =
     return drawn
 
 
+def ink(fill: str) -> str:
+    """The colour of text on a box of ``fill``: white on the palette's dark end, else near black.
+
+    >>> ink(PALETTE[-1]), ink(PALETTE[0])
+    ('#ffffff', '#222222')
+    """
+    return "#ffffff" if fill in DARK else "#222222"
+
+
 def gradient_scale(graph: Graph) -> tuple[float, float] | None:
     """The colour scale of ``graph``'s picture: log10 of its smallest and largest gradient norm
     (nodes and edges), at most ``DECADES`` decades (the largest kept); None without gradients.
@@ -799,11 +808,8 @@ class _Planner:
             return "param"
         if n.kind == "const":
             return "constant"
-        if n.name and self.where[n.key][0] is not None:
-            if n.name in n.states:
-                return n.name
-            if n.name == n.tags.get("gate") and n.name in n.gates:
-                return n.name
+        if n.cell_role and self.where[n.key][0] is not None:
+            return n.cell_role
         return "op"
 
     def node_box(self, n: Node, shared: bool) -> Box:

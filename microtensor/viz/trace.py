@@ -113,6 +113,23 @@ class Node:
         return {} if cell is None else dict(cell.gate_labels)
 
     @property
+    def cell_role(self) -> str | None:
+        """The state or gate of its step this node is: its name, when it is named as one of its
+        cell's states or is a gate block's output (named after the gate); else None.
+
+        >>> import microtensor as mt
+        >>> tags = {"cell": mt.nn.LSTMCell, "gate": "forget"}
+        >>> Node("op1", "op", "Sigmoid", "forget", (1,), "float64", tags).cell_role
+        'forget'
+        >>> Node("op2", "op", "Add", "f pre-activation", (1,), "float64", tags).cell_role is None
+        True
+        """
+        name = self.name
+        if name and (name in self.states or (name == self.tags.get("gate") and name in self.gates)):
+            return name
+        return None
+
+    @property
     def direction(self) -> str | None:
         """``"reverse"`` for the second direction of a bidirectional layer (a ``layer`` tag
         ending in ``_reverse``), else ``"forward"`` when the node has a layer, else None.

@@ -41,6 +41,50 @@ def tiny_rnn():
     return TinyRNN
 
 
+@pytest.fixture(scope="session")
+def translate_pass():
+    """``translate_pass()``: one recorded pass ``(loss, recording)`` of the demos' seq2seq model (a
+    word encoder, an LSTM decoder with attention) on two sentences of different lengths."""
+    def translate_pass():
+        from models.encoders import WordEncoder
+        from models.seq2seq import Seq2Seq
+        from models.sequences import make_batch, pad_ids
+
+        mt.manual_seed(0)
+        model = Seq2Seq(WordEncoder(10, 4, 6), vocab_size=7, embed_size=4, hidden_size=6)
+        batch = make_batch(pad_ids([[3, 4, 5], [6, 7, 0]]), [3, 2], [[3, 4], [5, 6, 3]])
+        with mt.viz.record(keep_values=True) as rec:
+            loss = model.loss(batch)
+            loss.backward()
+        return loss, rec
+    return translate_pass
+
+
+@pytest.fixture(scope="session")
+def weight_shared_by_two_layers():
+    """``weight_shared_by_two_layers()``: ``(w, loss, recording)`` of a hand-written tanh loop run
+    forwards (layer ``fwd``) and backwards (``fwd_reverse``) over 4 steps with one weight
+    ``W_hh``, the loss reading both final states."""
+    def weight_shared_by_two_layers():
+        mt.manual_seed(2)
+        w = mt.randn(3, 3, dtype=mt.float64, requires_grad=True)
+        w.name = "W_hh"
+        xs = mt.randn(4, 1, 3, dtype=mt.float64)
+        with mt.viz.record() as rec:
+            outs = []
+            for layer, order in (("fwd", range(4)), ("fwd_reverse", reversed(range(4)))):
+                h = mt.zeros(1, 3, dtype=mt.float64)
+                for t in order:
+                    with mt.scope(layer=layer, t=t):
+                        h = (xs[t] + h @ w).tanh()
+                        h.name = "h"
+                outs.append(h)
+            loss = (outs[0] * outs[1]).sum()
+            loss.backward()
+        return w, loss, rec
+    return weight_shared_by_two_layers
+
+
 @pytest.fixture(scope="module")
 def open_page(browser):
     """``open_page(path, viewport=(1440, 900))`` opens the explorer page at ``path`` in a new tab,

@@ -172,23 +172,9 @@ def packed_pass():
     return loss, rec
 
 
-def translate_pass():
-    from models.encoders import WordEncoder
-    from models.seq2seq import Seq2Seq
-    from models.sequences import make_batch, pad_ids
-
-    mt.manual_seed(0)
-    model = Seq2Seq(WordEncoder(10, 4, 6), vocab_size=7, embed_size=4, hidden_size=6)
-    batch = make_batch(pad_ids([[3, 4, 5], [6, 7, 0]]), [3, 2], [[3, 4], [5, 6, 3]])
-    with mt.viz.record(keep_values=True) as rec:
-        loss = model.loss(batch)
-        loss.backward()
-    return loss, rec
-
-
 @pytest.mark.parametrize("program", PROGRAMS)
 @pytest.mark.parametrize("case", ["packed", "translate"])
-def test_a_packed_batch_and_the_translate_model_read_as_well(page, program, case):
+def test_a_packed_batch_and_the_translate_model_read_as_well(page, program, case, translate_pass):
     loss, rec = packed_pass() if case == "packed" else translate_pass()
     explorer = mt.viz.explore(loss, rec, program=program)
     check_reads(open_explorer(page, explorer), explorer)
@@ -283,7 +269,7 @@ def test_the_palette_orders_steps_by_norm_in_lightness():
     assert all(a >= b for a, b in zip(shades, shades[1:]))  # larger norm, never lighter
 
 
-def test_the_strip_explains_itself(page):
+def test_the_strip_explains_itself(page, translate_pass):
     explorer = mt.viz.explore(*recorded("GRU", 2, False, 12))
     open_explorer(page, explorer)
     labels = page.eval_on_selector_all(".strip-label", "els => els.map(e => e.textContent)")

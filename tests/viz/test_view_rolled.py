@@ -162,17 +162,8 @@ def test_exactly_zero_gradients_are_coloured_as_the_graph_colours_them():
     check_numbers(drawing, data)
 
 
-def test_an_encoder_and_its_decoder_stand_side_by_side_and_attention_gets_no_loop():
-    from models.encoders import WordEncoder
-    from models.seq2seq import Seq2Seq
-    from models.sequences import make_batch, pad_ids
-
-    mt.manual_seed(0)
-    model = Seq2Seq(WordEncoder(10, 4, 6), vocab_size=7, embed_size=4, hidden_size=6)
-    batch = make_batch(pad_ids([[3, 4, 5], [6, 7, 0]]), [3, 2], [[3, 4], [5, 6, 3]])
-    with mt.viz.record(keep_values=True) as rec:
-        loss = model.loss(batch)
-        loss.backward()
+def test_an_encoder_and_its_decoder_stand_side_by_side_and_attention_gets_no_loop(translate_pass):
+    loss, rec = translate_pass()
     drawing = mt.viz.draw_graph(loss, rec)
     data = rolled.data(drawing, rec)
     assert [(c["layer"], c["part"], c["loop"]["lines"][0]) for c in data["cells"]] == [

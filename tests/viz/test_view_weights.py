@@ -149,22 +149,8 @@ def test_stand_ins_map_to_the_weight_they_stand_for():
             assert ink in ("#ffffff", "#222222")
 
 
-def test_a_weight_shared_by_two_layers_has_a_row_per_layer():
-    mt.manual_seed(2)
-    w = mt.randn(3, 3, dtype=mt.float64, requires_grad=True)
-    w.name = "W_hh"
-    xs = mt.randn(4, 1, 3, dtype=mt.float64)
-    with mt.viz.record() as rec:
-        outs = []
-        for layer, order in (("fwd", range(4)), ("fwd_reverse", reversed(range(4)))):
-            h = mt.zeros(1, 3, dtype=mt.float64)
-            for t in order:
-                with mt.scope(layer=layer, t=t):
-                    h = (xs[t] + h @ w).tanh()
-                    h.name = "h"
-            outs.append(h)
-        total = (outs[0] * outs[1]).sum()
-        total.backward()
+def test_a_weight_shared_by_two_layers_has_a_row_per_layer(weight_shared_by_two_layers):
+    w, total, rec = weight_shared_by_two_layers()
     _, found = view(total, rec)
     assert [x["layer"] for x in found["weights"]] == ["fwd", "fwd_reverse"]
     # Shares are of the whole gradient: the two layers' together add up to 1.

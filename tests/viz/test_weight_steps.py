@@ -57,20 +57,8 @@ def test_a_weight_used_after_the_loop_is_under_none():
     assert None not in rec.weight_steps(rnn.weight_hh_l0)
 
 
-def test_a_weight_shared_by_two_layers_is_split_by_layer_too():
-    mt.manual_seed(2)
-    w = mt.randn(3, 3, dtype=mt.float64, requires_grad=True)
-    xs = mt.randn(4, 1, 3, dtype=mt.float64)
-    with mt.viz.record() as rec:
-        outs = []
-        for layer, order in (("fwd", range(4)), ("fwd_reverse", reversed(range(4)))):
-            h = mt.zeros(1, 3, dtype=mt.float64)
-            for t in order:
-                with mt.scope(layer=layer, t=t):
-                    h = (xs[t] + h @ w).tanh()
-                    h.name = "h"
-            outs.append(h)
-        (outs[0] * outs[1]).sum().backward()
+def test_a_weight_shared_by_two_layers_is_split_by_layer_too(weight_shared_by_two_layers):
+    w, _, rec = weight_shared_by_two_layers()
     parts = rec.weight_steps(w)
     assert sorted(parts) == ["fwd", "fwd_reverse"] and sorted(parts["fwd"]) == [0, 1, 2, 3]
     total = sum(sum(steps.values()) for steps in parts.values())

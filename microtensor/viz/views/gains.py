@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..columns import lane_columns, steps_per_column
+from ..columns import column_positions, steps_per_column
 from ..dot import UnrolledGraph
 from ..numbers import page_number
 from ..plan import VANISHED, Lane, Plan
@@ -76,11 +76,16 @@ def geometric_mean(values: list[float]) -> float:
     return math.exp(sum(map(math.log, values)) / len(values))
 
 
+def gate_arrays(graph: Graph, layer: str | None, gate: str) -> dict[int, np.ndarray]:
+    """The values of gate ``gate`` the recording kept, per step ``t`` of ``layer``."""
+    return {n.step: n.array for n in graph.nodes.values()
+            if n.layer == layer and n.step is not None and n.name == gate and n.array is not None}
+
+
 def gate_means(graph: Graph, layer: str | None, gate: str) -> dict[int, float]:
     """The mean of gate ``gate`` over the batch and the units, per step ``t`` of ``layer``,
     from the values the recording kept."""
-    return {n.step: float(np.mean(n.array)) for n in graph.nodes.values()
-            if n.layer == layer and n.step is not None and n.name == gate and n.array is not None}
+    return {t: float(np.mean(array)) for t, array in gate_arrays(graph, layer, gate).items()}
 
 
 def gate_where_gradient_flows(graph: Graph, layer: str | None, gate: str, state: str) -> dict[int, float]:
@@ -97,8 +102,7 @@ def gate_where_gradient_flows(graph: Graph, layer: str | None, gate: str, state:
     >>> sorted(gate_where_gradient_flows(mt.viz.trace(out[-1].sum(), rec), "lstm.l0", "forget", "c"))
     [0, 1, 2, 3, 4]
     """
-    gates = {n.step: n.array for n in graph.nodes.values()
-             if n.layer == layer and n.step is not None and n.name == gate and n.array is not None}
+    gates = gate_arrays(graph, layer, gate)
     found = {}
     for n in graph.nodes.values():
         if n.layer == layer and n.name == state and n.step in gates and n.grad_array is not None:
@@ -152,7 +156,7 @@ def _layer_rows(p: Plan, g: Graph, lane: Lane, layer: str | None) -> tuple[list,
     """A layer's rows (gain through each state, its gate) and its summary sentence."""
     name = (layer or "step").replace("_reverse", " ←")
     states = p.states.get(layer, ("h",))
-    cols = [[p.position[s] for s in column] for column in lane_columns(p, lane)]
+    cols = column_positions(p, lane)
     rows, said, faded = [], [], False
     for state in states:
         asked = None if state == states[0] else state

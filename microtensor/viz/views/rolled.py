@@ -20,7 +20,7 @@ from typing import Any
 from ..dot import UnrolledGraph
 from ..layout import text_width
 from ..numbers import page_number
-from ..plan import DARK, Lane, Plan
+from ..plan import Lane, Plan, ink
 from ..record import Recording
 from ..trace import Node
 
@@ -106,9 +106,7 @@ def _step_nodes(p: Plan, nodes: Iterable[Node]) -> dict[tuple[str | None, int, s
     found = {}
     for n in nodes:
         step = p.drawn_step.get(n.key)
-        if step is None or not n.name:
-            continue
-        if n.name in n.states or (n.name == n.tags.get("gate") and n.name in n.gates):
+        if step is not None and n.cell_role:
             found[(n.layer, step, n.name)] = n
     return found
 
@@ -321,7 +319,7 @@ def _numbers(p: Plan, nodes: list[tuple[int, Node | None]], shades: dict) -> dic
         box = p.boxes.get(n.key) if n is not None else None
         zero = box.no_gradient if box is not None else g == 0 and step in p.no_gradient
         fill = p.colour(g, zero) or "#ffffff"
-        key = (fill, p.status(g, zero), "#ffffff" if fill in DARK else "#222222")
+        key = (fill, p.status(g, zero), ink(fill))
         grad.append(page_number(g))
         shade.append(shades.setdefault(key, len(shades)))
         value = n.value if n is not None else None

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..columns import lane_columns, steps_per_column
+from ..columns import column_positions, lane_columns, row_label, steps_per_column
 from ..dot import UnrolledGraph
 from ..numbers import page_number
 from ..plan import Plan
@@ -81,8 +81,8 @@ def data(drawing: UnrolledGraph, recording: Recording | None) -> dict[str, Any] 
         columns = lane_columns(p, lane)
         rows = _caller_rows([n for name in names for n in found[(layer, name)].values()], batch)
         index[layer] = len(layers)
-        layers.append({"layer": layer or "", "label": (layer or "step") + (" ←" if lane.reverse else ""),
-                       "columns": columns, "t": [[p.position[c[0]], p.position[c[-1]]] for c in columns],
+        layers.append({"layer": layer or "", "label": row_label(layer, lane),
+                       "columns": columns, "t": [[ts[0], ts[-1]] for ts in column_positions(p, lane)],
                        "units": _units(found[(layer, names[0])]),
                        "tensors": {name: {"maps": _maps(found[(layer, name)], columns, rows,
                                                         batch if by_row else 0)} for name in names}})
@@ -107,9 +107,9 @@ def _tensors(nodes: Any, p: Plan) -> dict[tuple[str | None, str], dict[int, Node
     found: dict[tuple[str | None, str], dict[int, Node]] = defaultdict(dict)
     for n in nodes:
         step = p.drawn_step.get(n.key)
-        if step is None or n.step is None or n.array is None or not n.name:
+        if step is None or n.step is None or n.array is None:
             continue
-        if n.name in n.states or (n.name in n.gates and n.tags.get("gate") == n.name):
+        if n.cell_role:
             # A name given twice in one step (a loop of one's own may do so) keeps the
             # last one computed: the first the backward pass visits.
             held = found[(n.layer, n.name)].get(step)

@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from ..columns import lane_columns, steps_per_column
+from ..columns import column_positions, steps_per_column
 from ..dot import UnrolledGraph
 from ..numbers import page_number
-from ..plan import DARK, PALETTE, Lane, Plan
+from ..plan import PALETTE, Lane, Plan, ink
 from ..record import Recording, norm
 
 NAME = "weights"
@@ -157,7 +157,7 @@ def _weight(p: Plan, key: str, name: str | None, title: str, layer: str, lane: L
     """One weight of one layer: its strip row, its sentence and its stand-ins' shading."""
     at = {p.position[s]: s for s in lane.steps}
     step_shares = shares(steps, total)
-    cols = [[p.position[s] for s in column] for column in lane_columns(p, lane)]
+    cols = column_positions(p, lane)
     norms, col_shares = [], []
     for ts in cols:
         own = [steps[t] for t in ts if t in steps]
@@ -219,7 +219,7 @@ def _fill_ink(share: float | None, top: float) -> list[str | None]:
     """A stand-in's fill by its step's share, and the colour its text needs on it (None, None
     without a share: the weight's gradient is zero)."""
     fill = _fill(share, top)
-    return [fill, None if fill is None else "#ffffff" if fill in DARK else "#222222"]
+    return [fill, None if fill is None else ink(fill)]
 
 
 def _layers_using(g: Any, consumers: dict[str, list[str]], key: str) -> list[str | None]:
