@@ -205,6 +205,7 @@ def _page(sides: Sequence[Explorer], data: dict[str, Any], title: str) -> str:
         "label0": html.escape(data["labels"][0]), "label1": html.escape(data["labels"][1]),
         # Each explorer's page, whole, as a JSON string (about 8% longer than the page, where an
         # srcdoc attribute's escaping would add about 40%).
-        "frame0": script_json(frames[0]), "frame1": script_json(frames[1]),
+        "frame0": script_json(frames[0], ascii_only=False),
+        "frame1": script_json(frames[1], ascii_only=False),
     }
     return fill_template((_HERE / "compare.html").read_text(encoding="utf-8"), fields)

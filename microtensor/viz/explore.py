@@ -108,14 +108,16 @@ def fill_template(template: str, fields: Mapping[str, str]) -> str:
     return re.sub(r"\{\{(\w+)\}\}", lambda m: fields[m.group(1)], template)
 
 
-def script_json(value: Any) -> str:
+def script_json(value: Any, ascii_only: bool = True) -> str:
     """``value`` as JSON safe inside a ``<script>`` element: no ``</`` to end it and no ``<!--``
-    to change how it is read (both escaped; ``JSON.parse`` gives the value back).
+    to change how it is read (both escaped; ``JSON.parse`` gives the value back). ``ascii_only``
+    escapes every other character (control characters included); a whole page, whose data is
+    so escaped already, keeps its text as it is with ``ascii_only=False``.
 
     >>> print(script_json({"name": '</script><!-- "x"'}))
     {"name":"<\\/script><\\u0021-- \\"x\\""}
     """
-    text = json.dumps(value, separators=(",", ":"), allow_nan=False)  # ASCII: control characters escaped
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=ascii_only, allow_nan=False)
     return text.replace("</", "<\\/").replace("<!--", "<\\u0021--")
 
 
